@@ -1,0 +1,200 @@
+//! Lowers `rules[].backends`: one kind each, weights in range, names unique,
+//! references resolved to something a proxy can dial.
+
+use super::KnownService;
+use super::findings::Findings;
+use crate::config::{BackendConfig, BackendTarget};
+use crate::route::{Backend, RouteRule};
+
+pub const MAX_WEIGHT: u32 = 1_000_000;
+
+pub fn lower(
+    rule: &RouteRule,
+    rule_field: &str,
+    namespace: &str,
+    services: Option<&[KnownService]>,
+    findings: &mut Findings,
+) -> Vec<BackendConfig> {
+    let mut out: Vec<BackendConfig> = Vec::new();
+    // The index in `rule.backends` of each entry of `out` (invalid ones are skipped).
+    let mut written_at: Vec<usize> = Vec::new();
+    for (i, backend) in rule.backends.iter().enumerate() {
+        let field = format!("{rule_field}.backends[{i}]");
+        let weight = backend.weight.unwrap_or(1);
+        if weight > MAX_WEIGHT {
+            findings.error(
+                format!("{field}.weight"),
+                "InvalidWeight",
+                format!("weight {weight} is above {MAX_WEIGHT}: weights are relative, so scale them down (90 and 10 make a 90/10 split)"),
+            );
+        }
+        let Some(target) = lower_target(backend, &field, namespace, services, findings) else {
+            continue;
+        };
+        let name = backend
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name(backend));
+        if let Some(first) = out
+            .iter()
+            .position(|b| b.name == name)
+            .map(|p| written_at[p])
+        {
+            findings.error(
+                format!("{field}.name"),
+                "DuplicateBackend",
+                format!("backend name `{name}` is already used by backends[{first}]: give each backend of a rule its own `name`"),
+            );
+        }
+        out.push(BackendConfig {
+            name,
+            weight,
+            target,
+        });
+        written_at.push(i);
+    }
+    if !out.is_empty() && out.iter().all(|b| b.weight == 0) {
+        findings.warn(
+            format!("{rule_field}.backends"),
+            "AllWeightsZero",
+            "every backend has weight 0, so the rule's requests are answered 500: give at least one backend a weight above 0",
+        );
+    }
+    out
+}
+
+fn default_name(backend: &Backend) -> String {
+    match (&backend.service, &backend.url) {
+        (Some(s), _) => format!("{}:{}", s.name, s.port),
+        (None, Some(url)) => url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned(),
+        (None, None) => String::new(),
+    }
+}
+
+fn lower_target(
+    backend: &Backend,
+    field: &str,
+    namespace: &str,
+    services: Option<&[KnownService]>,
+    findings: &mut Findings,
+) -> Option<BackendTarget> {
+    match (&backend.service, &backend.url) {
+        (Some(service), None) => {
+            let authority = format!("{}.{namespace}.svc:{}", service.name, service.port);
+            let Some(known) = services else {
+                return Some(BackendTarget::Upstream { authority });
+            };
+            let found = known
+                .iter()
+                .find(|s| s.namespace == namespace && s.name == service.name);
+            let problem = match found {
+                None => format!(
+                    "Service {namespace}/{} does not exist: create it or fix `service.name`; this backend's share is answered 500",
+                    service.name
+                ),
+                Some(s) if !s.ports.contains(&service.port) => format!(
+                    "Service {namespace}/{} has no port {} (it has {:?}): fix `service.port`; this backend's share is answered 500",
+                    service.name, service.port, s.ports
+                ),
+                Some(_) => return Some(BackendTarget::Upstream { authority }),
+            };
+            findings.unresolved(
+                format!("{field}.service"),
+                "BackendNotFound",
+                problem.clone(),
+            );
+            Some(BackendTarget::Unresolved { reason: problem })
+        }
+        (None, Some(url)) => match upstream_authority(url) {
+            Ok(authority) => Some(BackendTarget::Upstream { authority }),
+            Err(why) => {
+                findings.error(format!("{field}.url"), "InvalidBackend", why);
+                None
+            }
+        },
+        _ => {
+            findings.error(
+                field.to_owned(),
+                "InvalidBackend",
+                "a backend needs exactly one of `service: {name, port}` or `url: http://host:port`",
+            );
+            None
+        }
+    }
+}
+
+/// `http://host:port[/]` to `host:port` (port 80 when left out).
+fn upstream_authority(url: &str) -> Result<String, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| format!("`{url}` is not a URL: write `http://host:port`"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "`{url}`: https upstreams are not supported yet; use `http://` (TLS to backends is planned)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "`{url}` needs the scheme: write `http://host:port`"
+            ));
+        }
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("`{url}` has no host: write `http://host:port`"))?;
+    if authority.as_str().contains('@') {
+        return Err(format!(
+            "`{url}` carries credentials: remove `user@` from the URL"
+        ));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!(
+            "`{url}` has a path: a backend URL is only `http://host:port`; use a URLRewrite filter to change paths"
+        ));
+    }
+    Ok(format!(
+        "{}:{}",
+        authority.host(),
+        authority.port_u16().unwrap_or(80)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upstream_authority;
+
+    #[test]
+    fn upstream_urls() {
+        assert_eq!(
+            upstream_authority("http://127.0.0.1:8081").unwrap(),
+            "127.0.0.1:8081"
+        );
+        assert_eq!(upstream_authority("http://app/").unwrap(), "app:80");
+        assert!(
+            upstream_authority("https://app")
+                .unwrap_err()
+                .contains("not supported yet")
+        );
+        assert!(upstream_authority("app:80").unwrap_err().contains("scheme"));
+        assert!(
+            upstream_authority("http://app/v1")
+                .unwrap_err()
+                .contains("URLRewrite")
+        );
+        assert!(
+            upstream_authority("http://u:p@app")
+                .unwrap_err()
+                .contains("credentials")
+        );
+        assert!(
+            upstream_authority("not a url")
+                .unwrap_err()
+                .contains("not a URL")
+        );
+    }
+}

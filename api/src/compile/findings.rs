@@ -1,0 +1,93 @@
+//! Collects one resource's diagnostics while it is lowered.
+
+use crate::diagnostic::{ConditionKind, Diagnostic, Severity};
+
+pub struct Findings {
+    resource: String,
+    out: Vec<Diagnostic>,
+}
+
+impl Findings {
+    /// `id` is `namespace/name` of a Route.
+    pub fn new(id: String) -> Self {
+        Findings {
+            resource: format!("Route {id}"),
+            out: Vec::new(),
+        }
+    }
+
+    /// The resource is invalid and will be left out.
+    pub fn error(
+        &mut self,
+        field: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.push(
+            Severity::Error,
+            ConditionKind::Accepted,
+            field,
+            reason,
+            message,
+        );
+    }
+
+    /// The resource is served, but not as its author may expect.
+    pub fn warn(
+        &mut self,
+        field: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.push(
+            Severity::Warning,
+            ConditionKind::Accepted,
+            field,
+            reason,
+            message,
+        );
+    }
+
+    /// A reference to another object does not resolve; the resource is still served.
+    pub fn unresolved(
+        &mut self,
+        field: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.push(
+            Severity::Warning,
+            ConditionKind::ResolvedRefs,
+            field,
+            reason,
+            message,
+        );
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.out.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.out
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        condition: ConditionKind,
+        field: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.out.push(Diagnostic {
+            severity,
+            resource: self.resource.clone(),
+            field: field.into(),
+            reason,
+            condition,
+            message: message.into(),
+            origin: None,
+        });
+    }
+}

@@ -1,0 +1,125 @@
+//! Lowers `rules[].matches`: defaults filled in, every pattern checked.
+
+use super::findings::Findings;
+use super::names::{check_header_name, check_path};
+use crate::config::MatchConfig;
+use crate::route::{PathMatch, PathMatchType, RouteMatch, ValueMatch, ValueMatchType};
+use crate::table::anchored_regex;
+
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+pub fn lower(matches: &[RouteMatch], rule: &str, findings: &mut Findings) -> Vec<MatchConfig> {
+    if matches.is_empty() {
+        return vec![MatchConfig {
+            path: PathMatch {
+                kind: PathMatchType::PathPrefix,
+                value: "/".into(),
+            },
+            method: None,
+            headers: Vec::new(),
+            query_params: Vec::new(),
+        }];
+    }
+    matches
+        .iter()
+        .enumerate()
+        .map(|(i, m)| lower_one(m, &format!("{rule}.matches[{i}]"), findings))
+        .collect()
+}
+
+fn lower_one(m: &RouteMatch, field: &str, findings: &mut Findings) -> MatchConfig {
+    let path = m.path.clone().unwrap_or(PathMatch {
+        kind: PathMatchType::PathPrefix,
+        value: "/".into(),
+    });
+    let path_field = format!("{field}.path.value");
+    match path.kind {
+        PathMatchType::Exact | PathMatchType::PathPrefix => {
+            if let Err(why) = check_path(&path.value) {
+                findings.error(path_field, "InvalidPath", why);
+            }
+        }
+        PathMatchType::RegularExpression => check_regex(&path.value, &path_field, findings),
+    }
+    if let Some(method) = &m.method
+        && !METHODS.contains(&method.as_str())
+    {
+        findings.error(
+            format!("{field}.method"),
+            "InvalidMethod",
+            format!(
+                "`{method}` is not a method a Route can match: use one of {}",
+                METHODS.join(", ")
+            ),
+        );
+    }
+    check_values(&m.headers, &format!("{field}.headers"), true, findings);
+    check_values(
+        &m.query_params,
+        &format!("{field}.queryParams"),
+        false,
+        findings,
+    );
+    MatchConfig {
+        path,
+        method: m.method.clone(),
+        headers: m.headers.clone(),
+        query_params: m.query_params.clone(),
+    }
+}
+
+fn check_values(values: &[ValueMatch], field: &str, headers: bool, findings: &mut Findings) {
+    let mut seen: Vec<String> = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        // Header names are case-insensitive; query parameter names are not.
+        let key = if headers {
+            v.name.to_ascii_lowercase()
+        } else {
+            v.name.clone()
+        };
+        if seen.contains(&key) {
+            findings.error(
+                format!("{at}.name"),
+                "DuplicateMatch",
+                format!(
+                    "`{}` is matched twice in one match: keep one entry per name",
+                    v.name
+                ),
+            );
+        }
+        seen.push(key);
+        if headers && let Err(why) = check_header_name(&v.name) {
+            findings.error(format!("{at}.name"), "InvalidHeaderName", why);
+        }
+        if !headers && v.name.is_empty() {
+            findings.error(
+                format!("{at}.name"),
+                "InvalidQueryParam",
+                "the query parameter name is empty: give the name to match",
+            );
+        }
+        if v.kind == ValueMatchType::RegularExpression {
+            check_regex(&v.value, &format!("{at}.value"), findings);
+        }
+    }
+}
+
+fn check_regex(pattern: &str, field: &str, findings: &mut Findings) {
+    if let Err(err) = anchored_regex(pattern) {
+        let detail = err
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        findings.error(
+            field.to_owned(),
+            "InvalidRegex",
+            format!("`{pattern}` is not a valid regular expression ({detail}): fix it in RE2 syntax; it must match the whole value"),
+        );
+    }
+}

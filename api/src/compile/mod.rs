@@ -1,0 +1,217 @@
+//! `compile`: resources in, one `ProxyConfig` and every finding out. Pure and
+//! deterministic: the same input gives the same config and revision, whether
+//! it came from the Kubernetes API or from a folder of YAML.
+
+mod backends;
+mod conflicts;
+mod filters;
+mod findings;
+mod matches;
+mod names;
+
+use std::cmp::Ordering;
+
+use crate::config::{ProxyConfig, RouteConfig, RuleConfig};
+use crate::diagnostic::Diagnostic;
+use crate::duration::parse_duration;
+use crate::route::{DEFAULT_CLASS, Route, RouteRule};
+use findings::Findings;
+
+/// A Service the cluster has, for checking `service` backends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownService {
+    pub namespace: String,
+    pub name: String,
+    pub ports: Vec<u16>,
+}
+
+/// Everything `compile` reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Resources<'a> {
+    pub routes: &'a [Route],
+    /// The cluster's Services; `None` when unknown (local mode), in which case
+    /// service backends are sent to `name.namespace.svc:port` unchecked.
+    pub services: Option<&'a [KnownService]>,
+    /// Only Routes of this class are served (`spec.className`, default `gatehouse`).
+    pub class: &'a str,
+}
+
+impl<'a> Resources<'a> {
+    pub fn routes(routes: &'a [Route]) -> Self {
+        Resources {
+            routes,
+            services: None,
+            class: DEFAULT_CLASS,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub config: ProxyConfig,
+    /// Errors (the resource was left out) and warnings, in input order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// `namespace/name` of every Route of our class that was considered.
+    pub considered: Vec<String>,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+pub fn compile(resources: Resources<'_>) -> Compiled {
+    let mut routes: Vec<&Route> = resources
+        .routes
+        .iter()
+        .filter(|r| r.spec.class_name.as_deref().unwrap_or(DEFAULT_CLASS) == resources.class)
+        .collect();
+    routes.sort_by(|a, b| precedence(a, b));
+
+    let mut diagnostics = Vec::new();
+    let mut accepted = Vec::new();
+    for route in &routes {
+        let mut findings = Findings::new(route_id(route));
+        let lowered = lower_route(route, resources.services, &mut findings);
+        let rejected = findings.has_errors();
+        diagnostics.extend(findings.into_diagnostics());
+        if !rejected {
+            accepted.push(lowered);
+        }
+    }
+    diagnostics.extend(conflicts::find(&accepted));
+
+    Compiled {
+        considered: accepted.iter().map(|r| r.id.clone()).collect(),
+        config: ProxyConfig::new(accepted),
+        diagnostics,
+    }
+}
+
+/// `namespace/name`.
+pub fn route_id(route: &Route) -> String {
+    format!(
+        "{}/{}",
+        route.metadata.namespace.as_deref().unwrap_or("default"),
+        route.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// Older Routes first, then by `namespace/name`: the tie-break Gateway API asks for.
+/// Routes without a creation timestamp (local mode) come after dated ones, so
+/// the order stays total when the two are mixed.
+fn precedence(a: &Route, b: &Route) -> Ordering {
+    let age = |r: &Route| {
+        let created = r.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        (created.is_none(), created)
+    };
+    age(a)
+        .cmp(&age(b))
+        .then_with(|| route_id(a).cmp(&route_id(b)))
+}
+
+fn lower_route(
+    route: &Route,
+    services: Option<&[KnownService]>,
+    findings: &mut Findings,
+) -> RouteConfig {
+    let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
+    for (i, host) in route.spec.hostnames.iter().enumerate() {
+        if let Err(why) = names::check_hostname(host, true) {
+            findings.error(format!("spec.hostnames[{i}]"), "InvalidHostname", why);
+        }
+    }
+    if route.spec.rules.is_empty() {
+        findings.warn(
+            "spec.rules",
+            "NoRules",
+            "the Route has no rules, so it serves nothing: add a rule with `backends`",
+        );
+    }
+    let rules = route
+        .spec
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let field = format!("spec.rules[{i}]");
+            lower_rule(rule, &field, namespace, services, findings)
+        })
+        .collect();
+    RouteConfig {
+        id: route_id(route),
+        hostnames: route.spec.hostnames.clone(),
+        rules,
+    }
+}
+
+fn lower_rule(
+    rule: &RouteRule,
+    field: &str,
+    namespace: &str,
+    services: Option<&[KnownService]>,
+    findings: &mut Findings,
+) -> RuleConfig {
+    let matches = matches::lower(&rule.matches, field, findings);
+    let filters = filters::lower(rule, &matches, field, findings);
+    let backends = backends::lower(rule, field, namespace, services, findings);
+    let redirects = filters
+        .iter()
+        .any(|f| matches!(f, crate::config::FilterConfig::RequestRedirect(_)));
+    if redirects && !backends.is_empty() {
+        findings.warn(
+            format!("{field}.backends"),
+            "BackendsUnused",
+            "the rule redirects, so its backends are never used: remove them or the RequestRedirect filter",
+        );
+    } else if !redirects && backends.is_empty() {
+        findings.warn(
+            format!("{field}.backends"),
+            "NoBackends",
+            "the rule has no backends, so its requests are answered 500: add a backend or a RequestRedirect filter",
+        );
+    }
+    let (request_timeout_ms, backend_timeout_ms) = lower_timeouts(rule, field, findings);
+    RuleConfig {
+        matches,
+        filters,
+        backends,
+        request_timeout_ms,
+        backend_timeout_ms,
+    }
+}
+
+/// `0s` disables a timeout, as in Gateway API.
+fn lower_timeouts(
+    rule: &RouteRule,
+    field: &str,
+    findings: &mut Findings,
+) -> (Option<u64>, Option<u64>) {
+    let Some(timeouts) = &rule.timeouts else {
+        return (None, None);
+    };
+    let mut parse = |name: &str, value: &Option<String>| {
+        let value = value.as_ref()?;
+        match parse_duration(value) {
+            Ok(d) if d.is_zero() => None,
+            Ok(d) => Some(d.as_millis() as u64),
+            Err(why) => {
+                findings.error(format!("{field}.timeouts.{name}"), "InvalidTimeout", why);
+                None
+            }
+        }
+    };
+    let request = parse("request", &timeouts.request);
+    let backend = parse("backendRequest", &timeouts.backend_request);
+    if let (Some(r), Some(b)) = (request, backend)
+        && b > r
+    {
+        findings.error(
+            format!("{field}.timeouts.backendRequest"),
+            "InvalidTimeout",
+            format!("backendRequest ({b}ms) is longer than request ({r}ms): make it at most the request timeout"),
+        );
+    }
+    (request, backend)
+}

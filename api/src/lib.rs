@@ -1,0 +1,17 @@
+//! Gatehouse's contracts and the pure logic between them: the custom
+//! resources users write, the `ProxyConfig` a proxy serves, `compile` from
+//! one to the other, and the route table that picks a rule for a request.
+//! No I/O, no async: everything here is decided from its inputs alone.
+
+pub mod compile;
+pub mod config;
+pub mod diagnostic;
+pub mod duration;
+pub mod manifest;
+pub mod route;
+pub mod table;
+
+pub use compile::{Compiled, KnownService, Resources, compile};
+pub use config::ProxyConfig;
+pub use diagnostic::{Diagnostic, Severity};
+pub use route::{Route, RouteSpec};

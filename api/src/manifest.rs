@@ -1,0 +1,285 @@
+//! Reads Kubernetes-style YAML (one file, many `---` documents) into
+//! resources, remembering the `file:line` each came from so diagnostics can
+//! point at it. Text in, values out: no file I/O here.
+
+use serde_yaml::Value;
+
+use crate::route::Route;
+
+pub const GROUP: &str = "gatehouse.dev";
+pub const API_VERSION: &str = "gatehouse.dev/v1alpha1";
+
+/// A resource read from a manifest, with where it starts.
+#[derive(Clone, Debug)]
+pub struct Sourced<T> {
+    pub value: T,
+    /// `file:line` of the document's first line.
+    pub origin: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Resource {
+    Route(Box<Route>),
+}
+
+/// A document that could not be read; `origin` is `file:line[:column]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    pub origin: String,
+    /// `Route default/demo` when the document got far enough to say.
+    pub resource: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: error: ", self.origin)?;
+        if let Some(resource) = &self.resource {
+            write!(f, "{resource}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub resources: Vec<Sourced<Resource>>,
+    pub errors: Vec<ManifestError>,
+    /// Documents of other API groups (Services, ConfigMaps…), left for others.
+    pub skipped: Vec<String>,
+}
+
+impl Manifests {
+    /// Reads every document of one file into `self`.
+    pub fn read(&mut self, file: &str, text: &str) {
+        for (first_line, doc) in split_documents(text) {
+            self.read_document(file, first_line, doc);
+        }
+    }
+
+    pub fn routes(&self) -> impl Iterator<Item = Sourced<&Route>> {
+        self.resources.iter().map(|r| match &r.value {
+            Resource::Route(route) => Sourced {
+                value: route.as_ref(),
+                origin: r.origin.clone(),
+            },
+        })
+    }
+
+    fn read_document(&mut self, file: &str, first_line: usize, doc: &str) {
+        let origin = format!("{file}:{first_line}");
+        let at = |err: &serde_yaml::Error| match err.location() {
+            Some(loc) => format!("{file}:{}:{}", first_line + loc.line() - 1, loc.column()),
+            None => origin.clone(),
+        };
+        let value: Value = match serde_yaml::from_str(doc) {
+            Ok(value) => value,
+            Err(err) => {
+                self.errors.push(ManifestError {
+                    origin: at(&err),
+                    resource: None,
+                    message: format!("invalid YAML: {}", strip_location(&err)),
+                });
+                return;
+            }
+        };
+        if value.is_null() {
+            return; // an empty document, or only comments
+        }
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str);
+        let namespace = value
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let resource = format!("{kind} {namespace}/{}", name.unwrap_or("<unnamed>"));
+        let mut fail = |origin: String, message: String| {
+            self.errors.push(ManifestError {
+                origin,
+                resource: Some(resource.clone()),
+                message,
+            })
+        };
+        if api_version.is_empty() || kind.is_empty() {
+            fail(origin.clone(), "a document needs `apiVersion` and `kind`: add `apiVersion: gatehouse.dev/v1alpha1` and `kind: Route`".into());
+            return;
+        }
+        if api_version.split('/').next() != Some(GROUP) {
+            self.skipped
+                .push(format!("{origin}: {resource} ({api_version})"));
+            return;
+        }
+        if api_version != API_VERSION {
+            fail(
+                origin.clone(),
+                format!("apiVersion `{api_version}` is not served: use `{API_VERSION}`"),
+            );
+            return;
+        }
+        if name.is_none_or(str::is_empty) {
+            fail(
+                origin.clone(),
+                "metadata.name is missing: every resource needs a name".into(),
+            );
+            return;
+        }
+        match kind {
+            "Route" => match serde_yaml::from_str::<Route>(doc) {
+                Ok(mut route) => {
+                    route
+                        .metadata
+                        .namespace
+                        .get_or_insert_with(|| namespace.to_owned());
+                    self.resources.push(Sourced {
+                        value: Resource::Route(Box::new(route)),
+                        origin,
+                    });
+                }
+                Err(err) => fail(at(&err), strip_location(&err)),
+            },
+            other => fail(
+                origin.clone(),
+                format!(
+                    "kind `{other}` is not served by this version of Gatehouse: the kinds are Route"
+                ),
+            ),
+        }
+    }
+}
+
+/// Splits a YAML stream at `---` lines; yields each document's first line (1-based) and text.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut docs = Vec::new();
+    let mut start_byte = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") || trimmed.starts_with("---#") {
+            docs.push((start_line, &text[start_byte..offset]));
+            start_byte = offset + line.len();
+            start_line = index + 2;
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, &text[start_byte..]));
+    docs
+}
+
+/// serde_yaml appends "at line L column C" relative to the document; we give our own.
+fn strip_location(err: &serde_yaml::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_ROUTES: &str = "\
+# demo
+apiVersion: gatehouse.dev/v1alpha1
+kind: Route
+metadata: {name: a}
+spec:
+  rules: [{backends: [{url: 'http://127.0.0.1:1'}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Route
+metadata: {name: b, namespace: shop}
+spec:
+  hostnames: [shop.example.com]
+";
+
+    #[test]
+    fn reads_routes_and_skips_other_groups() {
+        let mut m = Manifests::default();
+        m.read("demo.yaml", TWO_ROUTES);
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        let routes: Vec<_> = m.routes().collect();
+        assert_eq!(routes.len(), 2);
+        assert_eq!(routes[0].origin, "demo.yaml:1");
+        assert_eq!(
+            routes[0].value.metadata.namespace.as_deref(),
+            Some("default")
+        );
+        assert_eq!(routes[1].origin, "demo.yaml:12");
+        assert_eq!(routes[1].value.metadata.namespace.as_deref(), Some("shop"));
+        assert_eq!(m.skipped.len(), 1);
+        assert!(m.skipped[0].starts_with("demo.yaml:8: Service default/svc"));
+    }
+
+    #[test]
+    fn a_type_error_names_file_line_and_resource() {
+        let text = "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: a}\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: bad}\nspec:\n  hostnames: example.com\n";
+        let mut m = Manifests::default();
+        m.read("routes.yaml", text);
+        assert_eq!(m.errors.len(), 1);
+        let err = &m.errors[0];
+        assert_eq!(err.origin, "routes.yaml:9:14");
+        assert_eq!(err.resource.as_deref(), Some("Route default/bad"));
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+        assert_eq!(m.routes().count(), 1, "the good document is still read");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_line() {
+        let mut m = Manifests::default();
+        m.read("x.yaml", "kind: Route\nspec: [unclosed\n");
+        assert_eq!(m.errors.len(), 1);
+        assert!(
+            m.errors[0].origin.starts_with("x.yaml:"),
+            "{:?}",
+            m.errors[0]
+        );
+        assert!(m.errors[0].message.starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_not_silence() {
+        let mut m = Manifests::default();
+        m.read("t.yaml", "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: t}\nspec:\n  hostname: [a.example.com]\n");
+        assert_eq!(m.errors.len(), 1);
+        assert!(
+            m.errors[0].message.contains("unknown field `hostname`"),
+            "{}",
+            m.errors[0].message
+        );
+        assert_eq!(m.errors[0].origin, "t.yaml:5:3");
+    }
+
+    #[test]
+    fn unsupported_kinds_and_versions_are_named() {
+        let mut m = Manifests::default();
+        m.read("k.yaml", "apiVersion: gatehouse.dev/v1alpha1\nkind: DepotRepo\nmetadata: {name: d}\n---\napiVersion: gatehouse.dev/v2\nkind: Route\nmetadata: {name: r}\n---\nkind: Route\n");
+        let messages: Vec<_> = m.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(
+            messages[0].contains("k.yaml:1")
+                && messages[0].contains("kind `DepotRepo` is not served")
+        );
+        assert!(
+            messages[1].contains("k.yaml:5")
+                && messages[1].contains("use `gatehouse.dev/v1alpha1`")
+        );
+        assert!(
+            messages[2].contains("k.yaml:9")
+                && messages[2].contains("needs `apiVersion` and `kind`")
+        );
+    }
+}

@@ -1,0 +1,401 @@
+//! The route table: which rule of a `ProxyConfig` serves a request, by
+//! HTTPRoute's precedence. Built once per config, then read by every request.
+//!
+//! Hosts: the exact host first, then wildcards from the longest suffix, then
+//! Routes without hostnames; the first of those with a matching rule wins.
+//! Within a host: an `Exact` path, then `RegularExpression` (longest pattern
+//! first), then `PathPrefix` (longest first); ties go to the match with a
+//! method, then more headers, then more query params, then the older Route
+//! (config order), then rule order. Lookups hash on the host and on each
+//! segment prefix of the path, so 10,000 Routes cost what 10 do.
+
+use std::collections::HashMap;
+
+use http::{HeaderMap, HeaderName, Method};
+use regex::Regex;
+
+use crate::config::{MatchConfig, ProxyConfig, RuleConfig};
+use crate::route::{PathMatchType, ValueMatchType};
+
+/// Compiles `^(?:pattern)$`: Route regexes must match the whole value.
+pub fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .build()
+}
+
+/// `PathPrefix` values match on segment boundaries and ignore a trailing `/`:
+/// `/api/` and `/api` both match `/api`, `/api/x`, not `/apix`. `/` becomes ``.
+pub fn normalize_prefix(prefix: &str) -> &str {
+    prefix.trim_end_matches('/')
+}
+
+/// Which rule (and which of its matches) a request selected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub route: usize,
+    pub rule: usize,
+    pub matched: usize,
+}
+
+/// What the table needs to know of a request.
+pub struct RequestView<'a> {
+    /// The Host header or URI authority, port and case as the client sent them.
+    pub host: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+}
+
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    exact_hosts: HashMap<String, Bucket>,
+    /// Keyed by the suffix after `*`, e.g. `.example.com`.
+    wildcard_hosts: HashMap<String, Bucket>,
+    any_host: Bucket,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    exact: HashMap<String, Vec<Candidate>>,
+    regex: Vec<Candidate>,
+    prefix: HashMap<String, Vec<Candidate>>,
+}
+
+#[derive(Clone, Debug)]
+struct Candidate {
+    target: RuleRef,
+    path_regex: Option<Regex>,
+    method: Option<Method>,
+    headers: Vec<ValueTest<HeaderName>>,
+    query: Vec<ValueTest<String>>,
+    /// Length of a regex path's pattern: longer patterns are tried first.
+    regex_len: usize,
+}
+
+#[derive(Clone, Debug)]
+struct ValueTest<N> {
+    name: N,
+    test: ValueCheck,
+}
+
+#[derive(Clone, Debug)]
+enum ValueCheck {
+    Exact(String),
+    Regex(Regex),
+}
+
+impl ValueCheck {
+    fn accepts(&self, value: &str) -> bool {
+        match self {
+            ValueCheck::Exact(v) => v == value,
+            ValueCheck::Regex(r) => r.is_match(value),
+        }
+    }
+}
+
+impl RouteTable {
+    /// Builds the table; every pattern that does not compile is reported.
+    pub fn build(config: &ProxyConfig) -> Result<RouteTable, Vec<String>> {
+        let mut table = RouteTable::default();
+        let mut errors = Vec::new();
+        for (route_index, route) in config.routes.iter().enumerate() {
+            for (rule_index, rule) in route.rules.iter().enumerate() {
+                for (match_index, m) in rule.matches.iter().enumerate() {
+                    let target = RuleRef {
+                        route: route_index,
+                        rule: rule_index,
+                        matched: match_index,
+                    };
+                    let at = format!("route {} rule {rule_index} match {match_index}", route.id);
+                    let Some(candidate) = Candidate::new(target, m, &at, &mut errors) else {
+                        continue;
+                    };
+                    if route.hostnames.is_empty() {
+                        table.any_host.insert(m, candidate);
+                        continue;
+                    }
+                    for host in &route.hostnames {
+                        let bucket = match host.strip_prefix('*') {
+                            Some(suffix) => table.wildcard_hosts.entry(suffix.to_owned()),
+                            None => table.exact_hosts.entry(host.clone()),
+                        };
+                        bucket.or_default().insert(m, candidate.clone());
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        for bucket in table.buckets_mut() {
+            bucket.sort();
+        }
+        Ok(table)
+    }
+
+    /// The rule that serves the request, if any.
+    pub fn find(&self, req: &RequestView<'_>) -> Option<RuleRef> {
+        let host = normalize_host(req.host);
+        if let Some(found) = self
+            .exact_hosts
+            .get(host.as_ref())
+            .and_then(|b| b.find(req))
+        {
+            return Some(found);
+        }
+        if !self.wildcard_hosts.is_empty() {
+            // `a.b.example.com` tries `.b.example.com`, `.example.com`, `.com`.
+            let mut rest = host.as_ref();
+            while let Some(dot) = rest.find('.') {
+                let suffix = &rest[dot..];
+                if let Some(found) = self.wildcard_hosts.get(suffix).and_then(|b| b.find(req)) {
+                    return Some(found);
+                }
+                rest = &suffix[1..];
+            }
+        }
+        self.any_host.find(req)
+    }
+
+    fn buckets_mut(&mut self) -> impl Iterator<Item = &mut Bucket> {
+        self.exact_hosts
+            .values_mut()
+            .chain(self.wildcard_hosts.values_mut())
+            .chain(std::iter::once(&mut self.any_host))
+    }
+}
+
+/// Picks a backend index for `roll` (any random number) by weight share;
+/// `None` when the rule has no backend with a weight above 0.
+pub fn pick_backend(rule: &RuleConfig, roll: u64) -> Option<usize> {
+    let total: u64 = rule.backends.iter().map(|b| u64::from(b.weight)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut point = roll % total;
+    for (i, backend) in rule.backends.iter().enumerate() {
+        let weight = u64::from(backend.weight);
+        if point < weight {
+            return Some(i);
+        }
+        point -= weight;
+    }
+    None
+}
+
+/// Lower case, without the port or a trailing dot.
+fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
+    let without_port = if host.starts_with('[') {
+        host.find(']').map_or(host, |end| &host[..=end])
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = without_port.strip_suffix('.').unwrap_or(without_port);
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    }
+}
+
+impl Bucket {
+    fn insert(&mut self, m: &MatchConfig, candidate: Candidate) {
+        match m.path.kind {
+            PathMatchType::Exact => self
+                .exact
+                .entry(m.path.value.clone())
+                .or_default()
+                .push(candidate),
+            PathMatchType::PathPrefix => self
+                .prefix
+                .entry(normalize_prefix(&m.path.value).to_owned())
+                .or_default()
+                .push(candidate),
+            PathMatchType::RegularExpression => self.regex.push(candidate),
+        }
+    }
+
+    fn sort(&mut self) {
+        for list in self.exact.values_mut().chain(self.prefix.values_mut()) {
+            list.sort_by_key(Candidate::rank);
+        }
+        self.regex
+            .sort_by_key(|c| (std::cmp::Reverse(c.regex_len), c.rank()));
+    }
+
+    fn find(&self, req: &RequestView<'_>) -> Option<RuleRef> {
+        if let Some(found) = self
+            .exact
+            .get(req.path)
+            .and_then(|list| first_accepting(list, req))
+        {
+            return Some(found);
+        }
+        if let Some(found) = self
+            .regex
+            .iter()
+            .find(|c| c.path_regex.as_ref().is_some_and(|r| r.is_match(req.path)) && c.accepts(req))
+        {
+            return Some(found.target);
+        }
+        if self.prefix.is_empty() {
+            return None;
+        }
+        let mut prefix = normalize_prefix(req.path);
+        loop {
+            if let Some(found) = self
+                .prefix
+                .get(prefix)
+                .and_then(|list| first_accepting(list, req))
+            {
+                return Some(found);
+            }
+            let cut = prefix.rfind('/')?;
+            prefix = &prefix[..cut];
+        }
+    }
+}
+
+fn first_accepting(list: &[Candidate], req: &RequestView<'_>) -> Option<RuleRef> {
+    list.iter().find(|c| c.accepts(req)).map(|c| c.target)
+}
+
+impl Candidate {
+    fn new(
+        target: RuleRef,
+        m: &MatchConfig,
+        at: &str,
+        errors: &mut Vec<String>,
+    ) -> Option<Candidate> {
+        let mut problems = Vec::new();
+        let path_regex = match m.path.kind {
+            PathMatchType::RegularExpression => anchored_regex(&m.path.value)
+                .map_err(|e| {
+                    problems.push(format!(
+                        "path regex `{}` does not compile: {e}",
+                        m.path.value
+                    ))
+                })
+                .ok(),
+            _ => None,
+        };
+        let mut headers = Vec::new();
+        for h in &m.headers {
+            let name = HeaderName::from_bytes(h.name.as_bytes());
+            match (name, value_check(h.kind, &h.value)) {
+                (Ok(name), Ok(test)) => headers.push(ValueTest { name, test }),
+                (Err(_), _) => problems.push(format!("`{}` is not a header name", h.name)),
+                (_, Err(e)) => problems.push(e),
+            }
+        }
+        let mut query = Vec::new();
+        for q in &m.query_params {
+            match value_check(q.kind, &q.value) {
+                Ok(test) => query.push(ValueTest {
+                    name: q.name.clone(),
+                    test,
+                }),
+                Err(e) => problems.push(e),
+            }
+        }
+        let method = m.method.as_deref().and_then(|s| {
+            Method::from_bytes(s.as_bytes())
+                .map_err(|_| problems.push(format!("`{s}` is not a method")))
+                .ok()
+        });
+        if !problems.is_empty() {
+            errors.extend(problems.into_iter().map(|p| format!("{at}: {p}")));
+            return None;
+        }
+        Some(Candidate {
+            target,
+            regex_len: path_regex.as_ref().map_or(0, |_| m.path.value.len()),
+            path_regex,
+            method,
+            headers,
+            query,
+        })
+    }
+
+    /// Sorts the most specific first: method, more headers, more query params, then config order.
+    fn rank(
+        &self,
+    ) -> (
+        bool,
+        std::cmp::Reverse<usize>,
+        std::cmp::Reverse<usize>,
+        usize,
+        usize,
+        usize,
+    ) {
+        (
+            self.method.is_none(),
+            std::cmp::Reverse(self.headers.len()),
+            std::cmp::Reverse(self.query.len()),
+            self.target.route,
+            self.target.rule,
+            self.target.matched,
+        )
+    }
+
+    fn accepts(&self, req: &RequestView<'_>) -> bool {
+        if self.method.as_ref().is_some_and(|m| m != req.method) {
+            return false;
+        }
+        let headers_ok = self.headers.iter().all(|h| {
+            req.headers
+                .get(&h.name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| h.test.accepts(v))
+        });
+        headers_ok
+            && self
+                .query
+                .iter()
+                .all(|q| query_value(req.query, &q.name).is_some_and(|v| q.test.accepts(&v)))
+    }
+}
+
+fn value_check(kind: ValueMatchType, value: &str) -> Result<ValueCheck, String> {
+    match kind {
+        ValueMatchType::Exact => Ok(ValueCheck::Exact(value.to_owned())),
+        ValueMatchType::RegularExpression => anchored_regex(value)
+            .map(ValueCheck::Regex)
+            .map_err(|e| format!("regex `{value}` does not compile: {e}")),
+    }
+}
+
+/// The first value of query parameter `name`, percent- and `+`-decoded.
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode_component(key) == name).then(|| decode_component(value))
+    })
+}
+
+fn decode_component(text: &str) -> String {
+    if !text.contains(['%', '+']) {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

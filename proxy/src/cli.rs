@@ -1,0 +1,91 @@
+//! Command-line flags; each also reads a `GATEHOUSE_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "gatehouse-proxy",
+    version,
+    about = "Gatehouse's proxy: one HTTP entry point, routed by Route resources and hot-swapped without dropping connections",
+    after_help = "With neither --manifests nor --config-file, the proxy serves its embedded example Routes (local mode)."
+)]
+pub struct Settings {
+    /// Address the proxy serves traffic on.
+    #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Address of the admin API (config pushes, health, metrics).
+    #[arg(long, env = "GATEHOUSE_ADMIN_LISTEN", default_value = "127.0.0.1:9901")]
+    pub admin_listen: SocketAddr,
+
+    /// Local mode: serve the Route YAML in this folder, reloading on every change.
+    #[arg(long, env = "GATEHOUSE_MANIFESTS", conflicts_with = "config_file")]
+    pub manifests: Option<PathBuf>,
+
+    /// Serve this ProxyConfig JSON at start (as the operator's ConfigMap holds it).
+    #[arg(long, env = "GATEHOUSE_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// File holding the bearer token the admin API requires for /config.
+    #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Runtime worker threads (default: one per core).
+    #[arg(long, env = "GATEHOUSE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Largest request head (request line and headers) accepted, in bytes.
+    #[arg(long, env = "GATEHOUSE_MAX_HEADER_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(usize))]
+    pub max_header_bytes: usize,
+
+    /// Time a client has to send its request head (slowloris guard).
+    #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Client connections served at once; more wait to be accepted.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Time to connect to a backend before answering 502.
+    #[arg(long, env = "GATEHOUSE_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `gatehouse_proxy=debug`.
+    #[arg(long, env = "GATEHOUSE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Gateway API style durations (`30s`, `1m30s`, `500ms`), as Routes use.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    gatehouse_api::duration::parse_duration(text)
+}
+
+impl Settings {
+    /// Settings for tests and embedding: loopback ports picked by the OS.
+    pub fn for_tests() -> Settings {
+        Settings::parse_from([
+            "gatehouse-proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+    }
+}

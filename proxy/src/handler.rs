@@ -1,0 +1,186 @@
+//! One request's way through the proxy: find the rule, apply its filters,
+//! pick a backend by weight, forward, and count what happened.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gatehouse_api::table::{RequestView, pick_backend};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::body::{self, Body};
+use crate::filters;
+use crate::forward::{Origin, Upstreams};
+use crate::metrics::UpstreamError;
+use crate::runtime::{RuleRuntime, Target};
+use crate::state::State;
+
+/// Everything a connection's requests share.
+pub struct Shared {
+    pub state: Arc<State>,
+    pub upstreams: Upstreams,
+}
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    client: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let Some(active) = shared.state.current() else {
+        return Ok(body::plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no config is loaded yet",
+        ));
+    };
+    let host = request_host(&req);
+    let found = active.table.find(&RequestView {
+        host: host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
+        path: req.uri().path(),
+        query: req.uri().query(),
+        method: req.method(),
+        headers: req.headers(),
+    });
+    let Some(found) = found else {
+        shared.state.metrics.unmatched.record(StatusCode::NOT_FOUND);
+        return Ok(body::plain(
+            StatusCode::NOT_FOUND,
+            "no route matches this host and path",
+        ));
+    };
+    let rule = &active.rules[found.route][found.rule];
+    let response = serve_rule(&shared, rule, found.matched, client, host, req).await;
+    rule.duration.observe(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+async fn serve_rule(
+    shared: &Shared,
+    rule: &RuleRuntime,
+    matched: usize,
+    client: SocketAddr,
+    host: Option<HeaderValue>,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    let matched = &rule.config.matches[matched];
+    if let Some(redirect) = &rule.redirect {
+        let host_text = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
+        let response = filters::redirect(
+            redirect,
+            matched,
+            host_text,
+            req.uri().path(),
+            req.uri().query(),
+        );
+        rule.own_answers.record(response.status());
+        return response;
+    }
+    if let Some(edits) = &rule.request_headers {
+        edits.apply(req.headers_mut());
+    }
+    if let Some(modifier) = &rule.rewrite_path {
+        let path = filters::rewrite_path(modifier, matched, req.uri().path());
+        set_path(&mut req, &path);
+    }
+    let forward_host = rule.rewrite_host.as_ref().or(host.as_ref());
+    let Some(index) = pick_backend(&rule.config, fastrand::u64(..)) else {
+        let response = body::plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "this route has no backend to send the request to",
+        );
+        rule.own_answers.record(response.status());
+        return response;
+    };
+    let backend = &rule.backends[index];
+    let result = match &backend.target {
+        Target::Unresolved(reason) => {
+            tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");
+            Err(UpstreamError::Unresolved)
+        }
+        Target::Upstream(authority) => {
+            let origin = Origin {
+                client,
+                host: forward_host,
+            };
+            let forward = shared
+                .upstreams
+                .forward(req, authority, origin, rule.backend_timeout);
+            match rule.request_timeout {
+                Some(limit) => tokio::time::timeout(limit, forward)
+                    .await
+                    .unwrap_or(Err(UpstreamError::Timeout)),
+                None => forward.await,
+            }
+        }
+    };
+    let response = match result {
+        Ok(mut response) => {
+            if let Some(edits) = &rule.response_headers {
+                edits.apply(response.headers_mut());
+            }
+            response
+        }
+        Err(kind) => {
+            shared
+                .state
+                .metrics
+                .upstream_error(&rule.route, &backend.name, kind);
+            error_response(kind, &backend.name)
+        }
+    };
+    backend.counters.record(response.status());
+    response
+}
+
+/// The Host as the client gave it: the Host header (HTTP/1.1) or the URI authority (HTTP/2).
+fn request_host<B>(req: &Request<B>) -> Option<HeaderValue> {
+    if let Some(host) = req.headers().get(header::HOST) {
+        return Some(host.clone());
+    }
+    req.uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+}
+
+fn set_path<B>(req: &mut Request<B>, path: &str) {
+    let with_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = PathAndQuery::try_from(with_query) {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+fn error_response(kind: UpstreamError, backend: &str) -> Response<Body> {
+    let (status, text) = match kind {
+        UpstreamError::Connect => (
+            StatusCode::BAD_GATEWAY,
+            format!("could not connect to backend {backend}"),
+        ),
+        UpstreamError::Protocol => (
+            StatusCode::BAD_GATEWAY,
+            format!("backend {backend} closed or sent an invalid response"),
+        ),
+        UpstreamError::NoEndpoint => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("backend {backend} has no reachable endpoint"),
+        ),
+        UpstreamError::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("backend {backend} did not answer in time"),
+        ),
+        UpstreamError::Unresolved => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("backend {backend} is not resolved; see the Route's status"),
+        ),
+    };
+    body::plain(status, &text)
+}

@@ -1,0 +1,145 @@
+//! Gatehouse's proxy: serves a `ProxyConfig`, swapped atomically whether it
+//! comes from the operator (admin API), a config file, or a folder of YAML.
+
+pub mod admin;
+pub mod body;
+pub mod cli;
+pub mod embedded;
+pub mod filters;
+pub mod forward;
+pub mod handler;
+pub mod local;
+pub mod metrics;
+pub mod runtime;
+pub mod server;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use cli::Settings;
+pub use state::State;
+
+/// A started proxy: its bound addresses, state, and a way to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub state: Arc<State>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, reports not-ready, and lets open requests finish.
+    pub fn shutdown(&self) {
+        self.state.start_draining();
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits until the listeners have drained.
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds the listeners, loads the config source and starts serving.
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    let state = State::new();
+    let token = match &settings.admin_token_file {
+        Some(path) => Some(read_token(path)?),
+        None => None,
+    };
+    load_config_source(settings, &state)?;
+
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("--listen {}: cannot bind", settings.listen))?;
+    let admin_listener = TcpListener::bind(settings.admin_listen)
+        .await
+        .with_context(|| format!("--admin-listen {}: cannot bind", settings.admin_listen))?;
+    let addr = listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    if token.is_none() && !admin_addr.ip().is_loopback() {
+        tracing::warn!(%admin_addr, "the admin API listens beyond loopback without --admin-token-file: anyone who reaches it can change routing");
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let shared = Arc::new(handler::Shared {
+        state: state.clone(),
+        upstreams: forward::Upstreams::new(settings.connect_timeout),
+    });
+    let limits = server::Limits {
+        max_header_bytes: settings.max_header_bytes,
+        header_read_timeout: settings.header_read_timeout,
+        max_connections: settings.max_connections,
+    };
+    let admin = Arc::new(admin::Admin {
+        state: state.clone(),
+        token,
+    });
+    let tasks = vec![
+        tokio::spawn(server::serve(
+            listener,
+            shared,
+            limits,
+            stopped.clone(),
+            settings.shutdown_grace,
+        )),
+        tokio::spawn(admin::serve(admin_listener, admin, stopped)),
+    ];
+    tracing::info!(%addr, %admin_addr, "gatehouse proxy serving");
+    Ok(Running {
+        addr,
+        admin_addr,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result<()> {
+    if let Some(path) = &settings.config_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--config-file {}: cannot read", path.display()))?;
+        let config = serde_json::from_str(&text)
+            .with_context(|| format!("--config-file {}: not a ProxyConfig", path.display()))?;
+        if let Err(errors) = state.apply(config, "file") {
+            anyhow::bail!(
+                "--config-file {}: rejected:\n  {}",
+                path.display(),
+                errors.join("\n  ")
+            );
+        }
+    }
+    match &settings.manifests {
+        Some(dir) => local::watch(dir.clone(), state.clone())?,
+        None if settings.config_file.is_none() => {
+            tracing::info!("no --manifests or --config-file: serving the embedded example Routes");
+            if !local::apply(state, Ok(embedded::example_manifests()), "embedded") {
+                anyhow::bail!("the embedded example manifests do not compile");
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("--admin-token-file {}: cannot read", path.display()))?;
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        anyhow::bail!(
+            "--admin-token-file {}: the file is empty; put the token in it",
+            path.display()
+        );
+    }
+    Ok(token)
+}

@@ -1,0 +1,183 @@
+//! Local mode: the Route YAML in a folder is compiled with the same
+//! `api::compile` the operator uses, and reloaded whenever a file changes.
+//! A file with an error is reported with `file:line` and the resource, and
+//! the last good config keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_api::manifest::Manifests;
+use gatehouse_api::{ProxyConfig, Resources, Route, compile};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::state::State;
+
+/// Changes closer together than this are read as one.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// A folder's manifests compiled, or every error that stops them.
+pub struct Loaded {
+    pub config: ProxyConfig,
+    pub warnings: Vec<String>,
+}
+
+/// Compiles `(name, text)` manifests; errors carry `file:line` and the resource.
+pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<String>> {
+    let mut manifests = Manifests::default();
+    for (name, text) in files {
+        manifests.read(name, text);
+    }
+    let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
+    let origins: Vec<(String, String)> = manifests
+        .routes()
+        .map(|r| {
+            (
+                format!("Route {}", gatehouse_api::compile::route_id(r.value)),
+                r.origin,
+            )
+        })
+        .collect();
+    let routes: Vec<Route> = manifests.routes().map(|r| r.value.clone()).collect();
+    let compiled = compile(Resources::routes(&routes));
+    let mut warnings = Vec::new();
+    for mut diagnostic in compiled.diagnostics {
+        diagnostic.origin = origins
+            .iter()
+            .find(|(resource, _)| *resource == diagnostic.resource)
+            .map(|(_, origin)| origin.clone());
+        if diagnostic.is_error() {
+            errors.push(diagnostic.to_string());
+        } else {
+            warnings.push(diagnostic.to_string());
+        }
+    }
+    if errors.is_empty() {
+        Ok(Loaded {
+            config: compiled.config,
+            warnings,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads every `.yaml`/`.yml` below `dir` (hidden entries skipped, as
+/// ConfigMap volumes keep their `..data` there), sorted by path.
+pub fn read_folder(dir: &Path) -> Result<Vec<(String, String)>, Vec<String>> {
+    let mut paths = Vec::new();
+    collect_yaml(dir, &mut paths)
+        .map_err(|e| vec![format!("{}: cannot read the folder: {e}", dir.display())])?;
+    paths.sort();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push((path.display().to_string(), text)),
+            Err(e) => errors.push(format!("{}: cannot read: {e}", path.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads `files` into `state`, logging what happened; false when rejected.
+pub fn apply(
+    state: &State,
+    files: Result<Vec<(String, String)>, Vec<String>>,
+    source: &str,
+) -> bool {
+    let loaded = files.and_then(|files| compile_manifests(&files));
+    match loaded {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            let routes = loaded.config.routes.len();
+            match state.apply(loaded.config, source) {
+                Ok(applied) if applied.unchanged => true,
+                Ok(applied) => {
+                    tracing::info!(revision = %applied.revision, generation = applied.generation, routes, source, "config applied");
+                    true
+                }
+                Err(errors) => {
+                    report(&errors);
+                    false
+                }
+            }
+        }
+        Err(errors) => {
+            state.metrics.config_applied(source, false);
+            report(&errors);
+            false
+        }
+    }
+}
+
+fn report(errors: &[String]) {
+    for error in errors {
+        tracing::error!("{error}");
+    }
+    tracing::error!(
+        count = errors.len(),
+        "config rejected; the last good config keeps serving"
+    );
+}
+
+/// Loads `dir` now, then reloads it on every change until the process ends.
+pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "--manifests {}: no such folder; give a folder of Route YAML files",
+            dir.display()
+        );
+    }
+    apply(&state, read_folder(&dir), "manifests");
+    let (changed, mut changes) = mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = changed.send(());
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::Recursive)?;
+    tokio::spawn(async move {
+        let _watcher = watcher; // lives as long as the loop
+        while changes.recv().await.is_some() {
+            // Editors write in several steps: wait for the burst to settle.
+            loop {
+                tokio::select! {
+                    more = changes.recv() => if more.is_none() { return },
+                    _ = tokio::time::sleep(DEBOUNCE) => break,
+                }
+            }
+            apply(&state, read_folder(&dir), "manifests");
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,44 @@
+use clap::Parser;
+use gatehouse_proxy::Settings;
+use gatehouse_proxy::cli::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    let settings = Settings::parse();
+    init_logging(&settings);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(workers) = settings.workers {
+        anyhow::ensure!(workers > 0, "--workers must be at least 1");
+        runtime.worker_threads(workers);
+    }
+    runtime.build()?.block_on(async {
+        let running = gatehouse_proxy::start(&settings).await?;
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        running.shutdown();
+        running.wait().await;
+        Ok(())
+    })
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    Ok(())
+}

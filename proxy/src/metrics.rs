@@ -1,0 +1,213 @@
+//! Prometheus metrics. Labels are bounded: route, backend, status class,
+//! error kind, config source — never a raw path or host.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    upstream_errors: IntCounterVec,
+    pub open_connections: IntGauge,
+    config_applies: IntCounterVec,
+    pub config_last_success: IntGauge,
+    pub config_apply_duration: Histogram,
+    pub config_generation: IntGauge,
+    config_revision: IntGaugeVec,
+    /// Requests no route matched (`route=""`).
+    pub unmatched: RequestCounters,
+}
+
+/// Counters for one (route, backend): one per status class, 1xx to 5xx.
+#[derive(Clone)]
+pub struct RequestCounters {
+    by_class: [IntCounter; 5],
+}
+
+impl RequestCounters {
+    pub fn record(&self, status: http::StatusCode) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].inc();
+    }
+}
+
+/// Upstream failure kinds, the `kind` label of `gatehouse_upstream_errors_total`.
+#[derive(Clone, Copy, Debug)]
+pub enum UpstreamError {
+    Connect,
+    NoEndpoint,
+    Timeout,
+    Protocol,
+    Unresolved,
+}
+
+impl UpstreamError {
+    fn label(self) -> &'static str {
+        match self {
+            UpstreamError::Connect => "connect",
+            UpstreamError::NoEndpoint => "no_endpoint",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Protocol => "protocol",
+            UpstreamError::Unresolved => "unresolved",
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_requests_total",
+                "Requests answered, by route, backend and status class",
+            ),
+            &["route", "backend", "code"],
+        )
+        .expect("valid metric");
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gatehouse_request_duration_seconds",
+                "Time from a request's arrival to its response headers, by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_upstream_errors_total",
+                "Failed backend requests, by route, backend and kind",
+            ),
+            &["route", "backend", "kind"],
+        )
+        .expect("valid metric");
+        let open_connections =
+            IntGauge::new("gatehouse_open_connections", "Client connections open now")
+                .expect("valid metric");
+        let config_applies = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_config_applies_total",
+                "Config loads, by source and result",
+            ),
+            &["source", "result"],
+        )
+        .expect("valid metric");
+        let config_last_success = IntGauge::new(
+            "gatehouse_config_last_success_timestamp_seconds",
+            "Unix time of the last config applied",
+        )
+        .expect("valid metric");
+        let config_apply_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "gatehouse_config_apply_duration_seconds",
+                "Time to validate and swap in a config",
+            )
+            .buckets(vec![
+                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+            ]),
+        )
+        .expect("valid metric");
+        let config_generation = IntGauge::new(
+            "gatehouse_config_generation",
+            "How many configs this process has applied; rises by one on each swap",
+        )
+        .expect("valid metric");
+        let config_revision = IntGaugeVec::new(
+            Opts::new(
+                "gatehouse_config_info",
+                "The config being served: 1 for its revision",
+            ),
+            &["revision"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(duration.clone()),
+            Box::new(upstream_errors.clone()),
+            Box::new(open_connections.clone()),
+            Box::new(config_applies.clone()),
+            Box::new(config_last_success.clone()),
+            Box::new(config_apply_duration.clone()),
+            Box::new(config_generation.clone()),
+            Box::new(config_revision.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric registered once");
+        }
+        let unmatched = counters_for(&requests, "", "");
+        Metrics {
+            unmatched,
+            registry,
+            requests,
+            duration,
+            upstream_errors,
+            open_connections,
+            config_applies,
+            config_last_success,
+            config_apply_duration,
+            config_generation,
+            config_revision,
+        }
+    }
+
+    pub fn request_counters(&self, route: &str, backend: &str) -> RequestCounters {
+        counters_for(&self.requests, route, backend)
+    }
+
+    pub fn duration(&self, route: &str) -> Histogram {
+        self.duration.with_label_values(&[route])
+    }
+
+    pub fn upstream_error(&self, route: &str, backend: &str, kind: UpstreamError) {
+        self.upstream_errors
+            .with_label_values(&[route, backend, kind.label()])
+            .inc();
+    }
+
+    pub fn config_applied(&self, source: &str, ok: bool) {
+        let result = if ok { "success" } else { "rejected" };
+        self.config_applies
+            .with_label_values(&[source, result])
+            .inc();
+    }
+
+    pub fn serving_revision(&self, revision: &str) {
+        self.config_revision.reset();
+        self.config_revision.with_label_values(&[revision]).set(1);
+    }
+
+    /// The text exposition format Prometheus scrapes.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition is UTF-8")
+    }
+}
+
+fn counters_for(requests: &IntCounterVec, route: &str, backend: &str) -> RequestCounters {
+    let class = |c: &str| requests.with_label_values(&[route, backend, c]);
+    RequestCounters {
+        by_class: [
+            class("1xx"),
+            class("2xx"),
+            class("3xx"),
+            class("4xx"),
+            class("5xx"),
+        ],
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

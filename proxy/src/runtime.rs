@@ -1,0 +1,225 @@
+//! A `ProxyConfig` made ready to serve: the route table, and each rule's
+//! filters, backends and metric handles parsed once, so requests only read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_api::config::{BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
+use gatehouse_api::route::{HeaderModifier, PathModifier, RequestRedirect};
+use gatehouse_api::table::RouteTable;
+use http::uri::Authority;
+use http::{HeaderName, HeaderValue};
+use prometheus::Histogram;
+
+use crate::metrics::{Metrics, RequestCounters};
+
+/// The config being served. Each request takes one `Arc<Active>` and
+/// finishes on it, so a swap never disturbs a request in flight.
+pub struct Active {
+    pub config: ProxyConfig,
+    pub table: RouteTable,
+    /// Indexed like `config.routes[route].rules[rule]`.
+    pub rules: Vec<Vec<RuleRuntime>>,
+    pub generation: u64,
+}
+
+pub struct RuleRuntime {
+    pub route: Arc<str>,
+    pub request_headers: Option<HeaderEdits>,
+    pub response_headers: Option<HeaderEdits>,
+    pub rewrite_host: Option<HeaderValue>,
+    pub rewrite_path: Option<PathModifier>,
+    pub redirect: Option<RequestRedirect>,
+    pub backends: Vec<BackendRuntime>,
+    pub request_timeout: Option<Duration>,
+    pub backend_timeout: Option<Duration>,
+    pub duration: Histogram,
+    /// Requests the rule answered without a backend (redirects, 500s).
+    pub own_answers: RequestCounters,
+    /// The rule's config, for weights and matches.
+    pub config: RuleConfig,
+}
+
+pub struct BackendRuntime {
+    pub name: Arc<str>,
+    pub target: Target,
+    pub counters: RequestCounters,
+}
+
+pub enum Target {
+    Upstream(Authority),
+    Unresolved(String),
+}
+
+#[derive(Default)]
+pub struct HeaderEdits {
+    pub set: Vec<(HeaderName, HeaderValue)>,
+    pub add: Vec<(HeaderName, HeaderValue)>,
+    pub remove: Vec<HeaderName>,
+}
+
+impl HeaderEdits {
+    pub fn apply(&self, headers: &mut http::HeaderMap) {
+        for name in &self.remove {
+            headers.remove(name);
+        }
+        for (name, value) in &self.set {
+            headers.insert(name.clone(), value.clone());
+        }
+        for (name, value) in &self.add {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+}
+
+impl Active {
+    /// Prepares a config; every problem found is returned, nothing is half-built.
+    pub fn build(
+        config: ProxyConfig,
+        generation: u64,
+        metrics: &Metrics,
+    ) -> Result<Active, Vec<String>> {
+        let mut errors = Vec::new();
+        let computed = config.content_revision();
+        if !config.revision.is_empty() && config.revision != computed {
+            errors.push(format!(
+                "revision `{}` does not match the config's content ({computed}): send the revision ProxyConfig::new computes, or leave it empty",
+                config.revision
+            ));
+        }
+        let table = RouteTable::build(&config).unwrap_or_else(|e| {
+            errors.extend(e);
+            RouteTable::default()
+        });
+        let rules = config
+            .routes
+            .iter()
+            .map(|route| {
+                let id: Arc<str> = route.id.as_str().into();
+                route
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rule)| {
+                        let at = format!("route {} rule {i}", route.id);
+                        RuleRuntime::build(id.clone(), rule, &at, metrics, &mut errors)
+                    })
+                    .collect()
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let config = ProxyConfig {
+            revision: computed,
+            ..config
+        };
+        Ok(Active {
+            config,
+            table,
+            rules,
+            generation,
+        })
+    }
+}
+
+impl RuleRuntime {
+    fn build(
+        route: Arc<str>,
+        rule: &RuleConfig,
+        at: &str,
+        metrics: &Metrics,
+        errors: &mut Vec<String>,
+    ) -> RuleRuntime {
+        let mut runtime = RuleRuntime {
+            duration: metrics.duration(&route),
+            own_answers: metrics.request_counters(&route, ""),
+            route: route.clone(),
+            request_headers: None,
+            response_headers: None,
+            rewrite_host: None,
+            rewrite_path: None,
+            redirect: None,
+            backends: Vec::new(),
+            request_timeout: rule.request_timeout_ms.map(Duration::from_millis),
+            backend_timeout: rule.backend_timeout_ms.map(Duration::from_millis),
+            config: rule.clone(),
+        };
+        for filter in &rule.filters {
+            match filter {
+                FilterConfig::RequestHeaderModifier(m) => {
+                    runtime.request_headers = Some(header_edits(m, at, errors));
+                }
+                FilterConfig::ResponseHeaderModifier(m) => {
+                    runtime.response_headers = Some(header_edits(m, at, errors));
+                }
+                FilterConfig::UrlRewrite(rewrite) => {
+                    runtime.rewrite_host = rewrite.hostname.as_deref().and_then(|h| {
+                        HeaderValue::from_str(h)
+                            .map_err(|_| {
+                                errors.push(format!(
+                                    "{at}: rewrite hostname `{h}` is not a valid Host"
+                                ))
+                            })
+                            .ok()
+                    });
+                    runtime.rewrite_path = rewrite.path.clone();
+                }
+                FilterConfig::RequestRedirect(redirect) => {
+                    runtime.redirect = Some(redirect.clone())
+                }
+            }
+        }
+        for backend in &rule.backends {
+            let target = match &backend.target {
+                BackendTarget::Upstream { authority } => match authority.parse::<Authority>() {
+                    Ok(a) => Target::Upstream(a),
+                    Err(_) => {
+                        errors.push(format!(
+                            "{at}: backend {} authority `{authority}` is not host:port",
+                            backend.name
+                        ));
+                        continue;
+                    }
+                },
+                BackendTarget::Unresolved { reason } => Target::Unresolved(reason.clone()),
+            };
+            runtime.backends.push(BackendRuntime {
+                counters: metrics.request_counters(&route, &backend.name),
+                name: backend.name.as_str().into(),
+                target,
+            });
+        }
+        runtime
+    }
+}
+
+fn header_edits(m: &HeaderModifier, at: &str, errors: &mut Vec<String>) -> HeaderEdits {
+    let mut parse_name = |name: &str| {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| errors.push(format!("{at}: `{name}` is not a header name")))
+            .ok()
+    };
+    let remove = m.remove.iter().filter_map(|n| parse_name(n)).collect();
+    let mut pairs = |list: &[gatehouse_api::route::HeaderValue]| {
+        list.iter()
+            .filter_map(|h| {
+                let name = HeaderName::from_bytes(h.name.as_bytes());
+                let value = HeaderValue::from_str(&h.value);
+                match (name, value) {
+                    (Ok(n), Ok(v)) => Some((n, v)),
+                    _ => {
+                        errors.push(format!(
+                            "{at}: header `{}: {}` is not valid",
+                            h.name, h.value
+                        ));
+                        None
+                    }
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let set = pairs(&m.set);
+    let add = pairs(&m.add);
+    HeaderEdits { set, add, remove }
+}

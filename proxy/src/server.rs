@@ -1,0 +1,96 @@
+//! The traffic listener: accepts connections up to a limit, serves HTTP/1.1
+//! and h2c on each, and drains gracefully on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::handler::{self, Shared};
+
+/// Limits that bound what one client can hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Serves until `stop` turns true, then lets in-flight requests finish for up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let builder = connection_builder(limits);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
+            _ = crate::server::stopping(&mut stop) => break,
+        };
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, don't spin.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = crate::server::stopping(&mut stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let open = shared.state.metrics.open_connections.clone();
+        open.inc();
+        let service = service_fn(move |req| handler::handle(shared.clone(), client, req));
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%client, error = %err, "connection ended with an error");
+            }
+            open.dec();
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!(grace = ?grace, "stopped accepting; draining open requests");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace ran out with requests still open");
+    }
+}
+
+fn connection_builder(limits: Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,100 @@
+//! The proxy's shared state: the config being served (swapped atomically),
+//! metrics, and whether the process is draining.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwapOption;
+use gatehouse_api::ProxyConfig;
+
+use crate::metrics::Metrics;
+use crate::runtime::Active;
+
+pub struct State {
+    active: ArcSwapOption<Active>,
+    pub metrics: Metrics,
+    /// Serialises applies so generations rise in the order configs land.
+    apply_lock: Mutex<u64>,
+    draining: AtomicBool,
+}
+
+/// The result of an accepted config.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub revision: String,
+    pub generation: u64,
+    /// True when the config equals the one already served (nothing swapped).
+    pub unchanged: bool,
+}
+
+impl State {
+    pub fn new() -> Arc<State> {
+        Arc::new(State {
+            active: ArcSwapOption::empty(),
+            metrics: Metrics::new(),
+            apply_lock: Mutex::new(0),
+            draining: AtomicBool::new(false),
+        })
+    }
+
+    /// The config to serve one request with; `None` until one is loaded.
+    pub fn current(&self) -> Option<Arc<Active>> {
+        self.active.load_full()
+    }
+
+    /// Validates and swaps in `config`. On error nothing changes and every
+    /// problem is returned. `source` labels the metric (`admin`, `manifests`, `file`).
+    pub fn apply(&self, config: ProxyConfig, source: &str) -> Result<Applied, Vec<String>> {
+        let started = Instant::now();
+        let mut generation = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = self.current()
+            && !config.revision.is_empty()
+            && config.revision == current.config.revision
+            && config.routes == current.config.routes
+        {
+            self.metrics.config_applied(source, true);
+            return Ok(Applied {
+                revision: current.config.revision.clone(),
+                generation: current.generation,
+                unchanged: true,
+            });
+        }
+        let active = match Active::build(config, *generation + 1, &self.metrics) {
+            Ok(active) => active,
+            Err(errors) => {
+                self.metrics.config_applied(source, false);
+                return Err(errors);
+            }
+        };
+        *generation += 1;
+        let applied = Applied {
+            revision: active.config.revision.clone(),
+            generation: *generation,
+            unchanged: false,
+        };
+        self.active.store(Some(Arc::new(active)));
+        let metrics = &self.metrics;
+        metrics.config_applied(source, true);
+        metrics.config_generation.set(*generation as i64);
+        metrics.serving_revision(&applied.revision);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        metrics.config_last_success.set(now.as_secs() as i64);
+        metrics
+            .config_apply_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(applied)
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Ready when a config is loaded and the process is not shutting down.
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::SeqCst) && self.active.load().is_some()
+    }
+}
