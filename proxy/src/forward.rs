@@ -28,6 +28,8 @@ pub struct Origin<'a> {
     pub client: SocketAddr,
     /// The Host the client sent, before any rewrite.
     pub host: Option<&'a HeaderValue>,
+    /// The Host to send upstream, when a URLRewrite changes it.
+    pub rewritten_host: Option<&'a HeaderValue>,
 }
 
 impl Upstreams {
@@ -126,8 +128,10 @@ fn prepare_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol.clone());
     }
-    if let Some(host) = origin.host {
+    if let Some(host) = origin.rewritten_host.or(origin.host) {
         headers.insert(header::HOST, host.clone());
+    }
+    if let Some(host) = origin.host {
         headers.insert(X_FORWARDED_HOST, host.clone());
     }
     let client_ip = origin.client.ip().to_string();

@@ -85,7 +85,6 @@ async fn serve_rule(
         let path = filters::rewrite_path(modifier, matched, req.uri().path());
         set_path(&mut req, &path);
     }
-    let forward_host = rule.rewrite_host.as_ref().or(host.as_ref());
     let Some(index) = pick_backend(&rule.config, fastrand::u64(..)) else {
         let response = body::plain(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -103,7 +102,8 @@ async fn serve_rule(
         Target::Upstream(authority) => {
             let origin = Origin {
                 client,
-                host: forward_host,
+                host: host.as_ref(),
+                rewritten_host: rule.rewrite_host.as_ref(),
             };
             let forward = shared
                 .upstreams

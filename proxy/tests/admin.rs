@@ -1,0 +1,276 @@
+//! The admin API: pushes, health, readiness and metrics.
+
+mod common;
+
+use common::*;
+use gatehouse_api::config::ProxyConfig;
+
+fn admin(proxy: &gatehouse_proxy::Running, path: &str) -> String {
+    format!("http://{}{path}", proxy.admin_addr)
+}
+
+fn route_to(upstream: &Upstream, path: &str) -> ProxyConfig {
+    config_from_yaml(&format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: r}}\nspec:\n  rules:\n  - matches: [{{path: {{value: {path}}}}}]\n    backends: [{{url: '{}'}}]\n",
+        upstream.url()
+    ))
+}
+
+#[tokio::test]
+async fn put_config_applies_and_reports_the_revision() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|_| {}).await;
+    let client = client();
+    let config = route_to(&upstream, "/pushed");
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let applied: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(applied["revision"], config.revision);
+    assert_eq!(applied["unchanged"], false);
+    assert_eq!(
+        client
+            .get(url(&proxy, "/pushed"))
+            .send()
+            .await
+            .unwrap()
+            .headers()["x-upstream"],
+        "a"
+    );
+
+    let again: serde_json::Value = client
+        .put(admin(&proxy, "/config"))
+        .json(&config)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["unchanged"], true,
+        "the same revision is not swapped again"
+    );
+    assert_eq!(again["generation"], applied["generation"]);
+
+    let served: ProxyConfig = client
+        .get(admin(&proxy, "/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served, config);
+}
+
+#[tokio::test]
+async fn a_bad_push_lists_every_error_and_keeps_the_old_config() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|_| {}).await;
+    let client = client();
+    client
+        .put(admin(&proxy, "/config"))
+        .json(&route_to(&upstream, "/good"))
+        .send()
+        .await
+        .unwrap();
+
+    let mut bad = serde_json::to_value(route_to(&upstream, "/bad")).unwrap();
+    bad["routes"][0]["rules"][0]["matches"][0]["path"] =
+        serde_json::json!({"type": "RegularExpression", "value": "(unclosed"});
+    bad["routes"][0]["rules"][0]["backends"][0]["target"]["authority"] = "not a host:port".into();
+    bad["revision"] = "".into();
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let errors: serde_json::Value = r.json().await.unwrap();
+    let errors: Vec<String> = serde_json::from_value(errors["errors"].clone()).unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("(unclosed") && e.contains("route default/r"))
+    );
+    assert!(errors.iter().any(|e| e.contains("not a host:port")));
+
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .body("{\"routes\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("not a ProxyConfig"));
+
+    let mut tampered = route_to(&upstream, "/other");
+    tampered.revision = "0000".into();
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .json(&tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("does not match the config's content")
+    );
+
+    assert_eq!(
+        client
+            .get(url(&proxy, "/good"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the last good config still serves"
+    );
+    let metrics = client
+        .get(admin(&proxy, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gatehouse_config_applies_total{result="rejected",source="admin"} 3"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_token_guards_config() {
+    let dir = std::env::temp_dir().join(format!("gh-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret\n").unwrap();
+    let proxy = start_proxy(|s| s.admin_token_file = Some(token_file.clone())).await;
+    let client = client();
+    let r = client.get(admin(&proxy, "/config")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .bearer_auth("wrong")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .bearer_auth("s3cret")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        client
+            .get(admin(&proxy, "/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "health needs no token"
+    );
+}
+
+#[tokio::test]
+async fn readiness_follows_config_and_shutdown() {
+    let dir = std::env::temp_dir().join(format!("gh-ready-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let proxy = start_proxy(|s| s.manifests = Some(dir.clone())).await;
+    let client = client();
+    assert_eq!(
+        client
+            .get(admin(&proxy, "/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "an empty folder is a loaded (empty) config"
+    );
+    assert_eq!(
+        client.get(url(&proxy, "/")).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        client
+            .post(admin(&proxy, "/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    assert_eq!(
+        client
+            .get(admin(&proxy, "/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    proxy.shutdown();
+    let r = client.get(admin(&proxy, "/readyz")).send().await;
+    assert!(
+        r.is_err() || r.unwrap().status() == 503,
+        "not ready while draining"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_backend_and_class() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: m, namespace: shop}}\nspec:\n  rules:\n  - backends: [{{name: blue, url: '{}'}}]\n",
+            upstream.url()
+        ),
+    );
+    let client = client();
+    for i in 0..3 {
+        client
+            .get(url(&proxy, &format!("/user/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = client
+        .get(admin(&proxy, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gatehouse_requests_total{backend="blue",code="2xx",route="shop/m"} 3"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"gatehouse_request_duration_seconds_count{route="shop/m"} 3"#));
+    assert!(!metrics.contains("/user/"), "labels never carry raw paths");
+    assert!(metrics.contains("gatehouse_open_connections"));
+    assert!(metrics.contains("gatehouse_config_generation 2"));
+    assert!(metrics.contains("gatehouse_config_last_success_timestamp_seconds"));
+    assert!(metrics.contains("gatehouse_config_info{revision="));
+}

@@ -1,0 +1,227 @@
+//! Reverse proxying as nginx and Envoy do it, checked with real sockets.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn proxy_to(upstream: &Upstream) -> gatehouse_proxy::Running {
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: app}}\nspec:\n  rules:\n  - backends: [{{name: up, url: '{}'}}]\n",
+            upstream.url()
+        ),
+    );
+    proxy
+}
+
+#[tokio::test]
+async fn sets_forwarded_headers_and_drops_hop_by_hop_ones() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let response = client()
+        .get(url(&proxy, "/p?q=1"))
+        .header("host", "shop.example.com:8080")
+        .header("x-forwarded-for", "10.1.2.3")
+        .header("connection", "keep-alive, x-secret")
+        .header("x-secret", "hop")
+        .header("te", "trailers")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("keep-alive").is_none(),
+        "hop-by-hop header from the upstream leaked"
+    );
+    let seen: serde_json::Value = response.json().await.unwrap();
+    let headers = &seen["headers"];
+    assert_eq!(seen["path"], "/p");
+    assert_eq!(seen["query"], "q=1");
+    assert_eq!(
+        headers["host"], "shop.example.com:8080",
+        "the client's Host is passed through"
+    );
+    assert_eq!(headers["x-forwarded-host"], "shop.example.com:8080");
+    assert_eq!(headers["x-forwarded-for"], "10.1.2.3, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert!(
+        headers.get("x-secret").is_none(),
+        "a header named in Connection is hop-by-hop"
+    );
+    assert!(headers.get("te").is_none());
+}
+
+#[tokio::test]
+async fn reuses_upstream_connections() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let client = client();
+    for _ in 0..20 {
+        let r = client.get(url(&proxy, "/")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+    }
+    let opened = upstream
+        .connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        opened <= 2,
+        "20 sequential requests opened {opened} upstream connections"
+    );
+}
+
+#[tokio::test]
+async fn streams_response_bodies_without_buffering() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let started = Instant::now();
+    let mut response = client().get(url(&proxy, "/stream")).send().await.unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert_eq!(&first[..], b"chunk0;");
+    assert!(
+        first_at < Duration::from_millis(300),
+        "first chunk took {first_at:?}: the body was buffered"
+    );
+    let mut rest = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    assert_eq!(rest, b"chunk1;chunk2;");
+}
+
+#[tokio::test]
+async fn streams_large_request_bodies() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let body = vec![7u8; 8 * 1024 * 1024];
+    let seen: serde_json::Value = client()
+        .post(url(&proxy, "/upload"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["bodyLength"], 8 * 1024 * 1024);
+    assert_eq!(seen["method"], "POST");
+}
+
+#[tokio::test]
+async fn serves_http2_cleartext_clients() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = h2.get(url(&proxy, "/h2")).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let seen: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(seen["path"], "/h2");
+    assert_eq!(
+        seen["headers"]["host"],
+        proxy.addr.to_string(),
+        "HTTP/2 :authority becomes Host upstream"
+    );
+}
+
+#[tokio::test]
+async fn passes_upgrades_through() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+    stream.write_all(b"hello through the tunnel").await.unwrap();
+    let mut echoed = [0u8; 24];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, b"hello through the tunnel");
+}
+
+#[tokio::test]
+async fn connect_failure_is_502_and_unknown_host_is_503() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: down}}\nspec:\n  rules:\n  - matches: [{{path: {{value: /down}}}}]\n    backends: [{{name: gone, url: 'http://{closed}'}}]\n  - matches: [{{path: {{value: /nowhere}}}}]\n    backends: [{{name: ghost, url: 'http://no-such-host.invalid:80'}}]\n"
+        ),
+    );
+    let down = client().get(url(&proxy, "/down")).send().await.unwrap();
+    assert_eq!(down.status(), 502);
+    assert_eq!(down.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        down.text().await.unwrap(),
+        "502 Bad Gateway: could not connect to backend gone\n"
+    );
+    let nowhere = client().get(url(&proxy, "/nowhere")).send().await.unwrap();
+    assert_eq!(nowhere.status(), 503);
+    assert!(
+        nowhere
+            .text()
+            .await
+            .unwrap()
+            .contains("backend ghost has no reachable endpoint")
+    );
+    let metrics = proxy.state.metrics.render();
+    assert!(metrics.contains(r#"gatehouse_upstream_errors_total{backend="gone",kind="connect",route="default/down"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"gatehouse_upstream_errors_total{backend="ghost",kind="no_endpoint",route="default/down"} 1"#));
+}
+
+#[tokio::test]
+async fn backend_and_request_timeouts_answer_504() {
+    let upstream = Upstream::start("slow").await;
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: t}}\nspec:\n  rules:\n  - backends: [{{name: slow, url: '{}'}}]\n    timeouts: {{request: 2s, backendRequest: 300ms}}\n",
+            upstream.url()
+        ),
+    );
+    let started = Instant::now();
+    let r = client()
+        .get(url(&proxy, "/slow/1500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "timed out after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        "504 Gateway Timeout: backend slow did not answer in time\n"
+    );
+    let fast = client().get(url(&proxy, "/slow/10")).send().await.unwrap();
+    assert_eq!(fast.status(), 200, "a request within the timeout is served");
+}

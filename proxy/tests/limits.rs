@@ -1,0 +1,81 @@
+//! Bounded everything: header size, header read time, connections.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut out)).await;
+    read.ok()
+        .map(|_| String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let proxy = start_proxy(|s| s.max_header_bytes = 16 * 1024).await;
+    let r = client()
+        .get(url(&proxy, "/"))
+        .header("x-big", "a".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
+    let proxy = start_proxy(|s| s.header_read_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    let answer = answer.expect("the proxy closed the slow connection");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_slot() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|s| s.max_connections = 2).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: r}}\nspec:\n  rules:\n  - backends: [{{url: '{}'}}]\n",
+            upstream.url()
+        ),
+    );
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
+        held.push(s);
+    }
+    let mut third = TcpStream::connect(proxy.addr).await.unwrap();
+    third.write_all(request).await.unwrap();
+    let mut buf = [0u8; 12];
+    let waited = tokio::time::timeout(Duration::from_millis(300), third.read_exact(&mut buf)).await;
+    assert!(
+        waited.is_err(),
+        "a third connection was served beyond the limit of 2"
+    );
+    drop(held.pop());
+    tokio::time::timeout(Duration::from_secs(3), third.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+}
