@@ -31,7 +31,9 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     pub state: Arc<State>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    traffic: JoinHandle<()>,
+    admin_stop: watch::Sender<bool>,
+    admin: JoinHandle<()>,
 }
 
 impl Running {
@@ -41,11 +43,12 @@ impl Running {
         let _ = self.stop.send(true);
     }
 
-    /// Waits until the listeners have drained.
+    /// Waits until traffic has drained, then stops the admin API (which
+    /// answers `/readyz` 503 meanwhile, so load balancers move away).
     pub async fn wait(self) {
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        let _ = self.traffic.await;
+        let _ = self.admin_stop.send(true);
+        let _ = self.admin.await;
     }
 }
 
@@ -84,23 +87,24 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         state: state.clone(),
         token,
     });
-    let tasks = vec![
-        tokio::spawn(server::serve(
-            listener,
-            shared,
-            limits,
-            stopped.clone(),
-            settings.shutdown_grace,
-        )),
-        tokio::spawn(admin::serve(admin_listener, admin, stopped)),
-    ];
+    let traffic = tokio::spawn(server::serve(
+        listener,
+        shared,
+        limits,
+        stopped,
+        settings.shutdown_grace,
+    ));
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    let admin = tokio::spawn(admin::serve(admin_listener, admin, admin_stopped));
     tracing::info!(%addr, %admin_addr, "gatehouse proxy serving");
     Ok(Running {
         addr,
         admin_addr,
         state,
         stop,
-        tasks,
+        traffic,
+        admin_stop,
+        admin,
     })
 }
 

@@ -229,10 +229,14 @@ async fn readiness_follows_config_and_shutdown() {
         404
     );
     proxy.shutdown();
-    let r = client.get(admin(&proxy, "/readyz")).send().await;
+    let r = client.get(admin(&proxy, "/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503, "not ready while draining");
+    let healthz = admin(&proxy, "/healthz");
+    assert_eq!(client.get(&healthz).send().await.unwrap().status(), 200);
+    proxy.wait().await;
     assert!(
-        r.is_err() || r.unwrap().status() == 503,
-        "not ready while draining"
+        client.get(&healthz).send().await.is_err(),
+        "the admin API stops after the drain"
     );
 }
 
