@@ -78,6 +78,16 @@ pub struct BackendConfig {
 pub enum BackendTarget {
     /// Plain HTTP/1.1 upstream at `host:port`.
     Upstream { authority: String },
+    /// A folder on the proxy's disk.
+    #[serde(rename_all = "camelCase")]
+    Static {
+        root: String,
+        index: Vec<String>,
+        listing: bool,
+        precompressed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<String>,
+    },
     /// A reference that could not be resolved: its share is answered 500.
     Unresolved { reason: String },
 }

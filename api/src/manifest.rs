@@ -226,12 +226,12 @@ spec:
 
     #[test]
     fn a_type_error_names_file_line_and_resource() {
-        let text = "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: a}\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: bad}\nspec:\n  hostnames: example.com\n";
+        let text = "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: a}\nspec: {}\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: bad}\nspec:\n  hostnames: example.com\n";
         let mut m = Manifests::default();
         m.read("routes.yaml", text);
         assert_eq!(m.errors.len(), 1);
         let err = &m.errors[0];
-        assert_eq!(err.origin, "routes.yaml:9:14");
+        assert_eq!(err.origin, "routes.yaml:10:14");
         assert_eq!(err.resource.as_deref(), Some("Route default/bad"));
         assert!(err.message.contains("invalid type"), "{}", err.message);
         assert_eq!(m.routes().count(), 1, "the good document is still read");

@@ -211,6 +211,30 @@ pub struct Backend {
     /// A plain upstream: `http://host:port`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Files from a folder on the proxy's disk, served as nginx's `root` would.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "static")]
+    pub static_files: Option<StaticFiles>,
+}
+
+/// A folder served as a static site. The request path is looked up below
+/// `root` as it is (nginx's `root`); strip a prefix with a URLRewrite filter.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaticFiles {
+    /// An absolute folder; in local mode, relative to the manifest's folder.
+    pub root: String,
+    /// Files tried for a folder request (default `[index.html]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<Vec<String>>,
+    /// List a folder that has no index file (default false: 404).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<bool>,
+    /// Send `file.br` / `file.gz` when they exist and the client accepts them (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precompressed: Option<bool>,
+    /// `Cache-Control` for files served, e.g. `public, max-age=3600`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -4,8 +4,11 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full, combinators::UnsyncBoxBody};
 
-/// Streams upstream bodies through unchanged, or carries a small body of our own.
-pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
+/// Any error a body can end with (upstream, file read).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Streams upstream bodies and files through, or carries a small body of our own.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())

@@ -11,7 +11,7 @@ use clap::{Parser, ValueEnum};
     name = "gatehouse-proxy",
     version,
     about = "Gatehouse's proxy: one HTTP entry point, routed by Route resources and hot-swapped without dropping connections",
-    after_help = "With neither --manifests nor --config-file, the proxy serves its embedded example Routes (local mode)."
+    after_help = "With none of --manifests, --config-file and --static-root, the proxy serves its embedded example Routes (local mode)."
 )]
 pub struct Settings {
     /// Address the proxy serves traffic on.
@@ -25,6 +25,10 @@ pub struct Settings {
     /// Local mode: serve the Route YAML in this folder, reloading on every change.
     #[arg(long, env = "GATEHOUSE_MANIFESTS", conflicts_with = "config_file")]
     pub manifests: Option<PathBuf>,
+
+    /// Serve one folder as a static site at `/`, with no manifests at all.
+    #[arg(long, env = "GATEHOUSE_STATIC_ROOT", conflicts_with_all = ["manifests", "config_file"])]
+    pub static_root: Option<PathBuf>,
 
     /// Serve this ProxyConfig JSON at start (as the operator's ConfigMap holds it).
     #[arg(long, env = "GATEHOUSE_CONFIG_FILE")]

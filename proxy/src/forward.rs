@@ -85,7 +85,7 @@ impl Upstreams {
             return Ok(Response::from_parts(parts, crate::body::empty()));
         }
         strip_hop_by_hop(response.headers_mut());
-        Ok(response.map(|body| body.boxed_unsync()))
+        Ok(response.map(|body| body.map_err(crate::body::BoxError::from).boxed_unsync()))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod body;
 pub mod cli;
 pub mod embedded;
+pub mod files;
 pub mod filters;
 pub mod forward;
 pub mod handler;
@@ -121,6 +122,13 @@ fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result
                 errors.join("\n  ")
             );
         }
+    }
+    if let Some(root) = &settings.static_root {
+        let config = local::static_site_config(root);
+        if let Err(errors) = state.apply(config, "static-root") {
+            anyhow::bail!("--static-root {}: {}", root.display(), errors.join("; "));
+        }
+        return Ok(());
     }
     match &settings.manifests {
         Some(dir) => local::watch(dir.clone(), state.clone())?,

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_api::manifest::Manifests;
-use gatehouse_api::{ProxyConfig, Resources, Route, compile};
+use gatehouse_api::manifest::{Manifests, Resource};
+
+use crate::embedded::EMBEDDED_PREFIX;
+use gatehouse_api::route::{Backend, RouteRule, StaticFiles};
+use gatehouse_api::{ProxyConfig, Resources, Route, RouteSpec, compile};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
@@ -27,7 +30,13 @@ pub struct Loaded {
 pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<String>> {
     let mut manifests = Manifests::default();
     for (name, text) in files {
+        let first_new = manifests.resources.len();
         manifests.read(name, text);
+        let base = manifest_folder(name);
+        for resource in &mut manifests.resources[first_new..] {
+            let Resource::Route(route) = &mut resource.value;
+            resolve_static_roots(route, &base);
+        }
     }
     let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
     let origins: Vec<(String, String)> = manifests
@@ -60,6 +69,55 @@ pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<Strin
         })
     } else {
         Err(errors)
+    }
+}
+
+/// `--static-root DIR`: one Route serving `dir` at `/` on every host.
+pub fn static_site_config(dir: &Path) -> ProxyConfig {
+    let root = std::env::current_dir()
+        .map(|cwd| cwd.join(dir))
+        .unwrap_or_else(|_| dir.to_owned());
+    let backend = Backend {
+        name: Some("static-root".into()),
+        static_files: Some(StaticFiles {
+            root: root.display().to_string(),
+            ..StaticFiles::default()
+        }),
+        ..Backend::default()
+    };
+    let rule = RouteRule {
+        backends: vec![backend],
+        ..RouteRule::default()
+    };
+    let route = Route::new(
+        "static-root",
+        RouteSpec {
+            rules: vec![rule],
+            ..RouteSpec::default()
+        },
+    );
+    compile(Resources::routes(&[route])).config
+}
+
+/// The folder a manifest was read from, absolute; relative static roots start there.
+fn manifest_folder(name: &str) -> PathBuf {
+    let path = Path::new(name.strip_prefix(EMBEDDED_PREFIX).unwrap_or(name));
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::env::current_dir()
+        .map(|cwd| cwd.join(folder))
+        .unwrap_or_else(|_| folder.to_owned())
+}
+
+fn resolve_static_roots(route: &mut Route, base: &Path) {
+    let backends = route
+        .spec
+        .rules
+        .iter_mut()
+        .flat_map(|rule| rule.backends.iter_mut());
+    for files in backends.filter_map(|b| b.static_files.as_mut()) {
+        if !files.root.starts_with('/') {
+            files.root = base.join(&files.root).display().to_string();
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use http::uri::Authority;
 use http::{HeaderName, HeaderValue};
 use prometheus::Histogram;
 
+use crate::files::Site;
 use crate::metrics::{Metrics, RequestCounters};
 
 /// The config being served. Each request takes one `Arc<Active>` and
@@ -48,6 +49,7 @@ pub struct BackendRuntime {
 
 pub enum Target {
     Upstream(Authority),
+    Static(Arc<Site>),
     Unresolved(String),
 }
 
@@ -182,6 +184,28 @@ impl RuleRuntime {
                         continue;
                     }
                 },
+                BackendTarget::Static {
+                    root,
+                    index,
+                    listing,
+                    precompressed,
+                    cache_control,
+                } => {
+                    let site = Site::new(
+                        std::path::Path::new(root),
+                        index.clone(),
+                        *listing,
+                        *precompressed,
+                        cache_control.as_deref(),
+                    );
+                    match site {
+                        Ok(site) => Target::Static(Arc::new(site)),
+                        Err(why) => {
+                            errors.push(format!("{at}: backend {}: {why}", backend.name));
+                            continue;
+                        }
+                    }
+                }
                 BackendTarget::Unresolved { reason } => Target::Unresolved(reason.clone()),
             };
             runtime.backends.push(BackendRuntime {

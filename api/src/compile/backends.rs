@@ -4,7 +4,7 @@
 use super::KnownService;
 use super::findings::Findings;
 use crate::config::{BackendConfig, BackendTarget};
-use crate::route::{Backend, RouteRule};
+use crate::route::{Backend, RouteRule, StaticFiles};
 
 pub const MAX_WEIGHT: u32 = 1_000_000;
 
@@ -81,6 +81,22 @@ fn lower_target(
     services: Option<&[KnownService]>,
     findings: &mut Findings,
 ) -> Option<BackendTarget> {
+    let kinds = [
+        backend.service.is_some(),
+        backend.url.is_some(),
+        backend.static_files.is_some(),
+    ];
+    if kinds.iter().filter(|set| **set).count() != 1 {
+        findings.error(
+            field.to_owned(),
+            "InvalidBackend",
+            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port` or `static: {root}`",
+        );
+        return None;
+    }
+    if let Some(files) = &backend.static_files {
+        return lower_static(files, &format!("{field}.static"), findings);
+    }
     match (&backend.service, &backend.url) {
         (Some(service), None) => {
             let authority = format!("{}.{namespace}.svc:{}", service.name, service.port);
@@ -115,15 +131,53 @@ fn lower_target(
                 None
             }
         },
-        _ => {
+        _ => unreachable!("exactly one kind was checked above"),
+    }
+}
+
+fn lower_static(
+    files: &StaticFiles,
+    field: &str,
+    findings: &mut Findings,
+) -> Option<BackendTarget> {
+    let mut ok = true;
+    if !files.root.starts_with('/') {
+        findings.error(
+            format!("{field}.root"),
+            "InvalidBackend",
+            format!("root `{}` is not an absolute path: give the folder's full path on the proxy (in local mode, a relative root is taken from the manifest's folder)", files.root),
+        );
+        ok = false;
+    }
+    let index = files
+        .index
+        .clone()
+        .unwrap_or_else(|| vec!["index.html".to_owned()]);
+    for (i, name) in index.iter().enumerate() {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
             findings.error(
-                field.to_owned(),
+                format!("{field}.index[{i}]"),
                 "InvalidBackend",
-                "a backend needs exactly one of `service: {name, port}` or `url: http://host:port`",
+                format!(
+                    "index `{name}` is not a file name: give names like `index.html`, without `/`"
+                ),
             );
-            None
+            ok = false;
         }
     }
+    if let Some(value) = &files.cache_control
+        && let Err(why) = super::names::check_header_value(value)
+    {
+        findings.error(format!("{field}.cacheControl"), "InvalidBackend", why);
+        ok = false;
+    }
+    ok.then(|| BackendTarget::Static {
+        root: files.root.clone(),
+        index,
+        listing: files.listing.unwrap_or(false),
+        precompressed: files.precompressed.unwrap_or(false),
+        cache_control: files.cache_control.clone(),
+    })
 }
 
 /// `http://host:port[/]` to `host:port` (port 80 when left out).

@@ -1,0 +1,107 @@
+//! A file body read in bounded chunks on the blocking pool, so a 1 GiB file
+//! never holds more than one chunk in memory per response.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use tokio::task::JoinHandle;
+
+use crate::body::BoxError;
+
+/// Bytes read per blocking call.
+const CHUNK: usize = 256 * 1024;
+
+pub struct FileChunks {
+    file: Option<File>,
+    remaining: u64,
+    reading: Option<JoinHandle<(File, io::Result<Bytes>)>>,
+}
+
+impl FileChunks {
+    /// `len` bytes of `file`, starting at `start`.
+    pub fn new(mut file: File, start: u64, len: u64) -> io::Result<FileChunks> {
+        if start > 0 {
+            file.seek(SeekFrom::Start(start))?;
+        }
+        Ok(FileChunks {
+            file: Some(file),
+            remaining: len,
+            reading: None,
+        })
+    }
+}
+
+impl Body for FileChunks {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        if this.reading.is_none() {
+            let Some(mut file) = this.file.take() else {
+                return Poll::Ready(None);
+            };
+            let want = this.remaining.min(CHUNK as u64) as usize;
+            this.reading = Some(tokio::task::spawn_blocking(move || {
+                let result = read_chunk(&mut file, want);
+                (file, result)
+            }));
+        }
+        let handle = this.reading.as_mut().expect("a read is under way");
+        let joined = ready!(Pin::new(handle).poll(cx));
+        this.reading = None;
+        let (file, result) = match joined {
+            Ok(done) => done,
+            Err(err) => return Poll::Ready(Some(Err(err.into()))),
+        };
+        this.file = Some(file);
+        match result {
+            Ok(bytes) => {
+                this.remaining -= bytes.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Err(err) => {
+                this.remaining = 0;
+                Poll::Ready(Some(Err(err.into())))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+use std::future::Future;
+
+/// Reads exactly `want` bytes; a file that shrank mid-response is an error.
+fn read_chunk(file: &mut File, want: usize) -> io::Result<Bytes> {
+    let mut buf = BytesMut::zeroed(want);
+    let mut filled = 0;
+    while filled < want {
+        match file.read(&mut buf[filled..])? {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was being sent",
+                ));
+            }
+            n => filled += n,
+        }
+    }
+    Ok(buf.freeze())
+}

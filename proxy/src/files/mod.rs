@@ -1,0 +1,430 @@
+//! The `static` backend: a directory tree served as nginx serves one —
+//! GET and HEAD, index files, `/dir` → `/dir/`, validators and 304s, single
+//! ranges, precompressed `.br`/`.gz` siblings, an optional listing — and
+//! never a byte from outside the root.
+
+mod chunks;
+mod conditional;
+mod listing;
+mod request_path;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
+use http_body_util::BodyExt;
+
+use crate::body::{self, Body};
+use conditional::{RangeAnswer, Validators};
+use request_path::{Refused, RequestPath};
+
+/// Files up to this size are read in one go; larger ones are streamed in chunks.
+const READ_WHOLE: u64 = 64 * 1024;
+
+/// One `static` backend, prepared when its config is applied.
+#[derive(Debug)]
+pub struct Site {
+    /// Canonical: symlinks resolved, so "below the root" is a prefix test.
+    root: PathBuf,
+    index: Vec<String>,
+    listing: bool,
+    precompressed: bool,
+    cache_control: Option<HeaderValue>,
+}
+
+/// What a path names, found on the blocking pool.
+enum Found {
+    NotFound,
+    Forbidden,
+    /// A folder asked for without its trailing slash.
+    Folder,
+    Listing(String),
+    File(Opened),
+}
+
+struct Opened {
+    file: File,
+    len: u64,
+    modified: SystemTime,
+    content_type: &'static str,
+    /// `br` or `gzip` when a precompressed sibling is sent.
+    encoding: Option<&'static str>,
+    /// Precompressed siblings exist, so the answer depends on Accept-Encoding.
+    varies: bool,
+    /// The whole file, when it is small and its bytes are wanted.
+    bytes: Option<Bytes>,
+}
+
+impl Site {
+    /// Checks the root now, so a config naming a missing folder is rejected.
+    pub fn new(
+        root: &Path,
+        index: Vec<String>,
+        listing: bool,
+        precompressed: bool,
+        cache_control: Option<&str>,
+    ) -> Result<Site, String> {
+        let canonical = root.canonicalize().map_err(|e| {
+            format!(
+                "static root {}: {e}; give an existing folder",
+                root.display()
+            )
+        })?;
+        if !canonical.is_dir() {
+            return Err(format!("static root {} is not a folder", root.display()));
+        }
+        let cache_control = cache_control
+            .map(|v| {
+                HeaderValue::from_str(v)
+                    .map_err(|_| format!("cacheControl `{v}` is not a valid header value"))
+            })
+            .transpose()?;
+        Ok(Site {
+            root: canonical,
+            index,
+            listing,
+            precompressed,
+            cache_control,
+        })
+    }
+
+    pub async fn serve<B>(self: &std::sync::Arc<Self>, req: &Request<B>) -> Response<Body> {
+        let mut response = self.answer(req).await;
+        finish_headers(&mut response, req);
+        response
+    }
+
+    async fn answer<B>(self: &std::sync::Arc<Self>, req: &Request<B>) -> Response<Body> {
+        let head = req.method() == Method::HEAD;
+        if req.method() != Method::GET && !head {
+            let mut response = body::plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "a static site answers GET and HEAD",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let path = match RequestPath::parse(req.uri().path()) {
+            Ok(path) => path,
+            Err(refused) => {
+                tracing::warn!(
+                    path = req.uri().path(),
+                    ?refused,
+                    "refused a path that could leave the static root"
+                );
+                let status = match refused {
+                    Refused::Traversal => StatusCode::FORBIDDEN,
+                    Refused::BadSegment => StatusCode::NOT_FOUND,
+                };
+                return body::plain(status, "");
+            }
+        };
+        let encodings = accepted_encodings(req.headers());
+        let site = self.clone();
+        let shown = req.uri().path().to_owned();
+        let found =
+            tokio::task::spawn_blocking(move || site.find(&path, &shown, encodings, !head)).await;
+        match found {
+            Ok(Ok(Found::File(opened))) => {
+                respond_with_file(opened, req, self.cache_control.as_ref(), head)
+            }
+            Ok(Ok(Found::Folder)) => redirect_to_folder(req),
+            Ok(Ok(Found::Listing(html))) => {
+                let mut response = Response::new(if head {
+                    body::empty()
+                } else {
+                    body::full(html.clone())
+                });
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
+                response
+            }
+            Ok(Ok(Found::NotFound)) => body::plain(StatusCode::NOT_FOUND, ""),
+            Ok(Ok(Found::Forbidden)) => body::plain(StatusCode::FORBIDDEN, ""),
+            Ok(Err(err)) if err.kind() == io::ErrorKind::PermissionDenied => {
+                body::plain(StatusCode::FORBIDDEN, "")
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%err, path = req.uri().path(), "static file error");
+                body::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the file could not be read",
+                )
+            }
+            Err(err) => {
+                tracing::error!(%err, "static lookup task failed");
+                body::plain(StatusCode::INTERNAL_SERVER_ERROR, "")
+            }
+        }
+    }
+
+    /// Blocking: resolves the path below the root and opens what it names.
+    fn find(
+        &self,
+        path: &RequestPath,
+        shown: &str,
+        encodings: Encodings,
+        want_bytes: bool,
+    ) -> io::Result<Found> {
+        let Some(target) = self.inside_root(&self.root.join(path.relative()), shown)? else {
+            return Ok(Found::Forbidden);
+        };
+        let meta = match std::fs::metadata(&target) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::NotFound),
+            Err(e) => return Err(e),
+        };
+        // The type comes from the name asked for, not a symlink's target.
+        let (file_path, name) = if meta.is_dir() {
+            if !path.trailing_slash {
+                return Ok(Found::Folder);
+            }
+            let Some(index) = self.index.iter().find(|name| target.join(name).is_file()) else {
+                if self.listing {
+                    return Ok(Found::Listing(listing::render(&target, shown)?));
+                }
+                return Ok(Found::NotFound);
+            };
+            match self.inside_root(&target.join(index), shown)? {
+                Some(real) => (real, index.as_str()),
+                None => return Ok(Found::Forbidden),
+            }
+        } else if path.trailing_slash {
+            return Ok(Found::NotFound); // `/file.html/`
+        } else {
+            (target, path.segments.last().map_or("", String::as_str))
+        };
+        let content_type = mime_guess::from_path(name)
+            .first_raw()
+            .unwrap_or("application/octet-stream");
+        let (chosen, encoding, varies) = self.pick_variant(&file_path, encodings, shown)?;
+        let file = File::open(&chosen)?;
+        let meta = file.metadata()?;
+        let len = meta.len();
+        let bytes = if want_bytes && len <= READ_WHOLE {
+            let mut buf = Vec::with_capacity(len as usize);
+            (&file).read_to_end(&mut buf)?;
+            Some(Bytes::from(buf))
+        } else {
+            None
+        };
+        Ok(Found::File(Opened {
+            len: bytes.as_ref().map_or(len, |b| b.len() as u64),
+            modified: meta.modified()?,
+            file,
+            content_type,
+            encoding,
+            varies,
+            bytes,
+        }))
+    }
+
+    /// The canonical path if it stays below the root; `None` (and a log line) if a symlink leaves it.
+    fn inside_root(&self, path: &Path, shown: &str) -> io::Result<Option<PathBuf>> {
+        match path.canonicalize() {
+            Ok(real) if real.starts_with(&self.root) => Ok(Some(real)),
+            Ok(real) => {
+                tracing::warn!(path = shown, target = %real.display(), "refused a symlink that leaves the static root");
+                Ok(None)
+            }
+            // Missing: report it as such (nothing outside was read).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(path.to_owned())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A `.br` or `.gz` sibling the client accepts, else the file itself.
+    fn pick_variant(
+        &self,
+        file: &Path,
+        accepted: Encodings,
+        shown: &str,
+    ) -> io::Result<(PathBuf, Option<&'static str>, bool)> {
+        if !self.precompressed {
+            return Ok((file.to_owned(), None, false));
+        }
+        let mut varies = false;
+        let mut chosen = None;
+        for (suffix, encoding, ok) in [("br", "br", accepted.br), ("gz", "gzip", accepted.gzip)] {
+            let mut name = file.as_os_str().to_owned();
+            name.push(".");
+            name.push(suffix);
+            let sibling = PathBuf::from(name);
+            if sibling.is_file() && self.inside_root(&sibling, shown)?.is_some() {
+                varies = true;
+                if ok && chosen.is_none() {
+                    chosen = Some((sibling, encoding));
+                }
+            }
+        }
+        Ok(match chosen {
+            Some((path, encoding)) => (path, Some(encoding), varies),
+            None => (file.to_owned(), None, varies),
+        })
+    }
+}
+
+fn respond_with_file<B>(
+    opened: Opened,
+    req: &Request<B>,
+    cache_control: Option<&HeaderValue>,
+    head: bool,
+) -> Response<Body> {
+    let validators = Validators::new(opened.modified, opened.len, opened.encoding);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&validators.etag).expect("etag is ASCII"),
+    );
+    headers.insert(
+        header::LAST_MODIFIED,
+        HeaderValue::from_str(&validators.last_modified_header()).expect("dates are ASCII"),
+    );
+    if let Some(cache_control) = cache_control {
+        headers.insert(header::CACHE_CONTROL, cache_control.clone());
+    }
+    if opened.varies {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if validators.not_modified(req.headers()) {
+        let mut response = Response::new(body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        *response.headers_mut() = headers;
+        return response;
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(opened.content_type),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(encoding) = opened.encoding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    let (status, start, len) = match conditional::range(req.headers(), &validators, opened.len) {
+        RangeAnswer::Full => (StatusCode::OK, 0, opened.len),
+        RangeAnswer::Partial { start, end } => {
+            let range = format!("bytes {start}-{end}/{}", opened.len);
+            headers.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&range).expect("ASCII"),
+            );
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        RangeAnswer::Unsatisfiable => {
+            let mut response = body::plain(StatusCode::RANGE_NOT_SATISFIABLE, "");
+            let range = format!("bytes */{}", opened.len);
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&range).expect("ASCII"),
+            );
+            return response;
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let body = if head || len == 0 {
+        body::empty()
+    } else if let Some(bytes) = opened.bytes {
+        body::full(bytes.slice(start as usize..(start + len) as usize))
+    } else {
+        match chunks::FileChunks::new(opened.file, start, len) {
+            Ok(chunks) => chunks.boxed_unsync(),
+            Err(err) => {
+                tracing::warn!(%err, "static file seek failed");
+                return body::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the file could not be read",
+                );
+            }
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// `/dir` → 301 `/dir/`, keeping the query.
+fn redirect_to_folder<B>(req: &Request<B>) -> Response<Body> {
+    let mut location = format!("{}/", req.uri().path());
+    if let Some(query) = req.uri().query() {
+        location.push('?');
+        location.push_str(query);
+    }
+    let mut response = body::plain(StatusCode::MOVED_PERMANENTLY, "");
+    match HeaderValue::from_str(&location) {
+        Ok(value) => {
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        Err(_) => body::plain(StatusCode::NOT_FOUND, ""),
+    }
+}
+
+/// Every answer carries `Server`, `Content-Length` and, on HTTP/1.x, `Connection`.
+fn finish_headers<B>(response: &mut Response<Body>, req: &Request<B>) {
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, HeaderValue::from_static("gatehouse"));
+    if !headers.contains_key(header::CONTENT_LENGTH) {
+        let len = http_body::Body::size_hint(response.body())
+            .exact()
+            .unwrap_or(0);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let asked = |token: &str| {
+        req.headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("").split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    let keep_alive = match req.version() {
+        Version::HTTP_10 => asked("keep-alive"),
+        Version::HTTP_11 => !asked("close"),
+        _ => return, // HTTP/2 has no Connection header
+    };
+    let value = if keep_alive { "keep-alive" } else { "close" };
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static(value));
+}
+
+#[derive(Clone, Copy, Default)]
+struct Encodings {
+    br: bool,
+    gzip: bool,
+}
+
+/// Which of our precompressed encodings the client takes (q=0 refuses).
+fn accepted_encodings(headers: &HeaderMap) -> Encodings {
+    let mut accepted = Encodings::default();
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        for item in value.to_str().unwrap_or("").split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            match name {
+                _ if refused => {}
+                "br" => accepted.br = true,
+                "gzip" => accepted.gzip = true,
+                _ => {}
+            }
+        }
+    }
+    accepted
+}
