@@ -1,14 +1,25 @@
-//! The example manifests built into the binary, served when the proxy is
-//! started with no config source, so a newcomer sees it work at once.
+//! The example manifests and site built into the binary, served when the
+//! proxy is started with no config source, so a newcomer sees it work at once
+//! from any folder.
 
-/// Names of embedded manifests start with this; relative paths in them are
-/// taken from the working directory (the repository root, for `cargo run`).
-pub const EMBEDDED_PREFIX: &str = "embedded:";
+use std::path::PathBuf;
 
-/// `(name, YAML)` pairs, read exactly as files from a folder would be.
-pub fn example_manifests() -> Vec<(String, String)> {
-    vec![(
-        format!("{EMBEDDED_PREFIX}examples/local/demo.yaml"),
-        include_str!("../../examples/local/demo.yaml").to_owned(),
-    )]
+/// `(path below examples/local, contents)`.
+const FILES: [(&str, &str); 4] = [
+    ("demo.yaml", include_str!("../../examples/local/demo.yaml")),
+    ("site.yaml", include_str!("../../examples/local/site.yaml")),
+    ("site/index.html", include_str!("../../examples/local/site/index.html")),
+    ("site/style.css", include_str!("../../examples/local/site/style.css")),
+];
+
+/// Writes the examples to a fresh temporary folder and returns it, so they
+/// load exactly as `--manifests examples/local` would.
+pub fn write_examples() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("gatehouse-examples-{}", std::process::id()));
+    for (name, text) in FILES {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("files sit in a folder"))?;
+        std::fs::write(path, text)?;
+    }
+    Ok(dir)
 }

@@ -133,8 +133,9 @@ fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result
     match &settings.manifests {
         Some(dir) => local::watch(dir.clone(), state.clone())?,
         None if settings.config_file.is_none() => {
-            tracing::info!("no --manifests or --config-file: serving the embedded example Routes");
-            if !local::apply(state, Ok(embedded::example_manifests()), "embedded") {
+            let dir = embedded::write_examples().context("cannot write the embedded examples to a temporary folder")?;
+            tracing::info!(folder = %dir.display(), "no config source given: serving the embedded example Routes");
+            if !local::apply(state, local::read_folder(&dir), "embedded") {
                 anyhow::bail!("the embedded example manifests do not compile");
             }
         }

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_api::manifest::{Manifests, Resource};
-
-use crate::embedded::EMBEDDED_PREFIX;
 use gatehouse_api::route::{Backend, RouteRule, StaticFiles};
 use gatehouse_api::{ProxyConfig, Resources, Route, RouteSpec, compile};
 use notify::{RecursiveMode, Watcher};
@@ -101,8 +99,7 @@ pub fn static_site_config(dir: &Path) -> ProxyConfig {
 
 /// The folder a manifest was read from, absolute; relative static roots start there.
 fn manifest_folder(name: &str) -> PathBuf {
-    let path = Path::new(name.strip_prefix(EMBEDDED_PREFIX).unwrap_or(name));
-    let folder = path.parent().unwrap_or(Path::new("."));
+    let folder = Path::new(name).parent().unwrap_or(Path::new("."));
     std::env::current_dir()
         .map(|cwd| cwd.join(folder))
         .unwrap_or_else(|_| folder.to_owned())
