@@ -77,8 +77,8 @@ impl Manifests {
             Err(err) => {
                 self.errors.push(ManifestError {
                     origin: at(&err),
-                    resource: None,
-                    message: format!("invalid YAML: {}", strip_location(&err)),
+                    resource: guess_resource(doc),
+                    message: format!("invalid YAML: {}", relocate(&err, first_line)),
                 });
                 return;
             }
@@ -143,7 +143,7 @@ impl Manifests {
                         origin,
                     });
                 }
-                Err(err) => fail(at(&err), strip_location(&err)),
+                Err(err) => fail(at(&err), relocate(&err, first_line)),
             },
             other => fail(
                 origin.clone(),
@@ -174,13 +174,73 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
     docs
 }
 
-/// serde_yaml appends "at line L column C" relative to the document; we give our own.
-fn strip_location(err: &serde_yaml::Error) -> String {
+/// serde_yaml says "at line L column C" relative to the document, once at
+/// the end and sometimes inside ("while parsing a mapping at line 5 column
+/// 3"). The final one is the origin we print first, so it goes; inner ones
+/// are moved to the file's line numbers.
+fn relocate(err: &serde_yaml::Error, first_line: usize) -> String {
     let text = err.to_string();
-    match text.rfind(" at line ") {
-        Some(cut) => text[..cut].to_owned(),
-        None => text,
+    let text = match (text.rfind(" at line "), err.location()) {
+        (Some(cut), Some(loc))
+            if text[cut..] == format!(" at line {} column {}", loc.line(), loc.column()) =>
+        {
+            &text[..cut]
+        }
+        _ => text.as_str(),
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("at line ") {
+        let (before, after) = rest.split_at(at + "at line ".len());
+        out.push_str(before);
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[..digits].parse::<usize>() {
+            Ok(line) => out.push_str(&(line + first_line - 1).to_string()),
+            Err(_) => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
     }
+    out.push_str(rest);
+    out
+}
+
+/// `Kind namespace/name` read line by line from a document too broken to
+/// parse, so its error can still say which resource it is.
+fn guess_resource(doc: &str) -> Option<String> {
+    let value_of = |line: &str, key: &str| {
+        line.strip_prefix(key)
+            .map(|v| v.trim().trim_matches(['"', '\'']).to_owned())
+            .filter(|v| !v.is_empty() && !v.contains(['{', '[', ' ']))
+    };
+    let kind = doc.lines().find_map(|l| value_of(l, "kind:"))?;
+    let mut in_metadata = false;
+    let (mut name, mut namespace) = (None, None);
+    for line in doc.lines() {
+        if line.starts_with("metadata:") {
+            in_metadata = true;
+            // `metadata: {name: a, namespace: b}`
+            let inline = line
+                .trim_start_matches("metadata:")
+                .trim()
+                .trim_matches(['{', '}']);
+            for pair in inline.split(',') {
+                name = name.or_else(|| value_of(pair.trim(), "name:"));
+                namespace = namespace.or_else(|| value_of(pair.trim(), "namespace:"));
+            }
+            continue;
+        }
+        if in_metadata && line.starts_with([' ', '\t']) {
+            name = name.or_else(|| value_of(line.trim(), "name:"));
+            namespace = namespace.or_else(|| value_of(line.trim(), "namespace:"));
+        } else if !line.trim().is_empty() && !line.starts_with('#') {
+            in_metadata = false;
+        }
+    }
+    Some(format!(
+        "{kind} {}/{}",
+        namespace.as_deref().unwrap_or("default"),
+        name?
+    ))
 }
 
 #[cfg(test)]
@@ -248,6 +308,25 @@ spec:
             m.errors[0]
         );
         assert!(m.errors[0].message.starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_later_document_names_the_resource_and_file_lines() {
+        let text = "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: a}\nspec: {}\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata:\n  name: broken\n  namespace: shop\nspec:\n  hostnames: [a\n  rules: []\n";
+        let mut m = Manifests::default();
+        m.read("r.yaml", text);
+        assert_eq!(m.errors.len(), 1, "{:?}", m.errors);
+        let err = &m.errors[0];
+        assert_eq!(err.resource.as_deref(), Some("Route shop/broken"));
+        assert_eq!(err.origin, "r.yaml:13:8");
+        for number in err.message.split("line ").skip(1) {
+            let line: usize = number.split(' ').next().unwrap().parse().unwrap();
+            assert!(
+                line >= 5,
+                "a line number relative to the document leaked: {}",
+                err.message
+            );
+        }
     }
 
     #[test]

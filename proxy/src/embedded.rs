@@ -8,8 +8,14 @@ use std::path::PathBuf;
 const FILES: [(&str, &str); 4] = [
     ("demo.yaml", include_str!("../../examples/local/demo.yaml")),
     ("site.yaml", include_str!("../../examples/local/site.yaml")),
-    ("site/index.html", include_str!("../../examples/local/site/index.html")),
-    ("site/style.css", include_str!("../../examples/local/site/style.css")),
+    (
+        "site/index.html",
+        include_str!("../../examples/local/site/index.html"),
+    ),
+    (
+        "site/style.css",
+        include_str!("../../examples/local/site/style.css"),
+    ),
 ];
 
 /// Writes the examples to a fresh temporary folder and returns it, so they

@@ -16,6 +16,7 @@ pub mod server;
 pub mod state;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -35,6 +36,8 @@ pub struct Running {
     traffic: JoinHandle<()>,
     admin_stop: watch::Sender<bool>,
     admin: JoinHandle<()>,
+    /// A folder this process wrote (the embedded examples), removed at exit.
+    scratch: Option<PathBuf>,
 }
 
 impl Running {
@@ -50,6 +53,9 @@ impl Running {
         let _ = self.traffic.await;
         let _ = self.admin_stop.send(true);
         let _ = self.admin.await;
+        if let Some(scratch) = self.scratch {
+            let _ = std::fs::remove_dir_all(scratch);
+        }
     }
 }
 
@@ -60,7 +66,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         Some(path) => Some(read_token(path)?),
         None => None,
     };
-    load_config_source(settings, &state)?;
+    let scratch = load_config_source(settings, &state)?;
 
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -106,10 +112,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         traffic,
         admin_stop,
         admin,
+        scratch,
     })
 }
 
-fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result<()> {
+/// Loads the config source the flags name; returns a scratch folder to remove at exit.
+fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result<Option<PathBuf>> {
     if let Some(path) = &settings.config_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("--config-file {}: cannot read", path.display()))?;
@@ -128,20 +136,22 @@ fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result
         if let Err(errors) = state.apply(config, "static-root") {
             anyhow::bail!("--static-root {}: {}", root.display(), errors.join("; "));
         }
-        return Ok(());
+        return Ok(None);
     }
     match &settings.manifests {
         Some(dir) => local::watch(dir.clone(), state.clone())?,
         None if settings.config_file.is_none() => {
-            let dir = embedded::write_examples().context("cannot write the embedded examples to a temporary folder")?;
+            let dir = embedded::write_examples()
+                .context("cannot write the embedded examples to a temporary folder")?;
             tracing::info!(folder = %dir.display(), "no config source given: serving the embedded example Routes");
             if !local::apply(state, local::read_folder(&dir), "embedded") {
                 anyhow::bail!("the embedded example manifests do not compile");
             }
+            return Ok(Some(dir));
         }
         None => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 fn read_token(path: &std::path::Path) -> anyhow::Result<String> {

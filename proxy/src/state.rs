@@ -50,8 +50,7 @@ impl State {
         let started = Instant::now();
         let mut generation = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(current) = self.current()
-            && !config.revision.is_empty()
-            && config.revision == current.config.revision
+            && (config.revision.is_empty() || config.revision == current.config.revision)
             && config.routes == current.config.routes
         {
             self.metrics.config_applied(source, true);
