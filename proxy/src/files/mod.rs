@@ -36,7 +36,7 @@ pub struct Site {
 }
 
 /// What a path names, found on the blocking pool.
-enum Found {
+enum Lookup {
     NotFound,
     Forbidden,
     /// A folder asked for without its trailing slash.
@@ -130,11 +130,11 @@ impl Site {
         let found =
             tokio::task::spawn_blocking(move || site.find(&path, &shown, encodings, !head)).await;
         match found {
-            Ok(Ok(Found::File(opened))) => {
+            Ok(Ok(Lookup::File(opened))) => {
                 respond_with_file(opened, req, self.cache_control.as_ref(), head)
             }
-            Ok(Ok(Found::Folder)) => redirect_to_folder(req),
-            Ok(Ok(Found::Listing(html))) => {
+            Ok(Ok(Lookup::Folder)) => redirect_to_folder(req),
+            Ok(Ok(Lookup::Listing(html))) => {
                 let mut response = Response::new(if head {
                     body::empty()
                 } else {
@@ -148,8 +148,8 @@ impl Site {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
                 response
             }
-            Ok(Ok(Found::NotFound)) => body::plain(StatusCode::NOT_FOUND, ""),
-            Ok(Ok(Found::Forbidden)) => body::plain(StatusCode::FORBIDDEN, ""),
+            Ok(Ok(Lookup::NotFound)) => body::plain(StatusCode::NOT_FOUND, ""),
+            Ok(Ok(Lookup::Forbidden)) => body::plain(StatusCode::FORBIDDEN, ""),
             Ok(Err(err)) if err.kind() == io::ErrorKind::PermissionDenied => {
                 body::plain(StatusCode::FORBIDDEN, "")
             }
@@ -174,32 +174,32 @@ impl Site {
         shown: &str,
         encodings: Encodings,
         want_bytes: bool,
-    ) -> io::Result<Found> {
+    ) -> io::Result<Lookup> {
         let Some(target) = self.inside_root(&self.root.join(path.relative()), shown)? else {
-            return Ok(Found::Forbidden);
+            return Ok(Lookup::Forbidden);
         };
         let meta = match std::fs::metadata(&target) {
             Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::NotFound),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::NotFound),
             Err(e) => return Err(e),
         };
         // The type comes from the name asked for, not a symlink's target.
         let (file_path, name) = if meta.is_dir() {
             if !path.trailing_slash {
-                return Ok(Found::Folder);
+                return Ok(Lookup::Folder);
             }
             let Some(index) = self.index.iter().find(|name| target.join(name).is_file()) else {
                 if self.listing {
-                    return Ok(Found::Listing(listing::render(&target, shown)?));
+                    return Ok(Lookup::Listing(listing::render(&target, shown)?));
                 }
-                return Ok(Found::NotFound);
+                return Ok(Lookup::NotFound);
             };
             match self.inside_root(&target.join(index), shown)? {
                 Some(real) => (real, index.as_str()),
-                None => return Ok(Found::Forbidden),
+                None => return Ok(Lookup::Forbidden),
             }
         } else if path.trailing_slash {
-            return Ok(Found::NotFound); // `/file.html/`
+            return Ok(Lookup::NotFound); // `/file.html/`
         } else {
             (target, path.segments.last().map_or("", String::as_str))
         };
@@ -217,7 +217,7 @@ impl Site {
         } else {
             None
         };
-        Ok(Found::File(Opened {
+        Ok(Lookup::File(Opened {
             len: bytes.as_ref().map_or(len, |b| b.len() as u64),
             modified: meta.modified()?,
             file,
