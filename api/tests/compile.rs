@@ -150,7 +150,7 @@ fn a_valid_route_compiles_without_diagnostics() {
 "#,
     );
     clean(&c);
-    assert_eq!(c.considered, ["default/demo"]);
+    assert_eq!(c.accepted, ["default/demo"]);
     let route = &c.config.routes[0];
     assert_eq!(route.id, "default/demo");
     assert_eq!(route.hostnames, ["app.example.com", "*.example.org"]);
@@ -430,7 +430,11 @@ fn a_backend_needs_exactly_one_kind() {
     let c = compile_one("  rules:\n  - backends: [{name: nothing, weight: 1}]");
     says(
         rejected(&c, "spec.rules[0].backends[0]", "InvalidBackend"),
-        &["exactly one of `service: {name, port}` or `url: http://host:port`"],
+        &[
+            "exactly one of",
+            "`service: {name, port}`",
+            "`url: http://host:port`",
+        ],
     );
 
     let c = compile_one(

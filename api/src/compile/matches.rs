@@ -4,7 +4,6 @@ use super::findings::Findings;
 use super::names::{check_header_name, check_path};
 use crate::config::MatchConfig;
 use crate::route::{PathMatch, PathMatchType, RouteMatch, ValueMatch, ValueMatchType};
-use crate::table::anchored_regex;
 
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -107,8 +106,11 @@ fn check_values(values: &[ValueMatch], field: &str, headers: bool, findings: &mu
     }
 }
 
+/// A syntax check only: it is ten times cheaper than compiling, which keeps
+/// `compile` of 10,000 Routes fast. A pattern too large to compile is still
+/// refused when a proxy builds its route table.
 fn check_regex(pattern: &str, field: &str, findings: &mut Findings) {
-    if let Err(err) = anchored_regex(pattern) {
+    if let Err(err) = regex_syntax::Parser::new().parse(pattern) {
         let detail = err
             .to_string()
             .lines()

@@ -51,8 +51,8 @@ pub struct Compiled {
     pub config: ProxyConfig,
     /// Errors (the resource was left out) and warnings, in input order.
     pub diagnostics: Vec<Diagnostic>,
-    /// `namespace/name` of every Route of our class that was considered.
-    pub considered: Vec<String>,
+    /// `namespace/name` of every Route of our class accepted into the config.
+    pub accepted: Vec<String>,
 }
 
 impl Compiled {
@@ -83,7 +83,7 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
     diagnostics.extend(conflicts::find(&accepted));
 
     Compiled {
-        considered: accepted.iter().map(|r| r.id.clone()).collect(),
+        accepted: accepted.iter().map(|r| r.id.clone()).collect(),
         config: ProxyConfig::new(accepted),
         diagnostics,
     }
