@@ -27,7 +27,7 @@ pub struct Settings {
     pub manifests: Option<PathBuf>,
 
     /// Serve one folder as a static site at `/`, with no manifests at all.
-    #[arg(long, env = "GATEHOUSE_STATIC_ROOT", conflicts_with_all = ["manifests", "config_file"])]
+    #[arg(long, short = 'r', env = "GATEHOUSE_STATIC_ROOT", conflicts_with_all = ["manifests", "config_file"])]
     pub static_root: Option<PathBuf>,
 
     /// Serve this ProxyConfig JSON at start (as the operator's ConfigMap holds it).
@@ -39,7 +39,7 @@ pub struct Settings {
     pub admin_token_file: Option<PathBuf>,
 
     /// Runtime worker threads (default: one per core).
-    #[arg(long, env = "GATEHOUSE_WORKERS")]
+    #[arg(long, short = 'w', env = "GATEHOUSE_WORKERS")]
     pub workers: Option<usize>,
 
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
