@@ -1,0 +1,167 @@
+# shellcheck shell=bash
+# Shared helpers for the bench/*.sh scripts; sourced, not run.
+# Provides: tool installation, the release build, free loopback ports,
+# private nginx instances (own prefix, pid and error log; never the system
+# service), readiness waits, wrk output parsing and process cleanup.
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+
+# Everything a script starts is recorded here and stopped on exit.
+BENCH_PIDS=()
+BENCH_TMP="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")"
+
+bench_cleanup() {
+    local pid
+    for pid in "${BENCH_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${BENCH_PIDS[@]}"; do
+        # Give each one a moment to exit, then insist.
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n "${KEEP_TMP:-}" ]]; then
+        echo "kept logs and configs in $BENCH_TMP" >&2
+    else
+        rm -rf "$BENCH_TMP"
+    fi
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { echo "==> $*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs nginx and wrk from apt when missing (apt-get update only if needed).
+ensure_tools() {
+    export PATH="$PATH:/usr/sbin:/sbin"
+    local missing=()
+    command -v nginx >/dev/null || missing+=(nginx)
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v python3 >/dev/null || missing+=(python3)
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    log "installing ${missing[*]}"
+    local packages=()
+    local tool
+    for tool in "${missing[@]}"; do
+        case $tool in
+            nginx) packages+=(nginx-light) ;;
+            *) packages+=("$tool") ;;
+        esac
+    done
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y "${packages[@]}"; then
+        as_root apt-get update
+        if ! as_root apt-get install -y "${packages[@]}"; then
+            # Newer releases dropped nginx-light; plain nginx does as well.
+            as_root apt-get install -y "${packages[@]/nginx-light/nginx}"
+        fi
+    fi
+    command -v nginx >/dev/null || die "nginx is still missing"
+    command -v wrk >/dev/null || die "wrk is still missing"
+}
+
+# Builds the proxy in release mode; sets GATEHOUSE_BIN.
+build_proxy() {
+    log "cargo build --release -p gatehouse-proxy"
+    (cd "$REPO_ROOT" && cargo build --release -p gatehouse-proxy)
+    local target="${CARGO_TARGET_DIR:-target}"
+    [[ $target = /* ]] || target="$REPO_ROOT/$target"
+    GATEHOUSE_BIN="$target/release/gatehouse-proxy"
+    [[ -x $GATEHOUSE_BIN ]] || die "no binary at $GATEHOUSE_BIN"
+}
+
+# A loopback port nobody listens on right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until `curl URL` answers HTTP 200 (up to $2 seconds, default 30).
+wait_http_ok() {
+    local url=$1 limit=${2:-30} i
+    for ((i = 0; i < limit * 10; i++)); do
+        if [[ $(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null) == 200 ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$url did not answer 200 within ${limit}s"
+}
+
+# Starts a private nginx in the foreground of a background job.
+# $1: name (prefix folder), $2: worker count, $3: the `http { ... }` body.
+start_nginx() {
+    local name=$1 workers=$2 http_body=$3
+    local prefix="$BENCH_TMP/$name"
+    mkdir -p "$prefix/logs" "$prefix/tmp"
+    cat >"$prefix/nginx.conf" <<EOF
+worker_processes $workers;
+pid $prefix/nginx.pid;
+error_log $prefix/logs/error.log warn;
+daemon off;
+master_process on;
+events {
+    worker_connections 4096;
+    multi_accept on;
+}
+http {
+    access_log off;
+    client_body_temp_path $prefix/tmp/client;
+    proxy_temp_path $prefix/tmp/proxy;
+    fastcgi_temp_path $prefix/tmp/fastcgi;
+    uwsgi_temp_path $prefix/tmp/uwsgi;
+    scgi_temp_path $prefix/tmp/scgi;
+    default_type text/plain;
+    server_tokens off;
+    keepalive_timeout 75s;
+    # wrk and the proxies keep their connections for the whole run; the
+    # default of 1000 requests per connection would add reconnects.
+    keepalive_requests 1000000;
+$http_body
+}
+EOF
+    nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" || die "nginx config $name is invalid"
+    nginx -p "$prefix" -c "$prefix/nginx.conf" &
+    BENCH_PIDS+=($!)
+}
+
+# A body of exactly N bytes (default 1024), printable and safe inside nginx quotes.
+payload() {
+    python3 -c 'import sys; n = int(sys.argv[1]); print(("0123456789abcdef" * (n // 16 + 1))[:n], end="")' "${1:-1024}"
+}
+
+# Prints "<req/s> <p99 ms>" from wrk --latency output on stdin.
+parse_wrk() {
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+            if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
+            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+            return v + 0
+        }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "99%" && p99 == "" { p99 = ms($2) }
+        END { printf "%s %s\n", (rps == "" ? "0" : rps), (p99 == "" ? "0" : p99) }
+    '
+}
+
+# A one-line view of how busy the machine is, with any compiler running.
+machine_load() {
+    local load busy
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    # shellcheck disable=SC2009 # pgrep refuses patterns longer than 15 characters
+    busy=$(ps -eo comm= | grep -cE '^(rustc|cargo|cc1|cc1plus|ld|clang)$' || true)
+    echo "load average $load; $busy compiler process(es) running; $(nproc) cores"
+}
