@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod server;
 pub mod state;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     pub state: Arc<State>,
     stop: watch::Sender<bool>,
-    traffic: JoinHandle<()>,
+    traffic: workers::Workers,
     admin_stop: watch::Sender<bool>,
     admin: JoinHandle<()>,
     /// A folder this process wrote (the embedded examples), removed at exit.
@@ -50,7 +51,7 @@ impl Running {
     /// Waits until traffic has drained, then stops the admin API (which
     /// answers `/readyz` 503 meanwhile, so load balancers move away).
     pub async fn wait(self) {
-        let _ = self.traffic.await;
+        self.traffic.wait().await;
         let _ = self.admin_stop.send(true);
         let _ = self.admin.await;
         if let Some(scratch) = self.scratch {
@@ -68,42 +69,38 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let scratch = load_config_source(settings, &state)?;
 
-    let listener = TcpListener::bind(settings.listen)
-        .await
+    let workers = settings
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    anyhow::ensure!(workers > 0, "--workers must be at least 1");
+    let (addr, listeners) = workers::bind(settings.listen, workers)
         .with_context(|| format!("--listen {}: cannot bind", settings.listen))?;
     let admin_listener = TcpListener::bind(settings.admin_listen)
         .await
         .with_context(|| format!("--admin-listen {}: cannot bind", settings.admin_listen))?;
-    let addr = listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     if token.is_none() && !admin_addr.ip().is_loopback() {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback without --admin-token-file: anyone who reaches it can change routing");
     }
 
     let (stop, stopped) = watch::channel(false);
-    let shared = Arc::new(handler::Shared {
-        state: state.clone(),
-        upstreams: forward::Upstreams::new(settings.connect_timeout),
-    });
-    let limits = server::Limits {
-        max_header_bytes: settings.max_header_bytes,
-        header_read_timeout: settings.header_read_timeout,
-        max_connections: settings.max_connections,
+    let worker_settings = workers::WorkerSettings {
+        limits: server::Limits {
+            max_header_bytes: settings.max_header_bytes,
+            header_read_timeout: settings.header_read_timeout,
+            max_connections: settings.max_connections,
+        },
+        connect_timeout: settings.connect_timeout,
+        shutdown_grace: settings.shutdown_grace,
     };
+    let traffic = workers::Workers::spawn(listeners, state.clone(), worker_settings, stopped)?;
     let admin = Arc::new(admin::Admin {
         state: state.clone(),
         token,
     });
-    let traffic = tokio::spawn(server::serve(
-        listener,
-        shared,
-        limits,
-        stopped,
-        settings.shutdown_grace,
-    ));
     let (admin_stop, admin_stopped) = watch::channel(false);
     let admin = tokio::spawn(admin::serve(admin_listener, admin, admin_stopped));
-    tracing::info!(%addr, %admin_addr, "gatehouse proxy serving");
+    tracing::info!(%addr, %admin_addr, workers, "gatehouse proxy serving");
     Ok(Running {
         addr,
         admin_addr,

@@ -6,13 +6,12 @@ use tracing_subscriber::EnvFilter;
 fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
     init_logging(&settings);
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all();
-    if let Some(workers) = settings.workers {
-        anyhow::ensure!(workers > 0, "--workers must be at least 1");
-        runtime.worker_threads(workers);
-    }
-    runtime.build()?.block_on(async {
+    // This thread runs the admin API, the config watcher and signals; the
+    // traffic has worker threads of its own (see `workers`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
         let running = gatehouse_proxy::start(&settings).await?;
         wait_for_signal().await?;
         tracing::info!("shutting down");

@@ -22,21 +22,20 @@ pub struct Limits {
 }
 
 /// Serves until `stop` turns true, then lets in-flight requests finish for up to `grace`.
+/// `slots` bounds connections across every worker. A worker holds at most
+/// one accepted connection while it waits for a free slot, so the limit
+/// holds and nothing piles up in the process.
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     limits: Limits,
+    slots: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
 ) {
     let builder = connection_builder(limits);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
-            _ = crate::server::stopping(&mut stop) => break,
-        };
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -47,7 +46,11 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = crate::server::stopping(&mut stop) => break,
+            _ = stopping(&mut stop) => break,
+        };
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
+            _ = stopping(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();

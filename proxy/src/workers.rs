@@ -1,0 +1,102 @@
+//! Thread per core, as nginx's worker processes: each worker thread runs its
+//! own single-threaded runtime with its own `SO_REUSEPORT` listener and its
+//! own upstream connection pool, so a request never leaves the thread that
+//! accepted it (no cross-thread wake-ups on the hot path). Only the config
+//! (an `ArcSwap`), the metrics and the connection limit are shared.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpSocket;
+use tokio::sync::{Semaphore, oneshot, watch};
+
+use crate::forward::Upstreams;
+use crate::handler::Shared;
+use crate::server::{self, Limits};
+use crate::state::State;
+
+/// `count` listeners on one address (the first decides the port when `addr` has port 0).
+pub fn bind(
+    addr: SocketAddr,
+    count: usize,
+) -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+    let mut bound = addr;
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = if bound.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(bound)?;
+        let listener = socket.listen(4096)?;
+        bound = listener.local_addr()?;
+        listeners.push(listener.into_std()?);
+    }
+    Ok((bound, listeners))
+}
+
+/// What every worker is started with.
+pub struct WorkerSettings {
+    pub limits: Limits,
+    pub connect_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// The running worker threads.
+pub struct Workers {
+    finished: Vec<oneshot::Receiver<()>>,
+}
+
+impl Workers {
+    pub fn spawn(
+        listeners: Vec<std::net::TcpListener>,
+        state: Arc<State>,
+        settings: WorkerSettings,
+        stop: watch::Receiver<bool>,
+    ) -> io::Result<Workers> {
+        let slots = Arc::new(Semaphore::new(settings.limits.max_connections));
+        let mut finished = Vec::new();
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let (done, finished_rx) = oneshot::channel();
+            finished.push(finished_rx);
+            let (state, slots, stop) = (state.clone(), slots.clone(), stop.clone());
+            let (limits, connect_timeout, grace) = (
+                settings.limits,
+                settings.connect_timeout,
+                settings.shutdown_grace,
+            );
+            std::thread::Builder::new()
+                .name(format!("gatehouse-worker-{index}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a worker runtime starts");
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)
+                            .expect("listener registers");
+                        let shared = Arc::new(Shared {
+                            state,
+                            upstreams: Upstreams::new(connect_timeout),
+                        });
+                        server::serve(listener, shared, limits, slots, stop, grace).await;
+                    });
+                    let _ = done.send(());
+                })?;
+        }
+        Ok(Workers { finished })
+    }
+
+    /// Waits until every worker has drained and stopped.
+    pub async fn wait(self) {
+        for finished in self.finished {
+            let _ = finished.await;
+        }
+    }
+}
