@@ -2,25 +2,23 @@
 //! Envoy do: bodies streamed both ways, pooled keep-alive connections,
 //! hop-by-hop headers dropped, `X-Forwarded-*` set, `Upgrade` passed through.
 
-use std::error::Error as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, Scheme, Uri};
+use http::uri::{Authority, PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
 use crate::metrics::UpstreamError;
+use crate::pool::Pool;
 
-/// The pooled HTTP/1.1 client shared by every request.
+/// One worker's HTTP/1.1 client: its own pool of upstream connections.
 pub struct Upstreams {
-    client: Client<HttpConnector, Incoming>,
+    pool: Pool,
 }
 
 /// Who asked, for the `X-Forwarded-*` headers.
@@ -34,14 +32,9 @@ pub struct Origin<'a> {
 
 impl Upstreams {
     pub fn new(connect_timeout: Duration) -> Upstreams {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
-        Upstreams { client }
+        Upstreams {
+            pool: Pool::new(connect_timeout),
+        }
     }
 
     /// Sends `req` to `authority`; `timeout` bounds the wait for response headers.
@@ -56,14 +49,13 @@ impl Upstreams {
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         prepare_request(&mut req, authority, &origin, upgrade.as_ref());
 
-        let sent = self.client.request(req);
-        let result = match timeout {
+        let sent = self.pool.send(authority, req);
+        let mut response = match timeout {
             Some(limit) => tokio::time::timeout(limit, sent)
                 .await
-                .map_err(|_| UpstreamError::Timeout)?,
-            None => sent.await,
+                .map_err(|_| UpstreamError::Timeout)??,
+            None => sent.await?,
         };
-        let mut response = result.map_err(classify)?;
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_upgrade) = client_upgrade
@@ -110,16 +102,13 @@ fn prepare_request(
     origin: &Origin<'_>,
     upgrade: Option<&HeaderValue>,
 ) {
-    let path = req.uri().path_and_query().cloned();
-    let mut uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone());
-    if let Some(path) = path {
-        uri = uri.path_and_query(path);
-    } else {
-        uri = uri.path_and_query("/");
-    }
-    *req.uri_mut() = uri.build().expect("scheme, authority and path are valid");
+    // Origin form (`/path?query`), as a request to an origin server is sent.
+    let path = req
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    *req.uri_mut() = Uri::from(path);
     *req.version_mut() = Version::HTTP_11;
 
     let headers = req.headers_mut();
@@ -128,9 +117,13 @@ fn prepare_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol.clone());
     }
-    if let Some(host) = origin.rewritten_host.or(origin.host) {
-        headers.insert(header::HOST, host.clone());
-    }
+    match origin.rewritten_host.or(origin.host) {
+        Some(host) => headers.insert(header::HOST, host.clone()),
+        None => headers.insert(
+            header::HOST,
+            HeaderValue::from_str(authority.as_str()).expect("an authority is a valid Host"),
+        ),
+    };
     if let Some(host) = origin.host {
         headers.insert(X_FORWARDED_HOST, host.clone());
     }
@@ -172,21 +165,4 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
-}
-
-fn classify(err: hyper_util::client::legacy::Error) -> UpstreamError {
-    if err.is_connect() {
-        // A name that does not resolve has no endpoint; a refused or
-        // timed-out connect is a reachable name that failed.
-        let mut source = err.source();
-        while let Some(cause) = source {
-            if cause.to_string().contains("dns error") {
-                return UpstreamError::NoEndpoint;
-            }
-            source = cause.source();
-        }
-        return UpstreamError::Connect;
-    }
-    tracing::debug!(error = %err, source = ?err.source(), "upstream request failed");
-    UpstreamError::Protocol
 }

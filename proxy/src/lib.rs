@@ -11,6 +11,7 @@ pub mod forward;
 pub mod handler;
 pub mod local;
 pub mod metrics;
+pub mod pool;
 pub mod runtime;
 pub mod server;
 pub mod state;

@@ -1,0 +1,123 @@
+//! One worker's keep-alive connections to its upstreams, on hyper's
+//! low-level HTTP/1.1 client. Each worker owns its pool (see `workers`), so
+//! a checkout is an uncontended lock and a short scan, with no hand-off to
+//! another thread.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::uri::Authority;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::metrics::UpstreamError;
+
+/// Idle connections kept per upstream; more are closed when they finish.
+const MAX_IDLE_PER_UPSTREAM: usize = 256;
+
+pub struct Pool {
+    connections: Mutex<HashMap<Authority, Vec<SendRequest<Incoming>>>>,
+    connect_timeout: Duration,
+}
+
+impl Pool {
+    pub fn new(connect_timeout: Duration) -> Pool {
+        Pool {
+            connections: Mutex::new(HashMap::new()),
+            connect_timeout,
+        }
+    }
+
+    /// Sends `req` on a pooled connection, or a new one. A request a pooled
+    /// connection could not take (closed by the upstream meanwhile) is sent
+    /// again on a fresh connection; nothing of it had been sent.
+    pub async fn send(
+        &self,
+        authority: &Authority,
+        req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let mut req = req;
+        let mut sender = match self.checkout(authority) {
+            Some(sender) => sender,
+            None => self.connect(authority).await?,
+        };
+        let response = loop {
+            match sender.try_send_request(req).await {
+                Ok(response) => break response,
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => {
+                        req = unsent;
+                        sender = self.connect(authority).await?;
+                    }
+                    None => {
+                        tracing::debug!(error = %failed.error(), %authority, "upstream request failed");
+                        return Err(UpstreamError::Protocol);
+                    }
+                },
+            }
+        };
+        self.checkin(authority, sender);
+        Ok(response)
+    }
+
+    /// A connection ready for a request now; closed ones are dropped on the way.
+    fn checkout(&self, authority: &Authority) -> Option<SendRequest<Incoming>> {
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let list = connections.get_mut(authority)?;
+        list.retain(|s| !s.is_closed());
+        let ready = list.iter().rposition(SendRequest::is_ready)?;
+        Some(list.swap_remove(ready))
+    }
+
+    /// Keeps a connection whose response is under way: it is ready again
+    /// once that response's body has been read.
+    fn checkin(&self, authority: &Authority, sender: SendRequest<Incoming>) {
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let list = connections.entry(authority.clone()).or_default();
+        if list.len() < MAX_IDLE_PER_UPSTREAM {
+            list.push(sender);
+        }
+    }
+
+    async fn connect(&self, authority: &Authority) -> Result<SendRequest<Incoming>, UpstreamError> {
+        let port = authority.port_u16().unwrap_or(80);
+        let connecting = async {
+            let addrs: Vec<_> = tokio::net::lookup_host((authority.host(), port))
+                .await
+                .map_err(|_| UpstreamError::NoEndpoint)?
+                .collect();
+            if addrs.is_empty() {
+                return Err(UpstreamError::NoEndpoint);
+            }
+            let mut last = UpstreamError::Connect;
+            for addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(stream) => return Ok(stream),
+                    Err(err) => {
+                        tracing::debug!(%err, %addr, "upstream connect failed");
+                        last = UpstreamError::Connect;
+                    }
+                }
+            }
+            Err(last)
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, connecting)
+            .await
+            .map_err(|_| UpstreamError::Connect)??;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| UpstreamError::Connect)?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.with_upgrades().await {
+                tracing::debug!(%err, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+}
