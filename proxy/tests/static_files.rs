@@ -229,7 +229,8 @@ async fn never_serves_outside_the_root() {
     std::fs::write(outside.join("secret.txt"), "secret").unwrap();
     std::os::unix::fs::symlink(outside.join("secret.txt"), root.join("leak.txt")).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("leakdir")).unwrap();
-    std::os::unix::fs::symlink(root.join("app.js"), root.join("inside.js")).unwrap();
+    std::os::unix::fs::symlink("app.js", root.join("inside.js")).unwrap();
+    std::os::unix::fs::symlink("../app.js", root.join("docs/up.js")).unwrap();
     let proxy = serve(&root, "").await;
     let get = async |raw: &str| {
         // A raw socket, so no client normalises the path first.

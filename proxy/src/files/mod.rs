@@ -3,6 +3,7 @@
 //! ranges, precompressed `.br`/`.gz` siblings, an optional listing — and
 //! never a byte from outside the root.
 
+mod beneath;
 mod chunks;
 mod conditional;
 mod listing;
@@ -18,6 +19,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Versio
 use http_body_util::BodyExt;
 
 use crate::body::{self, Body};
+use beneath::{Refusal, Root};
 use conditional::{RangeAnswer, Validators};
 use request_path::{Refused, RequestPath};
 
@@ -27,8 +29,8 @@ const READ_WHOLE: u64 = 64 * 1024;
 /// One `static` backend, prepared when its config is applied.
 #[derive(Debug)]
 pub struct Site {
-    /// Canonical: symlinks resolved, so "below the root" is a prefix test.
-    root: PathBuf,
+    /// Every file is opened through it, never by a joined path.
+    root: Root,
     index: Vec<String>,
     listing: bool,
     precompressed: bool,
@@ -67,15 +69,12 @@ impl Site {
         precompressed: bool,
         cache_control: Option<&str>,
     ) -> Result<Site, String> {
-        let canonical = root.canonicalize().map_err(|e| {
+        let root = Root::open(root).map_err(|e| {
             format!(
                 "static root {}: {e}; give an existing folder",
                 root.display()
             )
         })?;
-        if !canonical.is_dir() {
-            return Err(format!("static root {} is not a folder", root.display()));
-        }
         let cache_control = cache_control
             .map(|v| {
                 HeaderValue::from_str(v)
@@ -83,7 +82,7 @@ impl Site {
             })
             .transpose()?;
         Ok(Site {
-            root: canonical,
+            root,
             index,
             listing,
             precompressed,
@@ -163,7 +162,7 @@ impl Site {
         }
     }
 
-    /// Blocking: resolves the path below the root and opens what it names.
+    /// Blocking (page-cache fast): opens what the path names below the root.
     fn find(
         &self,
         path: &RequestPath,
@@ -171,40 +170,64 @@ impl Site {
         encodings: Encodings,
         want_bytes: bool,
     ) -> io::Result<Lookup> {
-        let Some(target) = self.inside_root(&self.root.join(path.relative()), shown)? else {
-            return Ok(Lookup::Forbidden);
+        let relative = path.relative();
+        let file = match self.root.open_beneath(&relative) {
+            Ok(file) => file,
+            Err(Refusal::Missing) => return Ok(Lookup::NotFound),
+            Err(Refusal::Escapes) => {
+                tracing::warn!(
+                    path = shown,
+                    "refused a symlink that leaves the static root"
+                );
+                return Ok(Lookup::Forbidden);
+            }
+            Err(Refusal::Io(err)) => return Err(err),
         };
-        let meta = match std::fs::metadata(&target) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::NotFound),
-            Err(e) => return Err(e),
-        };
+        let meta = file.metadata()?;
         // The type comes from the name asked for, not a symlink's target.
-        let (file_path, name) = if meta.is_dir() {
+        let (relative, name, file, meta) = if meta.is_dir() {
             if !path.trailing_slash {
                 return Ok(Lookup::Folder);
             }
-            let Some(index) = self.index.iter().find(|name| target.join(name).is_file()) else {
-                if self.listing {
-                    return Ok(Lookup::Listing(listing::render(&target, shown)?));
+            let mut found = None;
+            for index in &self.index {
+                let candidate = relative.join(index);
+                if let Some(file) = self.open(&candidate, shown)? {
+                    let meta = file.metadata()?;
+                    if meta.is_file() {
+                        found = Some((candidate, index.as_str(), file, meta));
+                        break;
+                    }
                 }
-                return Ok(Lookup::NotFound);
-            };
-            match self.inside_root(&target.join(index), shown)? {
-                Some(real) => (real, index.as_str()),
-                None => return Ok(Lookup::Forbidden),
+            }
+            match found {
+                Some(found) => found,
+                None if self.listing => {
+                    return Ok(Lookup::Listing(listing::render(
+                        &self.root.path().join(&relative),
+                        shown,
+                    )?));
+                }
+                None => return Ok(Lookup::NotFound),
             }
         } else if path.trailing_slash {
             return Ok(Lookup::NotFound); // `/file.html/`
         } else {
-            (target, path.segments.last().map_or("", String::as_str))
+            let name = path.segments.last().map_or("", String::as_str);
+            (relative, name, file, meta)
         };
         let content_type = mime_guess::from_path(name)
             .first_raw()
             .unwrap_or("application/octet-stream");
-        let (chosen, encoding, varies) = self.pick_variant(&file_path, encodings, shown)?;
-        let file = File::open(&chosen)?;
-        let meta = file.metadata()?;
+        let (file, meta, encoding, varies) = match self.pick_variant(&relative, encodings, shown)? {
+            Some((variant, variant_meta, encoding)) => (variant, variant_meta, encoding, true),
+            None => (
+                file,
+                meta,
+                None,
+                self.precompressed && self.has_variant(&relative, shown)?,
+            ),
+        };
         let len = meta.len();
         let bytes = if want_bytes && len <= READ_WHOLE {
             let mut buf = Vec::with_capacity(len as usize);
@@ -224,49 +247,62 @@ impl Site {
         }))
     }
 
-    /// The canonical path if it stays below the root; `None` (and a log line) if a symlink leaves it.
-    fn inside_root(&self, path: &Path, shown: &str) -> io::Result<Option<PathBuf>> {
-        match path.canonicalize() {
-            Ok(real) if real.starts_with(&self.root) => Ok(Some(real)),
-            Ok(real) => {
-                tracing::warn!(path = shown, target = %real.display(), "refused a symlink that leaves the static root");
+    /// `Some(file)` when it opens below the root; `None` when it is missing or refused (and logged).
+    fn open(&self, relative: &Path, shown: &str) -> io::Result<Option<File>> {
+        match self.root.open_beneath(relative) {
+            Ok(file) => Ok(Some(file)),
+            Err(Refusal::Missing) => Ok(None),
+            Err(Refusal::Escapes) => {
+                tracing::warn!(
+                    path = shown,
+                    "refused a symlink that leaves the static root"
+                );
                 Ok(None)
             }
-            // Missing: report it as such (nothing outside was read).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(path.to_owned())),
-            Err(e) => Err(e),
+            Err(Refusal::Io(err)) => Err(err),
         }
     }
 
-    /// A `.br` or `.gz` sibling the client accepts, else the file itself.
+    /// A `.br` or `.gz` sibling the client accepts, with its metadata.
     fn pick_variant(
         &self,
-        file: &Path,
+        relative: &Path,
         accepted: Encodings,
         shown: &str,
-    ) -> io::Result<(PathBuf, Option<&'static str>, bool)> {
+    ) -> io::Result<Option<(File, std::fs::Metadata, Option<&'static str>)>> {
         if !self.precompressed {
-            return Ok((file.to_owned(), None, false));
+            return Ok(None);
         }
-        let mut varies = false;
-        let mut chosen = None;
         for (suffix, encoding, ok) in [("br", "br", accepted.br), ("gz", "gzip", accepted.gzip)] {
-            let mut name = file.as_os_str().to_owned();
-            name.push(".");
-            name.push(suffix);
-            let sibling = PathBuf::from(name);
-            if sibling.is_file() && self.inside_root(&sibling, shown)?.is_some() {
-                varies = true;
-                if ok && chosen.is_none() {
-                    chosen = Some((sibling, encoding));
+            if !ok {
+                continue;
+            }
+            if let Some(file) = self.open(&with_suffix(relative, suffix), shown)? {
+                let meta = file.metadata()?;
+                if meta.is_file() {
+                    return Ok(Some((file, meta, Some(encoding))));
                 }
             }
         }
-        Ok(match chosen {
-            Some((path, encoding)) => (path, Some(encoding), varies),
-            None => (file.to_owned(), None, varies),
-        })
+        Ok(None)
     }
+
+    /// Whether any precompressed sibling exists (the answer then varies by Accept-Encoding).
+    fn has_variant(&self, relative: &Path, shown: &str) -> io::Result<bool> {
+        for suffix in ["br", "gz"] {
+            if self.open(&with_suffix(relative, suffix), shown)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn with_suffix(relative: &Path, suffix: &str) -> PathBuf {
+    let mut name = relative.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 fn respond_with_file<B>(

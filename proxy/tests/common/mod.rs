@@ -26,9 +26,14 @@ pub async fn start_proxy(adjust: impl FnOnce(&mut Settings)) -> Running {
     adjust(&mut settings);
     // An empty config file keeps the embedded examples out of the way.
     if settings.manifests.is_none() && settings.config_file.is_none() {
+        // One file per proxy: tests run in parallel and must not see a half-written file.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!("gh-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("empty.json");
+        let file = dir.join(format!(
+            "empty-{}.json",
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::write(&file, "{}").unwrap();
         settings.config_file = Some(file);
     }
