@@ -28,6 +28,9 @@ SITE="$BENCH_TMP/site"
 mkdir -p "$SITE"
 head -c 1024 /dev/urandom >"$SITE/1k.bin"
 head -c $((1024 * 1024)) /dev/urandom >"$SITE/1m.bin"
+# nginx workers run as an unprivileged user: let them read the site.
+chmod 755 "$BENCH_TMP" "$SITE"
+chmod 644 "$SITE"/*
 
 NGINX_PORT=$(free_port)
 GATEHOUSE_PORT=$(free_port)
