@@ -137,14 +137,7 @@ async fn a_bad_push_lists_every_error_and_keeps_the_old_config() {
         200,
         "the last good config still serves"
     );
-    let metrics = client
-        .get(admin(&proxy, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&admin(&proxy, "/metrics")).await;
     assert!(
         metrics.contains(r#"gatehouse_config_applies_total{result="rejected",source="admin"} 3"#),
         "{metrics}"
@@ -259,14 +252,7 @@ async fn metrics_count_requests_by_route_backend_and_class() {
             .await
             .unwrap();
     }
-    let metrics = client
-        .get(admin(&proxy, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&admin(&proxy, "/metrics")).await;
     assert!(
         metrics.contains(r#"gatehouse_requests_total{backend="blue",code="2xx",route="shop/m"} 3"#),
         "{metrics}"

@@ -10,13 +10,7 @@ use tokio::net::TcpStream;
 
 async fn proxy_to(upstream: &Upstream) -> gatehouse_proxy::Running {
     let proxy = start_proxy(|_| {}).await;
-    apply_yaml(
-        &proxy,
-        &format!(
-            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: app}}\nspec:\n  rules:\n  - backends: [{{name: up, url: '{}'}}]\n",
-            upstream.url()
-        ),
-    );
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
     proxy
 }
 
@@ -143,13 +137,7 @@ async fn passes_upgrades_through() {
         .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
         .await
         .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: echo"), "{head}");
     stream.write_all(b"hello through the tunnel").await.unwrap();

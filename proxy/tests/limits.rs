@@ -47,13 +47,7 @@ async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
 async fn connections_beyond_the_limit_wait_for_a_free_slot() {
     let upstream = Upstream::start("a").await;
     let proxy = start_proxy(|s| s.max_connections = 2).await;
-    apply_yaml(
-        &proxy,
-        &format!(
-            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: r}}\nspec:\n  rules:\n  - backends: [{{url: '{}'}}]\n",
-            upstream.url()
-        ),
-    );
+    apply_yaml(&proxy, &one_backend("r", "a", &upstream.url()));
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut held = Vec::new();
     for _ in 0..2 {

@@ -10,11 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn route(upstream: &Upstream) -> String {
-    format!(
-        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: r}}\nspec:\n  rules:\n  - backends: [{{name: {}, url: '{}'}}]\n",
-        upstream.name,
-        upstream.url()
-    )
+    one_backend("r", upstream.name, &upstream.url())
 }
 
 #[tokio::test]
@@ -56,13 +52,7 @@ async fn a_keep_alive_connection_survives_a_swap() {
             .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte).await.unwrap();
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let head = read_head(stream).await;
         let length: usize = head
             .lines()
             .find_map(|l| l.strip_prefix("content-length: "))

@@ -53,6 +53,44 @@ pub fn config_from_yaml(yaml: &str) -> ProxyConfig {
     compiled.config
 }
 
+/// A Route named `name` (in `default`) with the given rules, as YAML.
+pub fn route_yaml(name: &str, rules: &str) -> String {
+    format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n  rules:\n{rules}"
+    )
+}
+
+/// A Route sending everything to one backend named `backend` at `url`.
+pub fn one_backend(name: &str, backend: &str, url: &str) -> String {
+    route_yaml(
+        name,
+        &format!("  - backends: [{{name: {backend}, url: '{url}'}}]\n"),
+    )
+}
+
+/// Reads an HTTP/1.1 response head (up to the blank line) byte by byte.
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// `GET url` and its body as text.
+pub async fn get_text(url: &str) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub fn apply_yaml(proxy: &Running, yaml: &str) {
     proxy
         .state
