@@ -4,6 +4,7 @@
 
 use serde_yaml::Value;
 
+use crate::compile::{Compiled, Resources, compile, route_id};
 use crate::route::Route;
 
 pub const GROUP: &str = "gatehouse.dev";
@@ -64,6 +65,20 @@ impl Manifests {
                 origin: r.origin.clone(),
             },
         })
+    }
+
+    /// Compiles the Routes read (default class, Services unchecked, as local
+    /// mode and `check` do); each diagnostic carries its resource's `file:line`.
+    pub fn compile(&self) -> Compiled {
+        let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
+        let mut compiled = compile(Resources::routes(&routes));
+        for diagnostic in &mut compiled.diagnostics {
+            diagnostic.origin = self
+                .routes()
+                .find(|r| format!("Route {}", route_id(r.value)) == diagnostic.resource)
+                .map(|r| r.origin);
+        }
+        compiled
     }
 
     fn read_document(&mut self, file: &str, first_line: usize, doc: &str) {

@@ -37,23 +37,9 @@ pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<Strin
         }
     }
     let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
-    let origins: Vec<(String, String)> = manifests
-        .routes()
-        .map(|r| {
-            (
-                format!("Route {}", gatehouse_api::compile::route_id(r.value)),
-                r.origin,
-            )
-        })
-        .collect();
-    let routes: Vec<Route> = manifests.routes().map(|r| r.value.clone()).collect();
-    let compiled = compile(Resources::routes(&routes));
+    let compiled = manifests.compile();
     let mut warnings = Vec::new();
-    for mut diagnostic in compiled.diagnostics {
-        diagnostic.origin = origins
-            .iter()
-            .find(|(resource, _)| *resource == diagnostic.resource)
-            .map(|(_, origin)| origin.clone());
+    for diagnostic in compiled.diagnostics {
         if diagnostic.is_error() {
             errors.push(diagnostic.to_string());
         } else {
