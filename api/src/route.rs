@@ -194,8 +194,12 @@ pub struct RequestRedirect {
     pub status_code: Option<u16>,
 }
 
-/// Where a rule sends its requests. Exactly one kind (`service`, `url`) is set.
+/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`) is set.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) == 1",
+    "message": "set exactly one of service, url or static"
+}]))]
 #[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
 pub struct Backend {
@@ -204,6 +208,7 @@ pub struct Backend {
     pub name: Option<String>,
     /// Share of the rule's traffic: weight / sum of weights (0..=1000000, default 1). 0 drains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 1_000_000))]
     pub weight: Option<u32>,
     /// A Kubernetes Service in the Route's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,82 @@
+//! `check -f PATH…`: compiles manifests offline, as the cluster will, and
+//! prints every finding with `file:line` — for a user's CI, before
+//! `kubectl apply`.
+
+use std::path::{Path, PathBuf};
+
+use gatehouse_api::manifest::Manifests;
+
+/// What a check found; `errors > 0` fails it.
+pub struct Report {
+    pub lines: Vec<String>,
+    pub errors: usize,
+    pub warnings: usize,
+    pub routes: usize,
+}
+
+pub fn check(paths: &[PathBuf]) -> Report {
+    let mut manifests = Manifests::default();
+    let mut lines = Vec::new();
+    let mut unreadable = 0;
+    for path in paths {
+        match yaml_files(path) {
+            Ok(files) => {
+                for file in files {
+                    match std::fs::read_to_string(&file) {
+                        Ok(text) => manifests.read(&file.display().to_string(), &text),
+                        Err(err) => {
+                            lines.push(format!("{}: error: cannot read: {err}", file.display()));
+                            unreadable += 1;
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                lines.push(format!("{}: error: {err}", path.display()));
+                unreadable += 1;
+            }
+        }
+    }
+    lines.extend(manifests.errors.iter().map(ToString::to_string));
+    let compiled = manifests.compile();
+    lines.extend(compiled.diagnostics.iter().map(ToString::to_string));
+    let compile_errors = compiled.diagnostics.iter().filter(|d| d.is_error()).count();
+    Report {
+        errors: unreadable + manifests.errors.len() + compile_errors,
+        warnings: compiled.diagnostics.len() - compile_errors,
+        routes: manifests.routes().count(),
+        lines,
+    }
+}
+
+/// A file as given, or every `.yaml`/`.yml` below a folder (sorted, hidden entries skipped).
+fn yaml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        std::fs::metadata(path)?;
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut out = Vec::new();
+    let mut folders = vec![path.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| n.starts_with('.'))
+            {
+                continue;
+            }
+            if path.is_dir() {
+                folders.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
