@@ -8,7 +8,7 @@ set -euo pipefail
 
 CACHE="${GATEHOUSE_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/kube}"
 BIN="$CACHE/bin"
-if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager ]]; then
+if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager ]] && command -v etcd >/dev/null; then
     echo "$BIN"
     exit 0
 fi
@@ -24,7 +24,7 @@ if ! grep -rqs '^Types: deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-sr
 fi
 log "installing the Go toolchain, etcd and the vendored-library fixes"
 as_root apt-get update -qq
-as_root apt-get install -y -qq golang-go rsync jq etcd-server \
+as_root apt-get install -y -qq golang-go rsync jq etcd-server openssl curl python3 \
     golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev >&2
 
 WORK="$CACHE/src"
