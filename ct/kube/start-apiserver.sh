@@ -62,5 +62,21 @@ contexts:
   context: {cluster: test, user: admin, namespace: default}
 current-context: test
 KUBECONFIG
+# The controller manager creates each namespace's `default` ServiceAccount
+# (Pods are refused without it), collects garbage and deletes namespaces.
+"$BIN/kube-controller-manager" --kubeconfig "$STATE/kubeconfig" \
+    --authentication-kubeconfig "$STATE/kubeconfig" --authorization-kubeconfig "$STATE/kubeconfig" \
+    --service-account-private-key-file "$STATE/certs/sa.key" --root-ca-file "$STATE/certs/apiserver.crt" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 --port 0 \
+    >"$STATE/controller-manager.log" 2>&1 &
+echo $! >>"$STATE/pids"
+for _ in $(seq 1 300); do
+    code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer test-token" \
+        "https://127.0.0.1:$API_PORT/api/v1/namespaces/default/serviceaccounts/default")
+    [[ $code == 200 ]] && break
+    sleep 0.2
+done
+[[ $code == 200 ]] || { echo "the default ServiceAccount did not appear; see $STATE/controller-manager.log" >&2; exit 1; }
+
 echo "kube-apiserver ready on https://127.0.0.1:$API_PORT (state in $STATE)" >&2
 echo "export KUBECONFIG=$STATE/kubeconfig"

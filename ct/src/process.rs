@@ -39,15 +39,57 @@ pub fn port_is_free(addr: SocketAddr) -> bool {
 /// than its sources. Found once per test process.
 pub fn proxy_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(find_or_build).clone()
+    BINARY.get_or_init(|| find_or_build(&PROXY)).clone()
 }
 
-fn find_or_build() -> PathBuf {
-    if let Some(path) = std::env::var_os("GATEHOUSE_PROXY_BIN") {
+/// The `gatehouse-operator` binary, found or built as `proxy_binary` is
+/// (`GATEHOUSE_OPERATOR_BIN` overrides).
+pub fn operator_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| find_or_build(&OPERATOR)).clone()
+}
+
+/// A binary of the workspace and what it is built from.
+struct Binary {
+    package: &'static str,
+    env: &'static str,
+    sources: &'static [&'static str],
+}
+
+const PROXY: Binary = Binary {
+    package: "gatehouse-proxy",
+    env: "GATEHOUSE_PROXY_BIN",
+    sources: &[
+        "Cargo.toml",
+        "Cargo.lock",
+        "proxy/Cargo.toml",
+        "proxy/src",
+        "api/Cargo.toml",
+        "api/src",
+        "examples/local",
+    ],
+};
+
+const OPERATOR: Binary = Binary {
+    package: "gatehouse-operator",
+    env: "GATEHOUSE_OPERATOR_BIN",
+    sources: &[
+        "Cargo.toml",
+        "Cargo.lock",
+        "operator/Cargo.toml",
+        "operator/src",
+        "api/Cargo.toml",
+        "api/src",
+    ],
+};
+
+fn find_or_build(bin: &Binary) -> PathBuf {
+    if let Some(path) = std::env::var_os(bin.env) {
         let path = PathBuf::from(path);
         assert!(
             path.is_file(),
-            "GATEHOUSE_PROXY_BIN={} is not a file",
+            "{}={} is not a file",
+            bin.env,
             path.display()
         );
         return path;
@@ -59,20 +101,22 @@ fn find_or_build() -> PathBuf {
         .and_then(Path::parent)
         .expect("the test executable lives in <target>/<profile>/deps")
         .to_path_buf();
-    let binary = profile_dir.join(format!("gatehouse-proxy{}", std::env::consts::EXE_SUFFIX));
+    let binary = profile_dir.join(format!("{}{}", bin.package, std::env::consts::EXE_SUFFIX));
     let why = if !binary.is_file() {
         Some("it is missing")
-    } else if is_stale(&binary) {
+    } else if is_stale(&binary, bin.sources) {
         Some("it is older than its sources")
     } else {
         None
     };
     if let Some(why) = why {
-        build_proxy(&profile_dir, why);
+        build(bin, &profile_dir, why);
         assert!(
             binary.is_file(),
-            "`cargo build -p gatehouse-proxy` succeeded but {} is not there; set GATEHOUSE_PROXY_BIN to the binary",
-            binary.display()
+            "`cargo build -p {}` succeeded but {} is not there; set {} to the binary",
+            bin.package,
+            binary.display(),
+            bin.env
         );
     }
     binary
@@ -86,20 +130,11 @@ fn workspace_root() -> PathBuf {
 }
 
 /// True when a file the binary is built from changed after the binary.
-fn is_stale(binary: &Path) -> bool {
+fn is_stale(binary: &Path, sources: &[&str]) -> bool {
     let Ok(built) = binary.metadata().and_then(|m| m.modified()) else {
         return true;
     };
     let root = workspace_root();
-    let sources = [
-        "Cargo.toml",
-        "Cargo.lock",
-        "proxy/Cargo.toml",
-        "proxy/src",
-        "api/Cargo.toml",
-        "api/src",
-        "examples/local",
-    ];
     sources
         .iter()
         .filter_map(|s| newest_mtime(&root.join(s)))
@@ -118,25 +153,26 @@ fn newest_mtime(path: &Path) -> Option<SystemTime> {
         .max()
 }
 
-fn build_proxy(profile_dir: &Path, why: &str) {
+fn build(bin: &Binary, profile_dir: &Path, why: &str) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
     command
-        .args(["build", "-p", "gatehouse-proxy", "--bin", "gatehouse-proxy"])
+        .args(["build", "-p", bin.package, "--bin", bin.package])
         .current_dir(workspace_root());
     if profile_dir.file_name() == Some(OsStr::new("release")) {
         command.arg("--release");
     }
     eprintln!(
-        "gatehouse-ct: building gatehouse-proxy ({why}): {:?}",
-        command
+        "gatehouse-ct: building {} ({why}): {:?}",
+        bin.package, command
     );
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
     assert!(
         output.status.success(),
-        "`cargo build -p gatehouse-proxy` failed ({}):\n{}",
+        "`cargo build -p {}` failed ({}):\n{}",
+        bin.package,
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );

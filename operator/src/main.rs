@@ -1,11 +1,11 @@
 //! `gatehouse-operator`: the Kubernetes side of Gatehouse.
 //!
-//! Built so far: `crds` (the CRD YAML) and `check` (offline compile of
-//! manifests). The controller (`run`) that watches Routes and programs the
-//! proxies is not built yet, so it is not offered.
+//! `run` (the controller), `crds` (the CRD YAML) and `check` (offline
+//! compile of manifests).
 
 mod check;
 mod crds;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Watch Routes and program the proxies (in a Pod, or locally with a kubeconfig).
+    Run(run::RunArgs),
     /// Print the CustomResourceDefinitions as YAML (`kubectl apply -f -`).
     Crds,
     /// Compile manifests offline and print every finding with file and line;
@@ -38,6 +40,20 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run(args) => {
+            init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime starts");
+            match runtime.block_on(run::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Crds => {
             print!("{}", crds::yaml());
             ExitCode::SUCCESS
@@ -58,4 +74,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
 }

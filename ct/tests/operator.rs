@@ -1,0 +1,283 @@
+//! The operator against a real kube-apiserver (1.20, ct/kube/start-apiserver.sh)
+//! and a real proxy process. No kubelet runs: the test creates the proxy's
+//! Pod object and patches its status to Running with podIP 127.0.0.1, while
+//! the proxy itself listens on loopback, its admin port named `admin` in the
+//! Pod. Skips, saying so, when GATEHOUSE_TEST_KUBECONFIG is unset.
+//!
+//! Each test uses its own class, proxy label and ConfigMap, so tests sharing
+//! the API server never see each other's objects.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gatehouse_api::Route;
+use gatehouse_ct::fixtures::TempDir;
+use gatehouse_ct::process::{ProxyProcess, operator_binary};
+use gatehouse_ct::upstream::Upstream;
+use gatehouse_ct::wait::scaled;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, CustomResourceExt};
+
+/// Polls `check` every 50 ms until it holds or `within` (scaled) passes.
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + scaled(within);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+struct Cluster {
+    client: Client,
+    kubeconfig: String,
+}
+
+async fn cluster() -> Option<Cluster> {
+    let Ok(kubeconfig) = std::env::var("GATEHOUSE_TEST_KUBECONFIG") else {
+        eprintln!(
+            "skipped: GATEHOUSE_TEST_KUBECONFIG is unset (CI starts a test API server and sets it)"
+        );
+        return None;
+    };
+    let parsed = Kubeconfig::read_from(&kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    if let Err(kube::Error::Api(e)) = crds.create(&PostParams::default(), &Route::crd()).await {
+        assert_eq!(e.code, 409, "the CRD could not be created: {e:?}");
+    }
+    let routes: Api<Route> = Api::all(client.clone());
+    assert!(
+        eventually(Duration::from_secs(20), async || routes
+            .list(&Default::default())
+            .await
+            .is_ok())
+        .await,
+        "the Route CRD is not served"
+    );
+    Some(Cluster { client, kubeconfig })
+}
+
+/// The operator as a process, stopped on drop.
+struct Operator(Child, TempDir);
+
+impl Operator {
+    fn start(cluster: &Cluster, class: &str, selector: &str, config_map: &str) -> Operator {
+        let logs = TempDir::new("operator");
+        let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
+        let child = Command::new(operator_binary())
+            .args([
+                "run",
+                "--class",
+                class,
+                "--proxy-selector",
+                selector,
+                "--config-map",
+                config_map,
+            ])
+            .args(["--operator-namespace", "default"])
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("GATEHOUSE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Operator(child, logs)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self.1.join("stderr")).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Pod object standing for `proxy`, Running at 127.0.0.1 with its admin port.
+async fn register_proxy(client: &Client, name: &str, label: &str, proxy: &ProxyProcess) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let _ = pods
+        .delete(name, &DeleteParams::default().grace_period(0))
+        .await;
+    let (key, value) = label.split_once('=').unwrap();
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {key: value}},
+        "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
+            "ports": [{"name": "admin", "containerPort": proxy.admin_addr.port()}]}]},
+    }))
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .is_ok())
+        .await,
+        "the Pod object could not be created"
+    );
+    let status = serde_json::json!({"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+fn route(name: &str, class: &str, path: &str, backend: &str) -> Route {
+    serde_yaml::from_str(&format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n  className: {class}\n  rules:\n  - matches: [{{path: {{value: {path}}}}}]\n    backends: [{backend}]\n"
+    ))
+    .unwrap()
+}
+
+fn condition(route: &Route, kind: &str) -> Option<(String, String)> {
+    let c = route
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)?;
+    Some((c.status.clone(), c.reason.clone()))
+}
+
+#[tokio::test]
+async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let id = std::process::id();
+    let (class, label, config_map) = (
+        format!("ct-{id}"),
+        format!("gatehouse-ct={id}"),
+        format!("gatehouse-ct-{id}"),
+    );
+    let upstream = Upstream::start("shop");
+    let empty = TempDir::new("empty-config");
+    let config_file = empty.write("config.json", "{}");
+    let proxy = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+    ])
+    .await;
+    register_proxy(&cluster.client, &format!("gh-proxy-{id}"), &label, &proxy).await;
+    let operator = Operator::start(&cluster, &class, &label, &config_map);
+
+    let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
+    let (shop, broken) = (format!("shop-{id}"), format!("broken-{id}"));
+    for name in [&shop, &broken] {
+        let _ = routes.delete(name, &DeleteParams::default()).await;
+    }
+    let served = format!("{{name: shop, url: 'http://{}'}}", upstream.authority());
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&shop, &class, "/shop", &served),
+        )
+        .await
+        .unwrap();
+
+    let reaches_shop = async || {
+        proxy
+            .try_get("/shop/cart")
+            .await
+            .is_ok_and(|r| r.status == 200 && r.body == "shop")
+    };
+    if !eventually(Duration::from_secs(10), reaches_shop).await {
+        panic!(
+            "the proxy never served the Route; operator log:\n{}",
+            operator.logs()
+        );
+    }
+    let programmed = async || {
+        let r = routes.get(&shop).await.unwrap();
+        condition(&r, "Programmed") == Some(("True".into(), "Programmed".into()))
+            && r.status.as_ref().and_then(|s| s.proxies.clone()).as_deref() == Some("1/1")
+    };
+    assert!(
+        eventually(Duration::from_secs(10), programmed).await,
+        "status: {:?}\n{}",
+        routes.get(&shop).await.unwrap().status,
+        operator.logs()
+    );
+    let status = routes.get(&shop).await.unwrap();
+    assert_eq!(
+        condition(&status, "Accepted"),
+        Some(("True".into(), "Accepted".into()))
+    );
+    assert_eq!(
+        status.status.unwrap().conditions[0].observed_generation,
+        status.metadata.generation,
+        "observedGeneration follows the Route"
+    );
+
+    // A Service that does not exist: ResolvedRefs False, its share answered 500, the rest still served.
+    let missing = "{name: ghost, service: {name: no-such-service, port: 80}}";
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&broken, &class, "/ghost", missing),
+        )
+        .await
+        .unwrap();
+    let refs_false = async || {
+        condition(&routes.get(&broken).await.unwrap(), "ResolvedRefs")
+            == Some(("False".into(), "BackendNotFound".into()))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), refs_false).await,
+        "{}",
+        operator.logs()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || proxy
+            .try_get("/ghost")
+            .await
+            .is_ok_and(|r| r.status == 500))
+        .await
+    );
+    assert_eq!(proxy.try_get("/shop").await.unwrap().body, "shop");
+
+    // The compiled config is kept in a ConfigMap for proxies that restart.
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
+    let map = maps.get(&config_map).await.unwrap();
+    let json = &map.data.unwrap()["config.json"];
+    assert!(json.contains(&format!("default/{shop}")), "{json}");
+
+    // Deleting the Route takes it off the proxy.
+    routes
+        .delete(&shop, &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || proxy
+            .try_get("/shop")
+            .await
+            .is_ok_and(|r| r.status == 404))
+        .await,
+        "{}",
+        operator.logs()
+    );
+
+    routes
+        .delete(&broken, &DeleteParams::default())
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let _ = pods
+        .delete(
+            &format!("gh-proxy-{id}"),
+            &DeleteParams::default().grace_period(0),
+        )
+        .await;
+    let _ = maps.delete(&config_map, &DeleteParams::default()).await;
+}

@@ -1,0 +1,132 @@
+//! `gatehouse-operator run`: watches Routes, the Services they name and the
+//! proxy Pods; on any change (debounced) compiles one ProxyConfig with the
+//! same `api::compile` local mode uses, writes it to a ConfigMap, pushes it
+//! to every proxy, and reports each Route's status.
+
+mod configmap;
+mod proxies;
+mod status;
+mod watch;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use gatehouse_api::{KnownService, Resources, Route, compile};
+use kube::Client;
+
+use proxies::Proxies;
+use watch::Watched;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Watch Routes in this namespace only (default: all namespaces).
+    #[arg(long, env = "GATEHOUSE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Serve only Routes whose `spec.className` is this (unset means `gatehouse`).
+    #[arg(long, env = "GATEHOUSE_CLASS", default_value = gatehouse_api::route::DEFAULT_CLASS)]
+    pub class: String,
+    /// The operator's own namespace: proxy Pods and the config ConfigMap live here.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub operator_namespace: String,
+    /// Label selector of the proxy Pods.
+    #[arg(
+        long,
+        env = "GATEHOUSE_PROXY_SELECTOR",
+        default_value = "app.kubernetes.io/name=gatehouse-proxy"
+    )]
+    pub proxy_selector: String,
+    /// ConfigMap the compiled config is written to (key `config.json`).
+    #[arg(long, env = "GATEHOUSE_CONFIG_MAP", default_value = "gatehouse-config")]
+    pub config_map: String,
+    /// Bearer token for the proxies' admin API.
+    #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Time for one push to one proxy.
+    #[arg(long, env = "GATEHOUSE_PUSH_TIMEOUT", default_value = "5s", value_parser = gatehouse_api::duration::parse_duration)]
+    pub push_timeout: Duration,
+}
+
+/// Changes closer together than this are compiled once.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let client = Client::try_default().await.context(
+        "cannot reach the Kubernetes API: set KUBECONFIG, or run in a Pod with a service account",
+    )?;
+    let token = match &args.admin_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--admin-token-file {}: cannot read", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let watched = Watched::start(client.clone(), &args);
+    watched.wait_until_ready().await;
+    tracing::info!(class = %args.class, namespace = ?args.namespace, "watching Routes");
+    let proxies = Arc::new(Proxies::new(token, args.push_timeout));
+    let mut last_revision = String::new();
+    loop {
+        let routes = watched.routes();
+        let services = watched.services();
+        let compiled = compile(Resources {
+            routes: &routes,
+            services: Some(&services),
+            class: &args.class,
+        });
+        let revision = compiled.config.revision.clone();
+        if revision != last_revision {
+            tracing::info!(%revision, routes = compiled.accepted.len(), "compiled");
+            if let Err(err) = configmap::write(&client, &args, &compiled.config).await {
+                tracing::warn!(error = %err, "could not write the config ConfigMap; pushes go on");
+            }
+            last_revision = revision;
+        }
+        let endpoints = watched.proxy_endpoints();
+        let all_acked = proxies.push(&compiled.config, &endpoints).await;
+        let programmed = proxies.serving(&compiled.config.revision, &endpoints);
+        status::report(
+            &client,
+            &routes,
+            &args.class,
+            &compiled,
+            programmed,
+            endpoints.len(),
+        )
+        .await;
+        // Wait for a change; retry sooner when a proxy did not take the config.
+        let retry = (!all_acked).then(|| proxies.next_retry());
+        watched.changed(retry).await;
+        tokio::time::sleep(DEBOUNCE).await;
+    }
+}
+
+/// The Services of the cluster, as `compile` checks backends against them.
+fn known_service(service: &k8s_openapi::api::core::v1::Service) -> KnownService {
+    KnownService {
+        namespace: service.metadata.namespace.clone().unwrap_or_default(),
+        name: service.metadata.name.clone().unwrap_or_default(),
+        ports: service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .map(|ports| {
+                ports
+                    .iter()
+                    .filter_map(|p| u16::try_from(p.port).ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Routes as `compile` takes them: the ones that deserialised.
+fn valid_routes(guards: &[Arc<kube::core::DeserializeGuard<Route>>]) -> Vec<Route> {
+    guards
+        .iter()
+        .filter_map(|g| g.0.as_ref().ok().cloned())
+        .collect()
+}

@@ -1,0 +1,158 @@
+//! The proxy Pods and the pushes to them: `PUT /config` to each Pod's
+//! admin port, concurrently, with a timeout; a Pod already serving the
+//! revision is not pushed again; failed Pods are retried with backoff.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use gatehouse_api::ProxyConfig;
+use k8s_openapi::api::core::v1::Pod;
+
+/// One proxy Pod's admin API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `namespace/name` and uid, so a re-created Pod is a new endpoint.
+    pub name: String,
+    pub admin: String,
+}
+
+impl Endpoint {
+    /// A running Pod with an IP and a container port named `admin`.
+    pub fn of(pod: &Pod) -> Option<Endpoint> {
+        let status = pod.status.as_ref()?;
+        if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
+            return None;
+        }
+        let ip = status.pod_ip.as_deref()?;
+        let port = pod
+            .spec
+            .as_ref()?
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .find(|p| p.name.as_deref() == Some("admin"))?
+            .container_port;
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        };
+        Some(Endpoint {
+            name: format!(
+                "{}/{} ({})",
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                pod.metadata.uid.as_deref().unwrap_or_default()
+            ),
+            admin: format!("http://{host}:{port}"),
+        })
+    }
+}
+
+pub struct Proxies {
+    http: reqwest::Client,
+    token: Option<String>,
+    /// What each endpoint acknowledged serving, and its consecutive failures.
+    acked: Mutex<HashMap<String, Ack>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Ack {
+    revision: String,
+    failures: u32,
+}
+
+impl Proxies {
+    pub fn new(token: Option<String>, timeout: Duration) -> Proxies {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .no_proxy()
+            .build()
+            .expect("an HTTP client builds");
+        Proxies {
+            http,
+            token,
+            acked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Pushes `config` to every endpoint not serving it yet; true when all serve it.
+    pub async fn push(&self, config: &ProxyConfig, endpoints: &[Endpoint]) -> bool {
+        let body = serde_json::to_vec(config).expect("a config serialises");
+        let pending: Vec<&Endpoint> = {
+            let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+            acked.retain(|name, _| endpoints.iter().any(|e| &e.name == name));
+            endpoints
+                .iter()
+                .filter(|e| {
+                    acked
+                        .get(&e.name)
+                        .is_none_or(|a| a.revision != config.revision)
+                })
+                .collect()
+        };
+        let results = join_all(pending.iter().map(|e| self.push_one(e, &body))).await;
+        let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = true;
+        for (endpoint, result) in pending.iter().zip(results) {
+            let entry = acked.entry(endpoint.name.clone()).or_default();
+            match result {
+                Ok(revision) => {
+                    tracing::info!(proxy = %endpoint.name, %revision, "proxy serves the config");
+                    *entry = Ack {
+                        revision,
+                        failures: 0,
+                    };
+                }
+                Err(err) => {
+                    entry.failures += 1;
+                    all = false;
+                    tracing::warn!(proxy = %endpoint.name, error = %err, failures = entry.failures, "push failed; will retry");
+                }
+            }
+        }
+        all
+    }
+
+    /// How many endpoints have acknowledged `revision`.
+    pub fn serving(&self, revision: &str, endpoints: &[Endpoint]) -> usize {
+        let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        endpoints
+            .iter()
+            .filter(|e| acked.get(&e.name).is_some_and(|a| a.revision == revision))
+            .count()
+    }
+
+    /// Exponential backoff from the most-failed endpoint: 200 ms doubling to 30 s.
+    pub fn next_retry(&self) -> Duration {
+        let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = acked.values().map(|a| a.failures).max().unwrap_or(0);
+        Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)))
+            .min(Duration::from_secs(30))
+    }
+
+    async fn push_one(&self, endpoint: &Endpoint, body: &[u8]) -> Result<String, String> {
+        let mut request = self
+            .http
+            .put(format!("{}/config", endpoint.admin))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{status}: {}", text.trim()));
+        }
+        let applied: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("unreadable answer: {e}"))?;
+        applied["revision"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "the answer has no revision".into())
+    }
+}
