@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gatehouse_api::Route;
 use gatehouse_ct::fixtures::TempDir;
-use gatehouse_ct::process::{ProxyProcess, operator_binary};
+use gatehouse_ct::process::{ProxyProcess, free_port, operator_binary};
 use gatehouse_ct::upstream::Upstream;
 use gatehouse_ct::wait::scaled;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
@@ -106,7 +106,7 @@ impl Drop for Operator {
 }
 
 /// A Pod object standing for `proxy`, Running at 127.0.0.1 with its admin port.
-async fn register_proxy(client: &Client, name: &str, label: &str, proxy: &ProxyProcess) {
+async fn register_proxy(client: &Client, name: &str, label: &str, admin_port: u16) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let _ = pods
         .delete(name, &DeleteParams::default().grace_period(0))
@@ -116,7 +116,7 @@ async fn register_proxy(client: &Client, name: &str, label: &str, proxy: &ProxyP
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {key: value}},
         "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
-            "ports": [{"name": "admin", "containerPort": proxy.admin_addr.port()}]}]},
+            "ports": [{"name": "admin", "containerPort": admin_port}]}]},
     }))
     .unwrap();
     assert!(
@@ -169,7 +169,13 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
         config_file.as_os_str(),
     ])
     .await;
-    register_proxy(&cluster.client, &format!("gh-proxy-{id}"), &label, &proxy).await;
+    register_proxy(
+        &cluster.client,
+        &format!("gh-proxy-{id}"),
+        &label,
+        proxy.admin_addr.port(),
+    )
+    .await;
     let operator = Operator::start(&cluster, &class, &label, &config_map);
 
     let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
@@ -279,5 +285,137 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
             &DeleteParams::default().grace_period(0),
         )
         .await;
+    let _ = maps.delete(&config_map, &DeleteParams::default()).await;
+}
+
+#[tokio::test]
+async fn a_proxy_that_comes_late_gets_the_config_and_other_classes_and_invalid_routes_are_kept_apart()
+ {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let id = format!("{}-late", std::process::id());
+    let (class, label, config_map) = (
+        format!("ct-{id}"),
+        format!("gatehouse-ct={id}"),
+        format!("gatehouse-ct-{id}"),
+    );
+    let upstream = Upstream::start("late");
+    // The Pod is Running before anything listens on its admin port.
+    let admin = free_port();
+    register_proxy(
+        &cluster.client,
+        &format!("gh-proxy-{id}"),
+        &label,
+        admin.port(),
+    )
+    .await;
+    let operator = Operator::start(&cluster, &class, &label, &config_map);
+
+    let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
+    let names = [
+        format!("late-{id}"),
+        format!("other-{id}"),
+        format!("invalid-{id}"),
+    ];
+    for name in &names {
+        let _ = routes.delete(name, &DeleteParams::default()).await;
+    }
+    let backend = format!("{{name: late, url: 'http://{}'}}", upstream.authority());
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&names[0], &class, "/late", &backend),
+        )
+        .await
+        .unwrap();
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&names[1], "someone-else", "/other", &backend),
+        )
+        .await
+        .unwrap();
+    let invalid: Route = serde_yaml::from_str(&format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: {}}}\nspec:\n  className: {class}\n  rules:\n  - matches: [{{path: {{type: RegularExpression, value: '(unclosed'}}}}]\n    backends: [{backend}]\n",
+        names[2]
+    ))
+    .unwrap();
+    routes
+        .create(&PostParams::default(), &invalid)
+        .await
+        .unwrap();
+
+    // The push fails while nothing listens; the Route waits as not programmed.
+    let pending = async || {
+        condition(&routes.get(&names[0]).await.unwrap(), "Programmed")
+            == Some(("False".into(), "Pending".into()))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), pending).await,
+        "{}",
+        operator.logs()
+    );
+
+    let empty = TempDir::new("late-config");
+    let config_file = empty.write("config.json", "{}");
+    let proxy = ProxyProcess::builder()
+        .admin_listen(admin)
+        .arg("--config-file")
+        .arg(&config_file)
+        .start()
+        .await;
+    let served = async || {
+        proxy
+            .try_get("/late")
+            .await
+            .is_ok_and(|r| r.status == 200 && r.body == "late")
+    };
+    assert!(
+        eventually(Duration::from_secs(15), served).await,
+        "the late proxy never got the config:\n{}",
+        operator.logs()
+    );
+    let programmed = async || {
+        condition(&routes.get(&names[0]).await.unwrap(), "Programmed")
+            == Some(("True".into(), "Programmed".into()))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), programmed).await,
+        "{}",
+        operator.logs()
+    );
+
+    // Another class is not ours: not served, its status untouched.
+    assert_eq!(proxy.try_get("/other").await.unwrap().status, 404);
+    assert!(
+        routes.get(&names[1]).await.unwrap().status.is_none(),
+        "the operator wrote status on another class's Route"
+    );
+
+    // An invalid Route is refused with the field and the fix, and the others keep serving.
+    let refused = routes.get(&names[2]).await.unwrap();
+    assert_eq!(
+        condition(&refused, "Accepted"),
+        Some(("False".into(), "InvalidRegex".into()))
+    );
+    let message = &refused.status.unwrap().conditions[0].message;
+    assert!(
+        message.contains("spec.rules[0].matches[0].path.value") && message.contains("RE2"),
+        "{message}"
+    );
+    assert_eq!(proxy.try_get("/late").await.unwrap().status, 200);
+
+    for name in &names {
+        let _ = routes.delete(name, &DeleteParams::default()).await;
+    }
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let _ = pods
+        .delete(
+            &format!("gh-proxy-{id}"),
+            &DeleteParams::default().grace_period(0),
+        )
+        .await;
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
     let _ = maps.delete(&config_map, &DeleteParams::default()).await;
 }

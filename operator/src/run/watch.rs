@@ -1,14 +1,17 @@
 //! The operator's view of the cluster: reflector stores of Routes, Services
 //! and proxy Pods, and one signal that any of them changed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use gatehouse_api::{KnownService, Route};
 use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -39,10 +42,23 @@ impl Watched {
         let pods_api: Api<Pod> = Api::namespaced(client, &args.operator_namespace);
         let pods_config = watcher::Config::default().labels(&args.proxy_selector);
         Watched {
-            // Only spec changes matter for Routes: our own status writes must not wake us.
-            routes: spawn_reflector(routes_api, watcher::Config::default(), changed.clone()),
-            services: spawn_reflector(services_api, watcher::Config::default(), changed.clone()),
-            pods: spawn_reflector(pods_api, pods_config, changed.clone()),
+            // Only spec changes (generation) matter for Routes: our own status
+            // writes must not wake us. Any change of a Service or Pod does.
+            routes: spawn_reflector(
+                routes_api,
+                watcher::Config::default(),
+                changed.clone(),
+                |m| m.generation.map(|g| g.to_string()),
+            ),
+            services: spawn_reflector(
+                services_api,
+                watcher::Config::default(),
+                changed.clone(),
+                |m| m.resource_version.clone(),
+            ),
+            pods: spawn_reflector(pods_api, pods_config, changed.clone(), |m| {
+                m.resource_version.clone()
+            }),
             changed,
         }
     }
@@ -88,22 +104,43 @@ impl Watched {
     }
 }
 
-fn spawn_reflector<K>(api: Api<K>, config: watcher::Config, changed: Arc<Notify>) -> Store<K>
+/// Mirrors `api` into a store; notifies `changed` when an object appears,
+/// goes, or its `version` (generation, resourceVersion…) moves.
+fn spawn_reflector<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    changed: Arc<Notify>,
+    version: fn(&ObjectMeta) -> Option<String>,
+) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, config)
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
+    let stream = watcher(api, config).default_backoff().reflect(writer);
     tokio::spawn(async move {
         futures_util::pin_mut!(stream);
+        let mut seen: HashMap<String, Option<String>> = HashMap::new();
         while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => changed.notify_one(),
-                Err(err) => tracing::warn!(error = %err, "watch failed; retrying with backoff"),
+            let significant = match event {
+                Ok(Event::Apply(object) | Event::InitApply(object)) => {
+                    let meta = object.meta();
+                    let uid = meta.uid.clone().unwrap_or_default();
+                    seen.insert(uid, version(meta)) != Some(version(meta))
+                }
+                Ok(Event::Delete(object)) => {
+                    seen.remove(&object.meta().uid.clone().unwrap_or_default());
+                    true
+                }
+                Ok(Event::Init) => false,
+                Ok(Event::InitDone) => true,
+                Err(err) => {
+                    tracing::warn!(error = %err, "watch failed; retrying with backoff");
+                    false
+                }
+            };
+            if significant {
+                changed.notify_one();
             }
         }
     });
