@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Time from a Route's creation in the API server to the proxy serving it,
+# with 10 and with 1,000 Routes already in the cluster.
+#
+#   cluster:   kube-apiserver 1.20 + etcd + controller manager on loopback
+#              (ct/kube/start-apiserver.sh; built once and cached)
+#   proxy:     one release gatehouse-proxy, registered as a Running Pod
+#   operator:  release gatehouse-operator run, its own class
+#   measure:   POST a Route (a redirect, so no upstream is needed), then poll
+#              the proxy every millisecond until it answers 301 for its path;
+#              5 samples per size, median and max printed.
+#
+# Usage (from the repo root): bash bench/operator-latency.sh
+# Env: SIZES ("10 1000"), SAMPLES (5), KEEP_TMP=1.
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SIZES=${SIZES:-"10 1000"}
+SAMPLES=${SAMPLES:-5}
+
+build_proxy
+log "cargo build --release -p gatehouse-operator"
+(cd "$REPO_ROOT" && cargo build --release -p gatehouse-operator)
+OPERATOR_BIN="$(dirname "$GATEHOUSE_BIN")/gatehouse-operator"
+
+export GATEHOUSE_KUBE_STATE="$BENCH_TMP/kube"
+kube_env=$(bash "$REPO_ROOT/ct/kube/start-apiserver.sh" | tail -n 1)
+export KUBECONFIG="${kube_env#export KUBECONFIG=}"
+trap 'kill $(cat "$GATEHOUSE_KUBE_STATE/pids") 2>/dev/null || true; bench_cleanup' EXIT
+
+PROXY_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+echo '{}' >"$BENCH_TMP/empty.json"
+"$GATEHOUSE_BIN" --listen "127.0.0.1:$PROXY_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+    --config-file "$BENCH_TMP/empty.json" --log warn 2>"$BENCH_TMP/proxy.log" &
+BENCH_PIDS+=($!)
+wait_http_ok "http://127.0.0.1:$ADMIN_PORT/healthz"
+
+"$OPERATOR_BIN" crds >"$BENCH_TMP/crds.yaml"
+python3 - "$KUBECONFIG" "$ADMIN_PORT" "$BENCH_TMP/crds.yaml" setup <<'EOF'
+import json, ssl, sys, time, urllib.request
+kubeconfig, admin_port, crds, _ = sys.argv[1:5]
+text = open(kubeconfig).read()
+server = text.split("server: ")[1].split()[0]
+ca = text.split("certificate-authority: ")[1].split()[0]
+context = ssl.create_default_context(cafile=ca)
+def call(method, path, body, content="application/json"):
+    req = urllib.request.Request(server + path, method=method, data=body,
+        headers={"Authorization": "Bearer test-token", "Content-Type": content})
+    try:
+        return urllib.request.urlopen(req, context=context).status
+    except urllib.error.HTTPError as e:
+        return e.code
+crd = open(crds).read().split("---\n", 1)[1].encode()
+assert call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, "application/yaml") in (201, 409)
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-proxy", "labels": {"app": "bench-proxy"}},
+       "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
+                "ports": [{"name": "admin", "containerPort": int(admin_port)}]}]}}
+for _ in range(100):
+    if call("POST", "/api/v1/namespaces/default/pods", json.dumps(pod).encode()) in (201, 409):
+        break
+    time.sleep(0.1)
+status = {"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}}
+assert call("PATCH", "/api/v1/namespaces/default/pods/bench-proxy/status", json.dumps(status).encode(),
+            "application/merge-patch+json") == 200
+for _ in range(100):
+    if call("GET", "/apis/gatehouse.dev/v1alpha1/routes", None) == 200:
+        break
+    time.sleep(0.1)
+EOF
+
+"$OPERATOR_BIN" run --class bench --proxy-selector app=bench-proxy --operator-namespace default \
+    2>"$BENCH_TMP/operator.log" &
+BENCH_PIDS+=($!)
+
+log "measuring (sizes: $SIZES; $SAMPLES samples each)"
+python3 - "$KUBECONFIG" "$PROXY_PORT" "$SAMPLES" $SIZES <<'EOF'
+import json, ssl, statistics, sys, time, urllib.request
+kubeconfig, proxy_port, samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sizes = [int(s) for s in sys.argv[4:]]
+text = open(kubeconfig).read()
+server = text.split("server: ")[1].split()[0]
+ca = text.split("certificate-authority: ")[1].split()[0]
+context = ssl.create_default_context(cafile=ca)
+def create(name):
+    route = {"apiVersion": "gatehouse.dev/v1alpha1", "kind": "Route", "metadata": {"name": name},
+             "spec": {"className": "bench", "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/" + name}}],
+                      "filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}]}]}}
+    req = urllib.request.Request(server + "/apis/gatehouse.dev/v1alpha1/namespaces/default/routes", method="POST",
+        data=json.dumps(route).encode(), headers={"Authorization": "Bearer test-token", "Content-Type": "application/json"})
+    urllib.request.urlopen(req, context=context).read()
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args): return None
+opener = urllib.request.build_opener(NoRedirect)
+def served(name):
+    try:
+        opener.open(f"http://127.0.0.1:{proxy_port}/{name}", timeout=1)
+    except urllib.error.HTTPError as e:
+        return e.code == 301
+    except Exception:
+        return False
+    return False
+def wait_served(name, limit=120.0):
+    start = time.monotonic()
+    while not served(name):
+        if time.monotonic() - start > limit:
+            sys.exit(f"{name} was not served within {limit}s")
+        time.sleep(0.001)
+existing = 0
+print()
+print("operator-latency: Route created -> served by the proxy")
+print(f"{'Routes in cluster':>18}{'median ms':>12}{'max ms':>10}")
+for size in sizes:
+    while existing < size:
+        create(f"filler-{existing}")
+        existing += 1
+    wait_served(f"filler-{existing - 1}")
+    times = []
+    for i in range(samples):
+        name = f"probe-{size}-{i}"
+        start = time.monotonic()
+        create(name)
+        wait_served(name)
+        times.append((time.monotonic() - start) * 1000)
+        existing += 1
+    print(f"{size:>18}{statistics.median(times):>12.0f}{max(times):>10.0f}")
+EOF
