@@ -27,7 +27,7 @@ OPERATOR_BIN="$(dirname "$GATEHOUSE_BIN")/gatehouse-operator"
 export GATEHOUSE_KUBE_STATE="$BENCH_TMP/kube"
 kube_env=$(bash "$REPO_ROOT/ct/kube/start-apiserver.sh" | tail -n 1)
 export KUBECONFIG="${kube_env#export KUBECONFIG=}"
-trap 'kill $(cat "$GATEHOUSE_KUBE_STATE/pids") 2>/dev/null || true; bench_cleanup' EXIT
+trap 'bash "$REPO_ROOT/ct/kube/stop-apiserver.sh" "$GATEHOUSE_KUBE_STATE"; bench_cleanup' EXIT
 
 PROXY_PORT=$(free_port)
 ADMIN_PORT=$(free_port)

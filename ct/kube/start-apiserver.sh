@@ -2,7 +2,7 @@
 # Starts etcd and the 1.20 kube-apiserver (built by build-apiserver.sh) on
 # loopback, in the background, with a static admin token; writes a
 # kubeconfig and prints `export KUBECONFIG=...` on its last line.
-# Stop everything with: kill $(cat "$STATE/pids")
+# Stop everything with: bash stop-apiserver.sh "$STATE"
 # Env: GATEHOUSE_KUBE_STATE (default: a new temp folder).
 set -euo pipefail
 
