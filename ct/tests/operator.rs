@@ -71,6 +71,16 @@ struct Operator(Child, TempDir);
 
 impl Operator {
     fn start(cluster: &Cluster, class: &str, selector: &str, config_map: &str) -> Operator {
+        Operator::start_with(cluster, class, selector, config_map, &[])
+    }
+
+    fn start_with(
+        cluster: &Cluster,
+        class: &str,
+        selector: &str,
+        config_map: &str,
+        extra: &[&str],
+    ) -> Operator {
         let logs = TempDir::new("operator");
         let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
         let child = Command::new(operator_binary())
@@ -84,6 +94,7 @@ impl Operator {
                 config_map,
             ])
             .args(["--operator-namespace", "default"])
+            .args(extra)
             .env("KUBECONFIG", &cluster.kubeconfig)
             .env("GATEHOUSE_LOG", "info")
             .stdout(Stdio::null())
@@ -418,4 +429,123 @@ async fn a_proxy_that_comes_late_gets_the_config_and_other_classes_and_invalid_r
         .await;
     let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
     let _ = maps.delete(&config_map, &DeleteParams::default()).await;
+}
+
+#[tokio::test]
+async fn two_replicas_elect_one_leader_and_the_other_takes_over() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let id = format!("{}-ha", std::process::id());
+    let (class, label, config_map) = (
+        format!("ct-{id}"),
+        format!("gatehouse-ct={id}"),
+        format!("gatehouse-ct-{id}"),
+    );
+    let upstream = Upstream::start("ha");
+    let empty = TempDir::new("ha-config");
+    let config_file = empty.write("config.json", "{}");
+    let proxy = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+    ])
+    .await;
+    register_proxy(
+        &cluster.client,
+        &format!("gh-proxy-{id}"),
+        &label,
+        proxy.admin_addr.port(),
+    )
+    .await;
+    let lease = ["--lease-duration", "2s"];
+    let mut first = Some(Operator::start_with(
+        &cluster,
+        &class,
+        &label,
+        &config_map,
+        &[&lease[..], &["--identity", "first"]].concat(),
+    ));
+    let second = Operator::start_with(
+        &cluster,
+        &class,
+        &label,
+        &config_map,
+        &[&lease[..], &["--identity", "second"]].concat(),
+    );
+
+    let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
+    let (one, two) = (format!("ha-one-{id}"), format!("ha-two-{id}"));
+    for name in [&one, &two] {
+        let _ = routes.delete(name, &DeleteParams::default()).await;
+    }
+    let backend = format!("{{name: ha, url: 'http://{}'}}", upstream.authority());
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&one, &class, "/one", &backend),
+        )
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || proxy
+            .try_get("/one")
+            .await
+            .is_ok_and(|r| r.status == 200))
+        .await,
+        "first: {}\nsecond: {}",
+        first.as_ref().unwrap().logs(),
+        second.logs()
+    );
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(cluster.client.clone(), "default");
+    let holder = async || {
+        leases
+            .get(&format!("gatehouse-operator-{class}"))
+            .await
+            .ok()?
+            .spec?
+            .holder_identity
+    };
+    let leader = holder().await.expect("a Lease names the leader");
+    let leaders = [first.as_ref().unwrap().logs(), second.logs()]
+        .iter()
+        .filter(|log| log.contains("became the leader"))
+        .count();
+    assert_eq!(leaders, 1, "exactly one replica leads");
+
+    // Stop the leader: the other takes the Lease and serves the next change.
+    let survivor = if leader == "first" {
+        first = None;
+        "second"
+    } else {
+        drop(second);
+        "first"
+    };
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&two, &class, "/two", &backend),
+        )
+        .await
+        .unwrap();
+    let taken_over = async || {
+        holder().await.as_deref() == Some(survivor)
+            && proxy.try_get("/two").await.is_ok_and(|r| r.status == 200)
+    };
+    assert!(
+        eventually(Duration::from_secs(10), taken_over).await,
+        "{survivor} did not take over"
+    );
+    drop(first);
+
+    for name in [&one, &two] {
+        let _ = routes.delete(name, &DeleteParams::default()).await;
+    }
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let _ = pods
+        .delete(
+            &format!("gh-proxy-{id}"),
+            &DeleteParams::default().grace_period(0),
+        )
+        .await;
 }

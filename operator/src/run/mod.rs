@@ -4,6 +4,7 @@
 //! to every proxy, and reports each Route's status.
 
 mod configmap;
+mod leader;
 mod proxies;
 mod status;
 mod watch;
@@ -43,6 +44,12 @@ pub struct RunArgs {
     /// Bearer token for the proxies' admin API.
     #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// This replica's name in the leader Lease (default: $POD_NAME, else host and pid).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// How long a leader's Lease holds without renewal before another replica takes over.
+    #[arg(long, env = "GATEHOUSE_LEASE_DURATION", default_value = "15s", value_parser = gatehouse_api::duration::parse_duration)]
+    pub lease_duration: Duration,
     /// Time for one push to one proxy.
     #[arg(long, env = "GATEHOUSE_PUSH_TIMEOUT", default_value = "5s", value_parser = gatehouse_api::duration::parse_duration)]
     pub push_timeout: Duration,
@@ -67,9 +74,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let watched = Watched::start(client.clone(), &args);
     watched.wait_until_ready().await;
     tracing::info!(class = %args.class, namespace = ?args.namespace, "watching Routes");
+    let identity = args.identity.clone().unwrap_or_else(default_identity);
+    // One Lease per class: installs of different classes never contend.
+    let lease = format!("gatehouse-operator-{}", args.class);
+    let leadership = leader::spawn(
+        client.clone(),
+        &args.operator_namespace,
+        lease,
+        identity,
+        args.lease_duration,
+    );
     let proxies = Arc::new(Proxies::new(token, args.push_timeout));
     let mut last_revision = String::new();
     loop {
+        if !leadership.is_leader() {
+            // Followers watch (warm caches) but neither push nor write. On
+            // taking over, nothing another leader did is assumed: every proxy
+            // is asked again (one that serves the revision answers at once).
+            let _ = tokio::time::timeout(Duration::from_millis(500), leadership.changed.notified())
+                .await;
+            last_revision.clear();
+            proxies.forget();
+            continue;
+        }
         let routes = watched.routes();
         let services = watched.services();
         let compiled = compile(Resources {
@@ -102,6 +129,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watched.changed(retry).await;
         tokio::time::sleep(DEBOUNCE).await;
     }
+}
+
+/// `host-pid`, unique enough outside a Pod.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
 }
 
 /// The Services of the cluster, as `compile` checks backends against them.

@@ -116,6 +116,11 @@ impl Proxies {
         all
     }
 
+    /// Drops every acknowledgement, so the next round asks each proxy again.
+    pub fn forget(&self) {
+        self.acked.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// How many endpoints have acknowledged `revision`.
     pub fn serving(&self, revision: &str, endpoints: &[Endpoint]) -> usize {
         let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
