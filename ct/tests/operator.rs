@@ -66,8 +66,8 @@ async fn cluster() -> Option<Cluster> {
     Some(Cluster { client, kubeconfig })
 }
 
-/// The operator as a process, stopped on drop.
-struct Operator(Child, TempDir);
+/// The operator as a process, stopped on drop, with its metrics address.
+struct Operator(Child, TempDir, std::net::SocketAddr);
 
 impl Operator {
     fn start(cluster: &Cluster, class: &str, selector: &str, config_map: &str) -> Operator {
@@ -82,6 +82,7 @@ impl Operator {
         extra: &[&str],
     ) -> Operator {
         let logs = TempDir::new("operator");
+        let metrics = free_port();
         let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
         let child = Command::new(operator_binary())
             .args([
@@ -94,6 +95,7 @@ impl Operator {
                 config_map,
             ])
             .args(["--operator-namespace", "default"])
+            .args(["--metrics-listen", &metrics.to_string()])
             .args(extra)
             .env("KUBECONFIG", &cluster.kubeconfig)
             .env("GATEHOUSE_LOG", "info")
@@ -101,7 +103,14 @@ impl Operator {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        Operator(child, logs)
+        Operator(child, logs, metrics)
+    }
+
+    async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://{}{path}", self.2))
+            .await
+            .ok()?;
+        Some((response.status().as_u16(), response.text().await.ok()?))
     }
 
     fn logs(&self) -> String {
@@ -235,6 +244,29 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
         status.status.unwrap().conditions[0].observed_generation,
         status.metadata.generation,
         "observedGeneration follows the Route"
+    );
+
+    // The operator's own endpoints.
+    assert_eq!(operator.get("/readyz").await.map(|r| r.0), Some(200));
+    assert_eq!(operator.get("/healthz").await.map(|r| r.0), Some(200));
+    let (_, metrics) = operator.get("/metrics").await.unwrap();
+    for line in [
+        "gatehouse_operator_proxies 1",
+        "gatehouse_operator_proxies_in_sync 1",
+        "gatehouse_operator_leader 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing:\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("gatehouse_operator_reconciles_total{result=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gatehouse_operator_push_duration_seconds_count"),
+        "{metrics}"
     );
 
     // A Service that does not exist: ResolvedRefs False, its share answered 500, the rest still served.

@@ -4,6 +4,7 @@
 //! to every proxy, and reports each Route's status.
 
 mod configmap;
+mod endpoints;
 mod leader;
 mod proxies;
 mod status;
@@ -50,6 +51,9 @@ pub struct RunArgs {
     /// How long a leader's Lease holds without renewal before another replica takes over.
     #[arg(long, env = "GATEHOUSE_LEASE_DURATION", default_value = "15s", value_parser = gatehouse_api::duration::parse_duration)]
     pub lease_duration: Duration,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", default_value = "0.0.0.0:9902")]
+    pub metrics_listen: std::net::SocketAddr,
     /// Time for one push to one proxy.
     #[arg(long, env = "GATEHOUSE_PUSH_TIMEOUT", default_value = "5s", value_parser = gatehouse_api::duration::parse_duration)]
     pub push_timeout: Duration,
@@ -71,8 +75,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let metrics = Arc::new(endpoints::Metrics::new());
+    let listener = endpoints::bind(args.metrics_listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz and /readyz");
+    tokio::spawn(endpoints::serve(listener, metrics.clone()));
     let watched = Watched::start(client.clone(), &args);
     watched.wait_until_ready().await;
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!(class = %args.class, namespace = ?args.namespace, "watching Routes");
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     // One Lease per class: installs of different classes never contend.
@@ -84,9 +95,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         identity,
         args.lease_duration,
     );
-    let proxies = Arc::new(Proxies::new(token, args.push_timeout));
+    let proxies = Arc::new(Proxies::new(token, args.push_timeout, metrics.clone()));
     let mut last_revision = String::new();
     loop {
+        metrics.leader.set(i64::from(leadership.is_leader()));
         if !leadership.is_leader() {
             // Followers watch (warm caches) but neither push nor write. On
             // taking over, nothing another leader did is assumed: every proxy
@@ -115,6 +127,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let endpoints = watched.proxy_endpoints();
         let all_acked = proxies.push(&compiled.config, &endpoints).await;
         let programmed = proxies.serving(&compiled.config.revision, &endpoints);
+        metrics.proxies.set(endpoints.len() as i64);
+        metrics.proxies_in_sync.set(programmed as i64);
+        let result = if all_acked { "success" } else { "push_failed" };
+        metrics.reconciles.with_label_values(&[result]).inc();
         status::report(
             &client,
             &routes,

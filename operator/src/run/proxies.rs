@@ -3,12 +3,14 @@
 //! revision is not pushed again; failed Pods are retried with backoff.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use gatehouse_api::ProxyConfig;
 use k8s_openapi::api::core::v1::Pod;
+
+use super::endpoints::Metrics;
 
 /// One proxy Pod's admin API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +55,7 @@ impl Endpoint {
 
 pub struct Proxies {
     http: reqwest::Client,
+    metrics: Arc<Metrics>,
     token: Option<String>,
     /// What each endpoint acknowledged serving, and its consecutive failures.
     acked: Mutex<HashMap<String, Ack>>,
@@ -65,7 +68,7 @@ struct Ack {
 }
 
 impl Proxies {
-    pub fn new(token: Option<String>, timeout: Duration) -> Proxies {
+    pub fn new(token: Option<String>, timeout: Duration, metrics: Arc<Metrics>) -> Proxies {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .no_proxy()
@@ -73,6 +76,7 @@ impl Proxies {
             .expect("an HTTP client builds");
         Proxies {
             http,
+            metrics,
             token,
             acked: Mutex::new(HashMap::new()),
         }
@@ -108,6 +112,10 @@ impl Proxies {
                 }
                 Err(err) => {
                     entry.failures += 1;
+                    self.metrics
+                        .push_failures
+                        .with_label_values(&[&endpoint.name])
+                        .inc();
                     all = false;
                     tracing::warn!(proxy = %endpoint.name, error = %err, failures = entry.failures, "push failed; will retry");
                 }
@@ -139,6 +147,7 @@ impl Proxies {
     }
 
     async fn push_one(&self, endpoint: &Endpoint, body: &[u8]) -> Result<String, String> {
+        let _timer = self.metrics.push_duration.start_timer();
         let mut request = self
             .http
             .put(format!("{}/config", endpoint.admin))
