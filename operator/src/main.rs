@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Watch Routes and program the proxies (in a Pod, or locally with a kubeconfig).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (`kubectl apply -f -`).
     Crds,
     /// Compile manifests offline and print every finding with file and line;
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("a runtime starts");
-            match runtime.block_on(run::run(args)) {
+            match runtime.block_on(run::run(*args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {err:#}");
