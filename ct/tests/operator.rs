@@ -448,6 +448,22 @@ async fn a_proxy_that_comes_late_gets_the_config_and_other_classes_and_invalid_r
         "{message}"
     );
     assert_eq!(proxy.try_get("/late").await.unwrap().status, 200);
+    // …and announced as a Warning Event on the Route (`kubectl describe route`).
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(cluster.client.clone(), "default");
+    let announced = async || {
+        events.list(&Default::default()).await.is_ok_and(|list| {
+            list.items.iter().any(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(names[2].as_str())
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.reason.as_deref() == Some("InvalidRegex")
+            })
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(10), announced).await,
+        "no Warning Event for the invalid Route"
+    );
 
     for name in &names {
         let _ = routes.delete(name, &DeleteParams::default()).await;

@@ -88,6 +88,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     // One Lease per class: installs of different classes never contend.
     let lease = format!("gatehouse-operator-{}", args.class);
+    let recorder = kube::runtime::events::Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: "gatehouse-operator".into(),
+            instance: Some(identity.clone()),
+        },
+    );
     let leadership = leader::spawn(
         client.clone(),
         &args.operator_namespace,
@@ -133,6 +140,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics.reconciles.with_label_values(&[result]).inc();
         status::report(
             &client,
+            &recorder,
             &routes,
             &args.class,
             &compiled,

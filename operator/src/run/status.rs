@@ -6,11 +6,13 @@ use gatehouse_api::diagnostic::ConditionKind;
 use gatehouse_api::route::{DEFAULT_CLASS, RouteStatus};
 use gatehouse_api::{Compiled, Diagnostic, Route};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource};
 
 pub async fn report(
     client: &Client,
+    recorder: &Recorder,
     routes: &[Route],
     class: &str,
     compiled: &Compiled,
@@ -32,6 +34,9 @@ pub async fn report(
         let current = route.status.clone().unwrap_or_default();
         if same_status(&current, &wanted) {
             continue;
+        }
+        if !accepted && newly_rejected(&current, &wanted) {
+            announce_rejection(recorder, route, &wanted).await;
         }
         let (namespace, name) = id.split_once('/').expect("ids are namespace/name");
         let api: Api<Route> = Api::namespaced(client.clone(), namespace);
@@ -122,6 +127,34 @@ fn status_for(
             ),
         ],
         proxies: Some(format!("{serving}/{proxies}")),
+    }
+}
+
+/// The Route was not rejected for this reason and generation before.
+fn newly_rejected(current: &RouteStatus, wanted: &RouteStatus) -> bool {
+    let accepted = |s: &RouteStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "Accepted")
+            .map(|c| (c.status.clone(), c.reason.clone(), c.observed_generation))
+    };
+    accepted(current) != accepted(wanted)
+}
+
+/// A Warning Event on the Route (`kubectl describe route` shows it).
+async fn announce_rejection(recorder: &Recorder, route: &Route, status: &RouteStatus) {
+    let Some(accepted) = status.conditions.iter().find(|c| c.type_ == "Accepted") else {
+        return;
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: accepted.reason.clone(),
+        note: Some(accepted.message.chars().take(1000).collect()),
+        action: "Compile".into(),
+        secondary: None,
+    };
+    if let Err(err) = recorder.publish(&event, &route.object_ref(&())).await {
+        tracing::warn!(error = %err, "could not publish an Event");
     }
 }
 
