@@ -597,3 +597,173 @@ async fn two_replicas_elect_one_leader_and_the_other_takes_over() {
         )
         .await;
 }
+
+fn signal(proxy: &ProxyProcess, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(proxy.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} failed");
+}
+
+async fn config_generation(proxy: &ProxyProcess) -> Option<String> {
+    let metrics = proxy
+        .try_request(
+            reqwest::Method::GET,
+            &proxy.admin_url("/metrics"),
+            &[],
+            None,
+        )
+        .await
+        .ok()?
+        .body;
+    metrics.lines().find_map(|l| {
+        l.strip_prefix("gatehouse_config_generation ")
+            .map(str::to_owned)
+    })
+}
+
+#[tokio::test]
+async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_without_new_swaps() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let id = format!("{}-slow", std::process::id());
+    let (class, label, config_map) = (
+        format!("ct-{id}"),
+        format!("gatehouse-ct={id}"),
+        format!("gatehouse-ct-{id}"),
+    );
+    let upstream = Upstream::start("slow");
+    let empty = TempDir::new("slow-config");
+    let config_file = empty.write("config.json", "{}");
+    let fast = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+    ])
+    .await;
+    let slow = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+    ])
+    .await;
+    register_proxy(
+        &cluster.client,
+        &format!("gh-fast-{id}"),
+        &label,
+        fast.admin_addr.port(),
+    )
+    .await;
+    register_proxy(
+        &cluster.client,
+        &format!("gh-slow-{id}"),
+        &label,
+        slow.admin_addr.port(),
+    )
+    .await;
+    signal(&slow, "STOP"); // accepts connections, answers nothing
+    let operator = Operator::start_with(
+        &cluster,
+        &class,
+        &label,
+        &config_map,
+        &["--push-timeout", "1s", "--lease-duration", "2s"],
+    );
+
+    let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
+    let name = format!("slow-{id}");
+    let _ = routes.delete(&name, &DeleteParams::default()).await;
+    let backend = format!("{{name: slow, url: 'http://{}'}}", upstream.authority());
+    routes
+        .create(
+            &PostParams::default(),
+            &route(&name, &class, "/both", &backend),
+        )
+        .await
+        .unwrap();
+    let fast_serves = async || fast.try_get("/both").await.is_ok_and(|r| r.status == 200);
+    assert!(
+        eventually(Duration::from_secs(5), fast_serves).await,
+        "the stuck proxy held up the other:\n{}",
+        operator.logs()
+    );
+    let half = async || {
+        routes
+            .get(&name)
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.proxies)
+            .as_deref()
+            == Some("1/2")
+    };
+    assert!(
+        eventually(Duration::from_secs(10), half).await,
+        "{}",
+        operator.logs()
+    );
+    assert_eq!(
+        condition(&routes.get(&name).await.unwrap(), "Programmed"),
+        Some(("False".into(), "Pending".into()))
+    );
+
+    signal(&slow, "CONT");
+    let both = async || {
+        slow.try_get("/both").await.is_ok_and(|r| r.status == 200)
+            && routes
+                .get(&name)
+                .await
+                .unwrap()
+                .status
+                .and_then(|s| s.proxies)
+                .as_deref()
+                == Some("2/2")
+    };
+    assert!(
+        eventually(Duration::from_secs(15), both).await,
+        "the slow proxy never caught up:\n{}",
+        operator.logs()
+    );
+
+    // A restarted operator finds both proxies serving: status stays, no proxy swaps again.
+    let generation = config_generation(&fast)
+        .await
+        .expect("the proxy reports its generation");
+    drop(operator);
+    let restarted = Operator::start_with(
+        &cluster,
+        &class,
+        &label,
+        &config_map,
+        &["--push-timeout", "1s", "--lease-duration", "2s"],
+    );
+    let one_round = async || {
+        restarted.get("/metrics").await.is_some_and(|(_, m)| {
+            m.contains("gatehouse_operator_reconciles_total{result=\"success\"}")
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(10), one_round).await,
+        "{}",
+        restarted.logs()
+    );
+    assert_eq!(
+        config_generation(&fast).await,
+        Some(generation),
+        "the proxy swapped its config again"
+    );
+    let status = routes.get(&name).await.unwrap();
+    assert_eq!(
+        condition(&status, "Programmed"),
+        Some(("True".into(), "Programmed".into()))
+    );
+
+    let _ = routes.delete(&name, &DeleteParams::default()).await;
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    for pod in [format!("gh-fast-{id}"), format!("gh-slow-{id}")] {
+        let _ = pods
+            .delete(&pod, &DeleteParams::default().grace_period(0))
+            .await;
+    }
+}
