@@ -153,6 +153,37 @@ async fn register_proxy(client: &Client, name: &str, label: &str, admin_port: u1
         .unwrap();
 }
 
+/// A test's own class, proxy label and ConfigMap, from its id.
+fn scope(id: &str) -> (String, String, String) {
+    (
+        format!("ct-{id}"),
+        format!("gatehouse-ct={id}"),
+        format!("gatehouse-ct-{id}"),
+    )
+}
+
+/// A proxy process with an empty config, registered as the Running Pod `pod`.
+async fn running_proxy(client: &Client, pod: &str, label: &str) -> ProxyProcess {
+    let empty = TempDir::new("empty-config");
+    let config_file = empty.write("config.json", "{}");
+    let proxy = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+    ])
+    .await;
+    register_proxy(client, pod, label, proxy.admin_addr.port()).await;
+    proxy
+}
+
+async fn remove_pods(client: &Client, pods: &[String]) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for pod in pods {
+        let _ = api
+            .delete(pod, &DeleteParams::default().grace_period(0))
+            .await;
+    }
+}
+
 fn route(name: &str, class: &str, path: &str, backend: &str) -> Route {
     serde_yaml::from_str(&format!(
         "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n  className: {class}\n  rules:\n  - matches: [{{path: {{value: {path}}}}}]\n    backends: [{backend}]\n"
@@ -175,27 +206,10 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
     let Some(cluster) = cluster().await else {
         return;
     };
-    let id = std::process::id();
-    let (class, label, config_map) = (
-        format!("ct-{id}"),
-        format!("gatehouse-ct={id}"),
-        format!("gatehouse-ct-{id}"),
-    );
+    let id = std::process::id().to_string();
+    let (class, label, config_map) = scope(&id);
     let upstream = Upstream::start("shop");
-    let empty = TempDir::new("empty-config");
-    let config_file = empty.write("config.json", "{}");
-    let proxy = ProxyProcess::start([
-        std::ffi::OsStr::new("--config-file"),
-        config_file.as_os_str(),
-    ])
-    .await;
-    register_proxy(
-        &cluster.client,
-        &format!("gh-proxy-{id}"),
-        &label,
-        proxy.admin_addr.port(),
-    )
-    .await;
+    let proxy = running_proxy(&cluster.client, &format!("gh-proxy-{id}"), &label).await;
     let operator = Operator::start(&cluster, &class, &label, &config_map);
 
     let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
@@ -321,13 +335,7 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
         .delete(&broken, &DeleteParams::default())
         .await
         .unwrap();
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
-    let _ = pods
-        .delete(
-            &format!("gh-proxy-{id}"),
-            &DeleteParams::default().grace_period(0),
-        )
-        .await;
+    remove_pods(&cluster.client, &[format!("gh-proxy-{id}")]).await;
     let _ = maps.delete(&config_map, &DeleteParams::default()).await;
 }
 
@@ -338,11 +346,7 @@ async fn a_proxy_that_comes_late_gets_the_config_and_other_classes_and_invalid_r
         return;
     };
     let id = format!("{}-late", std::process::id());
-    let (class, label, config_map) = (
-        format!("ct-{id}"),
-        format!("gatehouse-ct={id}"),
-        format!("gatehouse-ct-{id}"),
-    );
+    let (class, label, config_map) = scope(&id);
     let upstream = Upstream::start("late");
     // The Pod is Running before anything listens on its admin port.
     let admin = free_port();
@@ -468,13 +472,7 @@ async fn a_proxy_that_comes_late_gets_the_config_and_other_classes_and_invalid_r
     for name in &names {
         let _ = routes.delete(name, &DeleteParams::default()).await;
     }
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
-    let _ = pods
-        .delete(
-            &format!("gh-proxy-{id}"),
-            &DeleteParams::default().grace_period(0),
-        )
-        .await;
+    remove_pods(&cluster.client, &[format!("gh-proxy-{id}")]).await;
     let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
     let _ = maps.delete(&config_map, &DeleteParams::default()).await;
 }
@@ -485,26 +483,9 @@ async fn two_replicas_elect_one_leader_and_the_other_takes_over() {
         return;
     };
     let id = format!("{}-ha", std::process::id());
-    let (class, label, config_map) = (
-        format!("ct-{id}"),
-        format!("gatehouse-ct={id}"),
-        format!("gatehouse-ct-{id}"),
-    );
+    let (class, label, config_map) = scope(&id);
     let upstream = Upstream::start("ha");
-    let empty = TempDir::new("ha-config");
-    let config_file = empty.write("config.json", "{}");
-    let proxy = ProxyProcess::start([
-        std::ffi::OsStr::new("--config-file"),
-        config_file.as_os_str(),
-    ])
-    .await;
-    register_proxy(
-        &cluster.client,
-        &format!("gh-proxy-{id}"),
-        &label,
-        proxy.admin_addr.port(),
-    )
-    .await;
+    let proxy = running_proxy(&cluster.client, &format!("gh-proxy-{id}"), &label).await;
     let lease = ["--lease-duration", "2s"];
     let mut first = Some(Operator::start_with(
         &cluster,
@@ -589,13 +570,7 @@ async fn two_replicas_elect_one_leader_and_the_other_takes_over() {
     for name in [&one, &two] {
         let _ = routes.delete(name, &DeleteParams::default()).await;
     }
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
-    let _ = pods
-        .delete(
-            &format!("gh-proxy-{id}"),
-            &DeleteParams::default().grace_period(0),
-        )
-        .await;
+    remove_pods(&cluster.client, &[format!("gh-proxy-{id}")]).await;
 }
 
 fn signal(proxy: &ProxyProcess, name: &str) {
@@ -630,38 +605,10 @@ async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_withou
         return;
     };
     let id = format!("{}-slow", std::process::id());
-    let (class, label, config_map) = (
-        format!("ct-{id}"),
-        format!("gatehouse-ct={id}"),
-        format!("gatehouse-ct-{id}"),
-    );
+    let (class, label, config_map) = scope(&id);
     let upstream = Upstream::start("slow");
-    let empty = TempDir::new("slow-config");
-    let config_file = empty.write("config.json", "{}");
-    let fast = ProxyProcess::start([
-        std::ffi::OsStr::new("--config-file"),
-        config_file.as_os_str(),
-    ])
-    .await;
-    let slow = ProxyProcess::start([
-        std::ffi::OsStr::new("--config-file"),
-        config_file.as_os_str(),
-    ])
-    .await;
-    register_proxy(
-        &cluster.client,
-        &format!("gh-fast-{id}"),
-        &label,
-        fast.admin_addr.port(),
-    )
-    .await;
-    register_proxy(
-        &cluster.client,
-        &format!("gh-slow-{id}"),
-        &label,
-        slow.admin_addr.port(),
-    )
-    .await;
+    let fast = running_proxy(&cluster.client, &format!("gh-fast-{id}"), &label).await;
+    let slow = running_proxy(&cluster.client, &format!("gh-slow-{id}"), &label).await;
     signal(&slow, "STOP"); // accepts connections, answers nothing
     let operator = Operator::start_with(
         &cluster,
@@ -760,10 +707,9 @@ async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_withou
     );
 
     let _ = routes.delete(&name, &DeleteParams::default()).await;
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
-    for pod in [format!("gh-fast-{id}"), format!("gh-slow-{id}")] {
-        let _ = pods
-            .delete(&pod, &DeleteParams::default().grace_period(0))
-            .await;
-    }
+    remove_pods(
+        &cluster.client,
+        &[format!("gh-fast-{id}"), format!("gh-slow-{id}")],
+    )
+    .await;
 }
