@@ -582,6 +582,24 @@ fn signal(proxy: &ProxyProcess, name: &str) {
     assert!(status.success(), "kill -{name} failed");
 }
 
+/// How many configs the proxy took from its admin API (unchanged re-pushes included).
+async fn admin_applies(proxy: &ProxyProcess) -> Option<String> {
+    let metrics = proxy
+        .try_request(
+            reqwest::Method::GET,
+            &proxy.admin_url("/metrics"),
+            &[],
+            None,
+        )
+        .await
+        .ok()?
+        .body;
+    metrics.lines().find_map(|l| {
+        l.strip_prefix("gatehouse_config_applies_total{result=\"success\",source=\"admin\"} ")
+            .map(str::to_owned)
+    })
+}
+
 async fn config_generation(proxy: &ProxyProcess) -> Option<String> {
     let metrics = proxy
         .try_request(
@@ -677,6 +695,9 @@ async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_withou
     let generation = config_generation(&fast)
         .await
         .expect("the proxy reports its generation");
+    let applies = admin_applies(&fast)
+        .await
+        .expect("the proxy counts its applies");
     drop(operator);
     let restarted = Operator::start_with(
         &cluster,
@@ -699,6 +720,11 @@ async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_withou
         config_generation(&fast).await,
         Some(generation),
         "the proxy swapped its config again"
+    );
+    assert_eq!(
+        admin_applies(&fast).await,
+        Some(applies),
+        "the restarted operator pushed to a proxy that was current"
     );
     let status = routes.get(&name).await.unwrap();
     assert_eq!(

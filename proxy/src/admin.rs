@@ -2,7 +2,8 @@
 //!
 //! `PUT /config`  ProxyConfig JSON → 200 {revision, generation} | 400 {errors} | 401
 //! `GET /config`  the config being served
-//! `GET /healthz` the process is up · `GET /readyz` a config is loaded
+//! `GET /healthz` the process is up · `GET /readyz` a config is loaded (its
+//! revision in the `Gatehouse-Revision` header)
 //! `GET /metrics` Prometheus text format
 
 use std::convert::Infallible;
@@ -22,6 +23,9 @@ use tokio::sync::watch;
 
 use crate::body::{self, Body};
 use crate::state::State;
+
+/// The header `/readyz` names the served revision in.
+const REVISION_HEADER: &str = "gatehouse-revision";
 
 /// Largest config a push may carry.
 const MAX_CONFIG_BYTES: usize = 64 * 1024 * 1024;
@@ -68,9 +72,7 @@ impl Admin {
         let path = req.uri().path().to_owned();
         match (path.as_str(), req.method()) {
             ("/healthz", &Method::GET) => body::plain(StatusCode::OK, "alive"),
-            ("/readyz", &Method::GET) if self.state.is_ready() => {
-                body::plain(StatusCode::OK, "ready")
-            }
+            ("/readyz", &Method::GET) if self.state.is_ready() => self.ready(),
             ("/readyz", &Method::GET) => body::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no config is loaded yet, or shutting down",
@@ -100,6 +102,18 @@ impl Admin {
                 "the admin API has /config, /healthz, /readyz and /metrics",
             ),
         }
+    }
+
+    /// 200, with the served revision in `Gatehouse-Revision`, so an operator
+    /// that (re)starts can tell a proxy is current without pushing to it.
+    fn ready(&self) -> Response<Body> {
+        let mut response = body::plain(StatusCode::OK, "ready");
+        if let Some(active) = self.state.current()
+            && let Ok(revision) = header::HeaderValue::from_str(&active.config.revision)
+        {
+            response.headers_mut().insert(REVISION_HEADER, revision);
+        }
+        response
     }
 
     fn check_token<B>(&self, req: &Request<B>) -> Option<Response<Body>> {

@@ -189,15 +189,17 @@ async fn readiness_follows_config_and_shutdown() {
     std::fs::create_dir_all(&dir).unwrap();
     let proxy = start_proxy(|s| s.manifests = Some(dir.clone())).await;
     let client = client();
+    let ready = client.get(admin(&proxy, "/readyz")).send().await.unwrap();
     assert_eq!(
-        client
-            .get(admin(&proxy, "/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        ready.status(),
         200,
         "an empty folder is a loaded (empty) config"
+    );
+    let served = proxy.state.current().unwrap().config.revision.clone();
+    assert_eq!(
+        ready.headers()["gatehouse-revision"],
+        served.as_str(),
+        "readyz names the served revision"
     );
     assert_eq!(
         client.get(url(&proxy, "/")).send().await.unwrap().status(),

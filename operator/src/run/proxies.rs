@@ -97,7 +97,12 @@ impl Proxies {
                 })
                 .collect()
         };
-        let results = join_all(pending.iter().map(|e| self.push_one(e, &body))).await;
+        let results = join_all(
+            pending
+                .iter()
+                .map(|e| self.bring_up_to_date(e, &config.revision, &body)),
+        )
+        .await;
         let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
         let mut all = true;
         for (endpoint, result) in pending.iter().zip(results) {
@@ -144,6 +149,41 @@ impl Proxies {
         let failures = acked.values().map(|a| a.failures).max().unwrap_or(0);
         Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)))
             .min(Duration::from_secs(30))
+    }
+
+    /// A proxy seen for the first time (say, after this operator restarted)
+    /// is asked what it serves before anything is pushed to it.
+    async fn bring_up_to_date(
+        &self,
+        endpoint: &Endpoint,
+        revision: &str,
+        body: &[u8],
+    ) -> Result<String, String> {
+        let known = self
+            .acked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&endpoint.name);
+        if !known && self.serves(endpoint).await.as_deref() == Some(revision) {
+            return Ok(revision.to_owned());
+        }
+        self.push_one(endpoint, body).await
+    }
+
+    /// The revision a proxy says it serves (`Gatehouse-Revision` on `/readyz`).
+    async fn serves(&self, endpoint: &Endpoint) -> Option<String> {
+        let response = self
+            .http
+            .get(format!("{}/readyz", endpoint.admin))
+            .send()
+            .await
+            .ok()?;
+        let revision = response
+            .headers()
+            .get("gatehouse-revision")?
+            .to_str()
+            .ok()?;
+        Some(revision.to_owned())
     }
 
     async fn push_one(&self, endpoint: &Endpoint, body: &[u8]) -> Result<String, String> {
