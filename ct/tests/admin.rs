@@ -332,7 +332,6 @@ async fn the_admin_api_names_its_paths_and_methods() {
 }
 
 #[tokio::test]
-
 async fn re_pushing_the_served_config_without_a_revision_changes_nothing() {
     let a = Upstream::start("A");
     let (proxy, _dir) = start_proxy(&[]).await;

@@ -69,7 +69,6 @@ async fn with_no_flags_the_embedded_example_routes_are_served() {
 }
 
 #[tokio::test]
-
 async fn the_embedded_examples_leave_no_folder_behind_after_a_clean_exit() {
     let mut proxy = ProxyProcess::builder().start().await;
     let stderr = proxy.stderr();

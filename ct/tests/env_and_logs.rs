@@ -173,7 +173,6 @@ async fn json_logs_carry_yaml_errors_with_file_and_line() {
 }
 
 #[tokio::test]
-
 async fn text_logs_have_no_colour_escapes_when_stderr_is_not_a_terminal() {
     let dir = TempDir::new("colours");
     let proxy = ProxyProcess::builder()

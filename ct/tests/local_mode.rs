@@ -189,7 +189,6 @@ async fn a_yaml_syntax_error_is_reported_with_file_and_line_and_the_last_good_co
 }
 
 #[tokio::test]
-
 async fn a_yaml_syntax_error_names_the_resource() {
     let a = Upstream::start("A");
     let dir = TempDir::new("syntax-resource");
@@ -209,7 +208,6 @@ async fn a_yaml_syntax_error_names_the_resource() {
 }
 
 #[tokio::test]
-
 async fn a_yaml_syntax_error_in_a_later_document_gives_one_line_number() {
     let a = Upstream::start("A");
     let dir = TempDir::new("syntax-multidoc");

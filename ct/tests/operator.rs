@@ -582,8 +582,8 @@ fn signal(proxy: &ProxyProcess, name: &str) {
     assert!(status.success(), "kill -{name} failed");
 }
 
-/// How many configs the proxy took from its admin API (unchanged re-pushes included).
-async fn admin_applies(proxy: &ProxyProcess) -> Option<String> {
+/// The value of the proxy metric line starting with `prefix` (name and labels).
+async fn proxy_metric(proxy: &ProxyProcess, prefix: &str) -> Option<String> {
     let metrics = proxy
         .try_request(
             reqwest::Method::GET,
@@ -594,27 +594,22 @@ async fn admin_applies(proxy: &ProxyProcess) -> Option<String> {
         .await
         .ok()?
         .body;
-    metrics.lines().find_map(|l| {
-        l.strip_prefix("gatehouse_config_applies_total{result=\"success\",source=\"admin\"} ")
-            .map(str::to_owned)
-    })
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_owned()))
+}
+
+/// How many configs the proxy took from its admin API (unchanged re-pushes included).
+async fn admin_applies(proxy: &ProxyProcess) -> Option<String> {
+    proxy_metric(
+        proxy,
+        "gatehouse_config_applies_total{result=\"success\",source=\"admin\"}",
+    )
+    .await
 }
 
 async fn config_generation(proxy: &ProxyProcess) -> Option<String> {
-    let metrics = proxy
-        .try_request(
-            reqwest::Method::GET,
-            &proxy.admin_url("/metrics"),
-            &[],
-            None,
-        )
-        .await
-        .ok()?
-        .body;
-    metrics.lines().find_map(|l| {
-        l.strip_prefix("gatehouse_config_generation ")
-            .map(str::to_owned)
-    })
+    proxy_metric(proxy, "gatehouse_config_generation").await
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ async fn serve_rule(
             tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");
             Err(UpstreamError::Unresolved)
         }
-        Target::Static(site) => Ok(site.serve(&req).await),
+        Target::Static(site) => Ok(site.serve(&req)),
         Target::Upstream(authority) => {
             let origin = Origin {
                 client,

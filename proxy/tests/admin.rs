@@ -9,6 +9,16 @@ fn admin(proxy: &gatehouse_proxy::Running, path: &str) -> String {
     format!("http://{}{path}", proxy.admin_addr)
 }
 
+/// `PUT /config` with `body` as JSON, no token.
+async fn push(proxy: &gatehouse_proxy::Running, body: &impl serde::Serialize) -> reqwest::Response {
+    client()
+        .put(admin(proxy, "/config"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn route_to(upstream: &Upstream, path: &str) -> ProxyConfig {
     config_from_yaml(&format!(
         "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: r}}\nspec:\n  rules:\n  - matches: [{{path: {{value: {path}}}}}]\n    backends: [{{url: '{}'}}]\n",
@@ -22,12 +32,7 @@ async fn put_config_applies_and_reports_the_revision() {
     let proxy = start_proxy(|_| {}).await;
     let client = client();
     let config = route_to(&upstream, "/pushed");
-    let r = client
-        .put(admin(&proxy, "/config"))
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
+    let r = push(&proxy, &config).await;
     assert_eq!(r.status(), 200);
     let applied: serde_json::Value = r.json().await.unwrap();
     assert_eq!(applied["revision"], config.revision);
@@ -42,15 +47,7 @@ async fn put_config_applies_and_reports_the_revision() {
         "a"
     );
 
-    let again: serde_json::Value = client
-        .put(admin(&proxy, "/config"))
-        .json(&config)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: serde_json::Value = push(&proxy, &config).await.json().await.unwrap();
     assert_eq!(
         again["unchanged"], true,
         "the same revision is not swapped again"
@@ -85,12 +82,7 @@ async fn a_bad_push_lists_every_error_and_keeps_the_old_config() {
         serde_json::json!({"type": "RegularExpression", "value": "(unclosed"});
     bad["routes"][0]["rules"][0]["backends"][0]["target"]["authority"] = "not a host:port".into();
     bad["revision"] = "".into();
-    let r = client
-        .put(admin(&proxy, "/config"))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let r = push(&proxy, &bad).await;
     assert_eq!(r.status(), 400);
     let errors: serde_json::Value = r.json().await.unwrap();
     let errors: Vec<String> = serde_json::from_value(errors["errors"].clone()).unwrap();
@@ -113,12 +105,7 @@ async fn a_bad_push_lists_every_error_and_keeps_the_old_config() {
 
     let mut tampered = route_to(&upstream, "/other");
     tampered.revision = "0000".into();
-    let r = client
-        .put(admin(&proxy, "/config"))
-        .json(&tampered)
-        .send()
-        .await
-        .unwrap();
+    let r = push(&proxy, &tampered).await;
     assert_eq!(r.status(), 400);
     assert!(
         r.text()

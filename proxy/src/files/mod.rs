@@ -90,13 +90,14 @@ impl Site {
         })
     }
 
-    pub async fn serve<B>(self: &std::sync::Arc<Self>, req: &Request<B>) -> Response<Body> {
-        let mut response = self.answer(req).await;
+    /// Answers on the calling worker (see `answer`): nothing here awaits.
+    pub fn serve<B>(&self, req: &Request<B>) -> Response<Body> {
+        let mut response = self.answer(req);
         finish_headers(&mut response, req);
         response
     }
 
-    async fn answer<B>(self: &std::sync::Arc<Self>, req: &Request<B>) -> Response<Body> {
+    fn answer<B>(&self, req: &Request<B>) -> Response<Body> {
         let head = req.method() == Method::HEAD;
         if req.method() != Method::GET && !head {
             let mut response = body::plain(
