@@ -2,19 +2,39 @@
 # Builds kube-apiserver and kube-controller-manager v1.20.2 from Debian's own
 # `kubernetes` source package (see ../shared/kube-test-apiserver.md), once:
 # the binaries are cached in $GATEHOUSE_KUBE_CACHE (default
-# ~/.cache/gatehouse/kube) and later runs return at once.
+# ~/.cache/gatehouse/kube) and later runs return at once. Debian's kubectl
+# 1.20 lands beside them.
 # Prints the folder holding the two binaries on its last line.
 set -euo pipefail
 
 CACHE="${GATEHOUSE_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/kube}"
 BIN="$CACHE/bin"
-if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager ]] && command -v etcd >/dev/null; then
-    echo "$BIN"
-    exit 0
-fi
 log() { echo "==> $*" >&2; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
+
+# Debian's kubectl 1.20 (the server's own version), unpacked beside the
+# servers rather than installed, so it never clashes with another kubectl.
+fetch_kubectl() {
+    log "fetching kubectl 1.20 (Debian's kubernetes-client)"
+    local tmp
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp" # apt's download user writes here
+    (cd "$tmp" && apt-get download kubernetes-client >&2)
+    dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$tmp/root"
+    mkdir -p "$BIN"
+    cp "$tmp/root/usr/bin/kubectl" "$BIN/kubectl"
+    rm -rf "$tmp"
+}
+
+if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager ]] && command -v etcd >/dev/null; then
+    if [[ ! -x $BIN/kubectl ]]; then
+        as_root apt-get update -qq
+        fetch_kubectl
+    fi
+    echo "$BIN"
+    exit 0
+fi
 
 # Source packages need a deb-src entry for the same mirror.
 if ! grep -rqs '^Types: deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
@@ -52,6 +72,7 @@ mkdir -p "$scratch_home"
 GOPATH="$PWD/.go" CGO_ENABLED=0 HOME="$scratch_home" \
     make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" GOLDFLAGS="-s -w" >&2
 cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$BIN/"
+fetch_kubectl
 cd "$CACHE"
 rm -rf "$WORK"
 echo "$BIN"

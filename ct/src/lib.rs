@@ -12,6 +12,7 @@
 //!
 //! No test sleeps to synchronise: [`eventually`] polls with a deadline.
 
+pub mod cluster;
 pub mod fixtures;
 pub mod metrics;
 pub mod process;

@@ -1,205 +1,24 @@
 //! The operator against a real kube-apiserver (1.20, ct/kube/start-apiserver.sh)
-//! and a real proxy process. No kubelet runs: the test creates the proxy's
-//! Pod object and patches its status to Running with podIP 127.0.0.1, while
-//! the proxy itself listens on loopback, its admin port named `admin` in the
-//! Pod. Skips, saying so, when GATEHOUSE_TEST_KUBECONFIG is unset.
+//! and real proxy processes standing in for proxy Pods (`gatehouse_ct::cluster`).
+//! Skips, saying so, when GATEHOUSE_TEST_KUBECONFIG is unset.
 //!
 //! Each test uses its own class, proxy label and ConfigMap, so tests sharing
 //! the API server never see each other's objects.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use gatehouse_api::Route;
+use gatehouse_ct::cluster::{
+    Operator, cluster, condition, eventually, kubectl, register_proxy, remove_pods, route,
+    running_proxy, scope, table,
+};
 use gatehouse_ct::fixtures::TempDir;
-use gatehouse_ct::process::{ProxyProcess, free_port, operator_binary};
+use gatehouse_ct::process::{ProxyProcess, free_port};
 use gatehouse_ct::upstream::Upstream;
-use gatehouse_ct::wait::scaled;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config, CustomResourceExt};
-
-/// Polls `check` every 50 ms until it holds or `within` (scaled) passes.
-async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + scaled(within);
-    while std::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
-struct Cluster {
-    client: Client,
-    kubeconfig: String,
-}
-
-async fn cluster() -> Option<Cluster> {
-    let Ok(kubeconfig) = std::env::var("GATEHOUSE_TEST_KUBECONFIG") else {
-        eprintln!(
-            "skipped: GATEHOUSE_TEST_KUBECONFIG is unset (CI starts a test API server and sets it)"
-        );
-        return None;
-    };
-    let parsed = Kubeconfig::read_from(&kubeconfig).unwrap();
-    let config = Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    let client = Client::try_from(config).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    if let Err(kube::Error::Api(e)) = crds.create(&PostParams::default(), &Route::crd()).await {
-        assert_eq!(e.code, 409, "the CRD could not be created: {e:?}");
-    }
-    let routes: Api<Route> = Api::all(client.clone());
-    assert!(
-        eventually(Duration::from_secs(20), async || routes
-            .list(&Default::default())
-            .await
-            .is_ok())
-        .await,
-        "the Route CRD is not served"
-    );
-    Some(Cluster { client, kubeconfig })
-}
-
-/// The operator as a process, stopped on drop, with its metrics address.
-struct Operator(Child, TempDir, std::net::SocketAddr);
-
-impl Operator {
-    fn start(cluster: &Cluster, class: &str, selector: &str, config_map: &str) -> Operator {
-        Operator::start_with(cluster, class, selector, config_map, &[])
-    }
-
-    fn start_with(
-        cluster: &Cluster,
-        class: &str,
-        selector: &str,
-        config_map: &str,
-        extra: &[&str],
-    ) -> Operator {
-        let logs = TempDir::new("operator");
-        let metrics = free_port();
-        let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
-        let child = Command::new(operator_binary())
-            .args([
-                "run",
-                "--class",
-                class,
-                "--proxy-selector",
-                selector,
-                "--config-map",
-                config_map,
-            ])
-            .args(["--operator-namespace", "default"])
-            .args(["--metrics-listen", &metrics.to_string()])
-            .args(extra)
-            .env("KUBECONFIG", &cluster.kubeconfig)
-            .env("GATEHOUSE_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        Operator(child, logs, metrics)
-    }
-
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let response = reqwest::get(format!("http://{}{path}", self.2))
-            .await
-            .ok()?;
-        Some((response.status().as_u16(), response.text().await.ok()?))
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(self.1.join("stderr")).unwrap_or_default()
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A Pod object standing for `proxy`, Running at 127.0.0.1 with its admin port.
-async fn register_proxy(client: &Client, name: &str, label: &str, admin_port: u16) {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let _ = pods
-        .delete(name, &DeleteParams::default().grace_period(0))
-        .await;
-    let (key, value) = label.split_once('=').unwrap();
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "labels": {key: value}},
-        "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
-            "ports": [{"name": "admin", "containerPort": admin_port}]}]},
-    }))
-    .unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), async || pods
-            .create(&PostParams::default(), &pod)
-            .await
-            .is_ok())
-        .await,
-        "the Pod object could not be created"
-    );
-    let status = serde_json::json!({"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}});
-    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .unwrap();
-}
-
-/// A test's own class, proxy label and ConfigMap, from its id.
-fn scope(id: &str) -> (String, String, String) {
-    (
-        format!("ct-{id}"),
-        format!("gatehouse-ct={id}"),
-        format!("gatehouse-ct-{id}"),
-    )
-}
-
-/// A proxy process with an empty config, registered as the Running Pod `pod`.
-async fn running_proxy(client: &Client, pod: &str, label: &str) -> ProxyProcess {
-    let empty = TempDir::new("empty-config");
-    let config_file = empty.write("config.json", "{}");
-    let proxy = ProxyProcess::start([
-        std::ffi::OsStr::new("--config-file"),
-        config_file.as_os_str(),
-    ])
-    .await;
-    register_proxy(client, pod, label, proxy.admin_addr.port()).await;
-    proxy
-}
-
-async fn remove_pods(client: &Client, pods: &[String]) {
-    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    for pod in pods {
-        let _ = api
-            .delete(pod, &DeleteParams::default().grace_period(0))
-            .await;
-    }
-}
-
-fn route(name: &str, class: &str, path: &str, backend: &str) -> Route {
-    serde_yaml::from_str(&format!(
-        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n  className: {class}\n  rules:\n  - matches: [{{path: {{value: {path}}}}}]\n    backends: [{backend}]\n"
-    ))
-    .unwrap()
-}
-
-fn condition(route: &Route, kind: &str) -> Option<(String, String)> {
-    let c = route
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == kind)?;
-    Some((c.status.clone(), c.reason.clone()))
-}
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, PostParams};
 
 #[tokio::test]
 async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
@@ -254,6 +73,7 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
         condition(&status, "Accepted"),
         Some(("True".into(), "Accepted".into()))
     );
+
     assert_eq!(
         status.status.unwrap().conditions[0].observed_generation,
         status.metadata.generation,
@@ -733,4 +553,127 @@ async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_withou
         &[format!("gh-fast-{id}"), format!("gh-slow-{id}")],
     )
     .await;
+}
+
+/// The Warning Events on the object `kind`/`name` with `reason`: their notes.
+async fn warnings(client: &kube::Client, kind: &str, name: &str, reason: &str) -> Vec<String> {
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let Ok(list) = events.list(&Default::default()).await else {
+        return Vec::new();
+    };
+    list.items
+        .into_iter()
+        .filter(|e| {
+            e.regarding
+                .as_ref()
+                .is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name))
+                && e.reason.as_deref() == Some(reason)
+                && e.type_.as_deref() == Some("Warning")
+        })
+        .filter_map(|e| e.note)
+        .collect()
+}
+
+#[tokio::test]
+async fn kubectl_shows_the_status_columns_and_a_config_too_large_for_its_config_map_is_a_warning() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let id = format!("{}-big", std::process::id());
+    let (class, label, config_map) = scope(&id);
+    let upstream = Upstream::start("shop");
+    let proxy = running_proxy(&cluster.client, &format!("gh-proxy-{id}"), &label).await;
+    let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
+    let backend = format!("{{name: shop, url: 'http://{}'}}", upstream.authority());
+    let mut shop = route(&format!("shop-{id}"), &class, "/shop", &backend);
+    shop.spec.hostnames = vec!["shop.example".into()];
+    // Three Routes of 20,000 hostnames each: about 1.3 MB of compiled
+    // config, past the 1 MiB a ConfigMap holds (each Route still fits etcd).
+    let mut names = vec![shop.metadata.name.clone().unwrap()];
+    let mut wanted = vec![shop];
+    for part in 0..3 {
+        let mut big = route(&format!("big{part}-{id}"), &class, "/big", &backend);
+        big.spec.hostnames = (0..20_000)
+            .map(|i| format!("h{i:05}.big{part}.example"))
+            .collect();
+        names.push(big.metadata.name.clone().unwrap());
+        wanted.push(big);
+    }
+    for route in &wanted {
+        let name = route.metadata.name.as_deref().unwrap();
+        let _ = routes.delete(name, &DeleteParams::default()).await;
+        routes.create(&PostParams::default(), route).await.unwrap();
+    }
+    let operator = Operator::start(&cluster, &class, &label, &config_map);
+
+    // Too large for the ConfigMap: still pushed and served, and said so.
+    let served = async || {
+        proxy
+            .try_request(
+                reqwest::Method::GET,
+                &proxy.url("/big"),
+                &[("host", "h19999.big2.example")],
+                None,
+            )
+            .await
+            .is_ok_and(|r| r.status == 200 && r.body == "shop")
+    };
+    assert!(
+        eventually(Duration::from_secs(20), served).await,
+        "{}",
+        operator.logs()
+    );
+    let too_large = async || {
+        !warnings(&cluster.client, "ConfigMap", &config_map, "ConfigTooLarge")
+            .await
+            .is_empty()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), too_large).await,
+        "no ConfigTooLarge Event; operator log:\n{}",
+        operator.logs()
+    );
+    let note = &warnings(&cluster.client, "ConfigMap", &config_map, "ConfigTooLarge").await[0];
+    assert!(note.contains("more than a ConfigMap holds"), "{note}");
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
+    assert!(maps.get_opt(&config_map).await.unwrap().is_none());
+
+    // What `kubectl get routes` (and its short name) shows a user.
+    let programmed = async || {
+        let r = routes.get(&names[0]).await.unwrap();
+        r.status.as_ref().and_then(|s| s.proxies.clone()).as_deref() == Some("1/1")
+    };
+    assert!(eventually(Duration::from_secs(10), programmed).await);
+    for kind in ["routes", "gr"] {
+        let Some(printed) = kubectl(&cluster, &["get", kind, &names[0], "-n", "default"]) else {
+            break;
+        };
+        let header: Vec<&str> = printed.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "NAME",
+                "HOSTNAMES",
+                "ACCEPTED",
+                "PROGRAMMED",
+                "PROXIES",
+                "AGE"
+            ],
+            "{printed}"
+        );
+        let rows = table(&printed);
+        assert_eq!(rows.len(), 1, "{printed}");
+        let row = &rows[0];
+        assert_eq!(row["NAME"], names[0], "{printed}");
+        assert_eq!(row["HOSTNAMES"], r#"["shop.example"]"#, "{printed}");
+        assert_eq!(row["ACCEPTED"], "True", "{printed}");
+        assert_eq!(row["PROGRAMMED"], "True", "{printed}");
+        assert_eq!(row["PROXIES"], "1/1", "{printed}");
+        assert!(row["AGE"].ends_with('s'), "{printed}");
+    }
+
+    for name in &names {
+        routes.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    remove_pods(&cluster.client, &[format!("gh-proxy-{id}")]).await;
 }

@@ -7,34 +7,116 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 
-use super::RunArgs;
+/// ConfigMaps hold at most 1 MiB, metadata included.
+pub const MAX_BYTES: usize = 1024 * 1024 - 4096;
 
-/// ConfigMaps hold at most 1 MiB.
-const MAX_BYTES: usize = 1024 * 1024 - 4096;
+pub enum Written {
+    Applied,
+    /// Not written: the config's JSON is this many bytes.
+    TooLarge(usize),
+}
 
-pub async fn write(client: &Client, args: &RunArgs, config: &ProxyConfig) -> anyhow::Result<()> {
-    let json = serde_json::to_string(config)?;
-    anyhow::ensure!(
-        json.len() <= MAX_BYTES,
-        "the compiled config is {} bytes, more than a ConfigMap holds; proxies still get it by push",
-        json.len()
-    );
+/// Server-side applies `config` to the ConfigMap `namespace/name`, key `config.json`.
+pub async fn write(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    config: &ProxyConfig,
+) -> Result<Written, kube::Error> {
+    let json = serde_json::to_string(config).expect("a ProxyConfig serialises");
+    if json.len() > MAX_BYTES {
+        return Ok(Written::TooLarge(json.len()));
+    }
     let map = serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": args.config_map,
+            "name": name,
             "labels": {"app.kubernetes.io/managed-by": "gatehouse-operator"},
             "annotations": {"gatehouse.dev/revision": config.revision},
         },
         "data": {"config.json": json},
     });
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &args.operator_namespace);
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     api.patch(
-        &args.config_map,
+        name,
         &PatchParams::apply("gatehouse-operator").force(),
         &Patch::Apply(&map),
     )
     .await?;
-    Ok(())
+    Ok(Written::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gatehouse_api::config::RouteConfig;
+    use http::Method;
+
+    use super::*;
+    use crate::run::api_server;
+
+    fn config_with_hosts(count: usize) -> ProxyConfig {
+        ProxyConfig::new(vec![RouteConfig {
+            id: "default/shop".into(),
+            hostnames: (0..count)
+                .map(|i| format!("host-{i:07}.example.com"))
+                .collect(),
+            rules: vec![],
+        }])
+    }
+
+    #[tokio::test]
+    async fn the_config_is_server_side_applied_with_its_revision() {
+        let (client, mut server) = api_server::client();
+        let config = config_with_hosts(2);
+        let (written, seen) = tokio::join!(
+            write(&client, "gh-system", "gh-config", &config),
+            server.echo()
+        );
+        assert!(matches!(written, Ok(Written::Applied)));
+        assert_eq!(seen.method, Method::PATCH);
+        assert_eq!(
+            seen.path,
+            "/api/v1/namespaces/gh-system/configmaps/gh-config"
+        );
+        assert!(
+            seen.query.contains("fieldManager=gatehouse-operator"),
+            "{}",
+            seen.query
+        );
+        assert!(seen.query.contains("force=true"), "{}", seen.query);
+        assert_eq!(seen.content_type, "application/apply-patch+yaml");
+        assert_eq!(
+            seen.body["metadata"]["annotations"]["gatehouse.dev/revision"],
+            config.revision.as_str()
+        );
+        let stored = seen.body["data"]["config.json"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<ProxyConfig>(stored).unwrap(), config);
+    }
+
+    #[tokio::test]
+    async fn a_config_too_large_for_a_config_map_is_not_sent() {
+        let (client, mut server) = api_server::client();
+        let config = config_with_hosts(40_000);
+        let written = write(&client, "gh-system", "gh-config", &config).await;
+        let Ok(Written::TooLarge(bytes)) = written else {
+            panic!("a 1.1 MB config was written");
+        };
+        assert_eq!(bytes, serde_json::to_string(&config).unwrap().len());
+        assert!(bytes > MAX_BYTES);
+        server.expect_none(Duration::from_millis(200)).await;
+    }
+
+    #[tokio::test]
+    async fn an_api_error_is_returned_to_the_caller() {
+        let (client, mut server) = api_server::client();
+        let config = config_with_hosts(1);
+        let (written, _) = tokio::join!(
+            write(&client, "gh-system", "gh-config", &config),
+            server.answer(403, api_server::status_error(403, "Forbidden"))
+        );
+        assert!(matches!(written, Err(kube::Error::Api(e)) if e.code == 403));
+    }
 }

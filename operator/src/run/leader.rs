@@ -127,3 +127,165 @@ async fn try_lead(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::Method;
+    use k8s_openapi::jiff::SignedDuration;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::run::api_server::{self, ApiServer};
+
+    const LEASE: &str = "gatehouse-operator-gatehouse";
+    const PATH: &str =
+        "/apis/coordination.k8s.io/v1/namespaces/gh-system/leases/gatehouse-operator-gatehouse";
+
+    fn api(client: Client) -> Api<Lease> {
+        Api::namespaced(client, "gh-system")
+    }
+
+    /// A stored Lease held by `holder`, last renewed `age` ago.
+    fn stored(holder: &str, age: Duration, transitions: i32) -> Value {
+        let renewed = Timestamp::now() - SignedDuration::try_from(age).unwrap();
+        serde_json::to_value(Lease {
+            metadata: ObjectMeta {
+                name: Some(LEASE.into()),
+                namespace: Some("gh-system".into()),
+                resource_version: Some("41".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.into()),
+                lease_duration_seconds: Some(15),
+                acquire_time: Some(MicroTime(renewed)),
+                renew_time: Some(MicroTime(renewed)),
+                lease_transitions: Some(transitions),
+                ..LeaseSpec::default()
+            }),
+        })
+        .unwrap()
+    }
+
+    async fn round(client: &Client) -> Result<bool, kube::Error> {
+        try_lead(
+            &api(client.clone()),
+            LEASE,
+            "operator-1",
+            Duration::from_secs(15),
+        )
+        .await
+    }
+
+    async fn expect_get(server: &mut ApiServer, status: u16, reply: Value) {
+        let seen = server.answer(status, reply).await;
+        assert_eq!((seen.method, seen.path.as_str()), (Method::GET, PATH));
+    }
+
+    #[tokio::test]
+    async fn with_no_lease_the_first_replica_creates_it_and_leads() {
+        let (client, mut server) = api_server::client();
+        let (led, created) = tokio::join!(round(&client), async {
+            expect_get(&mut server, 404, api_server::status_error(404, "NotFound")).await;
+            server.echo().await
+        });
+        assert!(led.unwrap());
+        assert_eq!(created.method, Method::POST);
+        assert_eq!(
+            created.path,
+            "/apis/coordination.k8s.io/v1/namespaces/gh-system/leases"
+        );
+        let spec = &created.body["spec"];
+        assert_eq!(spec["holderIdentity"], "operator-1");
+        assert_eq!(spec["leaseDurationSeconds"], 15);
+        assert_eq!(spec["leaseTransitions"], 0);
+        assert_eq!(created.body["metadata"]["name"], LEASE);
+    }
+
+    #[tokio::test]
+    async fn losing_the_create_race_means_following() {
+        let (client, mut server) = api_server::client();
+        let (led, _) = tokio::join!(round(&client), async {
+            expect_get(&mut server, 404, api_server::status_error(404, "NotFound")).await;
+            server
+                .answer(409, api_server::status_error(409, "AlreadyExists"))
+                .await
+        });
+        assert!(!led.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_lease_another_replica_renewed_is_left_alone() {
+        let (client, mut server) = api_server::client();
+        let (led, ()) = tokio::join!(round(&client), async {
+            expect_get(
+                &mut server,
+                200,
+                stored("operator-2", Duration::from_secs(2), 0),
+            )
+            .await;
+            server.expect_none(Duration::from_millis(200)).await
+        });
+        assert!(!led.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_taken_over_conditionally_on_its_resource_version() {
+        let (client, mut server) = api_server::client();
+        let (led, replaced) = tokio::join!(round(&client), async {
+            expect_get(
+                &mut server,
+                200,
+                stored("operator-2", Duration::from_secs(20), 3),
+            )
+            .await;
+            server.echo().await
+        });
+        assert!(led.unwrap());
+        assert_eq!(
+            (replaced.method, replaced.path.as_str()),
+            (Method::PUT, PATH)
+        );
+        assert_eq!(replaced.body["metadata"]["resourceVersion"], "41");
+        let spec = &replaced.body["spec"];
+        assert_eq!(spec["holderIdentity"], "operator-1");
+        assert_eq!(spec["leaseTransitions"], 4);
+        assert_eq!(spec["acquireTime"], spec["renewTime"]);
+    }
+
+    #[tokio::test]
+    async fn the_holder_renews_without_a_transition_and_a_conflict_loses_the_round() {
+        let (client, mut server) = api_server::client();
+        let (led, renewed) = tokio::join!(round(&client), async {
+            expect_get(
+                &mut server,
+                200,
+                stored("operator-1", Duration::from_secs(5), 2),
+            )
+            .await;
+            server.echo().await
+        });
+        assert!(led.unwrap());
+        let spec = &renewed.body["spec"];
+        assert_eq!(spec["leaseTransitions"], 2);
+        assert_ne!(
+            spec["acquireTime"], spec["renewTime"],
+            "only the renew time moves"
+        );
+
+        let (led, _) = tokio::join!(round(&client), async {
+            expect_get(
+                &mut server,
+                200,
+                stored("operator-1", Duration::from_secs(5), 2),
+            )
+            .await;
+            server
+                .answer(409, api_server::status_error(409, "Conflict"))
+                .await
+        });
+        assert!(!led.unwrap());
+    }
+}

@@ -1,14 +1,19 @@
 //! `gatehouse-operator run`: watches Routes, the Services they name and the
 //! proxy Pods; on any change (debounced) compiles one ProxyConfig with the
 //! same `api::compile` local mode uses, writes it to a ConfigMap, pushes it
-//! to every proxy, and reports each Route's status.
+//! to every proxy, and hands the outcome to the writer, which writes the
+//! ConfigMap and each Route's status off the push path.
 
+#[cfg(test)]
+mod api_server;
 mod configmap;
 mod endpoints;
+mod events;
 mod leader;
 mod proxies;
 mod status;
 mod watch;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +25,7 @@ use kube::Client;
 
 use proxies::Proxies;
 use watch::Watched;
+use writer::{Outcome, Writer};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct RunArgs {
@@ -103,7 +109,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.lease_duration,
     );
     let proxies = Arc::new(Proxies::new(token, args.push_timeout, metrics.clone()));
+    let writer = Writer::spawn(
+        client,
+        recorder,
+        writer::Targets {
+            class: args.class.clone(),
+            namespace: args.operator_namespace.clone(),
+            config_map: args.config_map.clone(),
+        },
+    );
     let mut last_revision = String::new();
+    let mut term = 0;
+    let mut was_leader = false;
     loop {
         metrics.leader.set(i64::from(leadership.is_leader()));
         if !leadership.is_leader() {
@@ -112,9 +129,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             // is asked again (one that serves the revision answers at once).
             let _ = tokio::time::timeout(Duration::from_millis(500), leadership.changed.notified())
                 .await;
-            last_revision.clear();
+            was_leader = false;
             proxies.forget();
             continue;
+        }
+        if !was_leader {
+            was_leader = true;
+            term += 1;
+            last_revision.clear();
         }
         let routes = watched.routes();
         let services = watched.services();
@@ -123,31 +145,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             services: Some(&services),
             class: &args.class,
         });
-        let revision = compiled.config.revision.clone();
-        if revision != last_revision {
+        if compiled.config.revision != last_revision {
+            let revision = &compiled.config.revision;
             tracing::info!(%revision, routes = compiled.accepted.len(), "compiled");
-            if let Err(err) = configmap::write(&client, &args, &compiled.config).await {
-                tracing::warn!(error = %err, "could not write the config ConfigMap; pushes go on");
-            }
-            last_revision = revision;
+            last_revision = revision.clone();
         }
         let endpoints = watched.proxy_endpoints();
         let all_acked = proxies.push(&compiled.config, &endpoints).await;
-        let programmed = proxies.serving(&compiled.config.revision, &endpoints);
+        let serving = proxies.serving(&compiled.config.revision, &endpoints);
         metrics.proxies.set(endpoints.len() as i64);
-        metrics.proxies_in_sync.set(programmed as i64);
+        metrics.proxies_in_sync.set(serving as i64);
         let result = if all_acked { "success" } else { "push_failed" };
         metrics.reconciles.with_label_values(&[result]).inc();
-        status::report(
-            &client,
-            &recorder,
-            &routes,
-            &args.class,
-            &compiled,
-            programmed,
-            endpoints.len(),
-        )
-        .await;
+        writer.publish(Outcome {
+            term,
+            routes,
+            malformed: watched.malformed_routes(),
+            compiled,
+            serving,
+            proxies: endpoints.len(),
+        });
         // Wait for a change; retry sooner when a proxy did not take the config.
         let retry = (!all_acked).then(|| proxies.next_retry());
         watched.changed(retry).await;

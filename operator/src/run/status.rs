@@ -6,9 +6,9 @@ use gatehouse_api::diagnostic::ConditionKind;
 use gatehouse_api::route::{DEFAULT_CLASS, RouteStatus};
 use gatehouse_api::{Compiled, Diagnostic, Route};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Client, Resource};
+use kube::runtime::events::Recorder;
 
 pub async fn report(
     client: &Client,
@@ -36,16 +36,28 @@ pub async fn report(
             continue;
         }
         if !accepted && newly_rejected(&current, &wanted) {
-            announce_rejection(recorder, route, &wanted).await;
+            super::events::route_rejected(recorder, route, &wanted).await;
         }
         let (namespace, name) = id.split_once('/').expect("ids are namespace/name");
         let api: Api<Route> = Api::namespaced(client.clone(), namespace);
-        let patch = serde_json::json!({"status": merge_times(&current, wanted)});
-        if let Err(err) = api
+        // The resourceVersion makes the write conditional: a status computed
+        // from a stale copy (another replica wrote from a newer generation)
+        // is refused with 409 instead of lowering `observedGeneration`.
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": route.metadata.resource_version},
+            "status": merge_times(&current, wanted),
+        });
+        match api
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
-            tracing::warn!(route = %id, error = %err, "could not write the Route's status");
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                tracing::debug!(route = %id, "status not written: the Route changed meanwhile");
+            }
+            Err(err) => {
+                tracing::warn!(route = %id, error = %err, "could not write the Route's status")
+            }
         }
     }
 }
@@ -141,23 +153,6 @@ fn newly_rejected(current: &RouteStatus, wanted: &RouteStatus) -> bool {
     accepted(current) != accepted(wanted)
 }
 
-/// A Warning Event on the Route (`kubectl describe route` shows it).
-async fn announce_rejection(recorder: &Recorder, route: &Route, status: &RouteStatus) {
-    let Some(accepted) = status.conditions.iter().find(|c| c.type_ == "Accepted") else {
-        return;
-    };
-    let event = Event {
-        type_: EventType::Warning,
-        reason: accepted.reason.clone(),
-        note: Some(accepted.message.chars().take(1000).collect()),
-        action: "Compile".into(),
-        secondary: None,
-    };
-    if let Err(err) = recorder.publish(&event, &route.object_ref(&())).await {
-        tracing::warn!(error = %err, "could not publish an Event");
-    }
-}
-
 /// Equal but for transition times.
 fn same_status(a: &RouteStatus, b: &RouteStatus) -> bool {
     let key = |s: &RouteStatus| {
@@ -192,4 +187,162 @@ fn merge_times(current: &RouteStatus, mut wanted: RouteStatus) -> RouteStatus {
         }
     }
     wanted
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gatehouse_api::{Resources, compile};
+    use http::Method;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::run::api_server::{self, ApiServer, stored_route as route};
+
+    /// Runs one `report` round over `routes` against `server`, as the
+    /// operator does with 1 of 1 proxies serving.
+    async fn report_round(client: &Client, routes: &[Route]) {
+        let recorder = api_server::recorder(client);
+        let compiled = compile(Resources {
+            routes,
+            services: None,
+            class: DEFAULT_CLASS,
+        });
+        report(client, &recorder, routes, DEFAULT_CLASS, &compiled, 1, 1).await;
+    }
+
+    fn conditions(patch: &Value) -> Vec<(String, String, String, i64)> {
+        patch["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["type"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                    c["reason"].as_str().unwrap().to_owned(),
+                    c["observedGeneration"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn expect_status_patch(server: &mut ApiServer, name: &str) -> Value {
+        let seen = server.echo().await;
+        assert_eq!(seen.method, Method::PATCH);
+        assert_eq!(
+            seen.path,
+            format!("/apis/gatehouse.dev/v1alpha1/namespaces/shop/routes/{name}/status")
+        );
+        assert_eq!(seen.content_type, "application/merge-patch+json");
+        assert_eq!(seen.body["metadata"]["resourceVersion"], "41");
+        seen.body
+    }
+
+    /// A round over `route` as stored with the status `patch` wrote sends nothing.
+    async fn expect_quiet_round(
+        client: &Client,
+        server: &mut ApiServer,
+        route: &Route,
+        patch: &Value,
+    ) {
+        let mut written = route.clone();
+        written.status = Some(serde_json::from_value(patch["status"].clone()).unwrap());
+        let routes = [written];
+        tokio::join!(
+            report_round(client, &routes),
+            server.expect_none(Duration::from_millis(200))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_accepted_route_gets_three_true_conditions_at_its_generation() {
+        let (client, mut server) = api_server::client();
+        let routes = [route("cart", "{type: PathPrefix, value: /cart}", None)];
+        let (_, patch) = tokio::join!(
+            report_round(&client, &routes),
+            expect_status_patch(&mut server, "cart")
+        );
+        let want = |t: &str, r: &str| (t.to_owned(), "True".to_owned(), r.to_owned(), 3);
+        assert_eq!(
+            conditions(&patch),
+            [
+                want("Accepted", "Accepted"),
+                want("ResolvedRefs", "ResolvedRefs"),
+                want("Programmed", "Programmed"),
+            ]
+        );
+        assert_eq!(patch["status"]["proxies"], "1/1");
+        let programmed = &patch["status"]["conditions"][2]["message"];
+        assert_eq!(programmed, "1 of 1 proxies serve this revision");
+
+        // The same status again is not written again.
+        expect_quiet_round(&client, &mut server, &routes[0], &patch).await;
+    }
+
+    #[tokio::test]
+    async fn a_rejected_route_gets_a_warning_event_and_accepted_false_naming_the_field() {
+        let (client, mut server) = api_server::client();
+        let routes = [route(
+            "bad",
+            "{type: RegularExpression, value: '/(['}",
+            None,
+        )];
+        let (_, (event, patch)) = tokio::join!(report_round(&client, &routes), async {
+            // The Event first, then the status.
+            let event = server.echo().await;
+            (event, expect_status_patch(&mut server, "bad").await)
+        });
+        assert_eq!(event.method, Method::POST);
+        assert_eq!(event.path, "/apis/events.k8s.io/v1/namespaces/shop/events");
+        assert_eq!(event.body["type"], "Warning");
+        assert_eq!(event.body["reason"], "InvalidRegex");
+        assert_eq!(event.body["regarding"]["kind"], "Route");
+        assert_eq!(event.body["regarding"]["name"], "bad");
+
+        let found = conditions(&patch);
+        assert_eq!(
+            found[0],
+            ("Accepted".into(), "False".into(), "InvalidRegex".into(), 3)
+        );
+        let message = patch["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap();
+        assert!(
+            message.starts_with("spec.rules[0].matches[0].path.value: "),
+            "{message}"
+        );
+        assert_eq!(event.body["note"], message);
+        assert_eq!(found[2].1, "False", "a rejected Route is not Programmed");
+
+        // Still rejected for the same reason next round: no second Event, no write.
+        expect_quiet_round(&client, &mut server, &routes[0], &patch).await;
+    }
+
+    #[tokio::test]
+    async fn routes_of_another_class_are_left_alone() {
+        let (client, mut server) = api_server::client();
+        let routes = [route(
+            "theirs",
+            "{type: PathPrefix, value: /}",
+            Some("staging"),
+        )];
+        tokio::join!(
+            report_round(&client, &routes),
+            server.expect_none(Duration::from_millis(200))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_conflict_means_the_route_changed_and_is_not_retried_with_stale_data() {
+        let (client, mut server) = api_server::client();
+        let routes = [route("cart", "{type: PathPrefix, value: /cart}", None)];
+        let (_, seen) = tokio::join!(
+            report_round(&client, &routes),
+            server.answer(409, api_server::status_error(409, "Conflict"))
+        );
+        assert_eq!(seen.body["metadata"]["resourceVersion"], "41");
+        server.expect_none(Duration::from_millis(200)).await;
+    }
 }

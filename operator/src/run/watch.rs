@@ -10,6 +10,7 @@ use gatehouse_api::{KnownService, Route};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
+use kube::core::error_boundary::InvalidObject;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -81,6 +82,15 @@ impl Watched {
 
     pub fn routes(&self) -> Vec<Route> {
         super::valid_routes(&self.routes.state())
+    }
+
+    /// Routes that did not deserialise, with their metadata and the error.
+    pub fn malformed_routes(&self) -> Vec<InvalidObject> {
+        self.routes
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().err().cloned())
+            .collect()
     }
 
     pub fn services(&self) -> Vec<KnownService> {

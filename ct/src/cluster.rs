@@ -1,0 +1,254 @@
+//! A test Kubernetes API server for component tests: the client and
+//! kubeconfig of the one `ct/kube/start-apiserver.sh` started (skipping,
+//! with a notice, when GATEHOUSE_TEST_KUBECONFIG is unset), the operator as
+//! a process, and proxy processes standing in for Running proxy Pods.
+//!
+//! No kubelet runs: a proxy's Pod object is created and its status patched
+//! to Running with podIP 127.0.0.1, while the proxy itself listens on
+//! loopback, its admin port named `admin` in the Pod.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gatehouse_api::Route;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, CustomResourceExt};
+
+use crate::fixtures::TempDir;
+use crate::process::{ProxyProcess, free_port, operator_binary};
+use crate::wait::scaled;
+
+/// Polls `check` every 50 ms until it holds or `within` (scaled) passes.
+pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + scaled(within);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+pub struct Cluster {
+    pub client: Client,
+    pub kubeconfig: String,
+}
+
+pub async fn cluster() -> Option<Cluster> {
+    let Ok(kubeconfig) = std::env::var("GATEHOUSE_TEST_KUBECONFIG") else {
+        eprintln!(
+            "skipped: GATEHOUSE_TEST_KUBECONFIG is unset (CI starts a test API server and sets it)"
+        );
+        return None;
+    };
+    let parsed = Kubeconfig::read_from(&kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    if let Err(kube::Error::Api(e)) = crds.create(&PostParams::default(), &Route::crd()).await {
+        assert_eq!(e.code, 409, "the CRD could not be created: {e:?}");
+    }
+    let routes: Api<Route> = Api::all(client.clone());
+    assert!(
+        eventually(Duration::from_secs(20), async || routes
+            .list(&Default::default())
+            .await
+            .is_ok())
+        .await,
+        "the Route CRD is not served"
+    );
+    Some(Cluster { client, kubeconfig })
+}
+
+/// The operator as a process, stopped on drop, with its metrics address.
+pub struct Operator(Child, TempDir, std::net::SocketAddr);
+
+impl Operator {
+    pub fn start(cluster: &Cluster, class: &str, selector: &str, config_map: &str) -> Operator {
+        Operator::start_with(cluster, class, selector, config_map, &[])
+    }
+
+    pub fn start_with(
+        cluster: &Cluster,
+        class: &str,
+        selector: &str,
+        config_map: &str,
+        extra: &[&str],
+    ) -> Operator {
+        let logs = TempDir::new("operator");
+        let metrics = free_port();
+        let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
+        let child = Command::new(operator_binary())
+            .args([
+                "run",
+                "--class",
+                class,
+                "--proxy-selector",
+                selector,
+                "--config-map",
+                config_map,
+            ])
+            .args(["--operator-namespace", "default"])
+            .args(["--metrics-listen", &metrics.to_string()])
+            .args(extra)
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("GATEHOUSE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Operator(child, logs, metrics)
+    }
+
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://{}{path}", self.2))
+            .await
+            .ok()?;
+        Some((response.status().as_u16(), response.text().await.ok()?))
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.1.join("stderr")).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Pod object standing for `proxy`, Running at 127.0.0.1 with its admin port.
+pub async fn register_proxy(client: &Client, name: &str, label: &str, admin_port: u16) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let _ = pods
+        .delete(name, &DeleteParams::default().grace_period(0))
+        .await;
+    let (key, value) = label.split_once('=').unwrap();
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {key: value}},
+        "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
+            "ports": [{"name": "admin", "containerPort": admin_port}]}]},
+    }))
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .is_ok())
+        .await,
+        "the Pod object could not be created"
+    );
+    let status = serde_json::json!({"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+/// A test's own class, proxy label and ConfigMap, from its id.
+pub fn scope(id: &str) -> (String, String, String) {
+    (
+        format!("ct-{id}"),
+        format!("gatehouse-ct={id}"),
+        format!("gatehouse-ct-{id}"),
+    )
+}
+
+/// A proxy process with an empty config, registered as the Running Pod `pod`.
+pub async fn running_proxy(client: &Client, pod: &str, label: &str) -> ProxyProcess {
+    let empty = TempDir::new("empty-config");
+    let config_file = empty.write("config.json", "{}");
+    let proxy = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+    ])
+    .await;
+    register_proxy(client, pod, label, proxy.admin_addr.port()).await;
+    proxy
+}
+
+pub async fn remove_pods(client: &Client, pods: &[String]) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for pod in pods {
+        let _ = api
+            .delete(pod, &DeleteParams::default().grace_period(0))
+            .await;
+    }
+}
+
+pub fn route(name: &str, class: &str, path: &str, backend: &str) -> Route {
+    serde_yaml::from_str(&format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n  className: {class}\n  rules:\n  - matches: [{{path: {{value: {path}}}}}]\n    backends: [{backend}]\n"
+    ))
+    .unwrap()
+}
+
+pub fn condition(route: &Route, kind: &str) -> Option<(String, String)> {
+    let c = route
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)?;
+    Some((c.status.clone(), c.reason.clone()))
+}
+
+/// `kubectl ARGS` against the test cluster, as a user types it: its stdout.
+/// None, with a notice, when no kubectl is found (GATEHOUSE_TEST_KUBECTL,
+/// else `kubectl` on PATH); CI sets the variable.
+pub fn kubectl(cluster: &Cluster, args: &[&str]) -> Option<String> {
+    let program = std::env::var("GATEHOUSE_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let output = match Command::new(&program)
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(args)
+        .output()
+    {
+        Ok(output) => output,
+        Err(err) => {
+            eprintln!("skipped the kubectl check: cannot run {program}: {err}");
+            return None;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(String::from_utf8(output.stdout).unwrap())
+}
+
+/// A table as `kubectl get` prints it, one map from column to cell per row.
+/// Cells are cut at the columns' header offsets, so empty cells stay empty.
+pub fn table(printed: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut lines = printed.lines();
+    let header = lines.next().unwrap_or_default();
+    let mut starts: Vec<(usize, &str)> = Vec::new();
+    let mut at = 0;
+    for name in header.split_whitespace() {
+        let offset = at + header[at..].find(name).unwrap();
+        starts.push((offset, name));
+        at = offset + name.len();
+    }
+    lines
+        .map(|line| {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(i, (start, name))| {
+                    let end = starts.get(i + 1).map_or(line.len(), |next| next.0);
+                    let cell = line.get(*start..end.min(line.len())).unwrap_or_default();
+                    (name.to_string(), cell.trim().to_owned())
+                })
+                .collect()
+        })
+        .collect()
+}
