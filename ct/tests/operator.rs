@@ -18,7 +18,7 @@ use gatehouse_ct::process::{ProxyProcess, free_port};
 use gatehouse_ct::upstream::Upstream;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 #[tokio::test]
 async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
@@ -135,6 +135,42 @@ async fn routes_applied_in_the_cluster_are_served_by_the_proxy_and_reported() {
     let map = maps.get(&config_map).await.unwrap();
     let json = &map.data.unwrap()["config.json"];
     assert!(json.contains(&format!("default/{shop}")), "{json}");
+
+    // Editing the Route: traffic follows, and so does the status.
+    let edit = serde_json::json!({"spec": {"rules": [{
+        "matches": [{"path": {"value": "/store"}}],
+        "backends": [{"name": "shop", "url": format!("http://{}", upstream.authority())}],
+    }]}});
+    let edited = routes
+        .patch(&shop, &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    assert_eq!(edited.metadata.generation, Some(2));
+    let follows = async || {
+        proxy
+            .try_get("/store")
+            .await
+            .is_ok_and(|r| r.status == 200 && r.body == "shop")
+            && proxy.try_get("/shop").await.is_ok_and(|r| r.status == 404)
+    };
+    assert!(
+        eventually(Duration::from_secs(10), follows).await,
+        "{}",
+        operator.logs()
+    );
+    let reported = async || {
+        let r = routes.get(&shop).await.unwrap();
+        let conditions = r.status.map(|s| s.conditions).unwrap_or_default();
+        conditions.len() == 3
+            && conditions
+                .iter()
+                .all(|c| c.observed_generation == Some(2) && c.status == "True")
+    };
+    assert!(
+        eventually(Duration::from_secs(10), reported).await,
+        "{:?}",
+        routes.get(&shop).await.unwrap().status
+    );
 
     // Deleting the Route takes it off the proxy.
     routes
