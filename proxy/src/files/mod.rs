@@ -231,9 +231,7 @@ impl Site {
         };
         let len = meta.len();
         let bytes = if want_bytes && len <= READ_WHOLE {
-            let mut buf = Vec::with_capacity(len as usize);
-            (&file).read_to_end(&mut buf)?;
-            Some(Bytes::from(buf))
+            Some(read_small(&file, len as usize)?)
         } else {
             None
         };
@@ -297,6 +295,24 @@ impl Site {
         }
         Ok(false)
     }
+}
+
+/// The first `len` bytes of `file` (its size when it was stat'ed), fewer if
+/// it has shrunk since. Unlike `read_to_end`, which stats and seeks the file
+/// again and then reads once more to see the end, this is one `read(2)`.
+fn read_small(mut file: &File, len: usize) -> io::Result<Bytes> {
+    let mut buf = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    buf.truncate(filled);
+    Ok(Bytes::from(buf))
 }
 
 fn with_suffix(relative: &Path, suffix: &str) -> PathBuf {
