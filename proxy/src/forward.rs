@@ -21,9 +21,21 @@ pub struct Upstreams {
     pool: Pool,
 }
 
+/// The client's IP as `X-Forwarded-For` carries it: formatted once per
+/// connection, not on each of its requests.
+#[derive(Clone)]
+pub struct ClientIp(HeaderValue);
+
+impl ClientIp {
+    pub fn new(addr: SocketAddr) -> ClientIp {
+        let text = addr.ip().to_string();
+        ClientIp(HeaderValue::from_str(&text).expect("an IP address is a valid header value"))
+    }
+}
+
 /// Who asked, for the `X-Forwarded-*` headers.
 pub struct Origin<'a> {
-    pub client: SocketAddr,
+    pub client: &'a ClientIp,
     /// The Host the client sent, before any rewrite.
     pub host: Option<&'a HeaderValue>,
     /// The Host to send upstream, when a URLRewrite changes it.
@@ -127,12 +139,15 @@ fn prepare_request(
     if let Some(host) = origin.host {
         headers.insert(X_FORWARDED_HOST, host.clone());
     }
-    let client_ip = origin.client.ip().to_string();
+    let client_ip = &origin.client.0;
     let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {client_ip}"),
-        None => client_ip,
+        Some(previous) => {
+            let ip = client_ip.to_str().expect("an IP address is ASCII");
+            HeaderValue::from_str(&format!("{previous}, {ip}")).ok()
+        }
+        None => Some(client_ip.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR, value);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
