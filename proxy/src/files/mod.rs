@@ -329,7 +329,9 @@ fn respond_with_file<B>(
     head: bool,
 ) -> Response<Body> {
     let validators = Validators::new(opened.modified, opened.len, opened.encoding);
-    let mut headers = HeaderMap::new();
+    // Room for every header a file answer can carry (finish_headers adds
+    // Server and Connection), so the map is allocated once and never grown.
+    let mut headers = HeaderMap::with_capacity(16);
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&validators.etag).expect("etag is ASCII"),
