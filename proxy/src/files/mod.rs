@@ -336,10 +336,7 @@ fn respond_with_file<B>(
         header::ETAG,
         HeaderValue::from_str(&validators.etag).expect("etag is ASCII"),
     );
-    headers.insert(
-        header::LAST_MODIFIED,
-        HeaderValue::from_str(&validators.last_modified_header()).expect("dates are ASCII"),
-    );
+    headers.insert(header::LAST_MODIFIED, validators.last_modified_value());
     if let Some(cache_control) = cache_control {
         headers.insert(header::CACHE_CONTROL, cache_control.clone());
     }
