@@ -9,6 +9,7 @@ mod conditional;
 mod listing;
 mod request_path;
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -217,9 +218,7 @@ impl Site {
             let name = path.segments.last().map_or("", String::as_str);
             (relative, name, file, meta)
         };
-        let content_type = mime_guess::from_path(name)
-            .first_raw()
-            .unwrap_or("application/octet-stream");
+        let content_type = content_type(name);
         let (file, meta, encoding, varies) = match self.pick_variant(&relative, encodings, shown)? {
             Some((variant, variant_meta, encoding)) => (variant, variant_meta, encoding, true),
             None => (
@@ -313,6 +312,28 @@ fn read_small(mut file: &File, len: usize) -> io::Result<Bytes> {
     }
     buf.truncate(filled);
     Ok(Bytes::from(buf))
+}
+
+/// The media type for a file name, by extension. The guess is a search of a
+/// long table, and a site asks for the same few types over and over, so each
+/// worker remembers its last answer.
+fn content_type(name: &str) -> &'static str {
+    thread_local! {
+        static LAST: RefCell<(String, &'static str)> = const { RefCell::new((String::new(), "")) };
+    }
+    let extension = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    LAST.with_borrow_mut(|(last_extension, last_type)| {
+        if last_type.is_empty() || last_extension != extension {
+            *last_type = mime_guess::from_path(name)
+                .first_raw()
+                .unwrap_or("application/octet-stream");
+            extension.clone_into(last_extension);
+        }
+        *last_type
+    })
 }
 
 fn with_suffix(relative: &Path, suffix: &str) -> PathBuf {
