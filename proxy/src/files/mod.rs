@@ -4,6 +4,7 @@
 //! never a byte from outside the root.
 
 mod beneath;
+mod cache;
 mod chunks;
 mod conditional;
 mod listing;
@@ -32,6 +33,8 @@ const READ_WHOLE: u64 = 64 * 1024;
 pub struct Site {
     /// Every file is opened through it, never by a joined path.
     root: Root,
+    /// This site's part of the small-file cache.
+    id: u64,
     index: Vec<String>,
     listing: bool,
     precompressed: bool,
@@ -49,7 +52,8 @@ enum Lookup {
 }
 
 struct Opened {
-    file: File,
+    /// `None` when the bytes came from the small-file cache.
+    file: Option<File>,
     len: u64,
     modified: SystemTime,
     content_type: &'static str,
@@ -84,6 +88,7 @@ impl Site {
             .transpose()?;
         Ok(Site {
             root,
+            id: cache::new_site_id(),
             index,
             listing,
             precompressed,
@@ -173,6 +178,19 @@ impl Site {
         want_bytes: bool,
     ) -> io::Result<Lookup> {
         let relative = path.relative();
+        // Only plain files are kept: no folder, index or encoded variant.
+        let cacheable = want_bytes && !self.precompressed && !path.trailing_slash;
+        if cacheable && let Some(hit) = self.cached(&relative) {
+            return Ok(Lookup::File(Opened {
+                file: None,
+                len: hit.bytes.len() as u64,
+                modified: hit.modified,
+                content_type: hit.content_type,
+                encoding: None,
+                varies: false,
+                bytes: Some(hit.bytes),
+            }));
+        }
         let file = match self.root.open_beneath(&relative) {
             Ok(file) => file,
             Err(Refusal::Missing) => return Ok(Lookup::NotFound),
@@ -234,15 +252,35 @@ impl Site {
         } else {
             None
         };
+        let modified = meta.modified()?;
+        if cacheable
+            && encoding.is_none()
+            && let Some(bytes) = &bytes
+        {
+            let cached = cache::Cached {
+                identity: cache::Identity::of(&meta),
+                bytes: bytes.clone(),
+                modified,
+                content_type,
+            };
+            cache::put(self.id, &relative, cached);
+        }
         Ok(Lookup::File(Opened {
             len: bytes.as_ref().map_or(len, |b| b.len() as u64),
-            modified: meta.modified()?,
-            file,
+            modified,
+            file: Some(file),
             content_type,
             encoding,
             varies,
             bytes,
         }))
+    }
+
+    /// The cached copy of `relative` if the path still names that very file.
+    fn cached(&self, relative: &Path) -> Option<cache::Cached> {
+        let cached = cache::get(self.id, relative)?;
+        let now = self.root.stat(relative)?;
+        (cache::Identity::of_stat(&now) == Some(cached.identity)).then_some(cached)
     }
 
     /// `Some(file)` when it opens below the root; `None` when it is missing or refused (and logged).
@@ -403,8 +441,8 @@ fn respond_with_file<B>(
         body::empty()
     } else if let Some(bytes) = opened.bytes {
         body::full(bytes.slice(start as usize..(start + len) as usize))
-    } else {
-        match chunks::FileChunks::new(opened.file, start, len) {
+    } else if let Some(file) = opened.file {
+        match chunks::FileChunks::new(file, start, len) {
             Ok(chunks) => chunks.boxed_unsync(),
             Err(err) => {
                 tracing::warn!(%err, "static file seek failed");
@@ -414,6 +452,8 @@ fn respond_with_file<B>(
                 );
             }
         }
+    } else {
+        unreachable!("an answer from the cache always has its bytes")
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
