@@ -6,7 +6,8 @@
 //! (and a path that now leads elsewhere, a symlink out of the root say, goes
 //! back through `open_beneath` and is refused there). Files changed within
 //! the last two seconds are not kept: a write in the same timestamp tick as
-//! our read could otherwise go unseen ("racy git").
+//! our read could otherwise go unseen ("racy git"). Entries of a site that
+//! a new config dropped stay until the worker's map next starts over.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
