@@ -21,9 +21,21 @@ pub struct Upstreams {
     pool: Pool,
 }
 
+/// The client's IP as `X-Forwarded-For` carries it: formatted once per
+/// connection, not on each of its requests.
+#[derive(Clone)]
+pub struct ClientIp(HeaderValue);
+
+impl ClientIp {
+    pub fn new(addr: SocketAddr) -> ClientIp {
+        let text = addr.ip().to_string();
+        ClientIp(HeaderValue::from_str(&text).expect("an IP address is a valid header value"))
+    }
+}
+
 /// Who asked, for the `X-Forwarded-*` headers.
 pub struct Origin<'a> {
-    pub client: SocketAddr,
+    pub client: &'a ClientIp,
     /// The Host the client sent, before any rewrite.
     pub host: Option<&'a HeaderValue>,
     /// The Host to send upstream, when a URLRewrite changes it.
@@ -127,12 +139,15 @@ fn prepare_request(
     if let Some(host) = origin.host {
         headers.insert(X_FORWARDED_HOST, host.clone());
     }
-    let client_ip = origin.client.ip().to_string();
+    let client_ip = &origin.client.0;
     let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {client_ip}"),
-        None => client_ip,
+        Some(previous) => {
+            let ip = client_ip.to_str().expect("an IP address is ASCII");
+            HeaderValue::from_str(&format!("{previous}, {ip}")).ok()
+        }
+        None => Some(client_ip.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR, value);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
@@ -143,26 +158,37 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// RFC 9110 §7.6.1: connection-specific headers, and any the `Connection` header names.
+/// One pass over the names finds those present, so a message without any
+/// (most requests) costs no hashed removal, and one with only `Connection`
+/// (most responses) costs one instead of eight.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+    let mut present: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_hop_by_hop(n))
+        .cloned()
         .collect();
-    for name in named {
+    if present.is_empty() {
+        return;
+    }
+    present.extend(
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("").split(','))
+            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok()),
+    );
+    for name in present {
         headers.remove(name);
     }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == header::PROXY_AUTHORIZATION
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
 }

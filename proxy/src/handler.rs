@@ -2,7 +2,6 @@
 //! pick a backend by weight, forward, and count what happened.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use hyper::body::Incoming;
 
 use crate::body::{self, Body};
 use crate::filters;
-use crate::forward::{Origin, Upstreams};
+use crate::forward::{ClientIp, Origin, Upstreams};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
 use crate::state::State;
@@ -26,7 +25,7 @@ pub struct Shared {
 
 pub async fn handle(
     shared: Arc<Shared>,
-    client: SocketAddr,
+    client: ClientIp,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
@@ -52,7 +51,7 @@ pub async fn handle(
         ));
     };
     let rule = &active.rules[found.route][found.rule];
-    let response = serve_rule(&shared, rule, found.matched, client, host, req).await;
+    let response = serve_rule(&shared, rule, found.matched, &client, host, req).await;
     rule.duration.observe(started.elapsed().as_secs_f64());
     Ok(response)
 }
@@ -61,7 +60,7 @@ async fn serve_rule(
     shared: &Shared,
     rule: &RuleRuntime,
     matched: usize,
-    client: SocketAddr,
+    client: &ClientIp,
     host: Option<HeaderValue>,
     mut req: Request<Incoming>,
 ) -> Response<Body> {

@@ -11,6 +11,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+use crate::forward::ClientIp;
 use crate::handler::{self, Shared};
 
 /// Limits that bound what one client can hold.
@@ -56,7 +57,9 @@ pub async fn serve(
         let shared = shared.clone();
         let open = shared.state.metrics.open_connections.clone();
         open.inc();
-        let service = service_fn(move |req| handler::handle(shared.clone(), client, req));
+        let client_ip = ClientIp::new(client);
+        let service =
+            service_fn(move |req| handler::handle(shared.clone(), client_ip.clone(), req));
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();

@@ -277,3 +277,59 @@ async fn a_missing_root_is_a_config_error() {
         "{errors:?}"
     );
 }
+
+/// Small files are kept in memory once settled (see `files/cache.rs`); every
+/// change to the file, or to what its path names, must still be seen.
+#[tokio::test]
+async fn a_kept_small_file_follows_every_change() {
+    let root = site("kept");
+    let outside = root.with_extension("outside");
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret").unwrap();
+    std::fs::write(root.join("note.txt"), "first").unwrap();
+    std::fs::write(root.join("other.txt"), "other").unwrap();
+    // Only files whose last change is 2 s old are kept.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let proxy = serve(&root, "").await;
+    let client = client();
+    let get = |path: &'static str| {
+        let request = client.get(url(&proxy, path));
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(get("/note.txt").await, (200, "first".into()));
+    }
+    std::fs::write(root.join("note.txt"), "again").unwrap();
+    assert_eq!(
+        get("/note.txt").await,
+        (200, "again".into()),
+        "same size, new content"
+    );
+    std::fs::write(root.join("note.txt"), "longer now").unwrap();
+    assert_eq!(get("/note.txt").await, (200, "longer now".into()));
+    std::fs::rename(root.join("other.txt"), root.join("note.txt")).unwrap();
+    assert_eq!(
+        get("/note.txt").await,
+        (200, "other".into()),
+        "renamed over"
+    );
+    std::fs::remove_file(root.join("note.txt")).unwrap();
+    assert_eq!(get("/note.txt").await.0, 404, "deleted");
+    std::os::unix::fs::symlink(outside.join("secret.txt"), root.join("note.txt")).unwrap();
+    assert_eq!(
+        get("/note.txt").await.0,
+        403,
+        "now a symlink out of the root"
+    );
+    std::fs::remove_file(root.join("note.txt")).unwrap();
+    std::fs::write(root.join("note.txt"), "fresh").unwrap();
+    assert_eq!(
+        get("/note.txt").await,
+        (200, "fresh".into()),
+        "a file again"
+    );
+}

@@ -79,6 +79,19 @@ impl Root {
         self.open_checked(relative)
     }
 
+    /// `fstatat(2)` of `relative` from the root, symlinks followed. Only
+    /// for checking a file opened before through `open_beneath` is still the
+    /// same inode (see `cache`): it does not keep a path inside the root.
+    pub fn stat(&self, relative: &Path) -> Option<libc::stat> {
+        let name = CString::new(relative.as_os_str().as_bytes()).ok()?;
+        // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `name` is a valid C string, `st` a valid out-pointer, and
+        // the root descriptor stays open while `self` lives.
+        let rc = unsafe { libc::fstatat(self.dir.as_raw_fd(), name.as_ptr(), &mut st, 0) };
+        (rc == 0).then_some(st)
+    }
+
     fn openat2(&self, relative: &Path) -> Result<File, Refusal> {
         let name = CString::new(relative.as_os_str().as_bytes()).map_err(|_| Refusal::Missing)?;
         let how = OpenHow {

@@ -2,10 +2,11 @@
 //! `Last-Modified`, `If-None-Match` / `If-Modified-Since` → 304, and a single
 //! `Range` → 206 (416 when it cannot be satisfied, 200 when `If-Range` fails).
 
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::HeaderMap;
 use http::header;
+use http::{HeaderMap, HeaderValue};
 
 /// What identifies one version of one representation.
 pub struct Validators {
@@ -18,10 +19,17 @@ impl Validators {
     /// precompressed variant so each variant has its own tag.
     pub fn new(modified: SystemTime, len: u64, encoding: Option<&str>) -> Validators {
         let since = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let etag = match encoding {
-            Some(enc) => format!("\"{:x}-{len:x}-{enc}\"", since.as_secs()),
-            None => format!("\"{:x}-{len:x}\"", since.as_secs()),
-        };
+        // Built by hand: `format!` costs more than the rest of the answer's headers.
+        let mut etag = String::with_capacity(48);
+        etag.push('"');
+        push_hex(&mut etag, since.as_secs());
+        etag.push('-');
+        push_hex(&mut etag, len);
+        if let Some(enc) = encoding {
+            etag.push('-');
+            etag.push_str(enc);
+        }
+        etag.push('"');
         // HTTP dates have whole seconds; compare at that precision.
         let last_modified = UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs());
         Validators {
@@ -61,6 +69,40 @@ impl Validators {
     pub fn last_modified_header(&self) -> String {
         httpdate::fmt_http_date(self.last_modified)
     }
+
+    /// `Last-Modified` as a header value. Formatting an HTTP date is the
+    /// dearest step of a small file's answer and the same file asks for the
+    /// same date again and again, so each worker remembers the last one.
+    pub fn last_modified_value(&self) -> HeaderValue {
+        thread_local! {
+            static LAST: RefCell<Option<(SystemTime, HeaderValue)>> = const { RefCell::new(None) };
+        }
+        LAST.with_borrow_mut(|last| match last {
+            Some((at, value)) if *at == self.last_modified => value.clone(),
+            _ => {
+                let value =
+                    HeaderValue::from_str(&self.last_modified_header()).expect("dates are ASCII");
+                *last = Some((self.last_modified, value.clone()));
+                value
+            }
+        })
+    }
+}
+
+/// `n` in lowercase hex without leading zeros, as `{:x}` writes it.
+fn push_hex(out: &mut String, n: u64) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut rest = n;
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| d as char));
 }
 
 /// What to send of a representation `len` bytes long.
@@ -163,6 +205,15 @@ mod tests {
     }
 
     #[test]
+    fn hex_as_format_writes_it() {
+        for n in [0, 1, 0xf, 0x10, 0x400, 0x6553_f100, u64::MAX] {
+            let mut out = String::new();
+            push_hex(&mut out, n);
+            assert_eq!(out, format!("{n:x}"));
+        }
+    }
+
+    #[test]
     fn validators() {
         let modified = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_500);
         let v = Validators::new(modified, 1024, None);
@@ -184,6 +235,10 @@ mod tests {
         );
         h.remove(header::IF_NONE_MATCH);
         assert!(v.not_modified(&h));
+        assert_eq!(v.last_modified_value(), v.last_modified_header().as_str());
+        let older = Validators::new(UNIX_EPOCH, 1, None);
+        assert_eq!(older.last_modified_value(), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(v.last_modified_value(), v.last_modified_header().as_str());
         h.insert(
             header::IF_MODIFIED_SINCE,
             "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),

@@ -4,11 +4,13 @@
 //! never a byte from outside the root.
 
 mod beneath;
+mod cache;
 mod chunks;
 mod conditional;
 mod listing;
 mod request_path;
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ const READ_WHOLE: u64 = 64 * 1024;
 pub struct Site {
     /// Every file is opened through it, never by a joined path.
     root: Root,
+    /// This site's part of the small-file cache.
+    id: u64,
     index: Vec<String>,
     listing: bool,
     precompressed: bool,
@@ -48,7 +52,8 @@ enum Lookup {
 }
 
 struct Opened {
-    file: File,
+    /// `None` when the bytes came from the small-file cache.
+    file: Option<File>,
     len: u64,
     modified: SystemTime,
     content_type: &'static str,
@@ -83,6 +88,7 @@ impl Site {
             .transpose()?;
         Ok(Site {
             root,
+            id: cache::new_site_id(),
             index,
             listing,
             precompressed,
@@ -172,6 +178,19 @@ impl Site {
         want_bytes: bool,
     ) -> io::Result<Lookup> {
         let relative = path.relative();
+        // Only plain files are kept: no folder, index or encoded variant.
+        let cacheable = want_bytes && !self.precompressed && !path.trailing_slash;
+        if cacheable && let Some(hit) = self.cached(&relative) {
+            return Ok(Lookup::File(Opened {
+                file: None,
+                len: hit.bytes.len() as u64,
+                modified: hit.modified,
+                content_type: hit.content_type,
+                encoding: None,
+                varies: false,
+                bytes: Some(hit.bytes),
+            }));
+        }
         let file = match self.root.open_beneath(&relative) {
             Ok(file) => file,
             Err(Refusal::Missing) => return Ok(Lookup::NotFound),
@@ -217,9 +236,7 @@ impl Site {
             let name = path.segments.last().map_or("", String::as_str);
             (relative, name, file, meta)
         };
-        let content_type = mime_guess::from_path(name)
-            .first_raw()
-            .unwrap_or("application/octet-stream");
+        let content_type = content_type(name);
         let (file, meta, encoding, varies) = match self.pick_variant(&relative, encodings, shown)? {
             Some((variant, variant_meta, encoding)) => (variant, variant_meta, encoding, true),
             None => (
@@ -231,21 +248,39 @@ impl Site {
         };
         let len = meta.len();
         let bytes = if want_bytes && len <= READ_WHOLE {
-            let mut buf = Vec::with_capacity(len as usize);
-            (&file).read_to_end(&mut buf)?;
-            Some(Bytes::from(buf))
+            Some(read_small(&file, len as usize)?)
         } else {
             None
         };
+        let modified = meta.modified()?;
+        if cacheable
+            && encoding.is_none()
+            && let Some(bytes) = &bytes
+        {
+            let cached = cache::Cached {
+                identity: cache::Identity::of(&meta),
+                bytes: bytes.clone(),
+                modified,
+                content_type,
+            };
+            cache::put(self.id, &relative, cached);
+        }
         Ok(Lookup::File(Opened {
             len: bytes.as_ref().map_or(len, |b| b.len() as u64),
-            modified: meta.modified()?,
-            file,
+            modified,
+            file: Some(file),
             content_type,
             encoding,
             varies,
             bytes,
         }))
+    }
+
+    /// The cached copy of `relative` if the path still names that very file.
+    fn cached(&self, relative: &Path) -> Option<cache::Cached> {
+        let cached = cache::get(self.id, relative)?;
+        let now = self.root.stat(relative)?;
+        (cache::Identity::of_stat(&now) == Some(cached.identity)).then_some(cached)
     }
 
     /// `Some(file)` when it opens below the root; `None` when it is missing or refused (and logged).
@@ -299,6 +334,46 @@ impl Site {
     }
 }
 
+/// The first `len` bytes of `file` (its size when it was stat'ed), fewer if
+/// it has shrunk since. Unlike `read_to_end`, which stats and seeks the file
+/// again and then reads once more to see the end, this is one `read(2)`.
+fn read_small(mut file: &File, len: usize) -> io::Result<Bytes> {
+    let mut buf = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    buf.truncate(filled);
+    Ok(Bytes::from(buf))
+}
+
+/// The media type for a file name, by extension. The guess is a search of a
+/// long table, and a site asks for the same few types over and over, so each
+/// worker remembers its last answer.
+fn content_type(name: &str) -> &'static str {
+    thread_local! {
+        static LAST: RefCell<(String, &'static str)> = const { RefCell::new((String::new(), "")) };
+    }
+    let extension = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    LAST.with_borrow_mut(|(last_extension, last_type)| {
+        if last_type.is_empty() || last_extension != extension {
+            *last_type = mime_guess::from_path(name)
+                .first_raw()
+                .unwrap_or("application/octet-stream");
+            extension.clone_into(last_extension);
+        }
+        *last_type
+    })
+}
+
 fn with_suffix(relative: &Path, suffix: &str) -> PathBuf {
     let mut name = relative.as_os_str().to_owned();
     name.push(".");
@@ -313,15 +388,14 @@ fn respond_with_file<B>(
     head: bool,
 ) -> Response<Body> {
     let validators = Validators::new(opened.modified, opened.len, opened.encoding);
-    let mut headers = HeaderMap::new();
+    // Room for every header a file answer can carry (finish_headers adds
+    // Server and Connection), so the map is allocated once and never grown.
+    let mut headers = HeaderMap::with_capacity(16);
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&validators.etag).expect("etag is ASCII"),
     );
-    headers.insert(
-        header::LAST_MODIFIED,
-        HeaderValue::from_str(&validators.last_modified_header()).expect("dates are ASCII"),
-    );
+    headers.insert(header::LAST_MODIFIED, validators.last_modified_value());
     if let Some(cache_control) = cache_control {
         headers.insert(header::CACHE_CONTROL, cache_control.clone());
     }
@@ -367,8 +441,8 @@ fn respond_with_file<B>(
         body::empty()
     } else if let Some(bytes) = opened.bytes {
         body::full(bytes.slice(start as usize..(start + len) as usize))
-    } else {
-        match chunks::FileChunks::new(opened.file, start, len) {
+    } else if let Some(file) = opened.file {
+        match chunks::FileChunks::new(file, start, len) {
             Ok(chunks) => chunks.boxed_unsync(),
             Err(err) => {
                 tracing::warn!(%err, "static file seek failed");
@@ -378,6 +452,8 @@ fn respond_with_file<B>(
                 );
             }
         }
+    } else {
+        unreachable!("an answer from the cache always has its bytes")
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
