@@ -11,7 +11,9 @@
 #          1 MiB: gatehouse throughput >= 0.9 x nginx.
 #
 # Usage (from the repo root): bash bench/static-vs-nginx.sh
-# Env: DURATION (10s), CONNECTIONS (100), THREADS (2), WARMUP (3s), KEEP_TMP=1.
+# Env: DURATION (10s), CONNECTIONS (100), THREADS (2), WARMUP (3s), KEEP_TMP=1,
+#      NGINX_OPEN_FILE_CACHE=1 to give nginx its descriptor cache too (off in
+#      the issue's setup; gatehouse keeps small files in memory either way).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,8 +39,14 @@ GATEHOUSE_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 
 log "nginx (2 workers, sendfile) on 127.0.0.1:$NGINX_PORT"
+OPEN_FILE_CACHE=""
+if [[ -n ${NGINX_OPEN_FILE_CACHE:-} ]]; then
+    OPEN_FILE_CACHE="open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;"
+    log "nginx with open_file_cache"
+fi
 start_nginx nginx-static 2 "
     sendfile on;
+    $OPEN_FILE_CACHE
     tcp_nopush on;
     server {
         listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
