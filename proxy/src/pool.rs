@@ -4,7 +4,6 @@
 //! another thread.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,7 +20,11 @@ use crate::metrics::UpstreamError;
 const MAX_IDLE_PER_UPSTREAM: usize = 256;
 
 pub struct Pool {
-    connections: Mutex<HashMap<Authority, Vec<SendRequest<Incoming>>, BuildHasherDefault<Fnv>>>,
+    /// FNV, not SipHash: `Authority` hashes itself a byte at a time, which
+    /// SipHash makes the costliest part of a checkout; the keys are the
+    /// config's own upstreams, never a client's input, so a keyed hash buys
+    /// nothing here.
+    connections: Mutex<HashMap<Authority, Vec<SendRequest<Incoming>>, fnv::FnvBuildHasher>>,
     connect_timeout: Duration,
 }
 
@@ -124,29 +127,5 @@ impl Pool {
             }
         });
         Ok(sender)
-    }
-}
-
-/// FNV-1a. `Authority` hashes itself a byte at a time, which SipHash makes
-/// the costliest part of a checkout; the keys are the config's own
-/// upstreams, never a client's input, so a keyed hash buys nothing here.
-#[derive(Clone, Copy)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
