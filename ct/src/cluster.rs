@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use gatehouse_api::Route;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -250,5 +251,25 @@ pub fn table(printed: &str) -> Vec<std::collections::HashMap<String, String>> {
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// The notes of the Warning Events with `reason` on the object `kind`/`name`
+/// in `default`.
+pub async fn warnings(client: &Client, kind: &str, name: &str, reason: &str) -> Vec<String> {
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let Ok(list) = events.list(&Default::default()).await else {
+        return Vec::new();
+    };
+    list.items
+        .into_iter()
+        .filter(|e| {
+            e.regarding
+                .as_ref()
+                .is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name))
+                && e.reason.as_deref() == Some(reason)
+                && e.type_.as_deref() == Some("Warning")
+        })
+        .filter_map(|e| e.note)
         .collect()
 }

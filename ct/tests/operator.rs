@@ -11,13 +11,12 @@ use std::time::Duration;
 use gatehouse_api::Route;
 use gatehouse_ct::cluster::{
     Operator, cluster, condition, eventually, kubectl, register_proxy, remove_pods, route,
-    running_proxy, scope, table,
+    running_proxy, scope, table, warnings,
 };
 use gatehouse_ct::fixtures::TempDir;
 use gatehouse_ct::process::{ProxyProcess, free_port};
 use gatehouse_ct::upstream::Upstream;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 #[tokio::test]
@@ -589,25 +588,6 @@ async fn a_slow_proxy_delays_nobody_and_a_restarted_operator_keeps_status_withou
         &[format!("gh-fast-{id}"), format!("gh-slow-{id}")],
     )
     .await;
-}
-
-/// The Warning Events on the object `kind`/`name` with `reason`: their notes.
-async fn warnings(client: &kube::Client, kind: &str, name: &str, reason: &str) -> Vec<String> {
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let Ok(list) = events.list(&Default::default()).await else {
-        return Vec::new();
-    };
-    list.items
-        .into_iter()
-        .filter(|e| {
-            e.regarding
-                .as_ref()
-                .is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name))
-                && e.reason.as_deref() == Some(reason)
-                && e.type_.as_deref() == Some("Warning")
-        })
-        .filter_map(|e| e.note)
-        .collect()
 }
 
 #[tokio::test]

@@ -15,10 +15,9 @@ use std::time::Duration;
 
 use gatehouse_api::Route;
 use gatehouse_ct::cluster::{
-    Operator, cluster, eventually, remove_pods, route, running_proxy, scope,
+    Operator, cluster, eventually, remove_pods, route, running_proxy, scope, warnings,
 };
 use gatehouse_ct::upstream::Upstream;
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, JSONSchemaProps,
 };
@@ -143,23 +142,10 @@ async fn a_route_stored_under_an_older_schema_is_announced_and_the_others_are_se
         operator.logs()
     );
 
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let announced = async || {
-        events
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .find(|e| {
-                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(legacy.as_str())
-                    && e.reason.as_deref() == Some("Malformed")
-            })
-    };
-    let mut event = None;
+    let mut notes = Vec::new();
     let found = eventually(Duration::from_secs(10), async || {
-        event = announced().await;
-        event.is_some()
+        notes = warnings(&client, "Route", &legacy, "Malformed").await;
+        !notes.is_empty()
     })
     .await;
     assert!(
@@ -167,13 +153,7 @@ async fn a_route_stored_under_an_older_schema_is_announced_and_the_others_are_se
         "no Malformed Event; operator log:\n{}",
         operator.logs()
     );
-    let event = event.unwrap();
-    assert_eq!(event.type_.as_deref(), Some("Warning"));
-    assert_eq!(
-        event.regarding.as_ref().and_then(|r| r.kind.as_deref()),
-        Some("Route")
-    );
-    let note = event.note.unwrap_or_default();
+    let note = &notes[0];
     assert!(
         note.to_lowercase().contains("expected a sequence"),
         "{note}"
