@@ -1,50 +1,36 @@
 //! Sends a request to an upstream and brings its response back, as nginx and
 //! Envoy do: bodies streamed both ways, pooled keep-alive connections,
 //! hop-by-hop headers dropped, `X-Forwarded-*` set, `Upgrade` passed through.
+//! A request without a body goes out on Gatehouse's own client (`h1`), the
+//! others on hyper's (`pool`).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
+use crate::forwarded::{Origin, ProxyHeaders};
 use crate::metrics::UpstreamError;
 use crate::pool::Pool;
+use crate::{h1, hop};
 
-/// One worker's HTTP/1.1 client: its own pool of upstream connections.
+/// One worker's HTTP/1.1 clients, each with its own upstream connections:
+/// Gatehouse's own for requests without a body, hyper's for the rest.
 pub struct Upstreams {
+    h1: h1::Client,
     pool: Pool,
-}
-
-/// The client's IP as `X-Forwarded-For` carries it: formatted once per
-/// connection, not on each of its requests.
-#[derive(Clone)]
-pub struct ClientIp(HeaderValue);
-
-impl ClientIp {
-    pub fn new(addr: SocketAddr) -> ClientIp {
-        let text = addr.ip().to_string();
-        ClientIp(HeaderValue::from_str(&text).expect("an IP address is a valid header value"))
-    }
-}
-
-/// Who asked, for the `X-Forwarded-*` headers.
-pub struct Origin<'a> {
-    pub client: &'a ClientIp,
-    /// The Host the client sent, before any rewrite.
-    pub host: Option<&'a HeaderValue>,
-    /// The Host to send upstream, when a URLRewrite changes it.
-    pub rewritten_host: Option<&'a HeaderValue>,
 }
 
 impl Upstreams {
     pub fn new(connect_timeout: Duration) -> Upstreams {
         Upstreams {
+            h1: h1::Client::new(connect_timeout),
             pool: Pool::new(connect_timeout),
         }
     }
@@ -52,22 +38,38 @@ impl Upstreams {
     /// Sends `req` to `authority`; `timeout` bounds the wait for response headers.
     pub async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         authority: &Authority,
         origin: Origin<'_>,
         timeout: Option<Duration>,
     ) -> Result<Response<Body>, UpstreamError> {
         let upgrade = upgrade_protocol(&req);
-        let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-        prepare_request(&mut req, authority, &origin, upgrade.as_ref());
+        let proxy_headers = ProxyHeaders::new(&origin, authority, req.headers());
+        if upgrade.is_some() || !req.body().is_end_stream() {
+            // Boxed: this rarer future is large, and would otherwise
+            // enlarge every request's.
+            let sent = self.forward_on_hyper(req, authority, proxy_headers, upgrade, timeout);
+            return Box::pin(sent).await;
+        }
+        // The h1 client writes the request as it is, but in origin form,
+        // without hop-by-hop headers and with ours, and answers with the
+        // hop-by-hop headers already gone.
+        within(timeout, self.h1.send(authority, &req, &proxy_headers)).await
+    }
 
-        let sent = self.pool.send(authority, req);
-        let mut response = match timeout {
-            Some(limit) => tokio::time::timeout(limit, sent)
-                .await
-                .map_err(|_| UpstreamError::Timeout)??,
-            None => sent.await?,
-        };
+    /// A request with a body, or an upgrade, on hyper's client.
+    async fn forward_on_hyper(
+        &self,
+        mut req: Request<Incoming>,
+        authority: &Authority,
+        proxy_headers: ProxyHeaders,
+        upgrade: Option<HeaderValue>,
+        timeout: Option<Duration>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        prepare_request(&mut req, &proxy_headers, upgrade.as_ref());
+
+        let mut response = within(timeout, self.pool.send(authority, req)).await?;
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_upgrade) = client_upgrade
@@ -88,19 +90,28 @@ impl Upstreams {
             let (parts, _) = response.into_parts();
             return Ok(Response::from_parts(parts, crate::body::empty()));
         }
-        strip_hop_by_hop(response.headers_mut());
+        hop::strip(response.headers_mut());
         Ok(response.map(|body| body.map_err(crate::body::BoxError::from).boxed_unsync()))
+    }
+}
+
+/// `sent`, given up with a 504 after `timeout`.
+async fn within<T>(
+    timeout: Option<Duration>,
+    sent: impl Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, UpstreamError> {
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, sent)
+            .await
+            .map_err(|_| UpstreamError::Timeout)?,
+        None => sent.await,
     }
 }
 
 /// The `Upgrade` value of an HTTP/1.1 upgrade request (WebSocket and the like).
 fn upgrade_protocol<B>(req: &Request<B>) -> Option<HeaderValue> {
-    let connection_says_upgrade = req
-        .headers()
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let connection_says_upgrade =
+        hop::connection_lists(req.headers().get_all(header::CONNECTION), "upgrade");
     if req.version() == Version::HTTP_11 && connection_says_upgrade {
         req.headers().get(header::UPGRADE).cloned()
     } else {
@@ -108,10 +119,11 @@ fn upgrade_protocol<B>(req: &Request<B>) -> Option<HeaderValue> {
     }
 }
 
+/// Makes `req` what hyper's client is to send: origin form, HTTP/1.1, no
+/// hop-by-hop headers but the upgrade's, ours set.
 fn prepare_request(
     req: &mut Request<Incoming>,
-    authority: &Authority,
-    origin: &Origin<'_>,
+    proxy_headers: &ProxyHeaders,
     upgrade: Option<&HeaderValue>,
 ) {
     // Origin form (`/path?query`), as a request to an origin server is sent.
@@ -124,71 +136,10 @@ fn prepare_request(
     *req.version_mut() = Version::HTTP_11;
 
     let headers = req.headers_mut();
-    strip_hop_by_hop(headers);
+    hop::strip(headers);
     if let Some(protocol) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol.clone());
     }
-    match origin.rewritten_host.or(origin.host) {
-        Some(host) => headers.insert(header::HOST, host.clone()),
-        None => headers.insert(
-            header::HOST,
-            HeaderValue::from_str(authority.as_str()).expect("an authority is a valid Host"),
-        ),
-    };
-    if let Some(host) = origin.host {
-        headers.insert(X_FORWARDED_HOST, host.clone());
-    }
-    let client_ip = &origin.client.0;
-    let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => {
-            let ip = client_ip.to_str().expect("an IP address is ASCII");
-            HeaderValue::from_str(&format!("{previous}, {ip}")).ok()
-        }
-        None => Some(client_ip.clone()),
-    };
-    if let Some(value) = forwarded_for {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-}
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-/// RFC 9110 §7.6.1: connection-specific headers, and any the `Connection` header names.
-/// One pass over the names finds those present, so a message without any
-/// (most requests) costs no hashed removal, and one with only `Connection`
-/// (most responses) costs one instead of eight.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let mut present: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| is_hop_by_hop(n))
-        .cloned()
-        .collect();
-    if present.is_empty() {
-        return;
-    }
-    present.extend(
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .flat_map(|v| v.to_str().unwrap_or("").split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok()),
-    );
-    for name in present {
-        headers.remove(name);
-    }
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == header::TE
-        || name == header::TRAILER
-        || name == header::TRANSFER_ENCODING
-        || name == header::UPGRADE
-        || name == header::PROXY_AUTHORIZATION
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
+    proxy_headers.insert_into(headers);
 }

@@ -12,7 +12,8 @@ use hyper::body::Incoming;
 
 use crate::body::{self, Body};
 use crate::filters;
-use crate::forward::{ClientIp, Origin, Upstreams};
+use crate::forward::Upstreams;
+use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
 use crate::state::State;

@@ -2,13 +2,18 @@
 //! comes from the operator (admin API), a config file, or a folder of YAML.
 
 pub mod admin;
+pub mod allocator;
 pub mod body;
 pub mod cli;
+pub mod dial;
 pub mod embedded;
 pub mod files;
 pub mod filters;
 pub mod forward;
+pub mod forwarded;
+pub mod h1;
 pub mod handler;
+pub mod hop;
 pub mod local;
 pub mod metrics;
 pub mod pool;

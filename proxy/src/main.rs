@@ -3,10 +3,8 @@ use gatehouse_proxy::Settings;
 use gatehouse_proxy::cli::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-// Many small, short-lived allocations per request (headers, bodies, tasks):
-// mimalloc's thread-local free lists serve them faster than glibc's malloc.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: gatehouse_proxy::allocator::MiMalloc = gatehouse_proxy::allocator::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();

@@ -1,20 +1,20 @@
-//! One worker's keep-alive connections to its upstreams, on hyper's
-//! low-level HTTP/1.1 client. Each worker owns its pool (see `workers`), so
-//! a checkout is an uncontended lock and a short scan, with no hand-off to
-//! another thread.
+//! One worker's keep-alive connections to its upstreams on hyper's
+//! low-level HTTP/1.1 client, for what `h1` leaves to it: requests with a
+//! body (sent while the response is read) and upgrades. Each worker owns
+//! its pool (see `workers`), so a checkout is an uncontended lock and a
+//! short scan, with no hand-off to another thread.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::dial::dial;
+use crate::metrics::UpstreamError;
 use http::uri::Authority;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-
-use crate::metrics::UpstreamError;
 
 /// Idle connections kept per upstream; more are closed when they finish.
 const MAX_IDLE_PER_UPSTREAM: usize = 256;
@@ -92,31 +92,7 @@ impl Pool {
     }
 
     async fn connect(&self, authority: &Authority) -> Result<SendRequest<Incoming>, UpstreamError> {
-        let port = authority.port_u16().unwrap_or(80);
-        let connecting = async {
-            let addrs: Vec<_> = tokio::net::lookup_host((authority.host(), port))
-                .await
-                .map_err(|_| UpstreamError::NoEndpoint)?
-                .collect();
-            if addrs.is_empty() {
-                return Err(UpstreamError::NoEndpoint);
-            }
-            let mut last = UpstreamError::Connect;
-            for addr in addrs {
-                match TcpStream::connect(addr).await {
-                    Ok(stream) => return Ok(stream),
-                    Err(err) => {
-                        tracing::debug!(%err, %addr, "upstream connect failed");
-                        last = UpstreamError::Connect;
-                    }
-                }
-            }
-            Err(last)
-        };
-        let stream = tokio::time::timeout(self.connect_timeout, connecting)
-            .await
-            .map_err(|_| UpstreamError::Connect)??;
-        let _ = stream.set_nodelay(true);
+        let stream = dial(authority, self.connect_timeout).await?;
         let (sender, connection) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await

@@ -11,7 +11,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use crate::forward::ClientIp;
+use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
 
 /// Limits that bound what one client can hold.

@@ -1,0 +1,80 @@
+//! One upstream connection as the client uses it: the socket, the bytes
+//! read but not yet consumed, and a buffer for request heads.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::head::Scratch;
+
+/// Room kept free before each read: a typical head and small body in one.
+const READ_SIZE: usize = 8 * 1024;
+
+pub struct Conn {
+    stream: TcpStream,
+    /// Read from the socket, not yet consumed by a head or a body.
+    pub buf: BytesMut,
+    /// The request head being sent; kept to reuse its allocation.
+    pub out: Vec<u8>,
+    pub scratch: Scratch,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: BytesMut::with_capacity(READ_SIZE),
+            out: Vec::with_capacity(512),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Sends `out` whole.
+    pub async fn send_out(&mut self) -> io::Result<()> {
+        self.stream.write_all(&self.out).await
+    }
+
+    /// Reads what the socket has into `buf`; `Ok(0)` is the end of the stream.
+    ///
+    /// Through `AsyncRead`, not `try_read_buf`: tokio then takes a short
+    /// read to mean the socket is drained and waits for epoll before the
+    /// next one, where `try_read_buf` would try again and get `EAGAIN`, a
+    /// wasted syscall on every request.
+    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        let mut read = ReadBuf::uninit(self.buf.spare_capacity_mut());
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut read))?;
+        let n = read.filled().len();
+        // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+        unsafe { self.buf.set_len(self.buf.len() + n) };
+        Poll::Ready(Ok(n))
+    }
+
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
+    }
+
+    /// Whether an idle connection can still take a request: the upstream
+    /// has neither closed it nor sent anything unasked. Costs no syscall
+    /// unless the socket was reported readable since it was last read.
+    pub fn is_open(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => matches!(
+                self.stream.try_read_buf(&mut self.buf),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock
+            ),
+        }
+    }
+}

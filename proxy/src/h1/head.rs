@@ -1,0 +1,262 @@
+//! HTTP/1.1 message heads: a request written out, a response read in
+//! (RFC 9112), with the response's body framing decided as §6.3 says.
+//! Hop-by-hop headers are left out both ways as the head is written or
+//! read, which costs less than removing them from a HeaderMap after.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode};
+
+use crate::forwarded::ProxyHeaders;
+use crate::hop;
+
+/// Most headers a response head may carry, as hyper allows.
+pub const MAX_HEADERS: usize = 100;
+
+/// Writes `req`'s request line and headers, ready to send: origin form,
+/// HTTP/1.1, the client's headers but the hop-by-hop ones and those
+/// `proxy_headers` replaces, then `proxy_headers`.
+pub fn encode_request<B>(req: &Request<B>, proxy_headers: &ProxyHeaders, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.push(b' ');
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut field = |name: &HeaderName, value: &HeaderValue| {
+        // A HeaderValue never holds CR or LF, so nothing can end a line early.
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    };
+    let connection = req.headers().get_all(header::CONNECTION);
+    for (name, value) in req.headers() {
+        let dropped = hop::is_hop_by_hop(name)
+            || ProxyHeaders::replaces(name)
+            || hop::connection_lists(&connection, name.as_str());
+        if !dropped {
+            field(name, value);
+        }
+    }
+    proxy_headers.each(&mut field);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How the body after a response head ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body at all: HEAD, 204, 304.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: StatusCode,
+    /// As received, without hop-by-hop headers, and without
+    /// `Content-Length` when it does not frame the body.
+    pub headers: HeaderMap,
+    pub framing: Framing,
+    /// Whether the connection may carry another request once the body is read.
+    pub reusable: bool,
+}
+
+/// Why a response head is refused (the client gets a 502).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HeadError {
+    #[error("malformed response head: {0}")]
+    Syntax(httparse::Error),
+    #[error("invalid status code {0}")]
+    Status(u16),
+    #[error("invalid Content-Length")]
+    ContentLength,
+    #[error("101 Switching Protocols to a request that asked for no upgrade")]
+    UnaskedUpgrade,
+}
+
+/// Reads one response head from the front of `buf`, consuming it.
+/// `Ok(None)`: the head is not complete yet, read more. Interim 1xx
+/// responses (100 Continue, 103 Early Hints) are consumed and skipped, as
+/// the client never asked for them.
+pub fn parse_response(
+    buf: &mut BytesMut,
+    method: &Method,
+    scratch: &mut Scratch,
+) -> Result<Option<ResponseHead>, HeadError> {
+    loop {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut slots,
+        );
+        let len = match parsed {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(err) => return Err(HeadError::Syntax(err)),
+        };
+        let code = response.code.unwrap_or(0);
+        let status = StatusCode::from_u16(code).map_err(|_| HeadError::Status(code))?;
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(HeadError::UnaskedUpgrade);
+        }
+        if status.is_informational() {
+            let _ = buf.split_to(len);
+            continue;
+        }
+
+        // Names are copied (a HeaderName owns its text); values keep their
+        // offsets, to share the head's bytes once the parser lets go of it.
+        let base = buf.as_ptr() as usize;
+        let fields = &mut scratch.0;
+        fields.clear();
+        let mut scan = Scan::default();
+        for field in response.headers.iter() {
+            let name = HeaderName::from_bytes(field.name.as_bytes())
+                .map_err(|_| HeadError::Syntax(httparse::Error::HeaderName))?;
+            let start = field.value.as_ptr() as usize - base;
+            let end = start + field.value.len();
+            scan.note(&name, field.value, (start, end))?;
+            fields.push((name, start, end));
+        }
+        let http11 = response.version == Some(1);
+        let (framing, must_close) = scan.framing(method, status)?;
+        let drop_length = matches!(framing, Framing::Chunked | Framing::UntilClose);
+
+        let head: Bytes = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(fields.len());
+        for (name, start, end) in fields.drain(..) {
+            let value = head.slice(start..end);
+            let dropped = hop::is_hop_by_hop(&name)
+                || (drop_length && name == header::CONTENT_LENGTH)
+                || scan.connection_lists(&head, &name);
+            if dropped {
+                continue;
+            }
+            let value = HeaderValue::from_maybe_shared(value)
+                .map_err(|_| HeadError::Syntax(httparse::Error::HeaderValue))?;
+            headers.append(name, value);
+        }
+        let keep_alive = if http11 {
+            !scan.connection_close
+        } else {
+            scan.connection_keep_alive
+        };
+        return Ok(Some(ResponseHead {
+            status,
+            headers,
+            framing,
+            reusable: keep_alive && !must_close && framing != Framing::UntilClose,
+        }));
+    }
+}
+
+/// Room for one head's field names and value offsets, kept with the
+/// connection so parsing a head allocates only the HeaderMap.
+#[derive(Default)]
+pub struct Scratch(Vec<(HeaderName, usize, usize)>);
+
+/// What the framing and connection headers of a response say, noted as
+/// the fields are read.
+#[derive(Default)]
+struct Scan {
+    /// The last transfer coding named, if Transfer-Encoding is present.
+    transfer_encoding: Option<bool>,
+    content_length: Option<u64>,
+    connection_close: bool,
+    connection_keep_alive: bool,
+    /// Byte ranges, in the head, of the Connection values that name other
+    /// headers (most say only `keep-alive` or `close`).
+    connection: Vec<(usize, usize)>,
+}
+
+impl Scan {
+    /// Notes one field; `span` is where its value lies in the head.
+    fn note(
+        &mut self,
+        name: &HeaderName,
+        value: &[u8],
+        span: (usize, usize),
+    ) -> Result<(), HeadError> {
+        if name == header::TRANSFER_ENCODING {
+            if let Some(last) = hop::tokens([value]).last() {
+                self.transfer_encoding = Some(last.eq_ignore_ascii_case(b"chunked"));
+            }
+        } else if name == header::CONTENT_LENGTH {
+            // Every value (and every element of a list) must be the same number.
+            for element in value.split(|&b| b == b',') {
+                let n = decimal(element.trim_ascii()).ok_or(HeadError::ContentLength)?;
+                if self.content_length.is_some_and(|seen| seen != n) {
+                    return Err(HeadError::ContentLength);
+                }
+                self.content_length = Some(n);
+            }
+        } else if name == header::CONNECTION {
+            let mut names_others = false;
+            for token in hop::tokens([value]) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    self.connection_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.connection_keep_alive = true;
+                } else {
+                    names_others = true;
+                }
+            }
+            if names_others {
+                self.connection.push(span);
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 9112 §6.3: how the body is delimited, and whether the connection
+    /// must close after it (a response with both Transfer-Encoding and
+    /// Content-Length may be an attempt at request smuggling).
+    fn framing(&self, method: &Method, status: StatusCode) -> Result<(Framing, bool), HeadError> {
+        if method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok((Framing::Empty, false));
+        }
+        Ok(match (self.transfer_encoding, self.content_length) {
+            (Some(true), length) => (Framing::Chunked, length.is_some()),
+            (Some(false), _) => (Framing::UntilClose, true),
+            (None, Some(length)) => (Framing::Length(length), false),
+            (None, None) => (Framing::UntilClose, true),
+        })
+    }
+
+    /// Whether a Connection value lists `name` as hop-by-hop.
+    fn connection_lists(&self, head: &Bytes, name: &HeaderName) -> bool {
+        if self.connection.is_empty() {
+            return false;
+        }
+        let values = self
+            .connection
+            .iter()
+            .map(|&(start, end)| &head[start..end]);
+        hop::tokens(values).any(|t| t.eq_ignore_ascii_case(name.as_str().as_bytes()))
+    }
+}
+
+/// A decimal number of at most 19 digits (so it fits a u64).
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
+}
