@@ -106,9 +106,15 @@ async fn serve_rule(
                 host: host.as_ref(),
                 rewritten_host: rule.rewrite_host.as_ref(),
             };
-            let forward = shared
-                .upstreams
-                .forward(req, authority, origin, rule.backend_timeout);
+            // Boxed, so this function's future (and the connection's,
+            // which hyper moves around) stays small: moving a future
+            // copies all of it, and the forward future is kilobytes.
+            let forward = Box::pin(shared.upstreams.forward(
+                req,
+                authority,
+                origin,
+                rule.backend_timeout,
+            ));
             match rule.request_timeout {
                 Some(limit) => tokio::time::timeout(limit, forward)
                     .await

@@ -106,7 +106,10 @@ impl Client {
     }
 
     async fn connect(&self, authority: &Authority) -> Result<Conn, UpstreamError> {
-        Ok(Conn::new(dial(authority, self.connect_timeout).await?))
+        // Boxed: resolving and connecting make a large future, needed only
+        // for a new connection, which would otherwise enlarge every request's.
+        let stream = Box::pin(dial(authority, self.connect_timeout)).await?;
+        Ok(Conn::new(stream))
     }
 
     /// The response with its body: whole when it came with the head (the
