@@ -9,12 +9,12 @@ use std::time::Duration;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
-use http_body::Body as _;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use crate::body::Body;
+use bytes::Bytes;
+
+use crate::body::{Body, BoxError};
 use crate::forwarded::{Origin, ProxyHeaders};
 use crate::metrics::UpstreamError;
 use crate::pool::Pool;
@@ -36,9 +36,9 @@ impl Upstreams {
     }
 
     /// Sends `req` to `authority`; `timeout` bounds the wait for response headers.
-    pub async fn forward(
+    pub async fn forward<B: RequestBody>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
         authority: &Authority,
         origin: Origin<'_>,
         timeout: Option<Duration>,
@@ -58,9 +58,9 @@ impl Upstreams {
     }
 
     /// A request with a body, or an upgrade, on hyper's client.
-    async fn forward_on_hyper(
+    async fn forward_on_hyper<B: RequestBody>(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<B>,
         authority: &Authority,
         proxy_headers: ProxyHeaders,
         upgrade: Option<HeaderValue>,
@@ -68,6 +68,7 @@ impl Upstreams {
     ) -> Result<Response<Body>, UpstreamError> {
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         prepare_request(&mut req, &proxy_headers, upgrade.as_ref());
+        let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
 
         let mut response = within(timeout, self.pool.send(authority, req)).await?;
 
@@ -93,6 +94,18 @@ impl Upstreams {
         hop::strip(response.headers_mut());
         Ok(response.map(|body| body.map_err(crate::body::BoxError::from).boxed_unsync()))
     }
+}
+
+/// What a forwarded request's body may be: hyper's, from a connection it
+/// serves, or none, from the server's own HTTP/1.1 lane.
+pub trait RequestBody:
+    http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static
+{
 }
 
 /// `sent`, given up with a 504 after `timeout`.
@@ -121,8 +134,8 @@ fn upgrade_protocol<B>(req: &Request<B>) -> Option<HeaderValue> {
 
 /// Makes `req` what hyper's client is to send: origin form, HTTP/1.1, no
 /// hop-by-hop headers but the upgrade's, ours set.
-fn prepare_request(
-    req: &mut Request<Incoming>,
+fn prepare_request<B>(
+    req: &mut Request<B>,
     proxy_headers: &ProxyHeaders,
     upgrade: Option<&HeaderValue>,
 ) {

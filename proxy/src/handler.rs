@@ -8,11 +8,10 @@ use std::time::Instant;
 use gatehouse_api::table::{RequestView, pick_backend};
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
 
 use crate::body::{self, Body};
 use crate::filters;
-use crate::forward::Upstreams;
+use crate::forward::{RequestBody, Upstreams};
 use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
@@ -24,10 +23,10 @@ pub struct Shared {
     pub upstreams: Upstreams,
 }
 
-pub async fn handle(
+pub async fn handle<B: RequestBody>(
     shared: Arc<Shared>,
     client: ClientIp,
-    req: Request<Incoming>,
+    req: Request<B>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let Some(active) = shared.state.current() else {
@@ -57,13 +56,13 @@ pub async fn handle(
     Ok(response)
 }
 
-async fn serve_rule(
+async fn serve_rule<B: RequestBody>(
     shared: &Shared,
     rule: &RuleRuntime,
     matched: usize,
     client: &ClientIp,
     host: Option<HeaderValue>,
-    mut req: Request<Incoming>,
+    mut req: Request<B>,
 ) -> Response<Body> {
     let matched = &rule.config.matches[matched];
     if let Some(redirect) = &rule.redirect {

@@ -14,6 +14,7 @@ pub mod forwarded;
 pub mod h1;
 pub mod handler;
 pub mod hop;
+pub mod lane;
 pub mod local;
 pub mod metrics;
 pub mod pool;

@@ -13,6 +13,8 @@ use crate::metrics::UpstreamError;
 use http::uri::Authority;
 use http::{Request, Response};
 use hyper::body::Incoming;
+
+use crate::body::Body;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
@@ -24,7 +26,7 @@ pub struct Pool {
     /// SipHash makes the costliest part of a checkout; the keys are the
     /// config's own upstreams, never a client's input, so a keyed hash buys
     /// nothing here.
-    connections: Mutex<HashMap<Authority, Vec<SendRequest<Incoming>>, fnv::FnvBuildHasher>>,
+    connections: Mutex<HashMap<Authority, Vec<SendRequest<Body>>, fnv::FnvBuildHasher>>,
     connect_timeout: Duration,
 }
 
@@ -42,7 +44,7 @@ impl Pool {
     pub async fn send(
         &self,
         authority: &Authority,
-        req: Request<Incoming>,
+        req: Request<Body>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let mut req = req;
         let mut sender = match self.checkout(authority) {
@@ -69,7 +71,7 @@ impl Pool {
     }
 
     /// A connection ready for a request now; closed ones are dropped on the way.
-    fn checkout(&self, authority: &Authority) -> Option<SendRequest<Incoming>> {
+    fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
         let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
         let list = connections.get_mut(authority)?;
         list.retain(|s| !s.is_closed());
@@ -79,7 +81,7 @@ impl Pool {
 
     /// Keeps a connection whose response is under way: it is ready again
     /// once that response's body has been read.
-    fn checkin(&self, authority: &Authority, sender: SendRequest<Incoming>) {
+    fn checkin(&self, authority: &Authority, sender: SendRequest<Body>) {
         let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
         // `entry` would clone the authority on every request; it is there but once.
         let list = match connections.get_mut(authority) {
@@ -91,7 +93,7 @@ impl Pool {
         }
     }
 
-    async fn connect(&self, authority: &Authority) -> Result<SendRequest<Incoming>, UpstreamError> {
+    async fn connect(&self, authority: &Authority) -> Result<SendRequest<Body>, UpstreamError> {
         let stream = dial(authority, self.connect_timeout).await?;
         let (sender, connection) = http1::Builder::new()
             .handshake(TokioIo::new(stream))

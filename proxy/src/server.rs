@@ -1,18 +1,18 @@
-//! The traffic listener: accepts connections up to a limit, serves HTTP/1.1
-//! and h2c on each, and drains gracefully on shutdown.
+//! The traffic listener: accepts connections up to a limit, serves each on
+//! the HTTP/1.1 lane (which hands h2c and requests with a body to hyper),
+//! and drains gracefully on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::forwarded::ClientIp;
-use crate::handler::{self, Shared};
+use crate::handler::Shared;
+use crate::lane;
 
 /// Limits that bound what one client can hold.
 #[derive(Clone, Copy, Debug)]
@@ -34,8 +34,14 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    let builder = connection_builder(limits);
-    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(connection_builder(limits));
+    // The worker's own copy of the stop signal, for its connections: they
+    // wait on it between requests, and a channel per worker keeps that off
+    // a lock every worker would share.
+    let (worker_stop_tx, worker_stop) = watch::channel(false);
+    // Every connection task holds a sender; when the last is gone, all
+    // have finished (tokio's graceful-shutdown pattern).
+    let (open_tx, mut all_closed) = mpsc::channel::<()>(1);
     loop {
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -54,27 +60,29 @@ pub async fn serve(
             _ = stopping(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
         let open = shared.state.metrics.open_connections.clone();
         open.inc();
-        let client_ip = ClientIp::new(client);
-        let service =
-            service_fn(move |req| handler::handle(shared.clone(), client_ip.clone(), req));
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let connection = lane::serve(
+            stream,
+            shared.clone(),
+            ClientIp::new(client),
+            limits,
+            builder.clone(),
+            worker_stop.clone(),
+        );
+        let open_tx = open_tx.clone();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(%client, error = %err, "connection ended with an error");
-            }
+            connection.await;
             open.dec();
             drop(slot);
+            drop(open_tx);
         });
     }
     drop(listener);
+    let _ = worker_stop_tx.send(true);
+    drop(open_tx);
     tracing::info!(grace = ?grace, "stopped accepting; draining open requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
+    if tokio::time::timeout(grace, all_closed.recv())
         .await
         .is_err()
     {

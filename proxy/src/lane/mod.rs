@@ -1,0 +1,184 @@
+//! The server's HTTP/1.1 lane: Gatehouse's own loop for requests without a
+//! body, most of what a proxy serves. It parses the head where it lands,
+//! calls the handler in the connection's own task and writes the response
+//! back, often in one `writev` (see `h1` for the upstream side). hyper's
+//! server dispatcher costs more per request than the whole of this.
+//!
+//! The first request the lane does not serve itself (a body, an upgrade,
+//! `Expect`, h2c, a head it cannot read) hands the connection to hyper,
+//! with every byte still unread in front of it, for the rest of the
+//! connection's life: hyper then answers exactly as it always did,
+//! including its 400 and 431 answers.
+
+mod prefixed;
+mod request;
+mod response;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+use self::prefixed::Prefixed;
+use self::request::Head;
+use self::response::Asked;
+use crate::forwarded::ClientIp;
+use crate::handler::{self, Shared};
+use crate::server::{Limits, stopping};
+
+/// How long a keep-alive connection may wait for its next request, as
+/// nginx's `keepalive_timeout` (75 s).
+const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
+
+/// Room for a typical request head.
+const READ_SIZE: usize = 8 * 1024;
+
+/// Serves one client connection until it closes, idles out, or `stop`.
+pub async fn serve(
+    mut stream: TcpStream,
+    shared: Arc<Shared>,
+    client: ClientIp,
+    limits: Limits,
+    builder: Arc<auto::Builder<hyper_util::rt::TokioExecutor>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    let mut out = Vec::with_capacity(1024);
+    // One timer for the connection, moved on for each head: pushing a
+    // deadline later costs tokio nothing, where a new timer per request
+    // would often have to wake the driver.
+    let timer = tokio::time::sleep(limits.header_read_timeout);
+    tokio::pin!(timer);
+    // The first request must come within the header timeout; later ones
+    // may idle up to the keep-alive time, then have the header timeout
+    // from their first byte.
+    let mut idle = limits.header_read_timeout;
+    loop {
+        let waiting = Waiting {
+            idle,
+            limits: &limits,
+            timer: timer.as_mut(),
+        };
+        let head = match read_head(&mut stream, &mut buf, waiting, &mut stop).await {
+            Some(head) => head,
+            None => return,
+        };
+        let lane = match head {
+            Head::Lane(lane) => lane,
+            Head::Hyper => return hand_off(stream, buf, shared, client, &builder, stop).await,
+            Head::Partial => unreachable!("read_head returns whole heads"),
+        };
+        let asked = Asked {
+            head: lane.request.method() == http::Method::HEAD,
+            http10: lane.request.version() == http::Version::HTTP_10,
+            keep_alive: lane.keep_alive,
+        };
+        let Ok(response) = handler::handle(shared.clone(), client.clone(), lane.request).await;
+        // A draining server answers what it has and closes, as hyper does.
+        let asked = Asked {
+            keep_alive: asked.keep_alive && !*stop.borrow(),
+            ..asked
+        };
+        match response::write(&mut stream, &mut out, response, asked).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::debug!(error = %err, "writing a response failed");
+                return;
+            }
+        }
+        idle = KEEP_ALIVE_IDLE;
+    }
+}
+
+/// How long a connection may wait for a head, and the timer that says so.
+struct Waiting<'a> {
+    idle: Duration,
+    limits: &'a Limits,
+    timer: Pin<&'a mut Sleep>,
+}
+
+/// Reads until `buf` starts with a whole head (or one for hyper). `None`:
+/// the connection is done (closed, timed out, or the server is stopping
+/// while it idles).
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    waiting: Waiting<'_>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Head> {
+    let Waiting {
+        idle,
+        limits,
+        mut timer,
+    } = waiting;
+    let mut started = !buf.is_empty();
+    let wait = if started {
+        limits.header_read_timeout
+    } else {
+        idle
+    };
+    timer.as_mut().reset(Instant::now() + wait);
+    loop {
+        match request::parse(buf) {
+            Head::Partial if buf.len() > limits.max_header_bytes => return Some(Head::Hyper),
+            Head::Partial => {}
+            head => return Some(head),
+        }
+        if buf.capacity() - buf.len() < READ_SIZE / 4 {
+            buf.reserve(READ_SIZE);
+        }
+        let read = tokio::select! {
+            biased;
+            read = stream.read_buf(buf) => read,
+            _ = timer.as_mut() => {
+                tracing::debug!(started, "no request head in time; closing the connection");
+                return None;
+            }
+            _ = stopping(stop), if !started => return None,
+        };
+        match read {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if !started {
+            started = true;
+            timer
+                .as_mut()
+                .reset(Instant::now() + limits.header_read_timeout);
+        }
+    }
+}
+
+/// Serves the rest of the connection on hyper, from the bytes in `buf` on.
+async fn hand_off(
+    stream: TcpStream,
+    buf: BytesMut,
+    shared: Arc<Shared>,
+    client: ClientIp,
+    builder: &auto::Builder<hyper_util::rt::TokioExecutor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = service_fn(move |req| handler::handle(shared.clone(), client.clone(), req));
+    let io = TokioIo::new(Prefixed::new(buf.freeze(), stream));
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stopping(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
+}

@@ -1,0 +1,285 @@
+//! Writing a response for the lane as hyper's server would: the status
+//! line, the headers with `Date`, framing and `Connection` added where
+//! missing, then the body by its length or chunked. A body that is ready
+//! with the head (a whole upstream response, a cached file) goes out in
+//! the same `writev`.
+
+use std::cell::RefCell;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap};
+use http::{Response, StatusCode};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::body::Body;
+
+/// What the response's request said about it.
+#[derive(Clone, Copy)]
+pub struct Asked {
+    pub head: bool,
+    pub http10: bool,
+    /// Whether client and server both mean to keep the connection.
+    pub keep_alive: bool,
+}
+
+/// How the body is delimited on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// An HTTP/1.0 client, a body of unknown length: it ends with the connection.
+    Close,
+}
+
+/// Writes `response`; `Ok(true)` when the connection may serve another request.
+pub async fn write(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    response: Response<Body>,
+    asked: Asked,
+) -> io::Result<bool> {
+    let (parts, mut body) = response.into_parts();
+    let status = parts.status;
+    let mut headers = parts.headers;
+    let mut keep_alive = asked.keep_alive;
+    let framing = framing(status, &mut headers, &body, asked);
+    if framing == Framing::Close {
+        keep_alive = false;
+    }
+
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Framing::Length(n) = framing
+        && !headers.contains_key(header::CONTENT_LENGTH)
+    {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa(n, &mut [0; 20]));
+        out.extend_from_slice(b"\r\n");
+    }
+    if framing == Framing::Chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    if !headers.contains_key(header::DATE) {
+        out.extend_from_slice(b"date: ");
+        with_date(|date| out.extend_from_slice(date));
+        out.extend_from_slice(b"\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if asked.http10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+
+    let send_body = !asked.head && framing != Framing::None;
+    if !send_body {
+        stream.write_all(out).await?;
+        return Ok(keep_alive);
+    }
+
+    // The first frame, if the body has it now, goes out with the head.
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx))).await;
+    let mut sent: u64 = 0;
+    let mut head_written = false;
+    let mut pending = match first {
+        Poll::Ready(frame) => Some(frame),
+        Poll::Pending => None,
+    };
+    loop {
+        let frame = match pending.take() {
+            Some(frame) => frame,
+            None => {
+                if !head_written {
+                    stream.write_all(out).await?;
+                    head_written = true;
+                }
+                body.frame().await
+            }
+        };
+        let head: &[u8] = if head_written { &[] } else { out };
+        match frame {
+            None => {
+                let trailer: &[u8] = if framing == Framing::Chunked {
+                    b"0\r\n\r\n"
+                } else {
+                    b""
+                };
+                write_all(stream, &mut [IoSlice::new(head), IoSlice::new(trailer)]).await?;
+                return Ok(match framing {
+                    Framing::Length(n) => keep_alive && sent == n,
+                    _ => keep_alive,
+                });
+            }
+            Some(Err(err)) => {
+                // Like hyper: the client sees the response cut short.
+                tracing::debug!(error = %err, "response body failed; closing the connection");
+                return Err(io::Error::other(err));
+            }
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers: not sent over HTTP/1.1
+                };
+                sent += data.len() as u64;
+                write_data(stream, head, &data, framing).await?;
+                head_written = true;
+                if body.is_end_stream() {
+                    pending = Some(None);
+                }
+            }
+        }
+    }
+}
+
+/// RFC 9112 §6: which framing the response gets, adding nothing to
+/// `headers` (the caller writes the length or coding it picks).
+fn framing(status: StatusCode, headers: &mut HeaderMap, body: &Body, asked: Asked) -> Framing {
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        headers.remove(header::TRANSFER_ENCODING);
+        return Framing::None;
+    }
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+    {
+        return Framing::Length(length);
+    }
+    headers.remove(header::CONTENT_LENGTH);
+    if let Some(length) = body.size_hint().exact() {
+        return Framing::Length(length);
+    }
+    if asked.head {
+        Framing::None
+    } else if asked.http10 {
+        Framing::Close
+    } else {
+        Framing::Chunked
+    }
+}
+
+async fn write_data(
+    stream: &mut TcpStream,
+    head: &[u8],
+    data: &Bytes,
+    framing: Framing,
+) -> io::Result<()> {
+    if framing == Framing::Chunked {
+        if data.is_empty() {
+            return write_all(stream, &mut [IoSlice::new(head)]).await;
+        }
+        let mut size = [0u8; 18];
+        let size_line = chunk_size_line(data.len(), &mut size);
+        write_all(
+            stream,
+            &mut [
+                IoSlice::new(head),
+                IoSlice::new(size_line),
+                IoSlice::new(data),
+                IoSlice::new(b"\r\n"),
+            ],
+        )
+        .await
+    } else {
+        write_all(stream, &mut [IoSlice::new(head), IoSlice::new(data)]).await
+    }
+}
+
+/// Writes every byte of `bufs`, in as few `writev` calls as the socket allows.
+async fn write_all(stream: &mut TcpStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let n = stream.write_vectored(bufs).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut bufs, n);
+    }
+    Ok(())
+}
+
+/// `len` in hex, then CRLF.
+fn chunk_size_line(len: usize, buf: &mut [u8; 18]) -> &[u8] {
+    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (i, digit) in buf[..digits].iter_mut().enumerate() {
+        let nibble = (len >> (4 * (digits - 1 - i))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble];
+    }
+    buf[digits] = b'\r';
+    buf[digits + 1] = b'\n';
+    &buf[..digits + 2]
+}
+
+/// `n` in decimal.
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
+/// The `Date` value, formatted once a second per worker, as hyper does.
+fn with_date(f: impl FnOnce(&[u8])) {
+    thread_local! {
+        static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|date| {
+        let mut date = date.borrow_mut();
+        if date.0 != second {
+            *date = (second, httpdate::fmt_http_date(now).into_bytes());
+        }
+        f(&date.1);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_sizes() {
+        for (n, hex) in [
+            (0, "0"),
+            (1, "1"),
+            (15, "f"),
+            (16, "10"),
+            (8192, "2000"),
+            (0x1abcdef, "1abcdef"),
+        ] {
+            assert_eq!(
+                chunk_size_line(n, &mut [0; 18]),
+                format!("{hex}\r\n").as_bytes()
+            );
+        }
+        for n in [0, 7, 10, 1024, u64::MAX] {
+            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The server's own HTTP/1.1 lane, seen from raw client sockets: keep-alive
+//! and `Connection` rules, pipelining, framing, `Date`, and the hand-off of
+//! a connection to hyper when a request has a body.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn proxy_to(upstream: &Upstream) -> gatehouse_proxy::Running {
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    proxy
+}
+
+/// One response read off `stream`: its head, and its body as framed by
+/// `Content-Length` or chunked coding.
+async fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
+    let head = read_head(stream).await;
+    let lower = head.to_ascii_lowercase();
+    let body = if let Some(length) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+    {
+        let mut body = vec![0; length.trim().parse().unwrap()];
+        stream.read_exact(&mut body).await.unwrap();
+        body
+    } else if lower.contains("transfer-encoding: chunked") {
+        read_chunked(stream).await
+    } else {
+        Vec::new()
+    };
+    (head, body)
+}
+
+/// Sends `request` on `stream` and reads one response.
+async fn exchange(stream: &mut TcpStream, request: &[u8]) -> (String, Vec<u8>) {
+    stream.write_all(request).await.unwrap();
+    read_response(stream).await
+}
+
+/// What the test upstream reports it received, from a response body.
+fn seen(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap()
+}
+
+async fn read_chunked(stream: &mut TcpStream) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        while !line.ends_with(b"\r\n") {
+            line.push(stream.read_u8().await.unwrap());
+        }
+        let size = usize::from_str_radix(std::str::from_utf8(&line).unwrap().trim(), 16).unwrap();
+        let mut chunk = vec![0; size + 2];
+        stream.read_exact(&mut chunk).await.unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+/// Whether the peer closes `stream` within a second (reading nothing more).
+async fn closes(stream: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut rest)).await,
+        Ok(Ok(0))
+    )
+}
+
+#[tokio::test]
+async fn answers_pipelined_requests_in_order() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    for path in ["/one", "/two"] {
+        let (head, body) = read_response(&mut stream).await;
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert_eq!(seen(&body)["path"], path);
+    }
+}
+
+#[tokio::test]
+async fn a_request_with_a_body_moves_the_connection_to_hyper_without_losing_a_byte() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    // A bodiless GET (the lane), then a POST with a body and a GET sent
+    // together: hyper must read both from what the lane had buffered.
+    let (head, _) = exchange(&mut stream, b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    stream
+        .write_all(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+              GET /after HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let upload = seen(&body);
+    assert_eq!(
+        (upload["method"].as_str(), upload["bodyLength"].as_u64()),
+        (Some("POST"), Some(5))
+    );
+    let (_, body) = read_response(&mut stream).await;
+    assert_eq!(seen(&body)["path"], "/after");
+}
+
+#[tokio::test]
+async fn connection_close_and_http_1_0_end_the_connection_after_the_response() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let (head, _) = exchange(
+        &mut stream,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close\r\n"),
+        "{head}"
+    );
+    assert!(closes(&mut stream).await, "the connection stayed open");
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let (head, _) = exchange(&mut stream, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").await;
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close\r\n"),
+        "{head}"
+    );
+    assert!(
+        closes(&mut stream).await,
+        "an HTTP/1.0 connection stayed open"
+    );
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    for _ in 0..2 {
+        let (head, _) = exchange(
+            &mut stream,
+            b"GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+        )
+        .await;
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("connection: keep-alive\r\n"),
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_of_unknown_length_is_chunked_for_http_1_1_and_closed_for_http_1_0() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let (head, body) = exchange(&mut stream, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert_eq!(body, b"chunk0;chunk1;chunk2;");
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /stream HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding"),
+        "{head}"
+    );
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).await.unwrap();
+    assert_eq!(
+        body, b"chunk0;chunk1;chunk2;",
+        "the body ends with the connection"
+    );
+}
+
+#[tokio::test]
+async fn own_answers_carry_date_and_length_and_head_gets_no_body() {
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(&proxy, &one_backend("app", "up", "http://127.0.0.1:9"));
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    let lower = head.to_ascii_lowercase();
+    assert!(head.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{head}");
+    assert!(lower.contains("\r\ndate: "), "{head}");
+    // The HEAD answer has a length but no body: the next bytes are the GET's answer.
+    assert!(lower.contains("content-length: "), "{head}");
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    assert_eq!(body, b"502 Bad Gateway: could not connect to backend up\n");
+}
+
+#[tokio::test]
+async fn a_malformed_request_gets_hypers_400() {
+    let proxy = start_proxy(|_| {}).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
