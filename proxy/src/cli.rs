@@ -54,6 +54,11 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
+    /// How long an HTTP/1.1 client connection may idle between requests
+    /// before it is closed (nginx's `keepalive_timeout`).
+    #[arg(long, env = "GATEHOUSE_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub keep_alive_timeout: Duration,
+
     /// Client connections served at once; more wait to be accepted.
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

@@ -95,6 +95,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         limits: server::Limits {
             max_header_bytes: settings.max_header_bytes,
             header_read_timeout: settings.header_read_timeout,
+            keep_alive_timeout: settings.keep_alive_timeout,
             max_connections: settings.max_connections,
         },
         connect_timeout: settings.connect_timeout,

@@ -19,6 +19,8 @@ use crate::lane;
 pub struct Limits {
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
+    /// Idle time allowed between requests on an HTTP/1.1 connection.
+    pub keep_alive_timeout: Duration,
     pub max_connections: usize,
 }
 

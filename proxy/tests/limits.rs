@@ -44,6 +44,46 @@ async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
 }
 
 #[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout() {
+    let proxy = start_proxy(|s| s.keep_alive_timeout = Duration::from_millis(400)).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    for _ in 0..2 {
+        // Each request within the timeout keeps the connection.
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let head = read_head(&mut stream).await;
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(str::to_owned)
+            })
+            .expect("a length")
+            .trim()
+            .parse()
+            .unwrap();
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let idle_from = std::time::Instant::now();
+    let rest = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert_eq!(
+        rest.as_deref(),
+        Some(""),
+        "the idle connection was not closed"
+    );
+    let idled = idle_from.elapsed();
+    assert!(
+        idled >= Duration::from_millis(200) && idled < Duration::from_secs(2),
+        "closed after {idled:?} idle, not about 400 ms"
+    );
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_free_slot() {
     let upstream = Upstream::start("a").await;
     let proxy = start_proxy(|s| s.max_connections = 2).await;

@@ -34,10 +34,6 @@ use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
 use crate::server::{Limits, stopping};
 
-/// How long a keep-alive connection may wait for its next request, as
-/// nginx's `keepalive_timeout` (75 s).
-const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
-
 /// Room for a typical request head.
 const READ_SIZE: usize = 8 * 1024;
 
@@ -95,7 +91,7 @@ pub async fn serve(
                 return;
             }
         }
-        idle = KEEP_ALIVE_IDLE;
+        idle = limits.keep_alive_timeout;
     }
 }
 
