@@ -260,3 +260,178 @@ fn decimal(digits: &[u8]) -> Option<u64> {
     }
     Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8], method: Method) -> Result<Option<ResponseHead>, HeadError> {
+        parse_response(&mut BytesMut::from(input), &method, &mut Scratch::default())
+    }
+
+    fn head(input: &str) -> ResponseHead {
+        parse(input.as_bytes(), Method::GET)
+            .unwrap()
+            .expect("a whole head")
+    }
+
+    #[test]
+    fn frames_the_body_as_rfc_9112_says() {
+        let cases = [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n",
+                Framing::Length(12),
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n",
+                Framing::Length(7),
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Framing::Chunked,
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                Framing::Chunked,
+                true,
+            ),
+            // Both: chunked wins, and the connection may be an attack; close it.
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Framing::Chunked,
+                false,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                Framing::UntilClose,
+                false,
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n", Framing::UntilClose, false),
+            (
+                "HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
+                Framing::Empty,
+                true,
+            ),
+            (
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                Framing::Empty,
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+                Framing::Length(1),
+                false,
+            ),
+            (
+                "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+                Framing::Length(1),
+                false,
+            ),
+            (
+                "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
+                Framing::Length(1),
+                true,
+            ),
+        ];
+        for (input, framing, reusable) in cases {
+            let parsed = head(input);
+            assert_eq!(
+                (parsed.framing, parsed.reusable),
+                (framing, reusable),
+                "{input}"
+            );
+        }
+        let to_head = parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            Method::HEAD,
+        );
+        let to_head = to_head.unwrap().unwrap();
+        assert_eq!(to_head.framing, Framing::Empty);
+        assert_eq!(
+            to_head.headers["content-length"], "5",
+            "a HEAD answer keeps the GET's length"
+        );
+    }
+
+    #[test]
+    fn refuses_lengths_that_could_desynchronise_the_connection() {
+        for input in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(input.as_bytes(), Method::GET).unwrap_err(),
+                HeadError::ContentLength,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn drops_hop_by_hop_headers_and_those_connection_names() {
+        let parsed = head(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\n\
+             X-Private: 1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\nX-Public: 2\r\n\r\n",
+        );
+        let names: Vec<&str> = parsed.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["x-public"]);
+    }
+
+    #[test]
+    fn skips_interim_responses_and_refuses_an_unasked_upgrade() {
+        let parsed = head(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(parsed.status, StatusCode::CREATED);
+        assert!(parsed.headers.get("link").is_none());
+        assert_eq!(
+            parse(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", Method::GET).unwrap_err(),
+            HeadError::UnaskedUpgrade
+        );
+        assert!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-", Method::GET)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn writes_the_request_in_origin_form_with_the_proxy_headers() {
+        use crate::forwarded::{ClientIp, Origin};
+        let req = Request::builder()
+            .method(Method::DELETE)
+            .uri("http://shop.example/cart/1?all")
+            .header("host", "shop.example")
+            .header("connection", "x-hop")
+            .header("x-hop", "1")
+            .header("te", "trailers")
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("x-forwarded-proto", "https")
+            .header("accept", "*/*")
+            .body(())
+            .unwrap();
+        let client = ClientIp::new("192.0.2.7:1234".parse().unwrap());
+        let host = HeaderValue::from_static("shop.example");
+        let origin = Origin {
+            client: &client,
+            host: Some(&host),
+            rewritten_host: None,
+        };
+        let authority = "10.1.1.1:8080".parse().unwrap();
+        let proxy_headers = ProxyHeaders::new(&origin, &authority, req.headers());
+        let mut out = Vec::new();
+        encode_request(&req, &proxy_headers, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "DELETE /cart/1?all HTTP/1.1\r\naccept: */*\r\nhost: shop.example\r\n\
+             x-forwarded-host: shop.example\r\nx-forwarded-for: 10.0.0.1, 192.0.2.7\r\n\
+             x-forwarded-proto: http\r\n\r\n"
+        );
+    }
+}

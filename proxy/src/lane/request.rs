@@ -156,3 +156,99 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lane(head: Head) -> LaneRequest {
+        match head {
+            Head::Lane(lane) => *lane,
+            Head::Partial => panic!("partial"),
+            Head::Hyper => panic!("left to hyper"),
+        }
+    }
+
+    #[test]
+    fn reads_a_request_and_leaves_the_next_one() {
+        let mut buf = BytesMut::from(
+            &b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\nGET /next HTTP/1.1\r\n"[..],
+        );
+        let first = lane(parse(&mut buf));
+        assert_eq!(first.request.method(), Method::GET);
+        assert_eq!(first.request.uri(), "/a?b=1");
+        assert_eq!(first.request.version(), Version::HTTP_11);
+        assert_eq!(first.request.headers()["host"], "x");
+        assert_eq!(first.request.headers()["accept"], "*/*");
+        assert!(first.keep_alive);
+        assert_eq!(&buf[..], b"GET /next HTTP/1.1\r\n");
+        assert!(matches!(parse(&mut buf), Head::Partial));
+        assert_eq!(
+            &buf[..],
+            b"GET /next HTTP/1.1\r\n",
+            "a partial head is kept"
+        );
+    }
+
+    #[test]
+    fn leaves_bodies_upgrades_and_h2c_to_hyper_untouched() {
+        for input in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"[..],
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+            b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            b"GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n",
+            b"CONNECT example.com:443 HTTP/1.1\r\n\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+            b"GET / HTTP/3.0\r\n\r\n",
+        ] {
+            let mut buf = BytesMut::from(input);
+            assert!(
+                matches!(parse(&mut buf), Head::Hyper),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(&buf[..], input, "hyper gets every byte");
+        }
+    }
+
+    #[test]
+    fn waits_on_what_may_still_become_the_h2_preface() {
+        for input in [&b""[..], b"P", b"PRI * HTTP/2"] {
+            let mut buf = BytesMut::from(input);
+            assert!(matches!(parse(&mut buf), Head::Partial));
+        }
+    }
+
+    #[test]
+    fn an_empty_length_is_no_body() {
+        let mut buf = BytesMut::from(&b"POST /logout HTTP/1.1\r\nContent-Length: 0\r\n\r\n"[..]);
+        let request = lane(parse(&mut buf)).request;
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.headers()["content-length"], "0");
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_connection() {
+        for (input, keep_alive) in [
+            (&b"GET / HTTP/1.1\r\n\r\n"[..], true),
+            (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            (
+                b"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n",
+                false,
+            ),
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+        ] {
+            let mut buf = BytesMut::from(input);
+            assert_eq!(
+                lane(parse(&mut buf)).keep_alive,
+                keep_alive,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
