@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -36,7 +36,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    let builder = Arc::new(connection_builder(limits));
+    let hyper = Arc::new(hyper_servers(limits));
     // The worker's own copy of the stop signal, for its connections: they
     // wait on it between requests, and a channel per worker keeps that off
     // a lock every worker would share.
@@ -69,7 +69,7 @@ pub async fn serve(
             shared.clone(),
             ClientIp::new(client),
             limits,
-            builder.clone(),
+            hyper.clone(),
             worker_stop.clone(),
         );
         let open_tx = open_tx.clone();
@@ -92,18 +92,23 @@ pub async fn serve(
     }
 }
 
-fn connection_builder(limits: Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+/// hyper's servers, for the connections the lane hands over.
+pub struct HyperServers {
+    pub http1: http1::Builder,
+    pub http2: http2::Builder<TokioExecutor>,
+}
+
+fn hyper_servers(limits: Limits) -> HyperServers {
+    let mut http1 = http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
-    builder
+    HyperServers { http1, http2 }
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

@@ -223,3 +223,35 @@ async fn a_malformed_request_gets_hypers_400() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 }
+
+#[tokio::test]
+async fn requests_started_before_a_shutdown_are_answered_with_close() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    // Heads half sent when the drain starts: bodiless ones (the lane's)
+    // and ones with a body (hyper's, after the hand-off).
+    let mut started = Vec::new();
+    for i in 0..20 {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let head: &[u8] = if i % 2 == 0 {
+            b"GET / HTTP/1.1\r\nHost: x\r\n"
+        } else {
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        };
+        stream.write_all(head).await.unwrap();
+        started.push((stream, i % 2 == 1));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for (mut stream, with_body) in started {
+        let rest: &[u8] = if with_body { b"\r\nhello" } else { b"\r\n" };
+        let (head, _) = exchange(&mut stream, rest).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+    }
+    proxy.wait().await;
+}

@@ -25,6 +25,17 @@ async fn oversized_headers_get_431() {
         .await
         .unwrap();
     assert_eq!(r.status(), 431);
+
+    // Whole in one write, and under twice the limit: still refused.
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    let answer = answer.expect("the proxy answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
 #[tokio::test]

@@ -34,6 +34,15 @@ impl Scripted {
     async fn start(
         script: impl Fn(&str, usize, usize) -> Reply + Send + Sync + 'static,
     ) -> Scripted {
+        Scripted::closing_idle_after(Duration::from_secs(3600), script).await
+    }
+
+    /// Like `start`, but each connection is closed after `idle` without a
+    /// request, as Node.js (5 s) and many servers do.
+    async fn closing_idle_after(
+        idle: Duration,
+        script: impl Fn(&str, usize, usize) -> Reply + Send + Sync + 'static,
+    ) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -43,7 +52,7 @@ impl Scripted {
             while let Ok((stream, _)) = listener.accept().await {
                 let number = counter.fetch_add(1, Ordering::SeqCst);
                 let script = script.clone();
-                tokio::spawn(serve_scripted(stream, number, script));
+                tokio::spawn(serve_scripted(stream, number, idle, script));
             }
         });
         Scripted { addr, connections }
@@ -61,6 +70,7 @@ impl Scripted {
 async fn serve_scripted(
     mut stream: TcpStream,
     connection: usize,
+    idle: Duration,
     script: Arc<impl Fn(&str, usize, usize) -> Reply>,
 ) {
     let mut pending = Vec::new();
@@ -72,9 +82,9 @@ async fn serve_scripted(
                 break String::from_utf8(head).unwrap();
             }
             let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            match tokio::time::timeout(idle, stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                Ok(Ok(n)) => pending.extend_from_slice(&chunk[..n]),
             }
         };
         match script(&head, connection, request) {
@@ -272,6 +282,8 @@ async fn head_204_and_304_have_no_body_and_keep_the_connection() {
         Reply::Send(match path.as_str() {
             "/empty" => bytes("HTTP/1.1 204 No Content\r\n\r\n"),
             "/same" => bytes("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n"),
+            // A dynamic page: its length is not known, even to HEAD.
+            "/page" => bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
             // A HEAD response carries the GET's length but no body.
             _ => bytes("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
         })
@@ -282,6 +294,13 @@ async fn head_204_and_304_have_no_body_and_keep_the_connection() {
     let head = client.head(url(&proxy, "/file")).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "1000");
+    let page = client.head(url(&proxy, "/page")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers().get("content-length").is_none(),
+        "a HEAD answer of unknown length got {:?}",
+        page.headers().get("content-length")
+    );
     let empty = client.get(url(&proxy, "/empty")).send().await.unwrap();
     assert_eq!(empty.status(), 204);
     assert_eq!(empty.bytes().await.unwrap().len(), 0);
@@ -471,4 +490,45 @@ async fn streams_a_large_body_through_in_order() {
         assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
     }
     assert_eq!(upstream.connections(), 1);
+}
+
+/// The proxy's sockets to `upstream` that the upstream has closed and the
+/// proxy not yet (CLOSE_WAIT, state 08 in /proc/net/tcp).
+fn close_wait_sockets_to(upstream: &Scripted) -> usize {
+    let port = format!(":{:04X} ", upstream.addr.port());
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 3 && format!("{} ", fields[2]).ends_with(&port) && fields[3] == "08"
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn idle_connections_the_upstream_closed_are_let_go_under_steady_traffic() {
+    let upstream = Scripted::closing_idle_after(Duration::from_millis(300), |_, _, _| {
+        Reply::Send(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    })
+    .await;
+    // One worker, so every request meets the same pool.
+    let proxy = start_proxy(|s| s.workers = Some(1)).await;
+    apply_yaml(&proxy, &one_backend("raw", "raw", &upstream.url()));
+    let client = client();
+    let burst: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(client.get(url(&proxy, "/")).send()))
+        .collect();
+    for response in burst {
+        assert_eq!(response.await.unwrap().unwrap().status(), 200);
+    }
+    // Steady traffic keeps one connection busy while the upstream closes
+    // the others, idle for longer than its 300 ms.
+    for _ in 0..10 {
+        let response = client.get(url(&proxy, "/")).send().await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "ok");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = close_wait_sockets_to(&upstream);
+    assert!(left <= 1, "{left} closed upstream connections still held");
 }

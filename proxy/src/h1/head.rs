@@ -133,7 +133,10 @@ pub fn parse_response(
             fields.push((name, start, end));
         }
         let http11 = response.version == Some(1);
-        let (framing, must_close) = scan.framing(method, status)?;
+        let (framing, mut must_close) = scan.framing(method, status)?;
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means
+        // its framing is faulty; don't trust the connection after it.
+        must_close |= !http11 && scan.transfer_encoding.is_some();
         let drop_length = matches!(framing, Framing::Chunked | Framing::UntilClose);
 
         let head: Bytes = buf.split_to(len).freeze();

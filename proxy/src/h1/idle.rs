@@ -1,6 +1,6 @@
 //! One worker's idle keep-alive connections, by upstream authority.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ const MAX_IDLE_PER_UPSTREAM: usize = 256;
 
 /// How long an idle connection is kept, as nginx's upstream
 /// `keepalive_timeout` (60 s); upstreams often close sooner, which the
-/// check at checkout notices.
+/// checks below notice.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
@@ -19,22 +19,25 @@ pub struct Idle {
     /// Keyed by the authority's text, compared byte for byte (the config
     /// spells each upstream one way). FNV: the keys are the config's own,
     /// never a client's, so a keyed hash buys nothing.
-    conns: Mutex<HashMap<Box<str>, Vec<Parked>, fnv::FnvBuildHasher>>,
+    conns: Mutex<HashMap<Box<str>, Parked, fnv::FnvBuildHasher>>,
 }
 
-/// An idle connection and when it went idle.
-type Parked = (Conn, Instant);
+/// Idle connections and when each went idle: the oldest at the front,
+/// the most recently used at the back.
+type Parked = VecDeque<(Conn, Instant)>;
 
 impl Idle {
-    /// The most recently used open connection to `authority`, if any;
-    /// closed and expired ones are dropped on the way.
+    /// The most recently used open connection to `authority`, if any
+    /// (the likeliest to be open still); closed and expired ones are
+    /// dropped on the way.
     pub fn checkout(&self, authority: &str) -> Option<Conn> {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let list = conns.get_mut(authority)?;
-        while let Some((mut conn, since)) = list.pop() {
-            if since.elapsed() > IDLE_TIMEOUT {
+        let parked = conns.get_mut(authority)?;
+        let now = Instant::now();
+        while let Some((mut conn, since)) = parked.pop_back() {
+            if now.duration_since(since) > IDLE_TIMEOUT {
                 // The rest went idle earlier still.
-                list.clear();
+                parked.clear();
                 return None;
             }
             if conn.is_open() {
@@ -44,15 +47,25 @@ impl Idle {
         None
     }
 
-    /// Keeps `conn` for the next request to `authority`.
+    /// Keeps `conn` for the next request to `authority`. The oldest idle
+    /// connections are looked at on the way: checkout takes the newest, so
+    /// under steady traffic the old ones would otherwise sit there after
+    /// the upstream closed them, holding a socket each.
     pub fn checkin(&self, authority: &str, conn: Conn) {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let list = match conns.get_mut(authority) {
-            Some(list) => list,
+        let parked = match conns.get_mut(authority) {
+            Some(parked) => parked,
             None => conns.entry(authority.into()).or_default(),
         };
-        if list.len() < MAX_IDLE_PER_UPSTREAM {
-            list.push((conn, Instant::now()));
+        let now = Instant::now();
+        while let Some((oldest, since)) = parked.front_mut() {
+            if now.duration_since(*since) <= IDLE_TIMEOUT && oldest.is_open() {
+                break;
+            }
+            parked.pop_front();
+        }
+        if parked.len() < MAX_IDLE_PER_UPSTREAM {
+            parked.push_back((conn, now));
         }
     }
 }

@@ -160,6 +160,9 @@ async fn exchange<B>(
 ) -> Result<ResponseHead, Failure> {
     head::encode_request(req, proxy_headers, &mut conn.out);
     conn.send_out().await.map_err(Failure::Write)?;
+    // Whether any of a response came, interim ones included: then the
+    // upstream did act on the request.
+    let mut answered = false;
     loop {
         if let Some(head) = head::parse_response(&mut conn.buf, req.method(), &mut conn.scratch)? {
             return Ok(head);
@@ -167,10 +170,12 @@ async fn exchange<B>(
         if conn.buf.len() > MAX_RESPONSE_HEAD {
             return Err(Failure::HeadTooLarge);
         }
-        match conn.fill().await.map_err(Failure::Read)? {
-            0 if conn.buf.is_empty() => return Err(Failure::Closed),
-            0 => return Err(Failure::TruncatedHead),
-            _ => {}
+        match conn.fill().await {
+            Ok(0) if !answered => return Err(Failure::Closed),
+            Ok(0) => return Err(Failure::TruncatedHead),
+            Ok(_) => answered = true,
+            Err(err) if !answered => return Err(Failure::Read(err)),
+            Err(_) => return Err(Failure::TruncatedHead),
         }
     }
 }

@@ -21,7 +21,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::conn::auto;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -32,7 +31,7 @@ use self::request::Head;
 use self::response::Asked;
 use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
-use crate::server::{Limits, stopping};
+use crate::server::{HyperServers, Limits, stopping};
 
 /// Room for a typical request head.
 const READ_SIZE: usize = 8 * 1024;
@@ -43,7 +42,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     client: ClientIp,
     limits: Limits,
-    builder: Arc<auto::Builder<hyper_util::rt::TokioExecutor>>,
+    hyper: Arc<HyperServers>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(READ_SIZE);
@@ -69,7 +68,7 @@ pub async fn serve(
         };
         let lane = match head {
             Head::Lane(lane) => lane,
-            Head::Hyper => return hand_off(stream, buf, shared, client, &builder, stop).await,
+            Head::Hyper => return hand_off(stream, buf, shared, client, &hyper, stop).await,
             Head::Partial => unreachable!("read_head returns whole heads"),
         };
         let asked = Asked {
@@ -124,8 +123,7 @@ async fn read_head(
     };
     timer.as_mut().reset(Instant::now() + wait);
     loop {
-        match request::parse(buf) {
-            Head::Partial if buf.len() > limits.max_header_bytes => return Some(Head::Hyper),
+        match request::parse(buf, limits.max_header_bytes) {
             Head::Partial => {}
             head => return Some(head),
         }
@@ -154,27 +152,47 @@ async fn read_head(
     }
 }
 
-/// Serves the rest of the connection on hyper, from the bytes in `buf` on.
+/// Serves the rest of the connection on hyper, from the bytes in `buf` on:
+/// HTTP/2 after the h2c preface, HTTP/1.1 (with upgrades) otherwise.
 async fn hand_off(
     stream: TcpStream,
     buf: BytesMut,
     shared: Arc<Shared>,
     client: ClientIp,
-    builder: &auto::Builder<hyper_util::rt::TokioExecutor>,
+    hyper: &HyperServers,
     mut stop: watch::Receiver<bool>,
 ) {
+    let h2 = request::is_h2_preface(&buf);
     let service = service_fn(move |req| handler::handle(shared.clone(), client.clone(), req));
     let io = TokioIo::new(Prefixed::new(buf.freeze(), stream));
-    let connection = builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = stopping(&mut stop) => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
+    let result = if h2 {
+        let connection = hyper.http2.serve_connection(io, service);
+        until_done(connection, |c| c.graceful_shutdown(), &mut stop).await
+    } else {
+        let connection = hyper.http1.serve_connection(io, service).with_upgrades();
+        until_done(connection, |c| c.graceful_shutdown(), &mut stop).await
     };
     if let Err(err) = result {
         tracing::debug!(error = %err, "connection ended with an error");
+    }
+}
+
+/// Drives a hyper connection to its end; on `stop`, asks it to finish what
+/// it has and close.
+async fn until_done<C: Future>(
+    connection: C,
+    graceful_shutdown: impl FnOnce(Pin<&mut C>),
+    stop: &mut watch::Receiver<bool>,
+) -> C::Output {
+    tokio::pin!(connection);
+    tokio::select! {
+        // The connection first: told to stop before it has read the
+        // request the lane left it, hyper would close without answering.
+        biased;
+        result = connection.as_mut() => result,
+        _ = stopping(stop) => {
+            graceful_shutdown(connection.as_mut());
+            connection.await
+        }
     }
 }

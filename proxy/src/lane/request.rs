@@ -35,21 +35,27 @@ pub struct LaneRequest {
     pub keep_alive: bool,
 }
 
+/// Whether `buf` opens with the HTTP/2 connection preface.
+pub fn is_h2_preface(buf: &[u8]) -> bool {
+    buf.starts_with(H2_PREFACE)
+}
+
 /// Looks at the front of `buf`; consumes a head only when it is the lane's.
-pub fn parse(buf: &mut BytesMut) -> Head {
+/// A head larger than `max_head` goes to hyper, which answers 431.
+pub fn parse(buf: &mut BytesMut, max_head: usize) -> Head {
     if buf.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(buf) {
         // Empty, or what may still turn into the preface.
         return Head::Partial;
     }
-    if buf.starts_with(H2_PREFACE) {
+    if is_h2_preface(buf) {
         return Head::Hyper;
     }
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut []);
     let len = match parsed.parse_with_uninit_headers(buf, &mut slots) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Head::Partial,
-        Err(_) => return Head::Hyper,
+        Ok(httparse::Status::Complete(len)) if len <= max_head => len,
+        Ok(httparse::Status::Partial) if buf.len() <= max_head => return Head::Partial,
+        Ok(_) | Err(_) => return Head::Hyper,
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
@@ -174,7 +180,7 @@ mod tests {
         let mut buf = BytesMut::from(
             &b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\nGET /next HTTP/1.1\r\n"[..],
         );
-        let first = lane(parse(&mut buf));
+        let first = lane(parse(&mut buf, 64 * 1024));
         assert_eq!(first.request.method(), Method::GET);
         assert_eq!(first.request.uri(), "/a?b=1");
         assert_eq!(first.request.version(), Version::HTTP_11);
@@ -182,7 +188,7 @@ mod tests {
         assert_eq!(first.request.headers()["accept"], "*/*");
         assert!(first.keep_alive);
         assert_eq!(&buf[..], b"GET /next HTTP/1.1\r\n");
-        assert!(matches!(parse(&mut buf), Head::Partial));
+        assert!(matches!(parse(&mut buf, 64 * 1024), Head::Partial));
         assert_eq!(
             &buf[..],
             b"GET /next HTTP/1.1\r\n",
@@ -205,7 +211,7 @@ mod tests {
         ] {
             let mut buf = BytesMut::from(input);
             assert!(
-                matches!(parse(&mut buf), Head::Hyper),
+                matches!(parse(&mut buf, 64 * 1024), Head::Hyper),
                 "{}",
                 String::from_utf8_lossy(input)
             );
@@ -217,14 +223,14 @@ mod tests {
     fn waits_on_what_may_still_become_the_h2_preface() {
         for input in [&b""[..], b"P", b"PRI * HTTP/2"] {
             let mut buf = BytesMut::from(input);
-            assert!(matches!(parse(&mut buf), Head::Partial));
+            assert!(matches!(parse(&mut buf, 64 * 1024), Head::Partial));
         }
     }
 
     #[test]
     fn an_empty_length_is_no_body() {
         let mut buf = BytesMut::from(&b"POST /logout HTTP/1.1\r\nContent-Length: 0\r\n\r\n"[..]);
-        let request = lane(parse(&mut buf)).request;
+        let request = lane(parse(&mut buf, 64 * 1024)).request;
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.headers()["content-length"], "0");
         assert!(buf.is_empty());
@@ -244,7 +250,7 @@ mod tests {
         ] {
             let mut buf = BytesMut::from(input);
             assert_eq!(
-                lane(parse(&mut buf)).keep_alive,
+                lane(parse(&mut buf, 64 * 1024)).keep_alive,
                 keep_alive,
                 "{}",
                 String::from_utf8_lossy(input)

@@ -151,10 +151,14 @@ pub async fn write(
 /// RFC 9112 §6: which framing the response gets, adding nothing to
 /// `headers` (the caller writes the length or coding it picks).
 fn framing(status: StatusCode, headers: &mut HeaderMap, body: &Body, asked: Asked) -> Framing {
-    if status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
+    if status.is_informational() || status == StatusCode::NO_CONTENT {
+        // RFC 9110 §8.6: never a length on these.
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::TRANSFER_ENCODING);
+        return Framing::None;
+    }
+    if status == StatusCode::NOT_MODIFIED {
+        // Its Content-Length, if any, is the representation's: kept.
         headers.remove(header::TRANSFER_ENCODING);
         return Framing::None;
     }
@@ -166,15 +170,14 @@ fn framing(status: StatusCode, headers: &mut HeaderMap, body: &Body, asked: Aske
         return Framing::Length(length);
     }
     headers.remove(header::CONTENT_LENGTH);
-    if let Some(length) = body.size_hint().exact() {
-        return Framing::Length(length);
-    }
-    if asked.head {
-        Framing::None
-    } else if asked.http10 {
-        Framing::Close
-    } else {
-        Framing::Chunked
+    match body.size_hint().exact() {
+        // A HEAD answer says nothing of a length it does not know: an
+        // empty body there is no body, not an empty representation.
+        Some(0) if asked.head => Framing::None,
+        Some(length) => Framing::Length(length),
+        None if asked.head => Framing::None,
+        None if asked.http10 => Framing::Close,
+        None => Framing::Chunked,
     }
 }
 
