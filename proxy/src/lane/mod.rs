@@ -43,7 +43,7 @@ pub async fn serve(
     client: ClientIp,
     limits: Limits,
     hyper: Arc<HyperServers>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut out = Vec::with_capacity(1024);
@@ -52,6 +52,10 @@ pub async fn serve(
     // would often have to wake the driver.
     let timer = tokio::time::sleep(limits.header_read_timeout);
     tokio::pin!(timer);
+    // Waited on between requests; made once, so its waiter stays
+    // registered instead of joining and leaving the list each request.
+    let stopped = stopped(stop.clone());
+    tokio::pin!(stopped);
     // The first request must come within the header timeout; later ones
     // may idle up to the keep-alive time, then have the header timeout
     // from their first byte.
@@ -61,8 +65,9 @@ pub async fn serve(
             idle,
             limits: &limits,
             timer: timer.as_mut(),
+            stopped: stopped.as_mut(),
         };
-        let head = match read_head(&mut stream, &mut buf, waiting, &mut stop).await {
+        let head = match read_head(&mut stream, &mut buf, waiting).await {
             Some(head) => head,
             None => return,
         };
@@ -94,62 +99,86 @@ pub async fn serve(
     }
 }
 
-/// How long a connection may wait for a head, and the timer that says so.
-struct Waiting<'a> {
+/// How long a connection may wait for a head, the timer that says so, and
+/// the server's stop.
+struct Waiting<'a, S> {
     idle: Duration,
     limits: &'a Limits,
     timer: Pin<&'a mut Sleep>,
+    stopped: Pin<&'a mut S>,
 }
 
 /// Reads until `buf` starts with a whole head (or one for hyper). `None`:
 /// the connection is done (closed, timed out, or the server is stopping
 /// while it idles).
-async fn read_head(
+async fn read_head<S: Future<Output = ()>>(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
-    waiting: Waiting<'_>,
-    stop: &mut watch::Receiver<bool>,
+    waiting: Waiting<'_, S>,
 ) -> Option<Head> {
     let Waiting {
         idle,
         limits,
         mut timer,
+        mut stopped,
     } = waiting;
-    let mut started = !buf.is_empty();
-    let wait = if started {
+    // The idle time runs until the head's first byte, the header timeout
+    // from then on; most heads come whole in one read and need neither
+    // timer move.
+    let mut timing_head = !buf.is_empty();
+    let wait = if timing_head {
         limits.header_read_timeout
     } else {
         idle
     };
-    timer.as_mut().reset(Instant::now() + wait);
+    arm(timer.as_mut(), wait);
     loop {
         match request::parse(buf, limits.max_header_bytes) {
             Head::Partial => {}
             head => return Some(head),
         }
+        if !buf.is_empty() && !timing_head {
+            timing_head = true;
+            arm(timer.as_mut(), limits.header_read_timeout);
+        }
         if buf.capacity() - buf.len() < READ_SIZE / 4 {
             buf.reserve(READ_SIZE);
         }
+        let idling = buf.is_empty();
         let read = tokio::select! {
             biased;
             read = stream.read_buf(buf) => read,
             _ = timer.as_mut() => {
-                tracing::debug!(started, "no request head in time; closing the connection");
+                tracing::debug!(idling, "no request head in time; closing the connection");
                 return None;
             }
-            _ = stopping(stop), if !started => return None,
+            _ = stopped.as_mut(), if idling => return None,
         };
         match read {
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
-        if !started {
-            started = true;
-            timer
-                .as_mut()
-                .reset(Instant::now() + limits.header_read_timeout);
-        }
     }
+}
+
+/// A deadline that would move later by less than this (or an eighth of
+/// the wait, if less) stays where it is, as with nginx's
+/// `NGX_TIMER_LAZY_DELAY`: on a busy connection the timer then moves once
+/// in hundreds of requests, not on each.
+const TIMER_SLACK: Duration = Duration::from_millis(300);
+
+/// Sets `timer` to `wait` from now, or leaves it a little early.
+fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    let current = timer.deadline();
+    if current > deadline || deadline - current >= TIMER_SLACK.min(wait / 8) {
+        timer.reset(deadline);
+    }
+}
+
+/// Resolves when the server starts to stop.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    stopping(&mut stop).await
 }
 
 /// Serves the rest of the connection on hyper, from the bytes in `buf` on:
