@@ -524,7 +524,7 @@ async fn idle_connections_the_upstream_closed_are_let_go_under_steady_traffic() 
     }
     // Steady traffic keeps one connection busy while the upstream closes
     // the others, idle for longer than its 300 ms.
-    for _ in 0..10 {
+    for _ in 0..15 {
         let response = client.get(url(&proxy, "/")).send().await.unwrap();
         assert_eq!(response.text().await.unwrap(), "ok");
         tokio::time::sleep(Duration::from_millis(100)).await;

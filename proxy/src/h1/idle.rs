@@ -14,6 +14,9 @@ const MAX_IDLE_PER_UPSTREAM: usize = 256;
 /// checks below notice.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Idle connections at least this old are checked at checkin.
+const OPEN_CHECK_AGE: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 pub struct Idle {
     /// Keyed by the authority's text, compared byte for byte (the config
@@ -59,7 +62,10 @@ impl Idle {
         };
         let now = Instant::now();
         while let Some((oldest, since)) = parked.front_mut() {
-            if now.duration_since(*since) <= IDLE_TIMEOUT && oldest.is_open() {
+            let idle = now.duration_since(*since);
+            // Upstreams close idle connections after a second or more, so
+            // a younger one is not worth the readiness check.
+            if idle < OPEN_CHECK_AGE || (idle <= IDLE_TIMEOUT && oldest.is_open()) {
                 break;
             }
             parked.pop_front();
