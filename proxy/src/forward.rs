@@ -109,7 +109,7 @@ impl<B> RequestBody for B where
 }
 
 /// `sent`, given up with a 504 after `timeout`.
-async fn within<T>(
+pub async fn within<T>(
     timeout: Option<Duration>,
     sent: impl Future<Output = Result<T, UpstreamError>>,
 ) -> Result<T, UpstreamError> {

@@ -11,7 +11,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 
 use crate::body::{self, Body};
 use crate::filters;
-use crate::forward::{RequestBody, Upstreams};
+use crate::forward::{RequestBody, Upstreams, within};
 use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
@@ -114,12 +114,7 @@ async fn serve_rule<B: RequestBody>(
                 origin,
                 rule.backend_timeout,
             ));
-            match rule.request_timeout {
-                Some(limit) => tokio::time::timeout(limit, forward)
-                    .await
-                    .unwrap_or(Err(UpstreamError::Timeout)),
-                None => forward.await,
-            }
+            within(rule.request_timeout, forward).await
         }
     };
     let response = match result {

@@ -33,6 +33,40 @@ pub fn connection_lists<'a>(
         .any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
 }
 
+/// What a message's `Connection` values say, read one value at a time.
+#[derive(Default)]
+pub struct ConnectionOptions {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl ConnectionOptions {
+    /// Notes one `Connection` value; true when it also names other
+    /// headers, which are then hop-by-hop.
+    pub fn note(&mut self, value: &[u8]) -> bool {
+        let mut names_others = false;
+        for token in tokens([value]) {
+            if token.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            } else if token.eq_ignore_ascii_case(b"upgrade") {
+                self.upgrade = true;
+            } else {
+                names_others = true;
+            }
+        }
+        names_others
+    }
+
+    /// RFC 9112 §9.3: HTTP/1.1 keeps the connection unless told `close`;
+    /// HTTP/1.0 closes it unless told `keep-alive`.
+    pub fn keeps_alive(&self, http11: bool) -> bool {
+        if http11 { !self.close } else { self.keep_alive }
+    }
+}
+
 /// Drops the hop-by-hop headers of `headers`. One pass over the names finds
 /// those present, so a message without any (most requests) costs no hashed
 /// removal, and one with only `Connection` costs one instead of eight.

@@ -153,11 +153,7 @@ pub fn parse_response(
                 .map_err(|_| HeadError::Syntax(httparse::Error::HeaderValue))?;
             headers.append(name, value);
         }
-        let keep_alive = if http11 {
-            !scan.connection_close
-        } else {
-            scan.connection_keep_alive
-        };
+        let keep_alive = scan.connection.keeps_alive(http11);
         return Ok(Some(ResponseHead {
             status,
             headers,
@@ -179,11 +175,10 @@ struct Scan {
     /// The last transfer coding named, if Transfer-Encoding is present.
     transfer_encoding: Option<bool>,
     content_length: Option<u64>,
-    connection_close: bool,
-    connection_keep_alive: bool,
+    connection: hop::ConnectionOptions,
     /// Byte ranges, in the head, of the Connection values that name other
     /// headers (most say only `keep-alive` or `close`).
-    connection: Vec<(usize, usize)>,
+    naming_others: Vec<(usize, usize)>,
 }
 
 impl Scan {
@@ -207,20 +202,8 @@ impl Scan {
                 }
                 self.content_length = Some(n);
             }
-        } else if name == header::CONNECTION {
-            let mut names_others = false;
-            for token in hop::tokens([value]) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    self.connection_close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    self.connection_keep_alive = true;
-                } else {
-                    names_others = true;
-                }
-            }
-            if names_others {
-                self.connection.push(span);
-            }
+        } else if name == header::CONNECTION && self.connection.note(value) {
+            self.naming_others.push(span);
         }
         Ok(())
     }
@@ -245,11 +228,11 @@ impl Scan {
 
     /// Whether a Connection value lists `name` as hop-by-hop.
     fn connection_lists(&self, head: &Bytes, name: &HeaderName) -> bool {
-        if self.connection.is_empty() {
+        if self.naming_others.is_empty() {
             return false;
         }
         let values = self
-            .connection
+            .naming_others
             .iter()
             .map(|&(start, end)| &head[start..end]);
         hop::tokens(values).any(|t| t.eq_ignore_ascii_case(name.as_str().as_bytes()))

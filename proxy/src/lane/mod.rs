@@ -74,19 +74,15 @@ pub async fn serve(
         let lane = match head {
             Head::Lane(lane) => lane,
             Head::Hyper => return hand_off(stream, buf, shared, client, &hyper, stop).await,
-            Head::Partial => unreachable!("read_head returns whole heads"),
         };
-        let asked = Asked {
+        let mut asked = Asked {
             head: lane.request.method() == http::Method::HEAD,
             http10: lane.request.version() == http::Version::HTTP_10,
             keep_alive: lane.keep_alive,
         };
         let Ok(response) = handler::handle(shared.clone(), client.clone(), lane.request).await;
         // A draining server answers what it has and closes, as hyper does.
-        let asked = Asked {
-            keep_alive: asked.keep_alive && !*stop.borrow(),
-            ..asked
-        };
+        asked.keep_alive &= !*stop.borrow();
         match response::write(&mut stream, &mut out, response, asked).await {
             Ok(true) => {}
             Ok(false) => return,
@@ -133,9 +129,8 @@ async fn read_head<S: Future<Output = ()>>(
     };
     arm(timer.as_mut(), wait);
     loop {
-        match request::parse(buf, limits.max_header_bytes) {
-            Head::Partial => {}
-            head => return Some(head),
+        if let Some(head) = request::parse(buf, limits.max_header_bytes) {
+            return Some(head);
         }
         if !buf.is_empty() && !timing_head {
             timing_head = true;

@@ -17,10 +17,8 @@ const MAX_HEADERS: usize = 100;
 /// The HTTP/2 connection preface, which h2c clients open with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
-/// What the front of the read buffer holds.
+/// A whole head at the front of the read buffer.
 pub enum Head {
-    /// Not a whole head yet: read more.
-    Partial,
     /// A request the lane serves; its head is consumed from the buffer.
     Lane(Box<LaneRequest>),
     /// Something only hyper handles (a body, an upgrade, `Expect`, h2c, a
@@ -41,31 +39,32 @@ pub fn is_h2_preface(buf: &[u8]) -> bool {
 }
 
 /// Looks at the front of `buf`; consumes a head only when it is the lane's.
-/// A head larger than `max_head` goes to hyper, which answers 431.
-pub fn parse(buf: &mut BytesMut, max_head: usize) -> Head {
+/// `None`: not a whole head yet, read more. A head larger than `max_head`
+/// goes to hyper, which answers 431.
+pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
     if buf.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(buf) {
         // Empty, or what may still turn into the preface.
-        return Head::Partial;
+        return None;
     }
     if is_h2_preface(buf) {
-        return Head::Hyper;
+        return Some(Head::Hyper);
     }
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut []);
     let len = match parsed.parse_with_uninit_headers(buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) if len <= max_head => len,
-        Ok(httparse::Status::Partial) if buf.len() <= max_head => return Head::Partial,
-        Ok(_) | Err(_) => return Head::Hyper,
+        Ok(httparse::Status::Partial) if buf.len() <= max_head => return None,
+        Ok(_) | Err(_) => return Some(Head::Hyper),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
-        return Head::Hyper;
+        return Some(Head::Hyper);
     };
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
-        return Head::Hyper;
+        return Some(Head::Hyper);
     };
     if method == Method::CONNECT {
-        return Head::Hyper;
+        return Some(Head::Hyper);
     }
     let version = if minor == 1 {
         Version::HTTP_11
@@ -77,13 +76,13 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Head {
     let base = buf.as_ptr() as usize;
     let target_span = (target.as_ptr() as usize - base, target.len());
     let mut fields = Vec::with_capacity(parsed.headers.len());
-    let mut connection = Connection::default();
+    let mut connection = hop::ConnectionOptions::default();
     for field in parsed.headers.iter() {
         let Ok(name) = HeaderName::from_bytes(field.name.as_bytes()) else {
-            return Head::Hyper;
+            return Some(Head::Hyper);
         };
         if needs_hyper(&name, field.value) {
-            return Head::Hyper;
+            return Some(Head::Hyper);
         }
         if name == header::CONNECTION {
             connection.note(field.value);
@@ -92,7 +91,7 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Head {
         fields.push((name, start, start + field.value.len()));
     }
     if connection.upgrade {
-        return Head::Hyper;
+        return Some(Head::Hyper);
     }
 
     let head: Bytes = buf.split_to(len).freeze();
@@ -108,28 +107,25 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Head {
         };
         headers.append(name, value);
     }
-    let keep_alive = match version {
-        Version::HTTP_11 => !connection.close,
-        _ => connection.keep_alive,
-    };
+    let keep_alive = connection.keeps_alive(version == Version::HTTP_11);
     let mut request = Request::new(Empty::new());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = version;
     *request.headers_mut() = headers;
-    Head::Lane(Box::new(LaneRequest {
+    Some(Head::Lane(Box::new(LaneRequest {
         request,
         keep_alive,
-    }))
+    })))
 }
 
 /// Puts a consumed head back in front of `buf`, for hyper to read.
-fn give_back(buf: &mut BytesMut, head: &[u8]) -> Head {
+fn give_back(buf: &mut BytesMut, head: &[u8]) -> Option<Head> {
     let mut whole = BytesMut::with_capacity(head.len() + buf.len());
     whole.extend_from_slice(head);
     whole.extend_from_slice(buf);
     *buf = whole;
-    Head::Hyper
+    Some(Head::Hyper)
 }
 
 /// A request header that means a body, or a hand-shake the lane leaves to
@@ -141,37 +137,15 @@ fn needs_hyper(name: &HeaderName, value: &[u8]) -> bool {
         || name == header::UPGRADE
 }
 
-/// What the request's `Connection` headers say.
-#[derive(Default)]
-struct Connection {
-    close: bool,
-    keep_alive: bool,
-    upgrade: bool,
-}
-
-impl Connection {
-    fn note(&mut self, value: &[u8]) {
-        for token in hop::tokens([value]) {
-            if token.eq_ignore_ascii_case(b"close") {
-                self.close = true;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                self.keep_alive = true;
-            } else if token.eq_ignore_ascii_case(b"upgrade") {
-                self.upgrade = true;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lane(head: Head) -> LaneRequest {
+    fn lane(head: Option<Head>) -> LaneRequest {
         match head {
-            Head::Lane(lane) => *lane,
-            Head::Partial => panic!("partial"),
-            Head::Hyper => panic!("left to hyper"),
+            Some(Head::Lane(lane)) => *lane,
+            None => panic!("partial"),
+            Some(Head::Hyper) => panic!("left to hyper"),
         }
     }
 
@@ -188,7 +162,7 @@ mod tests {
         assert_eq!(first.request.headers()["accept"], "*/*");
         assert!(first.keep_alive);
         assert_eq!(&buf[..], b"GET /next HTTP/1.1\r\n");
-        assert!(matches!(parse(&mut buf, 64 * 1024), Head::Partial));
+        assert!(parse(&mut buf, 64 * 1024).is_none());
         assert_eq!(
             &buf[..],
             b"GET /next HTTP/1.1\r\n",
@@ -211,7 +185,7 @@ mod tests {
         ] {
             let mut buf = BytesMut::from(input);
             assert!(
-                matches!(parse(&mut buf, 64 * 1024), Head::Hyper),
+                matches!(parse(&mut buf, 64 * 1024), Some(Head::Hyper)),
                 "{}",
                 String::from_utf8_lossy(input)
             );
@@ -223,7 +197,7 @@ mod tests {
     fn waits_on_what_may_still_become_the_h2_preface() {
         for input in [&b""[..], b"P", b"PRI * HTTP/2"] {
             let mut buf = BytesMut::from(input);
-            assert!(matches!(parse(&mut buf, 64 * 1024), Head::Partial));
+            assert!(parse(&mut buf, 64 * 1024).is_none());
         }
     }
 
