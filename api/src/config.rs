@@ -7,18 +7,18 @@ use sha2::{Digest, Sha256};
 use crate::route::{HeaderModifier, PathMatch, RequestRedirect, UrlRewrite, ValueMatch};
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProxyConfig {
     /// Content hash of everything below; equal configs have equal revisions.
     #[serde(default)]
     pub revision: String,
     /// In tie-break order: older Routes first, then by `namespace/name`.
-    #[serde(default)]
+    /// Required, so that a mistyped document is not read as "no routes".
     pub routes: Vec<RouteConfig>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteConfig {
     /// `namespace/name` of the Route; the `route` label in metrics.
     pub id: String,
@@ -28,7 +28,7 @@ pub struct RouteConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleConfig {
     /// Never empty: an empty list in the Route becomes `PathPrefix /`.
     pub matches: Vec<MatchConfig>,
@@ -43,7 +43,7 @@ pub struct RuleConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MatchConfig {
     pub path: PathMatch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,7 +65,7 @@ pub enum FilterConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BackendConfig {
     /// Unique within its rule; the `backend` label in metrics.
     pub name: String,
@@ -74,7 +74,7 @@ pub struct BackendConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum BackendTarget {
     /// Plain HTTP/1.1 upstream at `host:port`.
     Upstream { authority: String },

@@ -9,6 +9,7 @@ use crate::route::Route;
 
 pub const GROUP: &str = "gatehouse.dev";
 pub const API_VERSION: &str = "gatehouse.dev/v1alpha1";
+const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
 
 /// A resource read from a manifest, with where it starts.
 #[derive(Clone, Debug)]
@@ -48,6 +49,9 @@ pub struct Manifests {
     pub errors: Vec<ManifestError>,
     /// Documents of other API groups (Services, ConfigMaps…), left for others.
     pub skipped: Vec<String>,
+    /// Documents left out that their author likely meant for Gatehouse
+    /// (Gateway API HTTPRoutes), with how to write them instead.
+    pub hints: Vec<String>,
 }
 
 impl Manifests {
@@ -116,6 +120,10 @@ impl Manifests {
             .and_then(Value::as_str)
             .unwrap_or("default");
         let resource = format!("{kind} {namespace}/{}", name.unwrap_or("<unnamed>"));
+        let first_of_name = self
+            .routes()
+            .find(|r| name.is_some_and(|n| route_id(r.value) == format!("{namespace}/{n}")))
+            .map(|r| r.origin);
         let mut fail = |origin: String, message: String| {
             self.errors.push(ManifestError {
                 origin,
@@ -127,7 +135,14 @@ impl Manifests {
             fail(origin.clone(), "a document needs `apiVersion` and `kind`: add `apiVersion: gatehouse.dev/v1alpha1` and `kind: Route`".into());
             return;
         }
-        if api_version.split('/').next() != Some(GROUP) {
+        let group = api_version.split('/').next();
+        if group == Some(GATEWAY_API_GROUP) {
+            self.hints.push(format!(
+                "{origin}: {resource} ({api_version}) is not read: Gatehouse serves {API_VERSION} Routes, which take HTTPRoute's rules as they are but for `backendRefs`, written `backends` with `service: {{name, port}}` or `url`, and no `parentRefs`"
+            ));
+            return;
+        }
+        if group != Some(GROUP) {
             self.skipped
                 .push(format!("{origin}: {resource} ({api_version})"));
             return;
@@ -153,6 +168,15 @@ impl Manifests {
                         .metadata
                         .namespace
                         .get_or_insert_with(|| namespace.to_owned());
+                    if let Some(first) = first_of_name {
+                        fail(
+                            origin.clone(),
+                            format!(
+                                "this Route is already defined at {first}: a namespace holds one Route of a name, as a cluster does; rename one of them or delete one"
+                            ),
+                        );
+                        return;
+                    }
                     self.resources.push(Sourced {
                         value: Resource::Route(Box::new(route)),
                         origin,
@@ -355,6 +379,40 @@ spec:
             m.errors[0].message
         );
         assert_eq!(m.errors[0].origin, "t.yaml:5:3");
+    }
+
+    #[test]
+    fn a_name_holds_one_route_and_the_second_is_named_with_the_first() {
+        let route = "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: shop}\nspec:\n  rules: [{backends: [{url: 'http://127.0.0.1:1'}]}]\n";
+        let mut m = Manifests::default();
+        m.read("aa.yaml", route);
+        m.read("zz.yaml", &format!("# again\n{route}"));
+        m.read(
+            "other.yaml",
+            &route.replace("{name: shop}", "{name: shop, namespace: b}"),
+        );
+        assert_eq!(m.routes().count(), 2, "default/shop once, b/shop once");
+        assert_eq!(m.errors.len(), 1, "{:?}", m.errors);
+        let error = m.errors[0].to_string();
+        assert!(
+            error.starts_with("zz.yaml:1: error: Route default/shop:"),
+            "{error}"
+        );
+        assert!(error.contains("already defined at aa.yaml:1"), "{error}");
+    }
+
+    #[test]
+    fn a_gateway_api_httproute_gets_a_hint_not_silence() {
+        let mut m = Manifests::default();
+        m.read("h.yaml", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web}\nspec: {}\n");
+        assert!(m.errors.is_empty());
+        assert_eq!(m.hints.len(), 1);
+        assert!(
+            m.hints[0].starts_with("h.yaml:1: HTTPRoute default/web"),
+            "{}",
+            m.hints[0]
+        );
+        assert!(m.hints[0].contains("`backends`"), "{}", m.hints[0]);
     }
 
     #[test]

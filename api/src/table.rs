@@ -17,10 +17,13 @@ use regex::Regex;
 use crate::config::{MatchConfig, ProxyConfig, RuleConfig};
 use crate::route::{PathMatchType, ValueMatchType};
 
+/// The most memory one compiled Route regex may take, in bytes.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
 /// Compiles `^(?:pattern)$`: Route regexes must match the whole value.
 pub fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-        .size_limit(1 << 20)
+        .size_limit(REGEX_SIZE_LIMIT)
         .build()
 }
 

@@ -38,8 +38,16 @@ fn read(docs: &[String]) -> Vec<Route> {
     manifests.routes().map(|r| r.value.clone()).collect()
 }
 
+/// Compiles, and checks that the config is one a proxy accepts when it is
+/// pushed by hand (`verify`): the two must never disagree.
 fn compile_routes(routes: &[Route]) -> Compiled {
-    compile(Resources::routes(routes))
+    let compiled = compile(Resources::routes(routes));
+    let refused = gatehouse_api::compile::verify(&compiled.config);
+    assert!(
+        refused.is_empty(),
+        "compile made a config verify refuses: {refused:?}"
+    );
+    compiled
 }
 
 fn compile_docs(docs: &[String]) -> Compiled {
@@ -221,6 +229,40 @@ fn invalid_query_regex_is_rejected_at_the_query_value() {
         "InvalidRegex",
     );
     says(d, &["`*`", "RE2 syntax"]);
+}
+
+#[test]
+fn a_regex_too_large_for_a_proxy_is_rejected_here() {
+    let c = compile_one(&one_rule(
+        "matches: [{path: {type: RegularExpression, value: '/(a{1000}){1000}'}}]",
+    ));
+    let d = rejected(&c, "spec.rules[0].matches[0].path.value", "InvalidRegex");
+    says(
+        d,
+        &[
+            "`/(a{1000}){1000}`",
+            "1048576 bytes",
+            "smaller repetition counts",
+        ],
+    );
+    // Counted repetitions of a sensible size still compile.
+    let c = compile_one(&one_rule(
+        "matches: [{path: {type: RegularExpression, value: '/v[0-9]{1,3}/\\w{2,8}'}}]",
+    ));
+    assert!(!c.has_errors(), "{}", listing(&c));
+}
+
+#[test]
+fn an_empty_match_value_is_rejected() {
+    let c = compile_one(&one_rule(
+        "matches: [{headers: [{name: x-env, value: ''}]}]",
+    ));
+    let d = rejected(
+        &c,
+        "spec.rules[0].matches[0].headers[0].value",
+        "InvalidMatch",
+    );
+    says(d, &["empty", "`.*`"]);
 }
 
 #[test]
@@ -696,6 +738,44 @@ fn header_modifier_names_and_values_are_checked() {
         &["remove control characters"],
     );
     rejected(&c, &format!("{at}.remove[0]"), "InvalidHeaderName");
+}
+
+#[test]
+fn a_request_header_modifier_cannot_touch_host() {
+    let c = compile_one(&one_rule(
+        "filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Host, value: other.test}]}}]",
+    ));
+    let d = rejected(
+        &c,
+        "spec.rules[0].filters[0].requestHeaderModifier.set[0]",
+        "InvalidFilter",
+    );
+    says(d, &["cannot change Host", "URLRewrite", "`hostname`"]);
+    // A response may carry any header, Host included.
+    let c = compile_one(&one_rule(
+        "filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: Host, value: x}]}}]",
+    ));
+    assert!(!c.has_errors(), "{}", listing(&c));
+}
+
+#[test]
+fn a_header_takes_one_action_per_modifier() {
+    let c = compile_one(&one_rule(
+        "filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-A, value: '1'}], add: [{name: x-b, value: '2'}], remove: [x-a]}}]",
+    ));
+    let d = rejected(
+        &c,
+        "spec.rules[0].filters[0].responseHeaderModifier.remove[0]",
+        "InvalidFilter",
+    );
+    says(
+        d,
+        &[
+            "`x-a`",
+            "already has an action at set[0]",
+            "one of set, add or remove",
+        ],
+    );
 }
 
 #[test]

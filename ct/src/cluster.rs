@@ -166,7 +166,7 @@ pub fn scope(id: &str) -> (String, String, String) {
 /// A proxy process with an empty config, registered as the Running Pod `pod`.
 pub async fn running_proxy(client: &Client, pod: &str, label: &str) -> ProxyProcess {
     let empty = TempDir::new("empty-config");
-    let config_file = empty.write("config.json", "{}");
+    let config_file = empty.write("config.json", r#"{"routes": []}"#);
     let proxy = ProxyProcess::start([
         std::ffi::OsStr::new("--config-file"),
         config_file.as_os_str(),

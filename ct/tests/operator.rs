@@ -260,7 +260,7 @@ async fn a_proxy_that_comes_late_gets_the_config_and_other_classes_and_invalid_r
     );
 
     let empty = TempDir::new("late-config");
-    let config_file = empty.write("config.json", "{}");
+    let config_file = empty.write("config.json", r#"{"routes": []}"#);
     let proxy = ProxyProcess::builder()
         .admin_listen(admin)
         .arg("--config-file")

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gatehouse_api::table::{RequestView, pick_backend};
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode};
 
 use crate::body::{self, Body};
 use crate::filters;
@@ -16,6 +15,7 @@ use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
 use crate::state::State;
+use crate::target;
 
 /// Everything a connection's requests share.
 pub struct Shared {
@@ -26,16 +26,26 @@ pub struct Shared {
 pub async fn handle<B: RequestBody>(
     shared: Arc<Shared>,
     client: ClientIp,
-    req: Request<B>,
+    mut req: Request<B>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
+    let host = match target::check(&mut req) {
+        Ok(host) => host,
+        Err(bad) => {
+            shared
+                .state
+                .metrics
+                .unmatched
+                .record(StatusCode::BAD_REQUEST);
+            return Ok(body::plain(StatusCode::BAD_REQUEST, bad.explain()));
+        }
+    };
     let Some(active) = shared.state.current() else {
         return Ok(body::plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "no config is loaded yet",
         ));
     };
-    let host = request_host(&req);
     let found = active.table.find(&RequestView {
         host: host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
         path: req.uri().path(),
@@ -82,7 +92,7 @@ async fn serve_rule<B: RequestBody>(
     }
     if let Some(modifier) = &rule.rewrite_path {
         let path = filters::rewrite_path(modifier, matched, req.uri().path());
-        set_path(&mut req, &path);
+        target::set_path(&mut req, &path);
     }
     let Some(index) = pick_backend(&rule.config, fastrand::u64(..)) else {
         let response = body::plain(
@@ -134,30 +144,6 @@ async fn serve_rule<B: RequestBody>(
     };
     backend.counters.record(response.status());
     response
-}
-
-/// The Host as the client gave it: the Host header (HTTP/1.1) or the URI authority (HTTP/2).
-fn request_host<B>(req: &Request<B>) -> Option<HeaderValue> {
-    if let Some(host) = req.headers().get(header::HOST) {
-        return Some(host.clone());
-    }
-    req.uri()
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-}
-
-fn set_path<B>(req: &mut Request<B>, path: &str) {
-    let with_query = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
-    };
-    let mut parts = req.uri().clone().into_parts();
-    if let Ok(pq) = PathAndQuery::try_from(with_query) {
-        parts.path_and_query = Some(pq);
-        if let Ok(uri) = http::Uri::from_parts(parts) {
-            *req.uri_mut() = uri;
-        }
-    }
 }
 
 fn error_response(kind: UpstreamError, backend: &str) -> Response<Body> {

@@ -21,6 +21,7 @@ pub mod pool;
 pub mod runtime;
 pub mod server;
 pub mod state;
+pub mod target;
 pub mod workers;
 
 use std::net::SocketAddr;

@@ -38,7 +38,7 @@ pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<Strin
     }
     let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
     let compiled = manifests.compile();
-    let mut warnings = Vec::new();
+    let mut warnings = manifests.hints.clone();
     for diagnostic in compiled.diagnostics {
         if diagnostic.is_error() {
             errors.push(diagnostic.to_string());

@@ -81,13 +81,18 @@ impl Active {
         generation: u64,
         metrics: &Metrics,
     ) -> Result<Active, Vec<String>> {
-        let mut errors = Vec::new();
+        // Configs from `compile` pass; hand-made pushes are held to the same
+        // rules, and what they break is said in the Route's own terms.
+        let mut errors = gatehouse_api::compile::verify(&config);
         let computed = config.content_revision();
         if !config.revision.is_empty() && config.revision != computed {
             errors.push(format!(
                 "revision `{}` does not match the config's content ({computed}): send the revision ProxyConfig::new computes, or leave it empty",
                 config.revision
             ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         let table = RouteTable::build(&config).unwrap_or_else(|e| {
             errors.extend(e);

@@ -88,11 +88,17 @@ async fn a_bad_push_lists_every_error_and_keeps_the_old_config() {
     let errors: Vec<String> = serde_json::from_value(errors["errors"].clone()).unwrap();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(
+        errors.iter().any(|e| e.contains("(unclosed")
+            && e.contains("Route default/r routes[0].rules[0].matches[0].path.value")),
+        "{errors:?}"
+    );
+    assert!(
         errors
             .iter()
-            .any(|e| e.contains("(unclosed") && e.contains("route default/r"))
+            .any(|e| e.contains("`not a host:port` is not `host:port`")
+                && e.contains("routes[0].rules[0].backends[0].target.authority")),
+        "{errors:?}"
     );
-    assert!(errors.iter().any(|e| e.contains("not a host:port")));
 
     let r = client
         .put(admin(&proxy, "/config"))
@@ -132,6 +138,79 @@ async fn a_bad_push_lists_every_error_and_keeps_the_old_config() {
 }
 
 #[tokio::test]
+async fn a_push_is_held_to_the_rules_compile_keeps() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|_| {}).await;
+    assert_eq!(
+        push(&proxy, &route_to(&upstream, "/good")).await.status(),
+        200
+    );
+
+    // Mistyped documents are refused, never read as "no routes".
+    for (body, says) in [
+        ("{}", "missing field `routes`"),
+        ("[]", "not a ProxyConfig"),
+        (r#"{"Routes": []}"#, "unknown field `Routes`"),
+        (r#"{"routes": [], "extra": 1}"#, "unknown field `extra`"),
+    ] {
+        let r = client()
+            .put(admin(&proxy, "/config"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{body}: {text}");
+    }
+
+    // A well-formed config that compile would never make: every error at once.
+    let mut bad = serde_json::to_value(route_to(&upstream, "/bad")).unwrap();
+    bad["revision"] = "".into();
+    let mut twin = bad["routes"][0].clone();
+    twin["hostnames"] = serde_json::json!(["BAD HOST"]);
+    let rule = &mut twin["rules"][0];
+    rule["matches"][0]["path"]["value"] = "no-slash".into();
+    rule["backends"][0]["weight"] = 2_000_000.into();
+    rule["backends"][0]["target"]["authority"] = "nohost".into();
+    rule["requestTimeoutMs"] = 0.into();
+    rule["backends"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "files", "weight": 1, "target": {"kind": "static", "root": "relative/dir", "index": [], "listing": false, "precompressed": false}}));
+    bad["routes"].as_array_mut().unwrap().push(twin);
+    let r = push(&proxy, &bad).await;
+    assert_eq!(r.status(), 400);
+    let errors: serde_json::Value = r.json().await.unwrap();
+    let errors: Vec<String> = serde_json::from_value(errors["errors"].clone()).unwrap();
+    for (field, says) in [
+        ("routes[1].id", "same id"),
+        ("routes[1].hostnames[0]", "BAD HOST"),
+        ("routes[1].rules[0].matches[0].path.value", "no-slash"),
+        ("routes[1].rules[0].backends[0].weight", "above 1000000"),
+        (
+            "routes[1].rules[0].backends[0].target.authority",
+            "`nohost`",
+        ),
+        ("routes[1].rules[0].requestTimeoutMs", "leave the field out"),
+        (
+            "routes[1].rules[0].backends[1].target.root",
+            "not an absolute path",
+        ),
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(field) && e.contains(says)),
+            "no error at {field} saying {says:?}: {errors:?}"
+        );
+    }
+    let served = get_text(&url(&proxy, "/good")).await;
+    assert!(
+        served.contains("\"upstream\":\"a\""),
+        "the last good config still serves: {served}"
+    );
+}
+
+#[tokio::test]
 async fn the_token_guards_config() {
     let dir = std::env::temp_dir().join(format!("gh-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -145,7 +224,7 @@ async fn the_token_guards_config() {
     let r = client
         .put(admin(&proxy, "/config"))
         .bearer_auth("wrong")
-        .body("{}")
+        .body(r#"{"routes": []}"#)
         .send()
         .await
         .unwrap();
@@ -153,7 +232,7 @@ async fn the_token_guards_config() {
     let r = client
         .put(admin(&proxy, "/config"))
         .bearer_auth("s3cret")
-        .body("{}")
+        .body(r#"{"routes": []}"#)
         .send()
         .await
         .unwrap();

@@ -21,12 +21,8 @@ pub fn lower(
     for (i, backend) in rule.backends.iter().enumerate() {
         let field = format!("{rule_field}.backends[{i}]");
         let weight = backend.weight.unwrap_or(1);
-        if weight > MAX_WEIGHT {
-            findings.error(
-                format!("{field}.weight"),
-                "InvalidWeight",
-                format!("weight {weight} is above {MAX_WEIGHT}: weights are relative, so scale them down (90 and 10 make a 90/10 split)"),
-            );
+        if let Some(problem) = weight_problem(weight) {
+            findings.error(format!("{field}.weight"), "InvalidWeight", problem);
         }
         let Some(target) = lower_target(backend, &field, namespace, services, findings) else {
             continue;
@@ -43,7 +39,7 @@ pub fn lower(
             findings.error(
                 format!("{field}.name"),
                 "DuplicateBackend",
-                format!("backend name `{name}` is already used by backends[{first}]: give each backend of a rule its own `name`"),
+                duplicate_name(&name, first),
             );
         }
         out.push(BackendConfig {
@@ -70,7 +66,7 @@ fn default_name(backend: &Backend) -> String {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned(),
-        (None, None) => String::new(),
+        (None, None) => "static".to_owned(),
     }
 }
 
@@ -140,44 +136,81 @@ fn lower_static(
     field: &str,
     findings: &mut Findings,
 ) -> Option<BackendTarget> {
-    let mut ok = true;
-    if !files.root.starts_with('/') {
-        findings.error(
-            format!("{field}.root"),
-            "InvalidBackend",
-            format!("root `{}` is not an absolute path: give the folder's full path on the proxy (in local mode, a relative root is taken from the manifest's folder)", files.root),
-        );
-        ok = false;
-    }
-    let index = files
-        .index
-        .clone()
-        .unwrap_or_else(|| vec!["index.html".to_owned()]);
-    for (i, name) in index.iter().enumerate() {
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            findings.error(
-                format!("{field}.index[{i}]"),
-                "InvalidBackend",
-                format!(
-                    "index `{name}` is not a file name: give names like `index.html`, without `/`"
-                ),
-            );
-            ok = false;
-        }
-    }
-    if let Some(value) = &files.cache_control
-        && let Err(why) = super::names::check_header_value(value)
-    {
-        findings.error(format!("{field}.cacheControl"), "InvalidBackend", why);
-        ok = false;
-    }
-    ok.then(|| BackendTarget::Static {
+    let target = BackendTarget::Static {
         root: files.root.clone(),
-        index,
+        index: files
+            .index
+            .clone()
+            .unwrap_or_else(|| vec!["index.html".to_owned()]),
         listing: files.listing.unwrap_or(false),
         precompressed: files.precompressed.unwrap_or(false),
         cache_control: files.cache_control.clone(),
-    })
+    };
+    let before = findings.error_count();
+    check_target(&target, field, findings);
+    (findings.error_count() == before).then_some(target)
+}
+
+/// Checks a lowered target; `field` names the backend (or its `static`).
+/// Also used on pushed configs.
+pub fn check_target(target: &BackendTarget, field: &str, findings: &mut Findings) {
+    match target {
+        BackendTarget::Upstream { authority } => {
+            let valid = authority.parse::<http::uri::Authority>().ok().filter(|a| {
+                a.port_u16().is_some() && !a.host().is_empty() && !a.as_str().contains('@')
+            });
+            if valid.is_none() {
+                findings.error(
+                    format!("{field}.authority"),
+                    "InvalidBackend",
+                    format!("`{authority}` is not `host:port`: give the upstream's host and port, e.g. `app.default.svc:8080`"),
+                );
+            }
+        }
+        BackendTarget::Static {
+            root,
+            index,
+            cache_control,
+            ..
+        } => {
+            if !root.starts_with('/') {
+                findings.error(
+                    format!("{field}.root"),
+                    "InvalidBackend",
+                    format!("root `{root}` is not an absolute path: give the folder's full path on the proxy (in local mode, a relative root is taken from the manifest's folder)"),
+                );
+            }
+            for (i, name) in index.iter().enumerate() {
+                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                    findings.error(
+                        format!("{field}.index[{i}]"),
+                        "InvalidBackend",
+                        format!(
+                            "index `{name}` is not a file name: give names like `index.html`, without `/`"
+                        ),
+                    );
+                }
+            }
+            if let Some(value) = cache_control
+                && let Err(why) = super::names::check_header_value(value)
+            {
+                findings.error(format!("{field}.cacheControl"), "InvalidBackend", why);
+            }
+        }
+        BackendTarget::Unresolved { .. } => {}
+    }
+}
+
+/// Why `weight` is out of range, if it is.
+pub fn weight_problem(weight: u32) -> Option<String> {
+    (weight > MAX_WEIGHT).then(|| format!("weight {weight} is above {MAX_WEIGHT}: weights are relative, so scale them down (90 and 10 make a 90/10 split)"))
+}
+
+/// What to say of a backend name used twice in a rule.
+pub fn duplicate_name(name: &str, first: usize) -> String {
+    format!(
+        "backend name `{name}` is already used by backends[{first}]: give each backend of a rule its own `name`"
+    )
 }
 
 /// `http://host:port[/]` to `host:port` (port 80 when left out).

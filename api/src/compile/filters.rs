@@ -4,7 +4,8 @@ use super::findings::Findings;
 use super::names::{check_header_name, check_header_value, check_hostname, check_path};
 use crate::config::{FilterConfig, MatchConfig};
 use crate::route::{
-    HeaderModifier, PathMatchType, PathModifier, PathModifierType, RouteFilter, RouteRule,
+    HeaderModifier, PathMatchType, PathModifier, PathModifierType, RequestRedirect, RouteFilter,
+    RouteRule,
 };
 
 const TYPES: &str = "RequestHeaderModifier, ResponseHeaderModifier, URLRewrite, RequestRedirect";
@@ -97,28 +98,58 @@ fn lower_one(
         );
         return None;
     }
-    if let Some(m) = &filter.request_header_modifier {
-        check_modifier(m, &format!("{field}.requestHeaderModifier"), findings);
-        return Some(FilterConfig::RequestHeaderModifier(m.clone()));
-    }
-    if let Some(m) = &filter.response_header_modifier {
-        check_modifier(m, &format!("{field}.responseHeaderModifier"), findings);
-        return Some(FilterConfig::ResponseHeaderModifier(m.clone()));
-    }
-    if let Some(rewrite) = &filter.url_rewrite {
-        let at = format!("{field}.urlRewrite");
-        if let Some(host) = &rewrite.hostname
-            && let Err(why) = check_hostname(host, false)
-        {
-            findings.error(format!("{at}.hostname"), "InvalidHostname", why);
+    let lowered = if let Some(m) = &filter.request_header_modifier {
+        FilterConfig::RequestHeaderModifier(m.clone())
+    } else if let Some(m) = &filter.response_header_modifier {
+        FilterConfig::ResponseHeaderModifier(m.clone())
+    } else if let Some(rewrite) = &filter.url_rewrite {
+        FilterConfig::UrlRewrite(rewrite.clone())
+    } else {
+        FilterConfig::RequestRedirect(filter.request_redirect.clone()?)
+    };
+    check(&lowered, matches, field, findings);
+    Some(lowered)
+}
+
+/// Checks one filter of a rule whose matches are `matches`; `field` names
+/// the filter. Also used on pushed configs, which no `compile` has checked.
+pub fn check(filter: &FilterConfig, matches: &[MatchConfig], field: &str, findings: &mut Findings) {
+    match filter {
+        FilterConfig::RequestHeaderModifier(m) => {
+            check_modifier(m, true, &format!("{field}.requestHeaderModifier"), findings)
         }
-        if let Some(path) = &rewrite.path {
-            check_path_modifier(path, matches, &format!("{at}.path"), findings);
+        FilterConfig::ResponseHeaderModifier(m) => check_modifier(
+            m,
+            false,
+            &format!("{field}.responseHeaderModifier"),
+            findings,
+        ),
+        FilterConfig::UrlRewrite(rewrite) => {
+            let at = format!("{field}.urlRewrite");
+            if let Some(host) = &rewrite.hostname
+                && let Err(why) = check_hostname(host, false)
+            {
+                findings.error(format!("{at}.hostname"), "InvalidHostname", why);
+            }
+            if let Some(path) = &rewrite.path {
+                check_path_modifier(path, matches, &format!("{at}.path"), findings);
+            }
         }
-        return Some(FilterConfig::UrlRewrite(rewrite.clone()));
+        FilterConfig::RequestRedirect(redirect) => check_redirect(
+            redirect,
+            matches,
+            &format!("{field}.requestRedirect"),
+            findings,
+        ),
     }
-    let redirect = filter.request_redirect.as_ref()?;
-    let at = format!("{field}.requestRedirect");
+}
+
+fn check_redirect(
+    redirect: &RequestRedirect,
+    matches: &[MatchConfig],
+    at: &str,
+    findings: &mut Findings,
+) {
     if let Some(scheme) = &redirect.scheme
         && scheme != "http"
         && scheme != "https"
@@ -153,10 +184,48 @@ fn lower_one(
     if let Some(path) = &redirect.path {
         check_path_modifier(path, matches, &format!("{at}.path"), findings);
     }
-    Some(FilterConfig::RequestRedirect(redirect.clone()))
 }
 
-fn check_modifier(m: &HeaderModifier, field: &str, findings: &mut Findings) {
+fn check_modifier(m: &HeaderModifier, request: bool, field: &str, findings: &mut Findings) {
+    // Gateway API: one action per header name, whatever its case.
+    let mut named: Vec<(String, String)> = Vec::new();
+    let actions = m
+        .set
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (format!("set[{i}]"), &h.name));
+    let actions = actions
+        .chain(
+            m.add
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (format!("add[{i}]"), &h.name)),
+        )
+        .chain(
+            m.remove
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (format!("remove[{i}]"), name)),
+        );
+    for (at, name) in actions {
+        let lower = name.to_ascii_lowercase();
+        if request && lower == "host" {
+            findings.error(
+                format!("{field}.{at}"),
+                "InvalidFilter",
+                "a RequestHeaderModifier cannot change Host (the proxy forwards the request's own): use a URLRewrite filter's `hostname`",
+            );
+        }
+        if let Some((first, _)) = named.iter().find(|(_, seen)| *seen == lower) {
+            findings.error(
+                format!("{field}.{at}"),
+                "InvalidFilter",
+                format!("header `{name}` already has an action at {first}: give each header one of set, add or remove"),
+            );
+        } else {
+            named.push((at, lower));
+        }
+    }
     for (list, values) in [("set", &m.set), ("add", &m.add)] {
         for (i, h) in values.iter().enumerate() {
             if let Err(why) = check_header_name(&h.name) {

@@ -64,6 +64,10 @@ impl Findings {
         );
     }
 
+    pub fn error_count(&self) -> usize {
+        self.out.iter().filter(|d| d.is_error()).count()
+    }
+
     pub fn has_errors(&self) -> bool {
         self.out.iter().any(Diagnostic::is_error)
     }

@@ -4,6 +4,7 @@ use super::findings::Findings;
 use super::names::{check_header_name, check_path};
 use crate::config::MatchConfig;
 use crate::route::{PathMatch, PathMatchType, RouteMatch, ValueMatch, ValueMatchType};
+use crate::table::{REGEX_SIZE_LIMIT, anchored_regex};
 
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -29,18 +30,29 @@ pub fn lower(matches: &[RouteMatch], rule: &str, findings: &mut Findings) -> Vec
 }
 
 fn lower_one(m: &RouteMatch, field: &str, findings: &mut Findings) -> MatchConfig {
-    let path = m.path.clone().unwrap_or(PathMatch {
-        kind: PathMatchType::PathPrefix,
-        value: "/".into(),
-    });
+    let lowered = MatchConfig {
+        path: m.path.clone().unwrap_or(PathMatch {
+            kind: PathMatchType::PathPrefix,
+            value: "/".into(),
+        }),
+        method: m.method.clone(),
+        headers: m.headers.clone(),
+        query_params: m.query_params.clone(),
+    };
+    check(&lowered, field, findings);
+    lowered
+}
+
+/// Checks one match; `field` names it. Also used on pushed configs.
+pub fn check(m: &MatchConfig, field: &str, findings: &mut Findings) {
     let path_field = format!("{field}.path.value");
-    match path.kind {
+    match m.path.kind {
         PathMatchType::Exact | PathMatchType::PathPrefix => {
-            if let Err(why) = check_path(&path.value) {
+            if let Err(why) = check_path(&m.path.value) {
                 findings.error(path_field, "InvalidPath", why);
             }
         }
-        PathMatchType::RegularExpression => check_regex(&path.value, &path_field, findings),
+        PathMatchType::RegularExpression => check_regex(&m.path.value, &path_field, findings),
     }
     if let Some(method) = &m.method
         && !METHODS.contains(&method.as_str())
@@ -61,12 +73,6 @@ fn lower_one(m: &RouteMatch, field: &str, findings: &mut Findings) -> MatchConfi
         false,
         findings,
     );
-    MatchConfig {
-        path,
-        method: m.method.clone(),
-        headers: m.headers.clone(),
-        query_params: m.query_params.clone(),
-    }
 }
 
 fn check_values(values: &[ValueMatch], field: &str, headers: bool, findings: &mut Findings) {
@@ -100,15 +106,23 @@ fn check_values(values: &[ValueMatch], field: &str, headers: bool, findings: &mu
                 "the query parameter name is empty: give the name to match",
             );
         }
-        if v.kind == ValueMatchType::RegularExpression {
+        if v.value.is_empty() {
+            findings.error(
+                format!("{at}.value"),
+                "InvalidMatch",
+                "the value is empty, which no request carries: give the value to match (a RegularExpression `.*` matches any value)",
+            );
+        } else if v.kind == ValueMatchType::RegularExpression {
             check_regex(&v.value, &format!("{at}.value"), findings);
         }
     }
 }
 
-/// A syntax check only: it is ten times cheaper than compiling, which keeps
-/// `compile` of 10,000 Routes fast. A pattern too large to compile is still
-/// refused when a proxy builds its route table.
+/// The syntax check is ten times cheaper than compiling and keeps
+/// `compile` of 10,000 Routes fast. Only a pattern that could grow past the
+/// proxy's size limit is also compiled, as the proxy will compile it: then
+/// a Route the proxy would refuse is left out here, with a finding, rather
+/// than failing every config pushed after it.
 fn check_regex(pattern: &str, field: &str, findings: &mut Findings) {
     if let Err(err) = regex_syntax::Parser::new().parse(pattern) {
         let detail = err
@@ -123,5 +137,25 @@ fn check_regex(pattern: &str, field: &str, findings: &mut Findings) {
             "InvalidRegex",
             format!("`{pattern}` is not a valid regular expression ({detail}): fix it in RE2 syntax; it must match the whole value"),
         );
+        return;
     }
+    if could_be_large(pattern) && anchored_regex(pattern).is_err() {
+        findings.error(
+            field.to_owned(),
+            "InvalidRegex",
+            format!("`{pattern}` compiles to more than the {REGEX_SIZE_LIMIT} bytes a proxy allows a regular expression: use smaller repetition counts (`{{n}}`) or fewer Unicode classes (`\\w`, `\\p{{..}}`; `[a-z0-9_]` is far smaller)"),
+        );
+    }
+}
+
+/// Whether a pattern may compile to a large program: counted repetitions
+/// multiply, Unicode classes hold hundreds of ranges each. A short pattern
+/// without either compiles to a few kilobytes at most.
+fn could_be_large(pattern: &str) -> bool {
+    pattern.len() > 64
+        || pattern.contains('{')
+        || pattern
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'\\' && b"pPwWdDsSbB".contains(&w[1]))
 }

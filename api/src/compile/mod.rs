@@ -8,6 +8,7 @@ mod filters;
 mod findings;
 mod matches;
 mod names;
+mod verify;
 
 use std::cmp::Ordering;
 
@@ -16,6 +17,7 @@ use crate::diagnostic::Diagnostic;
 use crate::duration::parse_duration;
 use crate::route::{DEFAULT_CLASS, Route, RouteRule};
 use findings::Findings;
+pub use verify::verify;
 
 /// A Service the cluster has, for checking `service` backends.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,7 +34,7 @@ pub async fn start_proxy(adjust: impl FnOnce(&mut Settings)) -> Running {
             "empty-{}.json",
             NEXT.fetch_add(1, Ordering::SeqCst)
         ));
-        std::fs::write(&file, "{}").unwrap();
+        std::fs::write(&file, r#"{"routes": []}"#).unwrap();
         settings.config_file = Some(file);
     }
     gatehouse_proxy::start(&settings)

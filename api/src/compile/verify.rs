@@ -1,0 +1,109 @@
+//! Checks a `ProxyConfig` that no `compile` made: one pushed to a proxy's
+//! admin API by hand or by a script. It must be a config `compile` could
+//! have made, so a mistyped push is refused with every error, never served.
+
+use super::backends::{check_target, duplicate_name, weight_problem};
+use super::findings::Findings;
+use super::names::check_hostname;
+use super::{filters, matches};
+use crate::config::{BackendConfig, BackendTarget, ProxyConfig, RuleConfig};
+
+/// Every error in `config`, each naming its field (`routes[0].rules[1]…`).
+pub fn verify(config: &ProxyConfig) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (r, route) in config.routes.iter().enumerate() {
+        let at = format!("routes[{r}]");
+        let mut findings = Findings::new(route.id.clone());
+        let id_ok = route
+            .id
+            .split_once('/')
+            .is_some_and(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'));
+        if !id_ok {
+            findings.error(
+                format!("{at}.id"),
+                "InvalidRoute",
+                format!(
+                    "`{}` is not `namespace/name`: give each Route its namespace and name",
+                    route.id
+                ),
+            );
+        }
+        if let Some(first) = config.routes[..r].iter().position(|o| o.id == route.id) {
+            findings.error(
+                format!("{at}.id"),
+                "DuplicateRoute",
+                format!("routes[{first}] has the same id: each Route appears once"),
+            );
+        }
+        for (h, host) in route.hostnames.iter().enumerate() {
+            if let Err(why) = check_hostname(host, true) {
+                findings.error(format!("{at}.hostnames[{h}]"), "InvalidHostname", why);
+            }
+        }
+        for (i, rule) in route.rules.iter().enumerate() {
+            verify_rule(rule, &format!("{at}.rules[{i}]"), &mut findings);
+        }
+        errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
+    }
+    errors
+}
+
+fn verify_rule(rule: &RuleConfig, field: &str, findings: &mut Findings) {
+    if rule.matches.is_empty() {
+        findings.error(
+            format!("{field}.matches"),
+            "InvalidRule",
+            "`matches` is empty, so nothing reaches the rule: give `[{path: {type: PathPrefix, value: /}}]` to match every request",
+        );
+    }
+    for (m, one) in rule.matches.iter().enumerate() {
+        matches::check(one, &format!("{field}.matches[{m}]"), findings);
+    }
+    for (f, filter) in rule.filters.iter().enumerate() {
+        filters::check(
+            filter,
+            &rule.matches,
+            &format!("{field}.filters[{f}]"),
+            findings,
+        );
+    }
+    verify_backends(&rule.backends, field, findings);
+    for (name, timeout) in [
+        ("requestTimeoutMs", rule.request_timeout_ms),
+        ("backendTimeoutMs", rule.backend_timeout_ms),
+    ] {
+        if timeout == Some(0) {
+            findings.error(
+                format!("{field}.{name}"),
+                "InvalidTimeout",
+                "0 would time every request out: leave the field out for no timeout",
+            );
+        }
+    }
+}
+
+fn verify_backends(backends: &[BackendConfig], rule_field: &str, findings: &mut Findings) {
+    for (i, backend) in backends.iter().enumerate() {
+        let field = format!("{rule_field}.backends[{i}]");
+        if backend.name.is_empty() {
+            findings.error(
+                format!("{field}.name"),
+                "InvalidBackend",
+                "the name is empty: name each backend (it is the `backend` label of the metrics)",
+            );
+        }
+        if let Some(first) = backends[..i].iter().position(|b| b.name == backend.name) {
+            findings.error(
+                format!("{field}.name"),
+                "DuplicateBackend",
+                duplicate_name(&backend.name, first),
+            );
+        }
+        if let Some(problem) = weight_problem(backend.weight) {
+            findings.error(format!("{field}.weight"), "InvalidWeight", problem);
+        }
+        if !matches!(backend.target, BackendTarget::Unresolved { .. }) {
+            check_target(&backend.target, &format!("{field}.target"), findings);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! What a request asks for, checked before any rule sees it: its host (RFC
+//! 9112 §3.2) and its path, normalized as RFC 3986 §6.2.2 says. Rules then
+//! match the resource the upstream will serve, however the client spelled
+//! it: `/static/../admin`, `//admin` and `/%61dmin` are all `/admin`, as
+//! with nginx's URI normalization and Envoy's `normalize_path` plus
+//! `merge_slashes`. The normalized path is also what is forwarded.
+
+use std::borrow::Cow;
+
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Method, Request, Uri, Version, header};
+
+/// Why a request was refused with 400, in words for the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadTarget {
+    MissingHost,
+    ManyHosts,
+    NotAPath,
+    Percent,
+}
+
+impl BadTarget {
+    pub fn explain(&self) -> &'static str {
+        match self {
+            BadTarget::MissingHost => "an HTTP/1.1 request needs a Host header",
+            BadTarget::ManyHosts => "the request has more than one Host header",
+            BadTarget::NotAPath => {
+                "the request target must be a path starting with `/` (or an absolute URL)"
+            }
+            BadTarget::Percent => {
+                "the path has a `%` not followed by two hexadecimal digits: encode `%` as `%25`"
+            }
+        }
+    }
+}
+
+/// Checks `req`'s host and target and normalizes its path in place.
+/// Returns the host the request is for: the target's authority when it has
+/// one (absolute form, HTTP/2's `:authority`), else the Host header.
+pub fn check<B>(req: &mut Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
+    let host = host(req)?;
+    if req.method() == Method::CONNECT {
+        return Ok(host);
+    }
+    let path = req.uri().path();
+    if path == "*" && req.method() == Method::OPTIONS {
+        return Ok(host);
+    }
+    if !path.starts_with('/') {
+        return Err(BadTarget::NotAPath);
+    }
+    if let Cow::Owned(normal) = normalize(path)? {
+        set_path(req, &normal);
+    }
+    Ok(host)
+}
+
+fn host<B>(req: &Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(BadTarget::ManyHosts);
+    }
+    // RFC 9112 §3.2.2 (and RFC 9113 §8.3.1): the target's authority wins.
+    if let Some(authority) = req.uri().authority() {
+        return Ok(HeaderValue::from_str(authority.as_str()).ok());
+    }
+    if header.is_none() && req.version() == Version::HTTP_11 {
+        return Err(BadTarget::MissingHost);
+    }
+    Ok(header.cloned())
+}
+
+/// The path with unreserved characters decoded (other escapes keep their
+/// meaning, upper-cased: `%2F` stays a `/` inside a segment), runs of `/`
+/// merged, and `.` and `..` segments resolved (never above `/`).
+/// Borrowed when the path is already normal, as nearly every one is.
+pub fn normalize(path: &str) -> Result<Cow<'_, str>, BadTarget> {
+    if is_normal(path.as_bytes()) {
+        return Ok(Cow::Borrowed(path));
+    }
+    let decoded = decode_unreserved(path.as_bytes())?;
+    let mut segments: Vec<&str> = Vec::new();
+    let mut ends_open = false;
+    for segment in decoded.split('/').skip(1) {
+        ends_open = matches!(segment, "" | "." | "..");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            _ => segments.push(segment),
+        }
+    }
+    let mut normal = String::with_capacity(decoded.len());
+    for segment in &segments {
+        normal.push('/');
+        normal.push_str(segment);
+    }
+    if ends_open || segments.is_empty() {
+        normal.push('/');
+    }
+    Ok(Cow::Owned(normal))
+}
+
+/// No `%`, no `//`, no `.` or `..` segment.
+fn is_normal(path: &[u8]) -> bool {
+    if path.contains(&b'%') {
+        return false;
+    }
+    let mut segments = path.split(|&b| b == b'/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if matches!(segment, b"." | b"..") || (segment.is_empty() && !last) {
+            return false;
+        }
+    }
+    true
+}
+
+fn decode_unreserved(path: &[u8]) -> Result<String, BadTarget> {
+    let mut out = Vec::with_capacity(path.len());
+    let mut rest = path;
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        if byte != b'%' {
+            out.push(byte);
+            continue;
+        }
+        let (Some(high), Some(low)) = (
+            rest.first().and_then(|&b| hex(b)),
+            rest.get(1).and_then(|&b| hex(b)),
+        ) else {
+            return Err(BadTarget::Percent);
+        };
+        rest = &rest[2..];
+        let value = high << 4 | low;
+        if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+            out.push(value);
+        } else {
+            out.push(b'%');
+            out.extend_from_slice(format!("{value:02X}").as_bytes());
+        }
+    }
+    // Only ASCII went in: the URI's own bytes and decoded ASCII letters.
+    Ok(String::from_utf8(out).expect("a path is ASCII"))
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Replaces the path of `req`'s target, keeping its query (and, for an
+/// absolute target, its scheme and authority).
+pub fn set_path<B>(req: &mut Request<B>, path: &str) {
+    let with_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = PathAndQuery::try_from(with_query) {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normal(path: &str) -> String {
+        normalize(path).unwrap().into_owned()
+    }
+
+    #[test]
+    fn normal_paths_are_borrowed() {
+        for path in ["/", "/a", "/a/b/", "/a.b/c..d/.e", "/..a", "/a/b.."] {
+            assert!(matches!(normalize(path), Ok(Cow::Borrowed(_))), "{path}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_resolve_as_rfc_3986_says() {
+        assert_eq!(normal("/static/../admin/users"), "/admin/users");
+        assert_eq!(normal("/a/./b"), "/a/b");
+        assert_eq!(normal("/a/b/.."), "/a/");
+        assert_eq!(normal("/a/b/."), "/a/b/");
+        assert_eq!(normal("/../../etc/passwd"), "/etc/passwd");
+        assert_eq!(normal("/.."), "/");
+        assert_eq!(normal("/."), "/");
+    }
+
+    #[test]
+    fn slashes_merge() {
+        assert_eq!(normal("//admin/users"), "/admin/users");
+        assert_eq!(normal("/a///b//"), "/a/b/");
+        assert_eq!(normal("//"), "/");
+    }
+
+    #[test]
+    fn unreserved_escapes_decode_and_others_are_upper_cased() {
+        assert_eq!(normal("/%61dmin/users"), "/admin/users");
+        assert_eq!(normal("/static/%2e%2e/admin"), "/admin");
+        assert_eq!(normal("/a%2fb"), "/a%2Fb");
+        assert_eq!(normal("/a%20b%7e"), "/a%20b~");
+        assert_eq!(normal("/caf%C3%A9"), "/caf%C3%A9");
+    }
+
+    #[test]
+    fn broken_escapes_are_refused() {
+        for path in ["/a%", "/a%2", "/a%zz", "/%g0"] {
+            assert_eq!(normalize(path), Err(BadTarget::Percent), "{path}");
+        }
+    }
+
+    fn request(target: &str, version: Version, hosts: &[&str]) -> Request<()> {
+        let mut builder = Request::builder().uri(target).version(version);
+        for host in hosts {
+            builder = builder.header(header::HOST, *host);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn hosts_follow_rfc_9112() {
+        let mut one = request("/x", Version::HTTP_11, &["shop.test"]);
+        assert_eq!(check(&mut one).unwrap().unwrap(), "shop.test");
+        let mut none = request("/x", Version::HTTP_11, &[]);
+        assert_eq!(check(&mut none), Err(BadTarget::MissingHost));
+        let mut old = request("/x", Version::HTTP_10, &[]);
+        assert_eq!(check(&mut old), Ok(None));
+        let mut two = request("/x", Version::HTTP_11, &["shop.test", "evil.test"]);
+        assert_eq!(check(&mut two), Err(BadTarget::ManyHosts));
+        let mut absolute = request("http://admin.test/x", Version::HTTP_11, &["public.test"]);
+        assert_eq!(check(&mut absolute).unwrap().unwrap(), "admin.test");
+    }
+
+    #[test]
+    fn targets_must_be_paths() {
+        let mut bare = request("x", Version::HTTP_11, &["shop.test"]);
+        assert_eq!(check(&mut bare), Err(BadTarget::NotAPath));
+        let mut star = request("*", Version::HTTP_11, &["shop.test"]);
+        *star.method_mut() = Method::OPTIONS;
+        assert!(check(&mut star).is_ok());
+    }
+
+    #[test]
+    fn the_normal_path_replaces_the_target_and_keeps_the_query() {
+        let mut req = request("/static/../admin?x=1&y=%2e", Version::HTTP_11, &["a"]);
+        check(&mut req).unwrap();
+        assert_eq!(req.uri(), "/admin?x=1&y=%2e");
+    }
+}

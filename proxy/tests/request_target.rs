@@ -1,0 +1,145 @@
+//! Rules match the resource the upstream will serve, however the client
+//! spells its path, and requests whose host or target RFC 9112 refuses get
+//! a 400 that says why. Raw sockets: real clients normalize before sending.
+
+mod common;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `/admin` (and `admin.test`) go to upstream `admin`, the rest to `app`.
+async fn two_apps() -> (gatehouse_proxy::Running, Upstream, Upstream) {
+    let admin = Upstream::start("admin").await;
+    let app = Upstream::start("app").await;
+    let proxy = start_proxy(|_| {}).await;
+    let yaml = format!(
+        "{}---\n{}---\n{}",
+        route_yaml(
+            "admin-paths",
+            &format!(
+                "  - matches: [{{path: {{type: PathPrefix, value: /admin}}}}]\n    backends: [{{name: admin, url: '{}'}}]\n  - backends: [{{name: app, url: '{}'}}]\n",
+                admin.url(),
+                app.url()
+            ),
+        ),
+        route_yaml(
+            "admin-host",
+            &format!("  - backends: [{{name: admin, url: '{}'}}]\n", admin.url()),
+        )
+        .replace("spec:\n", "spec:\n  hostnames: [admin.test]\n"),
+        one_backend("public", "app", &app.url())
+            .replace("spec:\n", "spec:\n  hostnames: [public.test]\n"),
+    );
+    apply_yaml(&proxy, &yaml);
+    (proxy, admin, app)
+}
+
+/// Sends `head` as is and reads the whole answer (the request asks to close).
+async fn raw(proxy: &gatehouse_proxy::Running, head: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn seen(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not the upstream's JSON: {body}"))
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_path_meets_the_rule_for_it() {
+    let (proxy, _admin, _app) = two_apps().await;
+    for path in [
+        "/admin/users",
+        "/static/../admin/users",
+        "/static/%2e%2e/admin/users",
+        "/%61dmin/users",
+        "//admin/users",
+        "/admin/./users",
+        "/../admin/users",
+    ] {
+        let (status, _, body) = raw(
+            &proxy,
+            &format!("GET {path} HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(status, 200, "{path}");
+        let seen = seen(&body);
+        assert_eq!(seen["upstream"], "admin", "{path} escaped the /admin rule");
+        assert_eq!(
+            seen["path"], "/admin/users",
+            "{path} is forwarded normalized"
+        );
+    }
+    // Escapes that are not unreserved characters keep their meaning.
+    let (_, _, body) = raw(
+        &proxy,
+        "GET /admin%2Fx/a%20b?q=%2e HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let seen = seen(&body);
+    assert_eq!(seen["upstream"], "app", "%2F is not a segment boundary");
+    assert_eq!(seen["path"], "/admin%2Fx/a%20b");
+    assert_eq!(seen["query"], "q=%2e", "the query is left as sent");
+}
+
+#[tokio::test]
+async fn a_broken_escape_is_a_400_that_says_why() {
+    let (proxy, admin, app) = two_apps().await;
+    let (status, head, body) = raw(
+        &proxy,
+        "GET /a%zz HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{head}");
+    assert!(body.contains("`%25`"), "{body}");
+    let (status, _, body) = raw(
+        &proxy,
+        "GET x HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("starting with `/`"), "{body}");
+    let forwarded = admin.requests.load(std::sync::atomic::Ordering::SeqCst)
+        + app.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(forwarded, 0, "refused requests never reach an upstream");
+}
+
+#[tokio::test]
+async fn hosts_follow_rfc_9112() {
+    let (proxy, _admin, _app) = two_apps().await;
+    let (status, _, body) = raw(
+        &proxy,
+        "GET /x HTTP/1.1\r\nHost: public.test\r\nHost: admin.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("more than one Host"), "{body}");
+
+    let (status, _, body) = raw(&proxy, "GET /x HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("needs a Host header"), "{body}");
+
+    // HTTP/1.0 may leave Host out; Routes without hostnames serve it.
+    let (status, _, body) = raw(&proxy, "GET /admin/x HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status, 200);
+    assert_eq!(seen(&body)["upstream"], "admin");
+
+    // An absolute target names the host; the Host header is ignored and
+    // replaced on the way upstream.
+    let (status, _, body) = raw(
+        &proxy,
+        "GET http://admin.test/x HTTP/1.1\r\nHost: public.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let seen = seen(&body);
+    assert_eq!(seen["upstream"], "admin");
+    assert_eq!(seen["headers"]["host"], "admin.test");
+    assert_eq!(seen["path"], "/x");
+}
