@@ -67,6 +67,12 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
+    /// Longest wait for a backend's next bytes, head or body, where its
+    /// rule sets no timeout (nginx's `proxy_read_timeout`): 504 before the
+    /// head, the response cut off after it.
+    #[arg(long, env = "GATEHOUSE_BACKEND_READ_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub backend_read_timeout: Duration,
+
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 

@@ -1,6 +1,6 @@
 //! Sends a request to an upstream and brings its response back, as nginx and
 //! Envoy do: bodies streamed both ways, pooled keep-alive connections,
-//! hop-by-hop headers dropped, `X-Forwarded-*` set, `Upgrade` passed through.
+//! hop-by-hop headers dropped, `X-Forwarded-*` set, WebSocket upgrades passed through.
 //! A request without a body goes out on Gatehouse's own client (`h1`), the
 //! others on hyper's (`pool`).
 
@@ -18,6 +18,7 @@ use crate::body::{Body, BoxError};
 use crate::forwarded::{Origin, ProxyHeaders};
 use crate::metrics::UpstreamError;
 use crate::pool::Pool;
+use crate::timer::TimedBody;
 use crate::{h1, hop};
 
 /// One worker's HTTP/1.1 clients, each with its own upstream connections:
@@ -25,17 +26,28 @@ use crate::{h1, hop};
 pub struct Upstreams {
     h1: h1::Client,
     pool: Pool,
+    read_timeout: Duration,
+}
+
+/// How long the proxy waits on backends.
+#[derive(Clone, Copy, Debug)]
+pub struct BackendTimeouts {
+    pub connect: Duration,
+    /// Between two reads of a response, its head included.
+    pub read: Duration,
 }
 
 impl Upstreams {
-    pub fn new(connect_timeout: Duration) -> Upstreams {
+    pub fn new(timeouts: BackendTimeouts) -> Upstreams {
         Upstreams {
-            h1: h1::Client::new(connect_timeout),
-            pool: Pool::new(connect_timeout),
+            h1: h1::Client::new(timeouts.connect, timeouts.read),
+            pool: Pool::new(timeouts.connect),
+            read_timeout: timeouts.read,
         }
     }
 
-    /// Sends `req` to `authority`; `timeout` bounds the wait for response headers.
+    /// Sends `req` to `authority`; `timeout` bounds the wait for response
+    /// headers, the read timeout each wait for the backend's next bytes.
     pub async fn forward<B: RequestBody>(
         &self,
         req: Request<B>,
@@ -70,7 +82,8 @@ impl Upstreams {
         prepare_request(&mut req, &proxy_headers, upgrade.as_ref());
         let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
 
-        let mut response = within(timeout, self.pool.send(authority, req)).await?;
+        let head_wait = timeout.or(Some(self.read_timeout));
+        let mut response = within(head_wait, self.pool.send(authority, req)).await?;
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_upgrade) = client_upgrade
@@ -92,7 +105,11 @@ impl Upstreams {
             return Ok(Response::from_parts(parts, crate::body::empty()));
         }
         hop::strip(response.headers_mut());
-        Ok(response.map(|body| body.map_err(crate::body::BoxError::from).boxed_unsync()))
+        let idle = Some(self.read_timeout);
+        Ok(response.map(|body| {
+            let body = body.map_err(crate::body::BoxError::from);
+            TimedBody::new(body, idle, None).boxed_unsync()
+        }))
     }
 }
 
@@ -121,15 +138,21 @@ pub async fn within<T>(
     }
 }
 
-/// The `Upgrade` value of an HTTP/1.1 upgrade request (WebSocket and the like).
+/// The upgrade an HTTP/1.1 request may pass on: WebSocket only, as Envoy
+/// passes only the upgrade types a route allows (`websocket` by default)
+/// and nginx none it is not told to. Any other, `h2c` above all, would open
+/// a tunnel past every rule: it is dropped like any hop-by-hop header and
+/// the request goes on as a plain one.
 fn upgrade_protocol<B>(req: &Request<B>) -> Option<HeaderValue> {
     let connection_says_upgrade =
         hop::connection_lists(req.headers().get_all(header::CONNECTION), "upgrade");
-    if req.version() == Version::HTTP_11 && connection_says_upgrade {
-        req.headers().get(header::UPGRADE).cloned()
-    } else {
-        None
+    if req.version() != Version::HTTP_11 || !connection_says_upgrade {
+        return None;
     }
+    let offered = req.headers().get_all(header::UPGRADE);
+    hop::tokens(offered.iter().map(HeaderValue::as_bytes))
+        .any(|token| token.eq_ignore_ascii_case(b"websocket"))
+        .then(|| HeaderValue::from_static("websocket"))
 }
 
 /// Makes `req` what hyper's client is to send: origin form, HTTP/1.1, no

@@ -16,6 +16,8 @@ use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
 use crate::state::State;
 use crate::target;
+use crate::timer::TimedBody;
+use http_body_util::BodyExt;
 
 /// Everything a connection's requests share.
 pub struct Shared {
@@ -61,7 +63,7 @@ pub async fn handle<B: RequestBody>(
         ));
     };
     let rule = &active.rules[found.route][found.rule];
-    let response = serve_rule(&shared, rule, found.matched, &client, host, req).await;
+    let response = serve_rule(&shared, rule, found.matched, &client, host, req, started).await;
     rule.duration.observe(started.elapsed().as_secs_f64());
     Ok(response)
 }
@@ -73,6 +75,7 @@ async fn serve_rule<B: RequestBody>(
     client: &ClientIp,
     host: Option<HeaderValue>,
     mut req: Request<B>,
+    started: Instant,
 ) -> Response<Body> {
     let matched = &rule.config.matches[matched];
     if let Some(redirect) = &rule.redirect {
@@ -124,7 +127,15 @@ async fn serve_rule<B: RequestBody>(
                 origin,
                 rule.backend_timeout,
             ));
-            within(rule.request_timeout, forward).await
+            let response = within(rule.request_timeout, forward).await;
+            match rule.request_timeout {
+                // The body too must come by the deadline, as with Envoy's route timeout.
+                Some(limit) => response.map(|response| {
+                    let deadline = tokio::time::Instant::from_std(started) + limit;
+                    response.map(|body| TimedBody::new(body, None, Some(deadline)).boxed_unsync())
+                }),
+                None => response,
+            }
         }
     };
     let response = match result {

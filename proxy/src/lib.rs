@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod target;
+pub mod timer;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -99,7 +100,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             keep_alive_timeout: settings.keep_alive_timeout,
             max_connections: settings.max_connections,
         },
-        connect_timeout: settings.connect_timeout,
+        backend: forward::BackendTimeouts {
+            connect: settings.connect_timeout,
+            read: settings.backend_read_timeout,
+        },
         shutdown_grace: settings.shutdown_grace,
     };
     let traffic = workers::Workers::spawn(listeners, state.clone(), worker_settings, stopped)?;

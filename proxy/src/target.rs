@@ -103,16 +103,22 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, BadTarget> {
     Ok(Cow::Owned(normal))
 }
 
-/// No `%`, no `//`, no `.` or `..` segment.
+/// No `%`, no `//`, no `.` or `..` segment: one pass, as it runs on
+/// every request.
 fn is_normal(path: &[u8]) -> bool {
-    if path.contains(&b'%') {
-        return false;
-    }
-    let mut segments = path.split(|&b| b == b'/').skip(1).peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if matches!(segment, b"." | b"..") || (segment.is_empty() && !last) {
-            return false;
+    let ends_segment = |at: usize| matches!(path.get(at), None | Some(b'/'));
+    for (at, &byte) in path.iter().enumerate() {
+        match byte {
+            b'%' => return false,
+            b'/' => match path.get(at + 1) {
+                Some(b'/') => return false,
+                Some(b'.') if ends_segment(at + 2) => return false,
+                Some(b'.') if path.get(at + 2) == Some(&b'.') && ends_segment(at + 3) => {
+                    return false;
+                }
+                _ => {}
+            },
+            _ => {}
         }
     }
     true

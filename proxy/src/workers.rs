@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, oneshot, watch};
 
-use crate::forward::Upstreams;
+use crate::forward::{BackendTimeouts, Upstreams};
 use crate::handler::Shared;
 use crate::server::{self, Limits};
 use crate::state::State;
@@ -44,7 +44,7 @@ pub fn bind(
 /// What every worker is started with.
 pub struct WorkerSettings {
     pub limits: Limits,
-    pub connect_timeout: Duration,
+    pub backend: BackendTimeouts,
     pub shutdown_grace: Duration,
 }
 
@@ -66,11 +66,8 @@ impl Workers {
             let (done, finished_rx) = oneshot::channel();
             finished.push(finished_rx);
             let (state, slots, stop) = (state.clone(), slots.clone(), stop.clone());
-            let (limits, connect_timeout, grace) = (
-                settings.limits,
-                settings.connect_timeout,
-                settings.shutdown_grace,
-            );
+            let (limits, backend, grace) =
+                (settings.limits, settings.backend, settings.shutdown_grace);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
                 .spawn(move || {
@@ -83,7 +80,7 @@ impl Workers {
                             .expect("listener registers");
                         let shared = Arc::new(Shared {
                             state,
-                            upstreams: Upstreams::new(connect_timeout),
+                            upstreams: Upstreams::new(backend),
                         });
                         server::serve(listener, shared, limits, slots, stop, grace).await;
                     });

@@ -134,12 +134,14 @@ async fn passes_upgrades_through() {
     let proxy = proxy_to(&upstream).await;
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
     stream
-        .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
         .await
         .unwrap();
     let head = read_head(&mut stream).await.to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
-    assert!(head.contains("upgrade: echo"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
     stream.write_all(b"hello through the tunnel").await.unwrap();
     let mut echoed = [0u8; 24];
     tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
@@ -147,6 +149,36 @@ async fn passes_upgrades_through() {
         .unwrap()
         .unwrap();
     assert_eq!(&echoed, b"hello through the tunnel");
+}
+
+#[tokio::test]
+async fn other_upgrades_go_on_as_plain_requests() {
+    // An h2c upgrade passed upstream would open a tunnel past every rule.
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /public HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for name in ["upgrade", "connection", "http2-settings"] {
+        assert!(
+            seen["headers"].get(name).is_none(),
+            "{name} reached the upstream: {seen}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -212,4 +244,75 @@ async fn backend_and_request_timeouts_answer_504() {
     );
     let fast = client().get(url(&proxy, "/slow/10")).send().await.unwrap();
     assert_eq!(fast.status(), 200, "a request within the timeout is served");
+}
+
+#[tokio::test]
+async fn a_silent_backend_gets_504_after_the_read_timeout_without_route_timeouts() {
+    let upstream = Upstream::start("slow").await;
+    let proxy = start_proxy(|s| s.backend_read_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "slow", &upstream.url()));
+    for with_body in [false, true] {
+        // Bodiless requests take Gatehouse's own client, others hyper's.
+        let request = if with_body {
+            client().post(url(&proxy, "/slow/3000")).body("x")
+        } else {
+            client().get(url(&proxy, "/slow/3000"))
+        };
+        let started = Instant::now();
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 504, "with a body: {with_body}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2000),
+            "timed out after {:?}",
+            started.elapsed()
+        );
+    }
+    let metrics = proxy.state.metrics.render();
+    assert!(
+        metrics.contains(r#"gatehouse_upstream_errors_total{backend="slow",kind="timeout",route="default/app"} 2"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_past_the_read_timeout_is_cut_off() {
+    // `/stream` sends a chunk every 200 ms.
+    let upstream = Upstream::start("s").await;
+    for (read_timeout, completes) in [
+        (Duration::from_millis(80), false),
+        (Duration::from_secs(2), true),
+    ] {
+        let proxy = start_proxy(|s| s.backend_read_timeout = read_timeout).await;
+        apply_yaml(&proxy, &one_backend("app", "s", &upstream.url()));
+        let r = client().get(url(&proxy, "/stream")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "the head came in time");
+        let body = r.text().await;
+        assert_eq!(
+            body.is_ok(),
+            completes,
+            "read timeout {read_timeout:?}: {body:?}"
+        );
+        if let Ok(body) = body {
+            assert_eq!(body, "chunk0;chunk1;chunk2;");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rule_request_timeout_covers_the_body_too() {
+    let upstream = Upstream::start("s").await;
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {{name: t}}\nspec:\n  rules:\n  - backends: [{{name: s, url: '{}'}}]\n    timeouts: {{request: 300ms}}\n",
+            upstream.url()
+        ),
+    );
+    let r = client().get(url(&proxy, "/stream")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.is_err(),
+        "the 600-ms body outlived the 300-ms request timeout"
+    );
 }

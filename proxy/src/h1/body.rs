@@ -6,6 +6,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -22,6 +23,8 @@ pub struct ResponseBody {
     rest: Rest,
     /// Where the connection goes when the body is complete, if it may be reused.
     keep: Option<(Arc<Idle>, Authority)>,
+    /// The longest wait for the next bytes.
+    read_timeout: Duration,
 }
 
 /// What is left of the body.
@@ -42,11 +45,17 @@ pub enum BodyError {
 }
 
 impl ResponseBody {
-    pub fn new(conn: Conn, rest: Rest, keep: Option<(Arc<Idle>, Authority)>) -> ResponseBody {
+    pub fn new(
+        conn: Conn,
+        rest: Rest,
+        keep: Option<(Arc<Idle>, Authority)>,
+        read_timeout: Duration,
+    ) -> ResponseBody {
         ResponseBody {
             conn: Some(conn),
             rest,
             keep,
+            read_timeout,
         }
     }
 
@@ -115,7 +124,7 @@ impl Body for ResponseBody {
                 }
             }
             let conn = this.conn.as_mut().expect("checked above");
-            match ready!(conn.poll_fill(cx)) {
+            match ready!(conn.poll_fill_within(cx, this.read_timeout)) {
                 Ok(0) if matches!(this.rest, Rest::UntilClose) => {
                     this.conn = None;
                     return Poll::Ready(None);

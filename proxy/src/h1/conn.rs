@@ -4,12 +4,15 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::head::Scratch;
+use crate::timer::arm;
 
 /// Room kept free before each read: a typical head and small body in one.
 const READ_SIZE: usize = 8 * 1024;
@@ -21,6 +24,10 @@ pub struct Conn {
     /// The request head being sent; kept to reuse its allocation.
     pub out: Vec<u8>,
     pub scratch: Scratch,
+    /// Bounds each wait for the upstream; one per connection, moved lazily.
+    timer: Pin<Box<Sleep>>,
+    /// Whether `timer` is set for the wait under way.
+    waiting: bool,
 }
 
 impl Conn {
@@ -30,6 +37,8 @@ impl Conn {
             buf: BytesMut::with_capacity(READ_SIZE),
             out: Vec::with_capacity(512),
             scratch: Scratch::default(),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            waiting: false,
         }
     }
 
@@ -56,8 +65,31 @@ impl Conn {
         Poll::Ready(Ok(n))
     }
 
-    pub async fn fill(&mut self) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.poll_fill(cx)).await
+    /// `poll_fill`, given up with `TimedOut` when the upstream sends
+    /// nothing for `idle` (nginx's `proxy_read_timeout`).
+    pub fn poll_fill_within(
+        &mut self,
+        cx: &mut Context<'_>,
+        idle: Duration,
+    ) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(read) = self.poll_fill(cx) {
+            self.waiting = false;
+            return Poll::Ready(read);
+        }
+        if !self.waiting {
+            self.waiting = true;
+            arm(self.timer.as_mut(), idle);
+        }
+        ready!(self.timer.as_mut().poll(cx));
+        self.waiting = false;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the upstream sent nothing for {idle:?}"),
+        )))
+    }
+
+    pub async fn fill_within(&mut self, idle: Duration) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill_within(cx, idle)).await
     }
 
     /// Whether an idle connection can still take a request: the upstream

@@ -37,6 +37,8 @@ const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 pub struct Client {
     idle: Arc<Idle>,
     connect_timeout: Duration,
+    /// The longest wait for the upstream's next bytes, head or body.
+    read_timeout: Duration,
 }
 
 /// Why an exchange failed, and whether the request may have reached the upstream.
@@ -48,6 +50,8 @@ enum Failure {
     Write(std::io::Error),
     #[error("reading the response failed: {0}")]
     Read(std::io::Error),
+    #[error("the upstream sent no response head within the read timeout")]
+    TimedOut,
     #[error("the upstream closed the connection in the middle of the response head")]
     TruncatedHead,
     #[error("the response head is larger than {MAX_RESPONSE_HEAD} bytes")]
@@ -66,10 +70,11 @@ impl Failure {
 }
 
 impl Client {
-    pub fn new(connect_timeout: Duration) -> Client {
+    pub fn new(connect_timeout: Duration, read_timeout: Duration) -> Client {
         Client {
             idle: Arc::new(Idle::default()),
             connect_timeout,
+            read_timeout,
         }
     }
 
@@ -87,7 +92,7 @@ impl Client {
             None => (self.connect(authority).await?, false),
         };
         loop {
-            match exchange(&mut conn, req, proxy_headers).await {
+            match exchange(&mut conn, req, proxy_headers, self.read_timeout).await {
                 Ok(head) => return Ok(self.respond(conn, head, authority)),
                 // Sending again is safe only for idempotent methods (RFC 9110 §9.2.2).
                 Err(failure)
@@ -97,6 +102,7 @@ impl Client {
                     conn = self.connect(authority).await?;
                     reused = false;
                 }
+                Err(Failure::TimedOut) => return Err(UpstreamError::Timeout),
                 Err(failure) => {
                     tracing::debug!(%authority, %failure, "upstream request failed");
                     return Err(UpstreamError::Protocol);
@@ -135,7 +141,7 @@ impl Client {
                 let keep = head
                     .reusable
                     .then(|| (self.idle.clone(), authority.clone()));
-                ResponseBody::new(conn, rest, keep).boxed_unsync()
+                ResponseBody::new(conn, rest, keep, self.read_timeout).boxed_unsync()
             }
         };
         let mut response = Response::new(body);
@@ -157,6 +163,7 @@ async fn exchange<B>(
     conn: &mut Conn,
     req: &Request<B>,
     proxy_headers: &ProxyHeaders,
+    read_timeout: Duration,
 ) -> Result<ResponseHead, Failure> {
     head::encode_request(req, proxy_headers, &mut conn.out);
     conn.send_out().await.map_err(Failure::Write)?;
@@ -170,7 +177,10 @@ async fn exchange<B>(
         if conn.buf.len() > MAX_RESPONSE_HEAD {
             return Err(Failure::HeadTooLarge);
         }
-        match conn.fill().await {
+        match conn.fill_within(read_timeout).await {
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(Failure::TimedOut);
+            }
             Ok(0) if !answered => return Err(Failure::Closed),
             Ok(0) => return Err(Failure::TruncatedHead),
             Ok(_) => answered = true,

@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use self::prefixed::Prefixed;
 use self::request::Head;
@@ -32,6 +32,7 @@ use self::response::Asked;
 use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
 use crate::server::{HyperServers, Limits, stopping};
+use crate::timer::arm;
 
 /// Room for a typical request head.
 const READ_SIZE: usize = 8 * 1024;
@@ -153,21 +154,6 @@ async fn read_head<S: Future<Output = ()>>(
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
-    }
-}
-
-/// A deadline that would move later by less than this (or an eighth of
-/// the wait, if less) stays where it is, as with nginx's
-/// `NGX_TIMER_LAZY_DELAY`: on a busy connection the timer then moves once
-/// in hundreds of requests, not on each.
-const TIMER_SLACK: Duration = Duration::from_millis(300);
-
-/// Sets `timer` to `wait` from now, or leaves it a little early.
-fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
-    let deadline = Instant::now() + wait;
-    let current = timer.deadline();
-    if current > deadline || deadline - current >= TIMER_SLACK.min(wait / 8) {
-        timer.reset(deadline);
     }
 }
 

@@ -113,7 +113,7 @@ pub fn url(proxy: &Running, path: &str) -> String {
 /// `x-upstream: <name>`; the body is JSON describing the request received.
 /// Paths: `/slow/<ms>` waits first; `/stream` sends three chunks 200 ms apart;
 /// `/size` answers the request body's length; an `Upgrade` request is
-/// switched (101) and echoes bytes.
+/// switched (101, to the protocol asked for) and echoes bytes.
 pub struct Upstream {
     pub addr: SocketAddr,
     pub name: &'static str,
@@ -167,7 +167,7 @@ async fn answer(
     mut req: Request<Incoming>,
 ) -> Result<Response<TestBody>, Infallible> {
     let path = req.uri().path().to_owned();
-    if req.headers().contains_key(http::header::UPGRADE) {
+    if let Some(protocol) = req.headers().get(http::header::UPGRADE).cloned() {
         let upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             if let Ok(upgraded) = upgrade.await {
@@ -183,7 +183,7 @@ async fn answer(
         let response = Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .header("connection", "upgrade")
-            .header("upgrade", "echo")
+            .header("upgrade", protocol)
             .body(full(""))
             .unwrap();
         return Ok(response);

@@ -1,0 +1,111 @@
+//! Timers the hot path can afford, and the time limits built on them.
+//!
+//! A deadline is moved lazily, as nginx's `NGX_TIMER_LAZY_DELAY` does: one
+//! that would move later by less than a slack stays where it is, so a busy
+//! connection moves its timer once in hundreds of reads, not on each, and
+//! a timer that only ever moves later never has to wake tokio's driver.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use crate::body::BoxError;
+
+/// A deadline that would move later by less than this (or an eighth of
+/// the wait, if less) stays where it is.
+const TIMER_SLACK: Duration = Duration::from_millis(300);
+
+/// Sets `timer` to `wait` from now, or leaves it a little early.
+pub fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    let current = timer.deadline();
+    if current > deadline || deadline - current >= TIMER_SLACK.min(wait / 8) {
+        timer.reset(deadline);
+    }
+}
+
+/// A response body held to time limits: at most `idle` between two frames
+/// (nginx's `proxy_read_timeout`), and all of it by `deadline` if there is
+/// one (a rule's request timeout, which Envoy also applies to the body).
+/// Out of time, it ends with an error, so the client sees the response cut
+/// off, never a clean end. The timer is made only when the body first has
+/// to wait: a body that came whole with its head never makes one.
+pub struct TimedBody<B> {
+    inner: B,
+    idle: Option<Duration>,
+    deadline: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer is set for the wait under way.
+    waiting: bool,
+}
+
+impl<B> TimedBody<B> {
+    pub fn new(inner: B, idle: Option<Duration>, deadline: Option<Instant>) -> TimedBody<B> {
+        TimedBody {
+            inner,
+            idle,
+            deadline,
+            timer: None,
+            waiting: false,
+        }
+    }
+
+    /// When the wait that starts now runs out.
+    fn due(&self) -> Option<Instant> {
+        let idle = self.idle.map(|idle| Instant::now() + idle);
+        match (idle, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the backend's response took too long: nothing came for the read timeout, or the rule's request timeout passed"
+)]
+pub struct BodyTimedOut;
+
+impl<B> Body for TimedBody<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.waiting = false;
+            return Poll::Ready(frame);
+        }
+        if !this.waiting {
+            let Some(due) = this.due() else {
+                return Poll::Pending;
+            };
+            this.waiting = true;
+            match &mut this.timer {
+                Some(timer) => timer.as_mut().reset(due),
+                None => this.timer = Some(Box::pin(tokio::time::sleep_until(due))),
+            }
+        }
+        let timer = this.timer.as_mut().expect("set above");
+        ready!(timer.as_mut().poll(cx));
+        Poll::Ready(Some(Err(BodyTimedOut.into())))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
