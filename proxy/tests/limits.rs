@@ -124,3 +124,58 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
         .unwrap();
     assert_eq!(&buf, b"HTTP/1.1 200");
 }
+
+#[tokio::test]
+async fn an_http2_connection_that_sends_no_request_is_closed_after_the_header_timeout() {
+    let proxy = start_proxy(|s| s.header_read_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let rest = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(rest.is_some(), "the silent h2 connection stayed open");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "closed after {:?}, not about 300 ms",
+        started.elapsed()
+    );
+}
+
+fn open_connections(proxy: &gatehouse_proxy::Running) -> String {
+    proxy
+        .state
+        .metrics
+        .render()
+        .lines()
+        .find(|l| l.starts_with("gatehouse_open_connections "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_keep_alive_timeout_but_not_mid_response() {
+    let upstream = Upstream::start("s").await;
+    let proxy = start_proxy(|s| s.keep_alive_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "s", &upstream.url()));
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    // Answered after 2.5 s: more than two idle checks (a second apart)
+    // pass while it is under way, and must not close the connection.
+    let r = h2.get(url(&proxy, "/slow/2500")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("/slow/2500"));
+    assert_eq!(open_connections(&proxy), "gatehouse_open_connections 1");
+    let closed = eventually(Duration::from_secs(4), async || {
+        open_connections(&proxy) == "gatehouse_open_connections 0"
+    })
+    .await;
+    assert!(closed, "the idle h2 connection stayed open");
+    // The client opens a new connection and carries on.
+    let r = h2.get(url(&proxy, "/again")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

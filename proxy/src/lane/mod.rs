@@ -10,22 +10,26 @@
 //! connection's life: hyper then answers exactly as it always did,
 //! including its 400 and 431 answers.
 
+mod activity;
 mod prefixed;
 mod request;
 mod response;
 
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
+use self::activity::{Activity, Counted, IdleWatch, InUse};
 use self::prefixed::Prefixed;
 use self::request::Head;
 use self::response::Asked;
@@ -74,7 +78,9 @@ pub async fn serve(
         };
         let lane = match head {
             Head::Lane(lane) => lane,
-            Head::Hyper => return hand_off(stream, buf, shared, client, &hyper, stop).await,
+            Head::Hyper => {
+                return hand_off(stream, buf, shared, client, &hyper, limits, stop).await;
+            }
         };
         let mut asked = Asked {
             head: lane.request.method() == http::Method::HEAD,
@@ -170,39 +176,94 @@ async fn hand_off(
     shared: Arc<Shared>,
     client: ClientIp,
     hyper: &HyperServers,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
     let h2 = request::is_h2_preface(&buf);
-    let service = service_fn(move |req| handler::handle(shared.clone(), client.clone(), req));
     let io = TokioIo::new(Prefixed::new(buf.freeze(), stream));
     let result = if h2 {
+        let activity = Arc::new(Activity::default());
+        let counted = activity.clone();
+        let service = service_fn(move |req| {
+            counted_request(shared.clone(), client.clone(), counted.begin(), req)
+        });
         let connection = hyper.http2.serve_connection(io, service);
-        until_done(connection, |c| c.graceful_shutdown(), &mut stop).await
+        let idle = IdleWatch::new(
+            activity,
+            limits.header_read_timeout,
+            limits.keep_alive_timeout,
+        );
+        until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
+        let service = service_fn(move |req| handler::handle(shared.clone(), client.clone(), req));
         let connection = hyper.http1.serve_connection(io, service).with_upgrades();
-        until_done(connection, |c| c.graceful_shutdown(), &mut stop).await
+        until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await
     };
-    if let Err(err) = result {
+    if let Some(Err(err)) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
 }
 
-/// Drives a hyper connection to its end; on `stop`, asks it to finish what
-/// it has and close.
+/// One h2 request, counted as under way until its response is sent.
+async fn counted_request(
+    shared: Arc<Shared>,
+    client: ClientIp,
+    in_use: InUse,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<crate::body::Body>, Infallible> {
+    let Ok(response) = handler::handle(shared, client, req).await;
+    Ok(response.map(|body| {
+        Counted {
+            body,
+            _in_use: in_use,
+        }
+        .boxed_unsync()
+    }))
+}
+
+/// Drives a hyper connection to its end; on `stop`, or once it has idled
+/// out, asks it to finish what it has and close. `None`: it idled out and
+/// was closed.
 async fn until_done<C: Future>(
     connection: C,
     graceful_shutdown: impl FnOnce(Pin<&mut C>),
     stop: &mut watch::Receiver<bool>,
-) -> C::Output {
+    mut idle: Option<IdleWatch>,
+) -> Option<C::Output> {
     tokio::pin!(connection);
-    tokio::select! {
-        // The connection first: told to stop before it has read the
-        // request the lane left it, hyper would close without answering.
-        biased;
-        result = connection.as_mut() => result,
-        _ = stopping(stop) => {
-            graceful_shutdown(connection.as_mut());
-            connection.await
+    let check = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(check);
+    loop {
+        if let Some(idle) = &mut idle {
+            // Looked at once a second at most: idle limits are seconds
+            // long, a look costs two atomic loads, and requests come and
+            // go between looks without touching the timer.
+            let next_look = Instant::now() + Duration::from_secs(1);
+            let at = idle.due().map_or(next_look, |due| due.min(next_look));
+            check.as_mut().reset(at);
+        }
+        tokio::select! {
+            // The connection first: told to stop before it has read the
+            // request the lane left it, hyper would close without answering.
+            biased;
+            result = connection.as_mut() => return Some(result),
+            _ = stopping(stop) => {
+                graceful_shutdown(connection.as_mut());
+                return Some(connection.await);
+            }
+            _ = check.as_mut(), if idle.is_some() => {
+                let due = idle.as_mut().and_then(IdleWatch::due);
+                if due.is_some_and(|due| due <= Instant::now()) {
+                    break;
+                }
+            }
         }
     }
+    // Nothing is under way: say goodbye (GOAWAY), but a client that does
+    // not answer it, or never finished its handshake, is not waited for.
+    tracing::debug!("closing an HTTP/2 connection that carried no request in time");
+    graceful_shutdown(connection.as_mut());
+    tokio::time::timeout(Duration::from_secs(1), connection)
+        .await
+        .ok()
 }
