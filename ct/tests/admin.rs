@@ -308,7 +308,7 @@ async fn the_admin_api_names_its_paths_and_methods() {
         .await
         .unwrap();
     assert_eq!(reply.status, 405, "{reply:?}");
-    assert_eq!(reply.header("allow"), Some("GET, PUT"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, PUT"));
     let reply = proxy
         .try_request(
             reqwest::Method::DELETE,
@@ -319,6 +319,15 @@ async fn the_admin_api_names_its_paths_and_methods() {
         .await
         .unwrap();
     assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+    for path in ["/healthz", "/metrics", "/config"] {
+        let reply = proxy
+            .try_request(reqwest::Method::HEAD, &proxy.admin_url(path), &[], None)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "HEAD {path}: {reply:?}");
+        assert!(reply.body.is_empty(), "HEAD {path} has no body");
+    }
     let metrics = proxy.admin_get("/metrics").await;
     assert!(
         metrics

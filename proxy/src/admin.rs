@@ -70,14 +70,17 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Re
 impl Admin {
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_owned();
+        // HEAD reads as GET does (hyper leaves the body out), as probes and
+        // `curl -I` expect.
+        let read = req.method() == Method::GET || req.method() == Method::HEAD;
         match (path.as_str(), req.method()) {
-            ("/healthz", &Method::GET) => body::plain(StatusCode::OK, "alive"),
-            ("/readyz", &Method::GET) if self.state.is_ready() => self.ready(),
-            ("/readyz", &Method::GET) => body::plain(
+            ("/healthz", _) if read => body::plain(StatusCode::OK, "alive"),
+            ("/readyz", _) if read && self.state.is_ready() => self.ready(),
+            ("/readyz", _) if read => body::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no config is loaded yet, or shutting down",
             ),
-            ("/metrics", &Method::GET) => {
+            ("/metrics", _) if read => {
                 let mut response = Response::new(body::full(self.state.metrics.render()));
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
@@ -85,18 +88,18 @@ impl Admin {
                 );
                 response
             }
-            ("/config", method) if method == Method::GET || method == Method::PUT => {
+            ("/config", method) if read || method == Method::PUT => {
                 if let Some(denied) = self.check_token(&req) {
                     return denied;
                 }
-                if method == Method::GET {
+                if read {
                     self.get_config()
                 } else {
                     self.put_config(req).await
                 }
             }
-            ("/healthz" | "/readyz" | "/metrics", _) => method_not_allowed("GET"),
-            ("/config", _) => method_not_allowed("GET, PUT"),
+            ("/healthz" | "/readyz" | "/metrics", _) => method_not_allowed("GET, HEAD"),
+            ("/config", _) => method_not_allowed("GET, HEAD, PUT"),
             _ => body::plain(
                 StatusCode::NOT_FOUND,
                 "the admin API has /config, /healthz, /readyz and /metrics",
@@ -122,7 +125,10 @@ impl Admin {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim_start());
         if given.is_some_and(|given| constant_time_eq(given.as_bytes(), expected.as_bytes())) {
             return None;
         }
@@ -145,15 +151,24 @@ impl Admin {
     }
 
     async fn put_config(&self, req: Request<Incoming>) -> Response<Body> {
+        let too_large = || {
+            let errors = [format!(
+                "the config is larger than {MAX_CONFIG_BYTES} bytes, the most a push may carry"
+            )];
+            body::json(StatusCode::PAYLOAD_TOO_LARGE, &json!({ "errors": errors }))
+        };
+        // Refused before a byte of it is read (or a `100 Continue` sent).
+        if http_body::Body::size_hint(req.body()).lower() > MAX_CONFIG_BYTES as u64 {
+            return too_large();
+        }
         let bytes = match Limited::new(req.into_body(), MAX_CONFIG_BYTES)
             .collect()
             .await
         {
             Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => return too_large(),
             Err(err) => {
-                let errors = [format!(
-                    "could not read the body ({err}); configs are limited to {MAX_CONFIG_BYTES} bytes"
-                )];
+                let errors = [format!("could not read the body: {err}")];
                 return body::json(StatusCode::BAD_REQUEST, &json!({ "errors": errors }));
             }
         };
@@ -179,6 +194,7 @@ impl Admin {
             Err(errors) => {
                 tracing::warn!(
                     count = errors.len(),
+                    errors = %errors.join("; "),
                     "pushed config rejected; the previous config keeps serving"
                 );
                 body::json(StatusCode::BAD_REQUEST, &json!({ "errors": errors }))

@@ -39,7 +39,7 @@ pub struct Settings {
     pub admin_token_file: Option<PathBuf>,
 
     /// Runtime worker threads (default: one per core).
-    #[arg(long, short = 'w', env = "GATEHOUSE_WORKERS")]
+    #[arg(long, short = 'w', env = "GATEHOUSE_WORKERS", value_parser = at_least_one)]
     pub workers: Option<usize>,
 
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
@@ -47,37 +47,37 @@ pub struct Settings {
     pub shutdown_grace: Duration,
 
     /// Largest request head (request line and headers) accepted, in bytes.
-    #[arg(long, env = "GATEHOUSE_MAX_HEADER_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(usize))]
+    #[arg(long, env = "GATEHOUSE_MAX_HEADER_BYTES", default_value_t = 64 * 1024, value_parser = header_bytes)]
     pub max_header_bytes: usize,
 
     /// Time a client has to send its request head (slowloris guard).
-    #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_read_timeout: Duration,
 
     /// How long an HTTP/1.1 client connection may idle between requests
     /// before it is closed (nginx's `keepalive_timeout`).
-    #[arg(long, env = "GATEHOUSE_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEHOUSE_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
     pub keep_alive_timeout: Duration,
 
     /// Client connections served at once; more wait to be accepted.
-    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = at_least_one)]
     pub max_connections: usize,
 
     /// Time to connect to a backend before answering 502.
-    #[arg(long, env = "GATEHOUSE_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEHOUSE_CONNECT_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
     pub connect_timeout: Duration,
 
     /// Longest wait for a backend's next bytes, head or body, where its
     /// rule sets no timeout (nginx's `proxy_read_timeout`): 504 before the
     /// head, the response cut off after it.
-    #[arg(long, env = "GATEHOUSE_BACKEND_READ_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEHOUSE_BACKEND_READ_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub backend_read_timeout: Duration,
 
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Log filter, e.g. `info` or `gatehouse_proxy=debug`.
-    #[arg(long, env = "GATEHOUSE_LOG", default_value = "info")]
+    #[arg(long, env = "GATEHOUSE_LOG", default_value = "info", value_parser = log_filter)]
     pub log: String,
 }
 
@@ -90,6 +90,45 @@ pub enum LogFormat {
 /// Gateway API style durations (`30s`, `1m30s`, `500ms`), as Routes use.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     gatehouse_api::duration::parse_duration(text)
+}
+
+/// A duration above zero: a zero timeout would cut off every connection.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => {
+            Err("0 would time out at once: give a duration above zero, e.g. `10s`".into())
+        }
+        d => Ok(d),
+    }
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would serve nothing: give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+/// hyper's HTTP/1 reader needs room for at least 8 KiB.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+fn header_bytes(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= MIN_HEADER_BYTES => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} is below the smallest limit, {MIN_HEADER_BYTES} bytes (8 KiB, as nginx's default buffer)"
+        )),
+        Err(_) => Err(format!("`{text}` is not a number of bytes")),
+    }
+}
+
+/// A `tracing` filter, checked here so a typo stops the start instead of
+/// silently logging at `info`.
+fn log_filter(text: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(text)
+        .map(|_| text.to_owned())
+        .map_err(|err| format!("{err}: write a level (`info`) or `target=level` pairs (`gatehouse_proxy=debug,info`)"))
 }
 
 impl Settings {

@@ -55,6 +55,10 @@ impl Upstreams {
         origin: Origin<'_>,
         timeout: Option<Duration>,
     ) -> Result<Response<Body>, UpstreamError> {
+        let mut req = req;
+        if req.version() == Version::HTTP_2 {
+            join_cookies(req.headers_mut());
+        }
         let upgrade = upgrade_protocol(&req);
         let proxy_headers = ProxyHeaders::new(&origin, authority, req.headers());
         if upgrade.is_some() || !req.body().is_end_stream() {
@@ -136,6 +140,24 @@ pub async fn within<T>(
             .map_err(|_| UpstreamError::Timeout)?,
         None => sent.await,
     }
+}
+
+/// HTTP/2 lets a client send each cookie as a field of its own; an
+/// HTTP/1.1 upstream must get them as one, joined with `; ` (RFC 9113 §8.2.3).
+fn join_cookies(headers: &mut http::HeaderMap) {
+    let mut cookies = headers.get_all(header::COOKIE).iter();
+    if cookies.next().is_none() || cookies.next().is_none() {
+        return;
+    }
+    let mut joined = Vec::new();
+    for cookie in headers.get_all(header::COOKIE) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(cookie.as_bytes());
+    }
+    let joined = HeaderValue::from_bytes(&joined).expect("joined cookies are a header value");
+    headers.insert(header::COOKIE, joined);
 }
 
 /// The upgrade an HTTP/1.1 request may pass on: WebSocket only, as Envoy

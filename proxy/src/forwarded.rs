@@ -51,13 +51,16 @@ impl ProxyHeaders {
             }
         };
         let client_ip = &origin.client.0;
-        let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(previous) => {
-                let ip = client_ip.to_str().expect("an IP address is ASCII");
-                HeaderValue::from_str(&format!("{previous}, {ip}"))
-                    .unwrap_or_else(|_| client_ip.clone())
+        // Every line of the client's list, in order, then its address, as
+        // nginx's `$proxy_add_x_forwarded_for`; bytes are kept as sent.
+        let mut previous = headers.get_all(X_FORWARDED_FOR).iter();
+        let forwarded_for = match (previous.next(), previous.next()) {
+            (None, _) => client_ip.clone(),
+            (Some(only), None) => joined([only, client_ip]),
+            (Some(first), Some(second)) => {
+                let all = [first, second].into_iter().chain(previous);
+                joined(all.chain([client_ip]))
             }
-            None => client_ip.clone(),
         };
         ProxyHeaders {
             host,
@@ -90,4 +93,16 @@ impl ProxyHeaders {
             headers.insert(name.clone(), value.clone());
         });
     }
+}
+
+/// Values joined by `, `, as one list.
+fn joined<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> HeaderValue {
+    let mut list = Vec::with_capacity(64);
+    for value in values {
+        if !list.is_empty() {
+            list.extend_from_slice(b", ");
+        }
+        list.extend_from_slice(value.as_bytes());
+    }
+    HeaderValue::from_bytes(&list).expect("joined header values are a header value")
 }

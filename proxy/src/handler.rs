@@ -34,12 +34,8 @@ pub async fn handle<B: RequestBody>(
     let host = match target::check(&mut req) {
         Ok(host) => host,
         Err(bad) => {
-            shared
-                .state
-                .metrics
-                .unmatched
-                .record(StatusCode::BAD_REQUEST);
-            return Ok(body::plain(StatusCode::BAD_REQUEST, bad.explain()));
+            shared.state.metrics.unmatched.record(bad.status());
+            return Ok(body::plain(bad.status(), bad.explain()));
         }
     };
     let Some(active) = shared.state.current() else {

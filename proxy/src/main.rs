@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(settings: &Settings) {
+    // `--log` was checked when the flags were read.
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only on a terminal: files, pipes and `kubectl logs` get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())

@@ -8,22 +8,34 @@
 use std::borrow::Cow;
 
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request, Uri, Version, header};
+use http::{HeaderValue, Method, Request, StatusCode, Uri, Version, header};
 
 /// Why a request was refused with 400, in words for the client.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BadTarget {
     MissingHost,
     ManyHosts,
+    /// HTTP/2: `Host` names another host than `:authority`.
+    TwoHosts,
     NotAPath,
     Percent,
+    Connect,
 }
 
 impl BadTarget {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BadTarget::Connect => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
     pub fn explain(&self) -> &'static str {
         match self {
             BadTarget::MissingHost => "an HTTP/1.1 request needs a Host header",
             BadTarget::ManyHosts => "the request has more than one Host header",
+            BadTarget::TwoHosts => "the Host header names another host than :authority",
+            BadTarget::Connect => "CONNECT tunnels are not served here",
             BadTarget::NotAPath => {
                 "the request target must be a path starting with `/` (or an absolute URL)"
             }
@@ -38,10 +50,10 @@ impl BadTarget {
 /// Returns the host the request is for: the target's authority when it has
 /// one (absolute form, HTTP/2's `:authority`), else the Host header.
 pub fn check<B>(req: &mut Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
-    let host = host(req)?;
     if req.method() == Method::CONNECT {
-        return Ok(host);
+        return Err(BadTarget::Connect);
     }
+    let host = host(req)?;
     let path = req.uri().path();
     if path == "*" && req.method() == Method::OPTIONS {
         return Ok(host);
@@ -61,8 +73,17 @@ fn host<B>(req: &Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
     if hosts.next().is_some() {
         return Err(BadTarget::ManyHosts);
     }
-    // RFC 9112 §3.2.2 (and RFC 9113 §8.3.1): the target's authority wins.
+    // RFC 9112 §3.2.2 (and RFC 9113 §8.3.1): the target's authority wins;
+    // in HTTP/2 a Host that disagrees with it makes the request malformed.
     if let Some(authority) = req.uri().authority() {
+        if req.version() == Version::HTTP_2
+            && header.is_some_and(|h| {
+                !h.as_bytes()
+                    .eq_ignore_ascii_case(authority.as_str().as_bytes())
+            })
+        {
+            return Err(BadTarget::TwoHosts);
+        }
         return Ok(HeaderValue::from_str(authority.as_str()).ok());
     }
     if header.is_none() && req.version() == Version::HTTP_11 {
@@ -241,6 +262,10 @@ mod tests {
         assert_eq!(check(&mut two), Err(BadTarget::ManyHosts));
         let mut absolute = request("http://admin.test/x", Version::HTTP_11, &["public.test"]);
         assert_eq!(check(&mut absolute).unwrap().unwrap(), "admin.test");
+        let mut h2 = request("http://admin.test/x", Version::HTTP_2, &["Admin.Test"]);
+        assert_eq!(check(&mut h2).unwrap().unwrap(), "admin.test");
+        let mut h2 = request("http://admin.test/x", Version::HTTP_2, &["public.test"]);
+        assert_eq!(check(&mut h2), Err(BadTarget::TwoHosts));
     }
 
     #[test]
@@ -250,6 +275,10 @@ mod tests {
         let mut star = request("*", Version::HTTP_11, &["shop.test"]);
         *star.method_mut() = Method::OPTIONS;
         assert!(check(&mut star).is_ok());
+        let mut tunnel = request("shop.test:443", Version::HTTP_11, &["shop.test:443"]);
+        *tunnel.method_mut() = Method::CONNECT;
+        assert_eq!(check(&mut tunnel), Err(BadTarget::Connect));
+        assert_eq!(BadTarget::Connect.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub fn bind(
     addr: SocketAddr,
     count: usize,
 ) -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+    if addr.port() != 0 {
+        refuse_a_taken_port(addr)?;
+    }
     let mut bound = addr;
     let mut listeners = Vec::with_capacity(count);
     for _ in 0..count {
@@ -39,6 +42,20 @@ pub fn bind(
         listeners.push(listener.into_std()?);
     }
     Ok((bound, listeners))
+}
+
+/// `SO_REUSEPORT` would let a second proxy (or anything of the same user)
+/// share a port that is already serving, and the kernel would split the
+/// connections between the two. A plain bind first fails as nginx does:
+/// "Address already in use".
+fn refuse_a_taken_port(addr: SocketAddr) -> io::Result<()> {
+    let probe = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    probe.set_reuseaddr(true)?;
+    probe.bind(addr)
 }
 
 /// What every worker is started with.

@@ -211,6 +211,55 @@ async fn a_push_is_held_to_the_rules_compile_keeps() {
 }
 
 #[tokio::test]
+async fn an_oversized_push_is_413_before_its_body_is_read() {
+    let proxy = start_proxy(|_| {}).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.admin_addr)
+        .await
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    stream
+        .write_all(b"PUT /config HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(
+        head.starts_with("HTTP/1.1 413"),
+        "no 100 Continue, a 413: {head}"
+    );
+    // A body that turns out too large on the way (chunked) is 413 as well.
+    let stream = tokio::net::TcpStream::connect(proxy.admin_addr)
+        .await
+        .unwrap();
+    let (mut read, mut write) = stream.into_split();
+    tokio::spawn(async move {
+        let _ = write
+            .write_all(b"PUT /config HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await;
+        let chunk = [b"100000\r\n".as_slice(), &[b' '; 0x100000], b"\r\n"].concat();
+        for _ in 0..80 {
+            if write.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("bytes, the most") {
+        let n = read.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than 67108864 bytes"), "{answer}");
+}
+
+#[tokio::test]
 async fn the_token_guards_config() {
     let dir = std::env::temp_dir().join(format!("gh-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -229,6 +278,15 @@ async fn the_token_guards_config() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The scheme is case-insensitive, as RFC 9110 says.
+    let r = client
+        .put(admin(&proxy, "/config"))
+        .header("authorization", "bearer s3cret")
+        .body(r#"{"routes": []}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let r = client
         .put(admin(&proxy, "/config"))
         .bearer_auth("s3cret")

@@ -52,6 +52,48 @@ async fn sets_forwarded_headers_and_drops_hop_by_hop_ones() {
 }
 
 #[tokio::test]
+async fn forwarded_for_keeps_every_line_of_the_client_list() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let seen: serde_json::Value = client()
+        .get(url(&proxy, "/"))
+        .header("x-forwarded-for", "10.0.0.1")
+        .header("x-forwarded-for", "10.0.0.2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["headers"]["x-forwarded-for"],
+        "10.0.0.1, 10.0.0.2, 127.0.0.1"
+    );
+}
+
+#[tokio::test]
+async fn http2_cookie_fields_reach_an_http1_upstream_as_one() {
+    let upstream = Upstream::start("a").await;
+    let proxy = proxy_to(&upstream).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let seen: serde_json::Value = h2
+        .get(url(&proxy, "/"))
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The test upstream joins repeated fields with ", "; one field it shows as is.
+    assert_eq!(seen["headers"]["cookie"], "a=1; b=2");
+}
+
+#[tokio::test]
 async fn reuses_upstream_connections() {
     let upstream = Upstream::start("a").await;
     let proxy = proxy_to(&upstream).await;

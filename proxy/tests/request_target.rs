@@ -105,6 +105,13 @@ async fn a_broken_escape_is_a_400_that_says_why() {
     .await;
     assert_eq!(status, 400);
     assert!(body.contains("starting with `/`"), "{body}");
+    let (status, _, body) = raw(
+        &proxy,
+        "CONNECT shop.test:443 HTTP/1.1\r\nHost: shop.test:443\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 405, "{body}");
+    assert!(body.contains("CONNECT tunnels are not served"), "{body}");
     let forwarded = admin.requests.load(std::sync::atomic::Ordering::SeqCst)
         + app.requests.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(forwarded, 0, "refused requests never reach an upstream");
