@@ -189,3 +189,23 @@ async fn text_logs_have_no_colour_escapes_when_stderr_is_not_a_terminal() {
         stderr.lines().next()
     );
 }
+
+#[tokio::test]
+async fn a_failing_backend_is_logged_at_the_default_level() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = TempDir::new("backend-logs");
+    dir.write("down.yaml", &route_yaml("down", "/", "gone", &gone));
+    let proxy = ProxyProcess::builder()
+        .arg("--manifests")
+        .arg(dir.path())
+        .start()
+        .await;
+    assert_eq!(proxy.get("/").await.status, 502);
+    let line = proxy
+        .wait_for_log_line(&["backend failed", "default/down"], Duration::from_secs(2))
+        .await;
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("gone") && line.contains("connect"), "{line}");
+}

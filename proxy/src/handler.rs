@@ -146,7 +146,17 @@ async fn serve_rule<B: RequestBody>(
                 .state
                 .metrics
                 .upstream_error(&rule.route, &backend.name, kind);
-            error_response(kind, &backend.name)
+            let response = error_response(kind, &backend.name);
+            // As nginx's error log has each upstream failure: the answer
+            // alone would leave an operator guessing which backend failed.
+            tracing::warn!(
+                route = %rule.route,
+                backend = %backend.name,
+                kind = kind.label(),
+                status = response.status().as_u16(),
+                "backend failed"
+            );
+            response
         }
     };
     backend.counters.record(response.status());

@@ -45,7 +45,7 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             UpstreamError::Connect => "connect",
             UpstreamError::NoEndpoint => "no_endpoint",
