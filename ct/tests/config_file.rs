@@ -121,3 +121,40 @@ async fn config_file_and_manifests_cannot_be_combined() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn sighup_reads_the_config_file_again_and_does_not_stop_the_proxy() {
+    let a = Upstream::start("A");
+    let b = Upstream::start("B");
+    let dir = TempDir::new("sighup");
+    let config = |upstream: &Upstream| {
+        config_json(vec![route_json(
+            "default/app",
+            "/",
+            &[("main", 1, &upstream.authority())],
+        )])
+        .to_string()
+    };
+    let file = dir.write("config.json", &config(&a));
+    let mut proxy = ProxyProcess::start(["--config-file".as_ref(), file.as_os_str()]).await;
+    proxy.wait_served_by("/", "A", Duration::from_secs(1)).await;
+    dir.write("config.json", &config(&b));
+    proxy.signal("HUP");
+    proxy.wait_served_by("/", "B", Duration::from_secs(1)).await;
+
+    // A broken file on HUP is reported; the last good config keeps serving.
+    dir.write("config.json", "{\"routes\": 7}");
+    proxy.signal("HUP");
+    proxy
+        .wait_for_log_line(
+            &["not a ProxyConfig", "last good config"],
+            Duration::from_secs(1),
+        )
+        .await;
+    let reply = proxy.get("/").await;
+    assert_eq!(reply.header("x-upstream"), Some("B"), "{reply:?}");
+    assert!(
+        proxy.try_exit_status().is_none(),
+        "SIGHUP stopped the proxy"
+    );
+}

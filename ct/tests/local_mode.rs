@@ -455,3 +455,37 @@ async fn an_h2c_client_is_served_across_a_reload() {
         .unwrap_or_else(|e| proxy.fail(e));
     assert_eq!((version, body.as_str()), (reqwest::Version::HTTP_2, "B"));
 }
+
+#[tokio::test]
+async fn a_manifests_folder_that_is_replaced_is_followed() {
+    let a = Upstream::start("A");
+    let b = Upstream::start("B");
+    let c = Upstream::start("C");
+    let root = TempDir::new("replaced");
+    let dir = root.join("manifests");
+    let write = |upstream: &Upstream| {
+        std::fs::write(
+            dir.join("app.yaml"),
+            route_yaml("app", "/", "main", &upstream.url()),
+        )
+        .unwrap();
+    };
+    std::fs::create_dir(&dir).unwrap();
+    write(&a);
+    let proxy = ProxyProcess::start(["--manifests".as_ref(), dir.as_os_str()]).await;
+    proxy.wait_served_by("/", "A", RELOAD_WITHIN).await;
+
+    // Deleted and made again, as a deploy script or `rm -rf; cp -r` does.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    write(&b);
+    proxy.wait_served_by("/", "B", RELOAD_WITHIN * 2).await;
+
+    // Moved away and another put in its place; edits to it still count.
+    std::fs::rename(&dir, root.join("old")).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    write(&a);
+    proxy.wait_served_by("/", "A", RELOAD_WITHIN * 2).await;
+    write(&c);
+    proxy.wait_served_by("/", "C", RELOAD_WITHIN * 2).await;
+}

@@ -48,9 +48,23 @@ pub struct Running {
     admin: JoinHandle<()>,
     /// A folder this process wrote (the embedded examples), removed at exit.
     scratch: Option<PathBuf>,
+    reload: Option<Reload>,
 }
 
 impl Running {
+    /// Reads the config source again (SIGHUP): the manifests folder or the
+    /// config file. A source that fails keeps the last good config serving.
+    pub fn reload(&self) {
+        match &self.reload {
+            Some(Reload::Manifests(reload)) => reload.now(),
+            Some(Reload::ConfigFile(path)) => match load_config_file(path, &self.state) {
+                Ok(()) => tracing::info!(file = %path.display(), "config file read again"),
+                Err(err) => tracing::error!("{err:#}; the last good config keeps serving"),
+            },
+            None => tracing::info!("SIGHUP: this config source has nothing to read again"),
+        }
+    }
+
     /// Stops accepting, reports not-ready, and lets open requests finish.
     pub fn shutdown(&self) {
         self.state.start_draining();
@@ -76,7 +90,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         Some(path) => Some(read_token(path)?),
         None => None,
     };
-    let scratch = load_config_source(settings, &state)?;
+    let (scratch, reload) = load_config_source(settings, &state)?;
 
     let workers = settings
         .workers
@@ -123,33 +137,53 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         admin_stop,
         admin,
         scratch,
+        reload,
     })
 }
 
-/// Loads the config source the flags name; returns a scratch folder to remove at exit.
-fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result<Option<PathBuf>> {
+/// What SIGHUP reads again, as nginx rereads its config on HUP.
+enum Reload {
+    Manifests(local::Reload),
+    ConfigFile(PathBuf),
+}
+
+/// Reads `--config-file` into `state`.
+fn load_config_file(path: &std::path::Path, state: &State) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--config-file {}: cannot read", path.display()))?;
+    let config = serde_json::from_str(&text)
+        .with_context(|| format!("--config-file {}: not a ProxyConfig", path.display()))?;
+    if let Err(errors) = state.apply(config, "file") {
+        anyhow::bail!(
+            "--config-file {}: rejected:\n  {}",
+            path.display(),
+            errors.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Loads the config source the flags name; returns a scratch folder to
+/// remove at exit, and what a SIGHUP reloads.
+fn load_config_source(
+    settings: &Settings,
+    state: &Arc<State>,
+) -> anyhow::Result<(Option<PathBuf>, Option<Reload>)> {
     if let Some(path) = &settings.config_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--config-file {}: cannot read", path.display()))?;
-        let config = serde_json::from_str(&text)
-            .with_context(|| format!("--config-file {}: not a ProxyConfig", path.display()))?;
-        if let Err(errors) = state.apply(config, "file") {
-            anyhow::bail!(
-                "--config-file {}: rejected:\n  {}",
-                path.display(),
-                errors.join("\n  ")
-            );
-        }
+        load_config_file(path, state)?;
     }
     if let Some(root) = &settings.static_root {
         let config = local::static_site_config(root);
         if let Err(errors) = state.apply(config, "static-root") {
             anyhow::bail!("--static-root {}: {}", root.display(), errors.join("; "));
         }
-        return Ok(None);
+        return Ok((None, None));
     }
     match &settings.manifests {
-        Some(dir) => local::watch(dir.clone(), state.clone())?,
+        Some(dir) => {
+            let reload = local::watch(dir.clone(), state.clone())?;
+            Ok((None, Some(Reload::Manifests(reload))))
+        }
         None if settings.config_file.is_none() => {
             let dir = embedded::write_examples()
                 .context("cannot write the embedded examples to a temporary folder")?;
@@ -157,11 +191,10 @@ fn load_config_source(settings: &Settings, state: &Arc<State>) -> anyhow::Result
             if !local::apply(state, local::read_folder(&dir), "embedded") {
                 anyhow::bail!("the embedded example manifests do not compile");
             }
-            return Ok(Some(dir));
+            Ok((Some(dir), None))
         }
-        None => {}
+        None => Ok((None, settings.config_file.clone().map(Reload::ConfigFile))),
     }
-    Ok(None)
 }
 
 fn read_token(path: &std::path::Path) -> anyhow::Result<String> {

@@ -191,8 +191,27 @@ fn report(errors: &[String]) {
     );
 }
 
+/// Asks the watcher to read its folder again now (SIGHUP).
+#[derive(Clone)]
+pub struct Reload(mpsc::UnboundedSender<()>);
+
+impl Reload {
+    pub fn now(&self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Which folder `path` is: replaced (deleted and made again, or a symlink
+/// moved to another release), it is another, and must be watched anew.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// Loads `dir` now, then reloads it on every change until the process ends.
-pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<()> {
+/// The folder's parent is watched too, so a folder that is replaced is
+/// followed, not lost.
+pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<Reload> {
     if !dir.is_dir() {
         anyhow::bail!(
             "--manifests {}: no such folder; give a folder of Route YAML files",
@@ -201,14 +220,27 @@ pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<()> {
     }
     apply(&state, read_folder(&dir), "manifests");
     let (changed, mut changes) = mpsc::unbounded_channel();
+    let reload = Reload(changed.clone());
+    let watched = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+    let parent = watched.parent().map(Path::to_owned);
+    let mine = watched.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
+        let Ok(event) = event else { return };
+        // The parent's other entries are none of our business.
+        let ours = event
+            .paths
+            .iter()
+            .any(|p| p.starts_with(&mine) || parent.as_deref() == Some(p.as_path()));
+        if ours && !event.kind.is_access() {
             let _ = changed.send(());
         }
     })?;
-    watcher.watch(&dir, RecursiveMode::Recursive)?;
+    watcher.watch(&watched, RecursiveMode::Recursive)?;
+    if let Some(parent) = watched.parent() {
+        watcher.watch(parent, RecursiveMode::NonRecursive)?;
+    }
+    let mut folder = identity(&watched);
     tokio::spawn(async move {
-        let _watcher = watcher; // lives as long as the loop
         while changes.recv().await.is_some() {
             // Editors write in several steps: wait for the burst to settle.
             loop {
@@ -217,8 +249,16 @@ pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<()> {
                     _ = tokio::time::sleep(DEBOUNCE) => break,
                 }
             }
+            let now = identity(&watched);
+            if now != folder {
+                let _ = watcher.unwatch(&watched);
+                if now.is_some() && watcher.watch(&watched, RecursiveMode::Recursive).is_ok() {
+                    tracing::info!(folder = %dir.display(), "the manifests folder was replaced; watching the new one");
+                }
+                folder = now;
+            }
             apply(&state, read_folder(&dir), "manifests");
         }
     });
-    Ok(())
+    Ok(reload)
 }

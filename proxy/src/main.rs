@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let running = gatehouse_proxy::start(&settings).await?;
-        wait_for_signal().await?;
+        wait_for_signal(&running).await?;
         tracing::info!("shutting down");
         running.shutdown();
         running.wait().await;
@@ -40,12 +40,20 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Until SIGTERM or SIGINT; each SIGHUP reloads the config source, as
+/// nginx and systemd's `ExecReload` expect, instead of killing the process.
+async fn wait_for_signal(running: &gatehouse_proxy::Running) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reading the config source again");
+                running.reload();
+            }
+        }
     }
-    Ok(())
 }
