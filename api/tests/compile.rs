@@ -741,6 +741,26 @@ fn header_modifier_names_and_values_are_checked() {
 }
 
 #[test]
+fn an_empty_replace_prefix_match_means_slash_as_gateway_api_says() {
+    let c = compile_one(&one_rule(
+        "matches: [{path: {value: /foo}}]\n    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: ''}}}]",
+    ));
+    assert!(!c.has_errors(), "{}", listing(&c));
+    let FilterConfig::UrlRewrite(rewrite) = &c.config.routes[0].rules[0].filters[0] else {
+        panic!("{:?}", c.config.routes[0].rules[0].filters);
+    };
+    assert_eq!(
+        rewrite
+            .path
+            .as_ref()
+            .unwrap()
+            .replace_prefix_match
+            .as_deref(),
+        Some("/")
+    );
+}
+
+#[test]
 fn a_request_header_modifier_cannot_touch_host() {
     let c = compile_one(&one_rule(
         "filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Host, value: other.test}]}}]",

@@ -59,7 +59,13 @@ pub async fn handle<B: RequestBody>(
         ));
     };
     let rule = &active.rules[found.route][found.rule];
-    let response = serve_rule(&shared, rule, found.matched, &client, host, req, started).await;
+    let mut response = serve_rule(&shared, rule, found.matched, &client, host, req, started).await;
+    // On every answer the rule gives, its own included (redirects, 5xx), as
+    // Envoy applies a route's response headers: HSTS on an http-to-https
+    // redirect, CORS on an error.
+    if let Some(edits) = &rule.response_headers {
+        edits.apply(response.headers_mut());
+    }
     rule.duration.observe(started.elapsed().as_secs_f64());
     Ok(response)
 }
@@ -135,12 +141,7 @@ async fn serve_rule<B: RequestBody>(
         }
     };
     let response = match result {
-        Ok(mut response) => {
-            if let Some(edits) = &rule.response_headers {
-                edits.apply(response.headers_mut());
-            }
-            response
-        }
+        Ok(response) => response,
         Err(kind) => {
             shared
                 .state

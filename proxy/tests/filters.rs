@@ -202,3 +202,42 @@ spec:
         "http://old.example.com:8080/manual"
     );
 }
+
+#[tokio::test]
+async fn response_headers_are_set_on_redirects_and_on_the_proxy_s_own_errors() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &format!(
+            r#"
+apiVersion: gatehouse.dev/v1alpha1
+kind: Route
+metadata: {{name: hsts}}
+spec:
+  rules:
+  - matches: [{{path: {{value: /moved}}}}]
+    filters:
+    - {{type: RequestRedirect, requestRedirect: {{scheme: https, statusCode: 301}}}}
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: {{set: [{{name: strict-transport-security, value: max-age=31536000}}]}}
+  - matches: [{{path: {{value: /down}}}}]
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: {{set: [{{name: access-control-allow-origin, value: "*"}}]}}
+    backends: [{{name: gone, url: '{gone}'}}]
+"#
+        ),
+    );
+    let moved = client().get(url(&proxy, "/moved")).send().await.unwrap();
+    assert_eq!(moved.status(), 301);
+    assert_eq!(
+        moved.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let down = client().get(url(&proxy, "/down")).send().await.unwrap();
+    assert_eq!(down.status(), 502);
+    assert_eq!(down.headers()["access-control-allow-origin"], "*");
+}

@@ -103,7 +103,15 @@ fn lower_one(
     } else if let Some(m) = &filter.response_header_modifier {
         FilterConfig::ResponseHeaderModifier(m.clone())
     } else if let Some(rewrite) = &filter.url_rewrite {
-        FilterConfig::UrlRewrite(rewrite.clone())
+        let mut rewrite = rewrite.clone();
+        // Gateway API's table gives `""` the meaning of `/`.
+        if let Some(path) = &mut rewrite.path
+            && path.kind == PathModifierType::ReplacePrefixMatch
+            && path.replace_prefix_match.as_deref() == Some("")
+        {
+            path.replace_prefix_match = Some("/".into());
+        }
+        FilterConfig::UrlRewrite(rewrite)
     } else {
         FilterConfig::RequestRedirect(filter.request_redirect.clone()?)
     };

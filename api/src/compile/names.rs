@@ -16,6 +16,11 @@ pub fn check_hostname(host: &str, wildcard: bool) -> Result<(), String> {
             "`{host}` is not a host name: give a DNS name such as `app.example.com`"
         ));
     }
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!(
+            "`{host}` is an IP address: hostnames are DNS names (Gateway API allows no IPs); leave `hostnames` out to serve every host, IPs included"
+        ));
+    }
     if name.contains(':') {
         return Err(format!(
             "`{host}` has a port: hostnames match the Host header without its port, so drop `:{}`",
@@ -77,6 +82,55 @@ pub fn check_path(path: &str) -> Result<(), String> {
     if path.ends_with("/..") || path.ends_with("/.") {
         return Err(format!("`{path}` must not end in a dot segment"));
     }
+    check_path_characters(path)
+}
+
+/// Request paths are matched normalized (see the proxy's `target`): as a
+/// path must be written so that a request can ever match it.
+fn check_path_characters(path: &str) -> Result<(), String> {
+    let bytes = path.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte == b'%' {
+            let hex = bytes
+                .get(at + 1..at + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) else {
+                return Err(format!(
+                    "`{path}` has a `%` not followed by two hexadecimal digits: write `%25` for a `%`"
+                ));
+            };
+            if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
+                return Err(format!(
+                    "`{path}` encodes `{}` as `%{}`: write it plainly, as requests are matched decoded",
+                    value as char,
+                    hex.unwrap_or_default()
+                ));
+            }
+            if hex.is_some_and(|h| h.bytes().any(|b| b.is_ascii_lowercase())) {
+                return Err(format!(
+                    "`{path}`: write `%{}` in capitals, as requests are matched",
+                    hex.unwrap_or_default().to_ascii_uppercase()
+                ));
+            }
+            at += 3;
+            continue;
+        }
+        let allowed = byte.is_ascii_alphanumeric() || b"-/._~!$&'()*+,;=:@".contains(&byte);
+        if !allowed {
+            let shown = path[at..].chars().next().unwrap_or('?');
+            return Err(format!(
+                "`{path}` has `{shown}`, which a request path carries only percent-encoded: write `{}`",
+                shown
+                    .to_string()
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect::<String>()
+            ));
+        }
+        at += 1;
+    }
     Ok(())
 }
 
@@ -111,6 +165,16 @@ mod tests {
         );
         assert!(check_hostname("foo.*.com", true).is_err());
         assert!(check_hostname("", true).is_err());
+        assert!(
+            check_hostname("10.0.0.1", true)
+                .unwrap_err()
+                .contains("IP address")
+        );
+        assert!(
+            check_hostname("::1", true)
+                .unwrap_err()
+                .contains("IP address")
+        );
     }
 
     #[test]
@@ -122,6 +186,16 @@ mod tests {
         assert!(check_path("/a/../b").is_err());
         assert!(check_path("/a%2Fb").is_err());
         assert!(check_path("/a?x=1").is_err());
+        assert!(check_path("/with space").unwrap_err().contains("`%20`"));
+        assert!(check_path("/caf%C3%A9").is_ok());
+        assert!(check_path("/caf%c3%a9").unwrap_err().contains("`%C3`"));
+        assert!(
+            check_path("/%61dmin")
+                .unwrap_err()
+                .contains("write it plainly")
+        );
+        assert!(check_path("/100%").unwrap_err().contains("`%25`"));
+        assert!(check_path("/a:b@c;d=e,f+g*h'i(j)k!l$m&n~o").is_ok());
     }
 
     #[test]
