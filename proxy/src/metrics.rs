@@ -183,6 +183,25 @@ impl Metrics {
         self.config_revision.with_label_values(&[revision]).set(1);
     }
 
+    /// Drops the series of a backend (`""`: the rule's own answers) the
+    /// served config no longer has, so `/metrics` does not grow with every
+    /// Route ever renamed; Traefik drops them too.
+    pub fn forget_backend(&self, route: &str, backend: &str) {
+        for class in CLASSES {
+            let _ = self.requests.remove_label_values(&[route, backend, class]);
+        }
+        for kind in KINDS {
+            let _ = self
+                .upstream_errors
+                .remove_label_values(&[route, backend, kind.label()]);
+        }
+    }
+
+    /// Drops the duration series of a Route the served config no longer has.
+    pub fn forget_route(&self, route: &str) {
+        let _ = self.duration.remove_label_values(&[route]);
+    }
+
     /// The text exposition format Prometheus scrapes.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -193,16 +212,19 @@ impl Metrics {
     }
 }
 
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+const KINDS: [UpstreamError; 5] = [
+    UpstreamError::Connect,
+    UpstreamError::NoEndpoint,
+    UpstreamError::Timeout,
+    UpstreamError::Protocol,
+    UpstreamError::Unresolved,
+];
+
 fn counters_for(requests: &IntCounterVec, route: &str, backend: &str) -> RequestCounters {
-    let class = |c: &str| requests.with_label_values(&[route, backend, c]);
     RequestCounters {
-        by_class: [
-            class("1xx"),
-            class("2xx"),
-            class("3xx"),
-            class("4xx"),
-            class("5xx"),
-        ],
+        by_class: CLASSES.map(|class| requests.with_label_values(&[route, backend, class])),
     }
 }
 

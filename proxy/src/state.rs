@@ -1,6 +1,7 @@
 //! The proxy's shared state: the config being served (swapped atomically),
 //! metrics, and whether the process is draining.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,8 +74,12 @@ impl State {
             generation: *generation,
             unchanged: false,
         };
-        self.active.store(Some(Arc::new(active)));
+        let active = Arc::new(active);
+        let previous = self.active.swap(Some(active.clone()));
         let metrics = &self.metrics;
+        if let Some(previous) = previous {
+            forget_removed(metrics, &previous.config, &active.config);
+        }
         metrics.config_applied(source, true);
         metrics.config_generation.set(*generation as i64);
         metrics.serving_revision(&applied.revision);
@@ -95,5 +100,34 @@ impl State {
     /// Ready when a config is loaded and the process is not shutting down.
     pub fn is_ready(&self) -> bool {
         !self.draining.load(Ordering::SeqCst) && self.active.load().is_some()
+    }
+}
+
+/// The routes, and (route, backend) pairs, a config's metrics carry; `""`
+/// stands for a rule's own answers.
+fn series(config: &ProxyConfig) -> (HashSet<&str>, HashSet<(&str, &str)>) {
+    let mut routes = HashSet::new();
+    let mut backends = HashSet::new();
+    for route in &config.routes {
+        routes.insert(route.id.as_str());
+        backends.insert((route.id.as_str(), ""));
+        for rule in &route.rules {
+            for backend in &rule.backends {
+                backends.insert((route.id.as_str(), backend.name.as_str()));
+            }
+        }
+    }
+    (routes, backends)
+}
+
+/// Drops the metric series of what `old` served and `new` does not.
+fn forget_removed(metrics: &Metrics, old: &ProxyConfig, new: &ProxyConfig) {
+    let (old_routes, old_backends) = series(old);
+    let (new_routes, new_backends) = series(new);
+    for route in old_routes.difference(&new_routes) {
+        metrics.forget_route(route);
+    }
+    for (route, backend) in old_backends.difference(&new_backends) {
+        metrics.forget_backend(route, backend);
     }
 }

@@ -390,3 +390,62 @@ async fn metrics_count_requests_by_route_backend_and_class() {
     assert!(metrics.contains("gatehouse_config_last_success_timestamp_seconds"));
     assert!(metrics.contains("gatehouse_config_info{revision="));
 }
+
+#[tokio::test]
+async fn metrics_of_routes_and_backends_no_longer_served_go_away() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|_| {}).await;
+    let two = format!(
+        "{}---\n{}",
+        one_backend("old", "gone-soon", &upstream.url()),
+        route_yaml(
+            "kept",
+            &format!(
+                "  - matches: [{{path: {{value: /kept}}}}]\n    backends: [{{name: stays, url: '{0}'}}, {{name: dropped, url: '{0}', weight: 0}}]\n",
+                upstream.url()
+            )
+        )
+    );
+    apply_yaml(&proxy, &two);
+    assert_eq!(
+        client()
+            .get(url(&proxy, "/x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client()
+            .get(url(&proxy, "/kept"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let before = get_text(&admin(&proxy, "/metrics")).await;
+    assert!(before.contains(r#"route="default/old""#), "{before}");
+    assert!(before.contains(r#"backend="dropped""#), "{before}");
+
+    apply_yaml(
+        &proxy,
+        &route_yaml(
+            "kept",
+            &format!(
+                "  - matches: [{{path: {{value: /kept}}}}]\n    backends: [{{name: stays, url: '{}'}}]\n",
+                upstream.url()
+            ),
+        ),
+    );
+    let after = get_text(&admin(&proxy, "/metrics")).await;
+    assert!(!after.contains(r#"route="default/old""#), "{after}");
+    assert!(!after.contains(r#"backend="dropped""#), "{after}");
+    assert!(
+        after.contains(
+            r#"gatehouse_requests_total{backend="stays",code="2xx",route="default/kept"} 1"#
+        ),
+        "what is still served keeps its counts: {after}"
+    );
+}
