@@ -18,6 +18,7 @@ use crate::body::{Body, BoxError};
 use crate::forwarded::{Origin, ProxyHeaders};
 use crate::metrics::UpstreamError;
 use crate::pool::Pool;
+use crate::server::Held;
 use crate::timer::TimedBody;
 use crate::{h1, hop};
 
@@ -83,6 +84,7 @@ impl Upstreams {
         timeout: Option<Duration>,
     ) -> Result<Response<Body>, UpstreamError> {
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let held = req.extensions().get::<Held>().cloned();
         prepare_request(&mut req, &proxy_headers, upgrade.as_ref());
         let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
 
@@ -94,6 +96,7 @@ impl Upstreams {
         {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tokio::spawn(async move {
+                let _held = held;
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
                     Ok((client, upstream)) => {
                         let _ = tokio::io::copy_bidirectional(

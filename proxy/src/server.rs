@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use prometheus::IntGauge;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::forwarded::ClientIp;
 use crate::handler::Shared;
@@ -62,8 +63,7 @@ pub async fn serve(
             _ = stopping(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let open = shared.state.metrics.open_connections.clone();
-        open.inc();
+        let held = Held::new(slot, shared.state.metrics.open_connections.clone());
         let connection = lane::serve(
             stream,
             shared.clone(),
@@ -71,12 +71,11 @@ pub async fn serve(
             limits,
             hyper.clone(),
             worker_stop.clone(),
+            held,
         );
         let open_tx = open_tx.clone();
         tokio::spawn(async move {
             connection.await;
-            open.dec();
-            drop(slot);
             drop(open_tx);
         });
     }
@@ -89,6 +88,30 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("shutdown grace ran out with requests still open");
+    }
+}
+
+/// A client connection's slot under `--max-connections` and its place in
+/// `gatehouse_open_connections`, kept while anything serves the client:
+/// its connection, or the tunnel of the WebSocket it upgraded to.
+#[derive(Clone)]
+pub struct Held(#[allow(dead_code, reason = "held for its Drop")] Arc<HeldSlot>);
+
+struct HeldSlot {
+    _slot: OwnedSemaphorePermit,
+    open: IntGauge,
+}
+
+impl Held {
+    fn new(slot: OwnedSemaphorePermit, open: IntGauge) -> Held {
+        open.inc();
+        Held(Arc::new(HeldSlot { _slot: slot, open }))
+    }
+}
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        self.open.dec();
     }
 }
 

@@ -179,3 +179,46 @@ async fn an_idle_http2_connection_is_closed_after_the_keep_alive_timeout_but_not
     let r = h2.get(url(&proxy, "/again")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_websocket_holds_its_connection_slot_until_its_tunnel_closes() {
+    let upstream = Upstream::start("ws").await;
+    let proxy = start_proxy(|s| s.max_connections = 1).await;
+    apply_yaml(&proxy, &one_backend("app", "ws", &upstream.url()));
+    let mut ws = TcpStream::connect(proxy.addr).await.unwrap();
+    ws.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut ws).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    ws.write_all(b"ping").await.unwrap();
+    let mut echoed = [0u8; 4];
+    ws.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(open_connections(&proxy), "gatehouse_open_connections 1");
+
+    // The one slot is the tunnel's: another client waits.
+    let mut other = TcpStream::connect(proxy.addr).await.unwrap();
+    other
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let waited = read_until_closed(&mut other, Duration::from_millis(500)).await;
+    assert_eq!(
+        waited, None,
+        "a second client got in past --max-connections 1"
+    );
+
+    drop(ws);
+    let answer = read_until_closed(&mut other, Duration::from_secs(5)).await;
+    assert!(
+        answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")),
+        "the waiting client is served once the tunnel closes"
+    );
+    let freed = eventually(Duration::from_secs(2), async || {
+        open_connections(&proxy) == "gatehouse_open_connections 0"
+    })
+    .await;
+    assert!(freed, "{}", open_connections(&proxy));
+}

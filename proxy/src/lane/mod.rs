@@ -35,7 +35,7 @@ use self::request::Head;
 use self::response::Asked;
 use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
-use crate::server::{HyperServers, Limits, stopping};
+use crate::server::{Held, HyperServers, Limits, stopping};
 use crate::timer::arm;
 
 /// Room for a typical request head.
@@ -49,6 +49,7 @@ pub async fn serve(
     limits: Limits,
     hyper: Arc<HyperServers>,
     stop: watch::Receiver<bool>,
+    held: Held,
 ) {
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut out = Vec::with_capacity(1024);
@@ -79,7 +80,12 @@ pub async fn serve(
         let lane = match head {
             Head::Lane(lane) => lane,
             Head::Hyper => {
-                return hand_off(stream, buf, shared, client, &hyper, limits, stop).await;
+                let connection = Connection {
+                    shared,
+                    client,
+                    held,
+                };
+                return hand_off(stream, buf, connection, &hyper, limits, stop).await;
             }
         };
         let mut asked = Asked {
@@ -173,12 +179,16 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 async fn hand_off(
     stream: TcpStream,
     buf: BytesMut,
-    shared: Arc<Shared>,
-    client: ClientIp,
+    connection: Connection,
     hyper: &HyperServers,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Connection {
+        shared,
+        client,
+        held,
+    } = connection;
     let h2 = request::is_h2_preface(&buf);
     let io = TokioIo::new(Prefixed::new(buf.freeze(), stream));
     let result = if h2 {
@@ -195,13 +205,24 @@ async fn hand_off(
         );
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
-        let service = service_fn(move |req| handler::handle(shared.clone(), client.clone(), req));
+        let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            // An upgrade's tunnel outlives the connection: it holds the slot.
+            req.extensions_mut().insert(held.clone());
+            handler::handle(shared.clone(), client.clone(), req)
+        });
         let connection = hyper.http1.serve_connection(io, service).with_upgrades();
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await
     };
     if let Some(Err(err)) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
+}
+
+/// What the lane hands hyper with a connection.
+struct Connection {
+    shared: Arc<Shared>,
+    client: ClientIp,
+    held: Held,
 }
 
 /// One h2 request, counted as under way until its response is sent.
