@@ -358,3 +358,30 @@ async fn a_rule_request_timeout_covers_the_body_too() {
         "the 600-ms body outlived the 300-ms request timeout"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_before_its_answer_lets_go_of_the_upstream() {
+    // A raw upstream that reads a request and never answers: it sees the
+    // proxy close its connection once the client has gone.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(&proxy, &one_backend("app", "silent", &upstream));
+    let mut client = TcpStream::connect(proxy.addr).await.unwrap();
+    client
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (mut accepted, _) = listener.accept().await.unwrap();
+    let mut request = vec![0u8; 4096];
+    let n = accepted.read(&mut request).await.unwrap();
+    assert!(request[..n].starts_with(b"GET /wait"));
+
+    drop(client);
+    let mut rest = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(2), accepted.read(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "the upstream connection outlived the client that asked: {closed:?}"
+    );
+}

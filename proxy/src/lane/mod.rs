@@ -93,7 +93,13 @@ pub async fn serve(
             http10: lane.request.version() == http::Version::HTTP_10,
             keep_alive: lane.keep_alive,
         };
-        let Ok(response) = handler::handle(shared.clone(), client.clone(), lane.request).await;
+        let answer = handler::handle(shared.clone(), client.clone(), lane.request);
+        let Some(Ok(response)) =
+            unless_client_leaves(&mut stream, &mut buf, answer, limits.max_header_bytes).await
+        else {
+            tracing::debug!("the client closed before its answer was ready");
+            return;
+        };
         // A draining server answers what it has and closes, as hyper does.
         asked.keep_alive &= !*stop.borrow();
         match response::write(&mut stream, &mut out, response, asked).await {
@@ -105,6 +111,30 @@ pub async fn serve(
             }
         }
         idle = limits.keep_alive_timeout;
+    }
+}
+
+/// Awaits `answer` while watching the client: one that closes its side
+/// first has gone, and its request is dropped, upstream connection and all
+/// (nginx: "client prematurely closed connection", its 499). What it sends
+/// meanwhile (a pipelined request) is kept, up to a head's worth. Costs no
+/// syscall unless the client sends something.
+async fn unless_client_leaves<F: Future>(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    answer: F,
+    max_head: usize,
+) -> Option<F::Output> {
+    tokio::pin!(answer);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut answer => return Some(out),
+            read = stream.read_buf(buf), if buf.len() <= max_head => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            },
+        }
     }
 }
 
