@@ -367,6 +367,13 @@ async fn a_folder_that_starts_broken_is_not_ready_until_it_is_fixed() {
     let reply = proxy.get("/").await;
     assert_eq!(reply.status, 503, "traffic before any config: {reply:?}");
     assert_eq!(proxy.admin_get("/config").await.status, 404);
+    let said = proxy
+        .wait_for_log_line(&["config rejected"], RELOAD_WITHIN)
+        .await;
+    assert!(
+        said.contains("no earlier config") && !said.contains("last good config"),
+        "there is no last good config to speak of: {said}"
+    );
 
     dir.write("app.yaml", &route_yaml("app", "/", "main", &a.url()));
     proxy.wait_served_by("/", "A", RELOAD_WITHIN).await;

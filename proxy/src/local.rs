@@ -168,27 +168,34 @@ pub fn apply(
                     true
                 }
                 Err(errors) => {
-                    report(&errors);
+                    report(state, &errors);
                     false
                 }
             }
         }
         Err(errors) => {
             state.metrics.config_applied(source, false);
-            report(&errors);
+            report(state, &errors);
             false
         }
     }
 }
 
-fn report(errors: &[String]) {
+fn report(state: &State, errors: &[String]) {
     for error in errors {
         tracing::error!("{error}");
     }
-    tracing::error!(
-        count = errors.len(),
-        "config rejected; the last good config keeps serving"
-    );
+    if state.current().is_some() {
+        tracing::error!(
+            count = errors.len(),
+            "config rejected; the last good config keeps serving"
+        );
+    } else {
+        tracing::error!(
+            count = errors.len(),
+            "config rejected; there is no earlier config, so requests get 503 until it is fixed"
+        );
+    }
 }
 
 /// Asks the watcher to read its folder again now (SIGHUP).
