@@ -73,6 +73,11 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_BACKEND_READ_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub backend_read_timeout: Duration,
 
+    /// Longest pause while a client sends a request body, then 408
+    /// (nginx's `client_body_timeout`).
+    #[arg(long, env = "GATEHOUSE_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
+    pub client_body_timeout: Duration,
+
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 

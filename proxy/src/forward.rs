@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use bytes::Bytes;
 
 use crate::body::{Body, BoxError};
+use crate::client_body::{ClientBody, Fault};
 use crate::forwarded::{Origin, ProxyHeaders};
 use crate::metrics::UpstreamError;
 use crate::pool::Pool;
@@ -28,6 +29,7 @@ pub struct Upstreams {
     h1: h1::Client,
     pool: Pool,
     read_timeout: Duration,
+    client_body_timeout: Duration,
 }
 
 /// How long the proxy waits on backends.
@@ -36,6 +38,8 @@ pub struct BackendTimeouts {
     pub connect: Duration,
     /// Between two reads of a response, its head included.
     pub read: Duration,
+    /// Between two reads of a client's request body.
+    pub client_body: Duration,
 }
 
 impl Upstreams {
@@ -44,6 +48,7 @@ impl Upstreams {
             h1: h1::Client::new(timeouts.connect, timeouts.read),
             pool: Pool::new(timeouts.connect),
             read_timeout: timeouts.read,
+            client_body_timeout: timeouts.client_body,
         }
     }
 
@@ -86,10 +91,16 @@ impl Upstreams {
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let held = req.extensions().get::<Held>().cloned();
         prepare_request(&mut req, &proxy_headers, upgrade.as_ref());
-        let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
+        let fault = Fault::default();
+        let (timeout_body, recorded) = (self.client_body_timeout, fault.clone());
+        let req = req.map(|body| {
+            ClientBody::new(body.map_err(Into::into), timeout_body, recorded).boxed_unsync()
+        });
 
         let head_wait = timeout.or(Some(self.read_timeout));
-        let mut response = within(head_wait, self.pool.send(authority, req)).await?;
+        let sent = within(head_wait, self.pool.send(authority, req)).await;
+        // A request whose body failed failed because of its body.
+        let mut response = sent.map_err(|err| fault.get().unwrap_or(err))?;
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_upgrade) = client_upgrade

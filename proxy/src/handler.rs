@@ -142,6 +142,7 @@ async fn serve_rule<B: RequestBody>(
     };
     let response = match result {
         Ok(response) => response,
+        Err(kind) if !kind.is_backend_fault() => error_response(kind, &backend.name),
         Err(kind) => {
             shared
                 .state
@@ -181,6 +182,14 @@ fn error_response(kind: UpstreamError, backend: &str) -> Response<Body> {
         UpstreamError::Timeout => (
             StatusCode::GATEWAY_TIMEOUT,
             format!("backend {backend} did not answer in time"),
+        ),
+        UpstreamError::ClientBodyBroken => (
+            StatusCode::BAD_REQUEST,
+            "the request body is malformed or was cut off".to_owned(),
+        ),
+        UpstreamError::ClientBodyTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body stopped arriving: send it without pauses".to_owned(),
         ),
         UpstreamError::Unresolved => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod allocator;
 pub mod body;
 pub mod cli;
+pub mod client_body;
 pub mod dial;
 pub mod embedded;
 pub mod files;
@@ -117,6 +118,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         backend: forward::BackendTimeouts {
             connect: settings.connect_timeout,
             read: settings.backend_read_timeout,
+            client_body: settings.client_body_timeout,
         },
         shutdown_grace: settings.shutdown_grace,
     };

@@ -42,9 +42,21 @@ pub enum UpstreamError {
     Timeout,
     Protocol,
     Unresolved,
+    /// Not the backend's fault: the client's body was malformed or cut off.
+    ClientBodyBroken,
+    /// Not the backend's fault: the client's body stalled.
+    ClientBodyTimeout,
 }
 
 impl UpstreamError {
+    /// Whether the backend is to blame (counted and logged as its failure).
+    pub fn is_backend_fault(self) -> bool {
+        !matches!(
+            self,
+            UpstreamError::ClientBodyBroken | UpstreamError::ClientBodyTimeout
+        )
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             UpstreamError::Connect => "connect",
@@ -52,6 +64,8 @@ impl UpstreamError {
             UpstreamError::Timeout => "timeout",
             UpstreamError::Protocol => "protocol",
             UpstreamError::Unresolved => "unresolved",
+            UpstreamError::ClientBodyBroken => "client_body",
+            UpstreamError::ClientBodyTimeout => "client_body_timeout",
         }
     }
 }

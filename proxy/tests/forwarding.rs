@@ -385,3 +385,61 @@ async fn a_client_that_leaves_before_its_answer_lets_go_of_the_upstream() {
         "the upstream connection outlived the client that asked: {closed:?}"
     );
 }
+
+/// Sends `head` and reads the answer's head and its plain-text body.
+async fn answer_to(proxy: &gatehouse_proxy::Running, head: &[u8]) -> (String, String) {
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream.write_all(head).await.unwrap();
+    let answer_head = tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream))
+        .await
+        .expect("an answer in time");
+    let length: usize = answer_head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    (answer_head, String::from_utf8(body).unwrap())
+}
+
+#[tokio::test]
+async fn a_broken_or_stalled_request_body_is_the_client_s_fault() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|s| s.client_body_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "a", &upstream.url()));
+
+    let (head, body) = answer_to(
+        &proxy,
+        b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(body.contains("request body is malformed"), "{body}");
+
+    let started = Instant::now();
+    let (head, body) = answer_to(
+        &proxy,
+        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(body.contains("stopped arriving"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let metrics = proxy.state.metrics.render();
+    assert!(
+        !metrics.contains("gatehouse_upstream_errors_total{"),
+        "a client's fault is no backend error: {metrics}"
+    );
+}

@@ -1,0 +1,83 @@
+//! A request body as it comes from the client: held to a time limit
+//! between two reads (nginx's `client_body_timeout`), and its failure
+//! remembered, so the answer blames the client (400, 408) and not the
+//! backend it was being sent to (502), and no backend error is counted.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::body::BoxError;
+use crate::metrics::UpstreamError;
+use crate::timer::{BodyTimedOut, TimedBody};
+
+/// The fault's values; 0, the default, is none.
+const BROKEN: u8 = 1;
+const TIMED_OUT: u8 = 2;
+
+/// What went wrong with the client's body, if anything; shared between the
+/// body (which the upstream client polls) and the request's task.
+#[derive(Clone, Default)]
+pub struct Fault(Arc<AtomicU8>);
+
+impl Fault {
+    /// The error to answer with when the body failed.
+    pub fn get(&self) -> Option<UpstreamError> {
+        match self.0.load(Ordering::Relaxed) {
+            BROKEN => Some(UpstreamError::ClientBodyBroken),
+            TIMED_OUT => Some(UpstreamError::ClientBodyTimeout),
+            _ => None,
+        }
+    }
+}
+
+pub struct ClientBody<B> {
+    inner: TimedBody<B>,
+    fault: Fault,
+}
+
+impl<B> ClientBody<B> {
+    pub fn new(inner: B, timeout: Duration, fault: Fault) -> ClientBody<B> {
+        ClientBody {
+            inner: TimedBody::new(inner, Some(timeout), None),
+            fault,
+        }
+    }
+}
+
+impl<B> Body for ClientBody<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(err))) = &polled {
+            let kind = if err.is::<BodyTimedOut>() {
+                TIMED_OUT
+            } else {
+                BROKEN
+            };
+            self.fault.0.store(kind, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
