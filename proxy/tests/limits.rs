@@ -36,6 +36,24 @@ async fn oversized_headers_get_431() {
     let answer = read_until_closed(&mut stream, Duration::from_secs(3)).await;
     let answer = answer.expect("the proxy answered and closed");
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert!(answer.contains("larger than 16384 bytes"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_default_limit_holds_for_a_head_sent_whole() {
+    // 100 KB in one write: hyper's own limit would let it through.
+    let proxy = start_proxy(|_| {}).await;
+    for size in [70 * 1024, 100 * 1024] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let head = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(size)
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+        let answer = answer.expect("the proxy answered and closed");
+        assert!(answer.starts_with("HTTP/1.1 431"), "{size}: {answer}");
+    }
 }
 
 #[tokio::test]

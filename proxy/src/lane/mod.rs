@@ -79,6 +79,9 @@ pub async fn serve(
         };
         let lane = match head {
             Head::Lane(lane) => lane,
+            Head::TooLarge => {
+                return too_large(&mut stream, &mut out, limits.max_header_bytes).await;
+            }
             Head::Hyper => {
                 let connection = Connection {
                     shared,
@@ -112,6 +115,21 @@ pub async fn serve(
         }
         idle = limits.keep_alive_timeout;
     }
+}
+
+/// 431 for a head over the limit, as nginx answers (its 400 "Request
+/// Header Or Cookie Too Large"), then the connection closes.
+async fn too_large(stream: &mut TcpStream, out: &mut Vec<u8>, max_head: usize) {
+    let response = crate::body::plain(
+        http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        &format!("the request head is larger than {max_head} bytes"),
+    );
+    let asked = Asked {
+        head: false,
+        http10: false,
+        keep_alive: false,
+    };
+    let _ = response::write(stream, out, response, asked).await;
 }
 
 /// Awaits `answer` while watching the client: one that closes its side

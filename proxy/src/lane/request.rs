@@ -25,6 +25,8 @@ pub enum Head {
     /// malformed head): the connection, with everything still buffered,
     /// goes to hyper for the rest of its life.
     Hyper,
+    /// A head over `--max-header-bytes`: answered 431, and the connection closed.
+    TooLarge,
 }
 
 pub struct LaneRequest {
@@ -54,7 +56,10 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
     let len = match parsed.parse_with_uninit_headers(buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) if len <= max_head => len,
         Ok(httparse::Status::Partial) if buf.len() <= max_head => return None,
-        Ok(_) | Err(_) => return Some(Head::Hyper),
+        // Answered here: hyper's own limit lets a head through that
+        // arrives whole, whatever its size.
+        Ok(_) => return Some(Head::TooLarge),
+        Err(_) => return Some(Head::Hyper),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
@@ -146,7 +151,22 @@ mod tests {
             Some(Head::Lane(lane)) => *lane,
             None => panic!("partial"),
             Some(Head::Hyper) => panic!("left to hyper"),
+            Some(Head::TooLarge) => panic!("too large"),
         }
+    }
+
+    #[test]
+    fn a_head_over_the_limit_is_too_large_whole_or_not() {
+        let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
+        let mut whole = BytesMut::from(big.as_bytes());
+        assert!(matches!(parse(&mut whole, 8192), Some(Head::TooLarge)));
+        let mut partial = BytesMut::from(&big.as_bytes()[..8500]);
+        assert!(matches!(parse(&mut partial, 8192), Some(Head::TooLarge)));
+        let mut fits = BytesMut::from(&big.as_bytes()[..8000]);
+        assert!(
+            parse(&mut fits, 8192).is_none(),
+            "still under the limit: read on"
+        );
     }
 
     #[test]
