@@ -7,6 +7,7 @@ pub mod compile;
 pub mod config;
 pub mod diagnostic;
 pub mod duration;
+pub mod locate;
 pub mod manifest;
 pub mod route;
 pub mod table;

@@ -52,6 +52,16 @@ pub struct Manifests {
     /// Documents left out that their author likely meant for Gatehouse
     /// (Gateway API HTTPRoutes), with how to write them instead.
     pub hints: Vec<String>,
+    /// Where each of `resources` was read, for pointing at its fields.
+    sources: Vec<Source>,
+}
+
+/// A document's file, first line and text.
+#[derive(Debug)]
+struct Source {
+    file: String,
+    first_line: usize,
+    text: String,
 }
 
 impl Manifests {
@@ -77,10 +87,17 @@ impl Manifests {
         let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
         let mut compiled = compile(Resources::routes(&routes));
         for diagnostic in &mut compiled.diagnostics {
-            diagnostic.origin = self
+            let Some(at) = self
                 .routes()
-                .find(|r| format!("Route {}", route_id(r.value)) == diagnostic.resource)
-                .map(|r| r.origin);
+                .position(|r| format!("Route {}", route_id(r.value)) == diagnostic.resource)
+            else {
+                continue;
+            };
+            let source = &self.sources[at];
+            // The field's own line, or the document's first if it cannot be found.
+            let line = crate::locate::line_of(&source.text, &diagnostic.field)
+                .map_or(source.first_line, |line| source.first_line + line - 1);
+            diagnostic.origin = Some(format!("{}:{line}", source.file));
         }
         compiled
     }
@@ -180,6 +197,11 @@ impl Manifests {
                     self.resources.push(Sourced {
                         value: Resource::Route(Box::new(route)),
                         origin,
+                    });
+                    self.sources.push(Source {
+                        file: file.to_owned(),
+                        first_line,
+                        text: doc.to_owned(),
                     });
                 }
                 Err(err) => fail(at(&err), relocate(&err, first_line)),
@@ -399,6 +421,22 @@ spec:
             "{error}"
         );
         assert!(error.contains("already defined at aa.yaml:1"), "{error}");
+    }
+
+    #[test]
+    fn compile_findings_point_at_the_field_s_own_line() {
+        let mut m = Manifests::default();
+        m.read(
+            "r.yaml",
+            "# first\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: r}\nspec:\n  rules:\n    - backends:\n        - url: 'http://127.0.0.1:1'\n          weight: 2000000\n",
+        );
+        let compiled = m.compile();
+        let weight = compiled
+            .diagnostics
+            .iter()
+            .find(|d| d.field == "spec.rules[0].backends[0].weight")
+            .expect("a weight error");
+        assert_eq!(weight.origin.as_deref(), Some("r.yaml:10"));
     }
 
     #[test]

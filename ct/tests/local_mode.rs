@@ -260,7 +260,8 @@ spec:
     let line = proxy
         .wait_for_log_line(
             &[
-                &format!("{}:", regex_file.display()),
+                // Line 8 holds the field itself, not the document's first.
+                &format!("{}:8:", regex_file.display()),
                 "Route default/badre",
                 "spec.rules[0].matches[0].path.value",
                 "regular expression",

@@ -60,12 +60,14 @@ fn errors_name_file_line_resource_and_field_and_fail_the_check() {
     let bad = dir.join("bad.yaml").display().to_string();
     assert!(
         out.contains(&format!(
-            "{bad}:1: error: Route shop/bad spec.rules[0].matches[0].path.value:"
+            "{bad}:7: error: Route shop/bad spec.rules[0].matches[0].path.value:"
         )),
         "{out}"
     );
     assert!(
-        out.contains("spec.rules[0].backends[0].weight: weight 2000000 is above 1000000"),
+        out.contains(&format!(
+            "{bad}:8: error: Route shop/bad spec.rules[0].backends[0].weight: weight 2000000 is above 1000000"
+        )),
         "{out}"
     );
     let broken = dir.join("broken.yaml").display().to_string();
