@@ -18,6 +18,7 @@ mod response;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -144,16 +145,28 @@ async fn unless_client_leaves<F: Future>(
     max_head: usize,
 ) -> Option<F::Output> {
     tokio::pin!(answer);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut answer => return Some(out),
-            read = stream.read_buf(buf), if buf.len() <= max_head => match read {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
-            },
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = answer.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
         }
-    }
+        // Readiness first, without a read: only a client that sent
+        // something (or closed) costs a syscall.
+        while buf.len() <= max_head {
+            match stream.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => match stream.try_read_buf(buf) {
+                    Ok(0) => return Poll::Ready(None),
+                    Ok(_) => {}
+                    // The readiness was stale; polling again waits for news.
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Poll::Ready(None),
+                },
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// How long a connection may wait for a head, the timer that says so, and
