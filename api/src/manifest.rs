@@ -54,6 +54,8 @@ pub struct Manifests {
     pub hints: Vec<String>,
     /// Where each of `resources` was read, for pointing at its fields.
     sources: Vec<Source>,
+    /// `namespace/name` of each Route read, with where: a name holds one.
+    names: std::collections::HashMap<String, String>,
 }
 
 /// A document's file, first line and text.
@@ -137,10 +139,7 @@ impl Manifests {
             .and_then(Value::as_str)
             .unwrap_or("default");
         let resource = format!("{kind} {namespace}/{}", name.unwrap_or("<unnamed>"));
-        let first_of_name = self
-            .routes()
-            .find(|r| name.is_some_and(|n| route_id(r.value) == format!("{namespace}/{n}")))
-            .map(|r| r.origin);
+        let first_of_name = name.and_then(|n| self.names.get(&format!("{namespace}/{n}")).cloned());
         let mut fail = |origin: String, message: String| {
             self.errors.push(ManifestError {
                 origin,
@@ -194,6 +193,7 @@ impl Manifests {
                         );
                         return;
                     }
+                    self.names.insert(route_id(&route), origin.clone());
                     self.resources.push(Sourced {
                         value: Resource::Route(Box::new(route)),
                         origin,

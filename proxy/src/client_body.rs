@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::Notify;
 
 use crate::body::BoxError;
 use crate::metrics::UpstreamError;
@@ -20,15 +21,28 @@ use crate::timer::{BodyTimedOut, TimedBody};
 const BROKEN: u8 = 1;
 const TIMED_OUT: u8 = 2;
 
-/// What went wrong with the client's body, if anything; shared between the
-/// body (which the upstream client polls) and the request's task.
+/// What went wrong with the client's body, if anything, and whether it has
+/// all been sent; shared between the body (which the upstream client
+/// polls) and the request's task.
 #[derive(Clone, Default)]
-pub struct Fault(Arc<AtomicU8>);
+pub struct Fault(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    fault: AtomicU8,
+    sent: Notify,
+}
 
 impl Fault {
+    /// Resolves once the whole body has gone to the backend: only then
+    /// does the wait for its answer begin (an upload may take minutes).
+    pub async fn sent(&self) {
+        self.0.sent.notified().await;
+    }
+
     /// The error to answer with when the body failed.
     pub fn get(&self) -> Option<UpstreamError> {
-        match self.0.load(Ordering::Relaxed) {
+        match self.0.fault.load(Ordering::Relaxed) {
             BROKEN => Some(UpstreamError::ClientBodyBroken),
             TIMED_OUT => Some(UpstreamError::ClientBodyTimeout),
             _ => None,
@@ -42,7 +56,14 @@ pub struct ClientBody<B> {
 }
 
 impl<B> ClientBody<B> {
-    pub fn new(inner: B, timeout: Duration, fault: Fault) -> ClientBody<B> {
+    pub fn new(inner: B, timeout: Duration, fault: Fault) -> ClientBody<B>
+    where
+        B: Body,
+    {
+        if inner.is_end_stream() {
+            // Nothing to send: `notify_one` keeps the news for the waiter.
+            fault.0.sent.notify_one();
+        }
         ClientBody {
             inner: TimedBody::new(inner, Some(timeout), None),
             fault,
@@ -62,13 +83,20 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Err(err))) = &polled {
-            let kind = if err.is::<BodyTimedOut>() {
-                TIMED_OUT
-            } else {
-                BROKEN
-            };
-            self.fault.0.store(kind, Ordering::Relaxed);
+        match &polled {
+            Poll::Ready(Some(Err(err))) => {
+                let kind = if err.is::<BodyTimedOut>() {
+                    TIMED_OUT
+                } else {
+                    BROKEN
+                };
+                self.fault.0.fault.store(kind, Ordering::Relaxed);
+            }
+            Poll::Ready(None) => self.fault.0.sent.notify_one(),
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => {
+                self.fault.0.sent.notify_one()
+            }
+            _ => {}
         }
         polled
     }

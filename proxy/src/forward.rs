@@ -97,8 +97,21 @@ impl Upstreams {
             ClientBody::new(body.map_err(Into::into), timeout_body, recorded).boxed_unsync()
         });
 
-        let head_wait = timeout.or(Some(self.read_timeout));
-        let sent = within(head_wait, self.pool.send(authority, req)).await;
+        // The read timeout runs once the body is sent, not while it uploads.
+        let read_timeout = self.read_timeout;
+        let waited = fault.clone();
+        let answered = async {
+            let send = self.pool.send(authority, req);
+            tokio::pin!(send);
+            tokio::select! {
+                biased;
+                sent = &mut send => sent,
+                _ = async { waited.sent().await; tokio::time::sleep(read_timeout).await } => {
+                    Err(UpstreamError::Timeout)
+                }
+            }
+        };
+        let sent = within(timeout, answered).await;
         // A request whose body failed failed because of its body.
         let mut response = sent.map_err(|err| fault.get().unwrap_or(err))?;
 

@@ -243,8 +243,12 @@ pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<Reload> {
         }
     })?;
     watcher.watch(&watched, RecursiveMode::Recursive)?;
-    if let Some(parent) = watched.parent() {
-        watcher.watch(parent, RecursiveMode::NonRecursive)?;
+    // Best effort: a parent the proxy may not list (mode 0711) only costs
+    // following a replaced folder.
+    if let Some(parent) = watched.parent()
+        && let Err(err) = watcher.watch(parent, RecursiveMode::NonRecursive)
+    {
+        tracing::debug!(%err, "the manifests folder's parent is not watched");
     }
     let mut folder = identity(&watched);
     tokio::spawn(async move {

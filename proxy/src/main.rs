@@ -15,8 +15,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Registered before the start, so a HUP during it is not fatal.
+        let signals = Signals::new()?;
         let running = gatehouse_proxy::start(&settings).await?;
-        wait_for_signal(&running).await?;
+        signals.wait(&running).await;
         tracing::info!("shutting down");
         running.shutdown();
         running.wait().await;
@@ -40,19 +42,34 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-/// Until SIGTERM or SIGINT; each SIGHUP reloads the config source, as
-/// nginx and systemd's `ExecReload` expect, instead of killing the process.
-async fn wait_for_signal(running: &gatehouse_proxy::Running) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = hangup.recv() => {
-                tracing::info!("SIGHUP: reading the config source again");
-                running.reload();
+/// SIGTERM, SIGINT and SIGHUP, taken over from their default (exit).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Until SIGTERM or SIGINT; each SIGHUP reloads the config source, as
+    /// nginx and systemd's `ExecReload` expect, instead of killing.
+    async fn wait(mut self, running: &gatehouse_proxy::Running) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.interrupt.recv() => return,
+                _ = self.hangup.recv() => {
+                    tracing::info!("SIGHUP: reading the config source again");
+                    running.reload();
+                }
             }
         }
     }

@@ -17,6 +17,8 @@ pub enum BadTarget {
     ManyHosts,
     /// HTTP/2: `Host` names another host than `:authority`.
     TwoHosts,
+    /// Not `host[:port]`: spaces, a path, user info.
+    BadHost,
     NotAPath,
     Percent,
     Connect,
@@ -35,6 +37,7 @@ impl BadTarget {
             BadTarget::MissingHost => "an HTTP/1.1 request needs a Host header",
             BadTarget::ManyHosts => "the request has more than one Host header",
             BadTarget::TwoHosts => "the Host header names another host than :authority",
+            BadTarget::BadHost => "the host is not `host[:port]`",
             BadTarget::Connect => "CONNECT tunnels are not served here",
             BadTarget::NotAPath => {
                 "the request target must be a path starting with `/` (or an absolute URL)"
@@ -76,6 +79,9 @@ fn host<B>(req: &Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
     // RFC 9112 §3.2.2 (and RFC 9113 §8.3.1): the target's authority wins;
     // in HTTP/2 a Host that disagrees with it makes the request malformed.
     if let Some(authority) = req.uri().authority() {
+        if authority.as_str().contains('@') {
+            return Err(BadTarget::BadHost);
+        }
         if req.version() == Version::HTTP_2
             && header.is_some_and(|h| {
                 !h.as_bytes()
@@ -89,12 +95,27 @@ fn host<B>(req: &Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
     if header.is_none() && req.version() == Version::HTTP_11 {
         return Err(BadTarget::MissingHost);
     }
+    // A Host is `host[:port]`, nothing more (RFC 9110 §7.2).
+    if let Some(host) = header
+        && !is_authority(host.as_bytes())
+    {
+        return Err(BadTarget::BadHost);
+    }
     Ok(header.cloned())
 }
 
-/// The path with unreserved characters decoded (other escapes keep their
-/// meaning, upper-cased: `%2F` stays a `/` inside a segment), runs of `/`
-/// merged, and `.` and `..` segments resolved (never above `/`).
+fn is_authority(host: &[u8]) -> bool {
+    !host.is_empty()
+        && !host.contains(&b'@')
+        && http::uri::Authority::try_from(host).is_ok_and(|a| a.as_str().len() == host.len())
+}
+
+/// The path with unreserved characters and `%2F` decoded (other escapes
+/// keep their meaning, upper-cased; raw bytes beyond ASCII are encoded),
+/// runs of `/` merged, and `.` and `..` segments resolved (never above
+/// `/`). `%2F` is read as the `/` most backends take it for (Envoy's
+/// `UNESCAPE_AND_FORWARD`): kept, `/public/..%2Fadmin` would pass a
+/// `/public` rule and reach `/admin` on the backend.
 /// Borrowed when the path is already normal, as nearly every one is.
 pub fn normalize(path: &str) -> Result<Cow<'_, str>, BadTarget> {
     if is_normal(path.as_bytes()) {
@@ -130,7 +151,7 @@ fn is_normal(path: &[u8]) -> bool {
     let ends_segment = |at: usize| matches!(path.get(at), None | Some(b'/'));
     for (at, &byte) in path.iter().enumerate() {
         match byte {
-            b'%' => return false,
+            b'%' | 0x80.. => return false,
             b'/' => match path.get(at + 1) {
                 Some(b'/') => return false,
                 Some(b'.') if ends_segment(at + 2) => return false,
@@ -150,6 +171,10 @@ fn decode_unreserved(path: &[u8]) -> Result<String, BadTarget> {
     let mut rest = path;
     while let Some((&byte, tail)) = rest.split_first() {
         rest = tail;
+        if byte >= 0x80 {
+            out.extend_from_slice(format!("%{byte:02X}").as_bytes());
+            continue;
+        }
         if byte != b'%' {
             out.push(byte);
             continue;
@@ -162,7 +187,7 @@ fn decode_unreserved(path: &[u8]) -> Result<String, BadTarget> {
         };
         rest = &rest[2..];
         let value = high << 4 | low;
-        if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+        if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~' | b'/') {
             out.push(value);
         } else {
             out.push(b'%');
@@ -230,7 +255,10 @@ mod tests {
     fn unreserved_escapes_decode_and_others_are_upper_cased() {
         assert_eq!(normal("/%61dmin/users"), "/admin/users");
         assert_eq!(normal("/static/%2e%2e/admin"), "/admin");
-        assert_eq!(normal("/a%2fb"), "/a%2Fb");
+        assert_eq!(normal("/a%2fb"), "/a/b");
+        assert_eq!(normal("/public/..%2Fadmin/x"), "/admin/x");
+        assert_eq!(normal("/public/%2e%2e%2fadmin"), "/admin");
+        assert_eq!(normal("/a%5Cb"), "/a%5Cb");
         assert_eq!(normal("/a%20b%7e"), "/a%20b~");
         assert_eq!(normal("/caf%C3%A9"), "/caf%C3%A9");
     }
@@ -266,6 +294,12 @@ mod tests {
         assert_eq!(check(&mut h2).unwrap().unwrap(), "admin.test");
         let mut h2 = request("http://admin.test/x", Version::HTTP_2, &["public.test"]);
         assert_eq!(check(&mut h2), Err(BadTarget::TwoHosts));
+        let mut user = request("http://user@admin.test/x", Version::HTTP_11, &[]);
+        assert_eq!(check(&mut user), Err(BadTarget::BadHost));
+        let mut spaced = request("/x", Version::HTTP_11, &["a b/c"]);
+        assert_eq!(check(&mut spaced), Err(BadTarget::BadHost));
+        let mut ported = request("/x", Version::HTTP_11, &["shop.test:8080"]);
+        assert!(check(&mut ported).is_ok());
     }
 
     #[test]

@@ -174,10 +174,20 @@ async fn a_push_is_held_to_the_rules_compile_keeps() {
     rule["backends"][0]["weight"] = 2_000_000.into();
     rule["backends"][0]["target"]["authority"] = "nohost".into();
     rule["requestTimeoutMs"] = 0.into();
+    rule["filters"] = serde_json::json!([
+        {"type": "RequestHeaderModifier", "set": [{"name": "x-a", "value": "1"}]},
+        {"type": "RequestHeaderModifier", "set": [{"name": "x-b", "value": "2"}]},
+        {"type": "URLRewrite", "hostname": "other.test"},
+        {"type": "RequestRedirect", "statusCode": 301},
+    ]);
+    let mut slow = bad["routes"][0]["rules"][0].clone();
+    slow["requestTimeoutMs"] = 1000.into();
+    slow["backendTimeoutMs"] = 5000.into();
     rule["backends"]
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"name": "files", "weight": 1, "target": {"kind": "static", "root": "relative/dir", "index": [], "listing": false, "precompressed": false}}));
+    twin["rules"].as_array_mut().unwrap().push(slow);
     bad["routes"].as_array_mut().unwrap().push(twin);
     let r = push(&proxy, &bad).await;
     assert_eq!(r.status(), 400);
@@ -196,6 +206,18 @@ async fn a_push_is_held_to_the_rules_compile_keeps() {
         (
             "routes[1].rules[0].backends[1].target.root",
             "not an absolute path",
+        ),
+        (
+            "routes[1].rules[0].filters[1].type",
+            "one filter of each type",
+        ),
+        (
+            "routes[1].rules[0].filters",
+            "URLRewrite and RequestRedirect",
+        ),
+        (
+            "routes[1].rules[1].backendTimeoutMs",
+            "at most the request timeout",
         ),
     ] {
         assert!(

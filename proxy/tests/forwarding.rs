@@ -443,3 +443,25 @@ async fn a_broken_or_stalled_request_body_is_the_client_s_fault() {
         "a client's fault is no backend error: {metrics}"
     );
 }
+
+#[tokio::test]
+async fn an_upload_longer_than_the_read_timeout_is_not_cut_off() {
+    // The read timeout counts from the end of the body: a slow upload to a
+    // backend that reads it is no silent backend.
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|s| s.backend_read_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "a", &upstream.url()));
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"POST /size HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n")
+        .await
+        .unwrap();
+    for byte in b"abcdef" {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        stream.write_all(&[*byte]).await.unwrap();
+    }
+    let head = tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}

@@ -104,19 +104,25 @@ fn lower_one(
         FilterConfig::ResponseHeaderModifier(m.clone())
     } else if let Some(rewrite) = &filter.url_rewrite {
         let mut rewrite = rewrite.clone();
-        // Gateway API's table gives `""` the meaning of `/`.
-        if let Some(path) = &mut rewrite.path
-            && path.kind == PathModifierType::ReplacePrefixMatch
-            && path.replace_prefix_match.as_deref() == Some("")
-        {
-            path.replace_prefix_match = Some("/".into());
-        }
+        empty_prefix_is_slash(&mut rewrite.path);
         FilterConfig::UrlRewrite(rewrite)
     } else {
-        FilterConfig::RequestRedirect(filter.request_redirect.clone()?)
+        let mut redirect = filter.request_redirect.clone()?;
+        empty_prefix_is_slash(&mut redirect.path);
+        FilterConfig::RequestRedirect(redirect)
     };
     check(&lowered, matches, field, findings);
     Some(lowered)
+}
+
+/// Gateway API's table gives an empty `replacePrefixMatch` the meaning of `/`.
+fn empty_prefix_is_slash(path: &mut Option<PathModifier>) {
+    if let Some(path) = path
+        && path.kind == PathModifierType::ReplacePrefixMatch
+        && path.replace_prefix_match.as_deref() == Some("")
+    {
+        path.replace_prefix_match = Some("/".into());
+    }
 }
 
 /// Checks one filter of a rule whose matches are `matches`; `field` names

@@ -6,7 +6,7 @@ use super::backends::{check_target, duplicate_name, weight_problem};
 use super::findings::Findings;
 use super::names::check_hostname;
 use super::{filters, matches};
-use crate::config::{BackendConfig, BackendTarget, ProxyConfig, RuleConfig};
+use crate::config::{BackendConfig, BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
 
 /// Every error in `config`, each naming its field (`routes[0].rules[1]…`).
 pub fn verify(config: &ProxyConfig) -> Vec<String> {
@@ -59,12 +59,42 @@ fn verify_rule(rule: &RuleConfig, field: &str, findings: &mut Findings) {
     for (m, one) in rule.matches.iter().enumerate() {
         matches::check(one, &format!("{field}.matches[{m}]"), findings);
     }
+    let mut kinds: Vec<std::mem::Discriminant<FilterConfig>> = Vec::new();
     for (f, filter) in rule.filters.iter().enumerate() {
-        filters::check(
-            filter,
-            &rule.matches,
-            &format!("{field}.filters[{f}]"),
-            findings,
+        let at = format!("{field}.filters[{f}]");
+        let kind = std::mem::discriminant(filter);
+        if kinds.contains(&kind) {
+            findings.error(
+                format!("{at}.type"),
+                "DuplicateFilter",
+                "a rule may have one filter of each type: merge the two into one",
+            );
+        }
+        kinds.push(kind);
+        filters::check(filter, &rule.matches, &at, findings);
+    }
+    let rewrites = rule
+        .filters
+        .iter()
+        .any(|f| matches!(f, FilterConfig::UrlRewrite(_)));
+    let redirects = rule
+        .filters
+        .iter()
+        .any(|f| matches!(f, FilterConfig::RequestRedirect(_)));
+    if rewrites && redirects {
+        findings.error(
+            format!("{field}.filters"),
+            "IncompatibleFilters",
+            "URLRewrite and RequestRedirect cannot both be set on one rule: a redirect answers without a backend, so keep one",
+        );
+    }
+    if let (Some(request), Some(backend)) = (rule.request_timeout_ms, rule.backend_timeout_ms)
+        && backend > request
+    {
+        findings.error(
+            format!("{field}.backendTimeoutMs"),
+            "InvalidTimeout",
+            format!("{backend} ms is longer than requestTimeoutMs ({request} ms): make it at most the request timeout"),
         );
     }
     verify_backends(&rule.backends, field, findings);

@@ -341,11 +341,17 @@ async fn until_done<C: Future>(
             }
         }
     }
-    // Nothing is under way: say goodbye (GOAWAY), but a client that does
-    // not answer it, or never finished its handshake, is not waited for.
+    // Nothing is under way: say goodbye (GOAWAY). A client that does not
+    // answer it, or never finished its handshake, is not waited for past a
+    // second without a request under way.
     tracing::debug!("closing an HTTP/2 connection that carried no request in time");
     graceful_shutdown(connection.as_mut());
-    tokio::time::timeout(Duration::from_secs(1), connection)
-        .await
-        .ok()
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), connection.as_mut()).await {
+            Ok(out) => return Some(out),
+            // A request that came in before the GOAWAY is answered first.
+            Err(_) if idle.as_mut().is_some_and(|idle| idle.due().is_none()) => continue,
+            Err(_) => return None,
+        }
+    }
 }
