@@ -54,8 +54,8 @@ pub struct Manifests {
     pub hints: Vec<String>,
     /// Where each of `resources` was read, for pointing at its fields.
     sources: Vec<Source>,
-    /// `namespace/name` of each Route read, with where: a name holds one.
-    names: std::collections::HashMap<String, String>,
+    /// Where in `resources` the Route of each `namespace/name` is.
+    by_id: std::collections::HashMap<String, usize>,
 }
 
 /// A document's file, first line and text.
@@ -89,10 +89,8 @@ impl Manifests {
         let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
         let mut compiled = compile(Resources::routes(&routes));
         for diagnostic in &mut compiled.diagnostics {
-            let Some(at) = self
-                .routes()
-                .position(|r| format!("Route {}", route_id(r.value)) == diagnostic.resource)
-            else {
+            let id = diagnostic.resource.strip_prefix("Route ");
+            let Some(&at) = id.and_then(|id| self.by_id.get(id)) else {
                 continue;
             };
             let source = &self.sources[at];
@@ -139,7 +137,9 @@ impl Manifests {
             .and_then(Value::as_str)
             .unwrap_or("default");
         let resource = format!("{kind} {namespace}/{}", name.unwrap_or("<unnamed>"));
-        let first_of_name = name.and_then(|n| self.names.get(&format!("{namespace}/{n}")).cloned());
+        let first_of_name = name
+            .and_then(|n| self.by_id.get(&format!("{namespace}/{n}")))
+            .map(|&at| self.resources[at].origin.clone());
         let mut fail = |origin: String, message: String| {
             self.errors.push(ManifestError {
                 origin,
@@ -193,7 +193,7 @@ impl Manifests {
                         );
                         return;
                     }
-                    self.names.insert(route_id(&route), origin.clone());
+                    self.by_id.insert(route_id(&route), self.resources.len());
                     self.resources.push(Sourced {
                         value: Resource::Route(Box::new(route)),
                         origin,

@@ -56,12 +56,11 @@ impl Upstreams {
     /// headers, the read timeout each wait for the backend's next bytes.
     pub async fn forward<B: RequestBody>(
         &self,
-        req: Request<B>,
+        mut req: Request<B>,
         authority: &Authority,
         origin: Origin<'_>,
         timeout: Option<Duration>,
     ) -> Result<Response<Body>, UpstreamError> {
-        let mut req = req;
         if req.version() == Version::HTTP_2 {
             join_cookies(req.headers_mut());
         }

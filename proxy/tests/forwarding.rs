@@ -203,17 +203,8 @@ async fn other_upgrades_go_on_as_plain_requests() {
         .write_all(b"GET /public HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
         .await
         .unwrap();
-    let head = read_head(&mut stream).await.to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length: "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await.unwrap();
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
     for name in ["upgrade", "connection", "http2-settings"] {
         assert!(
@@ -390,22 +381,10 @@ async fn a_client_that_leaves_before_its_answer_lets_go_of_the_upstream() {
 async fn answer_to(proxy: &gatehouse_proxy::Running, head: &[u8]) -> (String, String) {
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
     stream.write_all(head).await.unwrap();
-    let answer_head = tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream))
-        .await
-        .expect("an answer in time");
-    let length: usize = answer_head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length: ")
-                .map(str::to_owned)
-        })
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await.unwrap();
+    let (answer_head, body) =
+        tokio::time::timeout(Duration::from_secs(5), read_response(&mut stream))
+            .await
+            .expect("an answer in time");
     (answer_head, String::from_utf8(body).unwrap())
 }
 

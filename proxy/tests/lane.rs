@@ -16,26 +16,6 @@ async fn proxy_to(upstream: &Upstream) -> gatehouse_proxy::Running {
     proxy
 }
 
-/// One response read off `stream`: its head, and its body as framed by
-/// `Content-Length` or chunked coding.
-async fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
-    let head = read_head(stream).await;
-    let lower = head.to_ascii_lowercase();
-    let body = if let Some(length) = lower
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length: "))
-    {
-        let mut body = vec![0; length.trim().parse().unwrap()];
-        stream.read_exact(&mut body).await.unwrap();
-        body
-    } else if lower.contains("transfer-encoding: chunked") {
-        read_chunked(stream).await
-    } else {
-        Vec::new()
-    };
-    (head, body)
-}
-
 /// Sends `request` on `stream` and reads one response.
 async fn exchange(stream: &mut TcpStream, request: &[u8]) -> (String, Vec<u8>) {
     stream.write_all(request).await.unwrap();
@@ -45,23 +25,6 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> (String, Vec<u8>) {
 /// What the test upstream reports it received, from a response body.
 fn seen(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body).unwrap()
-}
-
-async fn read_chunked(stream: &mut TcpStream) -> Vec<u8> {
-    let mut body = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        while !line.ends_with(b"\r\n") {
-            line.push(stream.read_u8().await.unwrap());
-        }
-        let size = usize::from_str_radix(std::str::from_utf8(&line).unwrap().trim(), 16).unwrap();
-        let mut chunk = vec![0; size + 2];
-        stream.read_exact(&mut chunk).await.unwrap();
-        if size == 0 {
-            return body;
-        }
-        body.extend_from_slice(&chunk[..size]);
-    }
 }
 
 /// Whether the peer closes `stream` within a second (reading nothing more).

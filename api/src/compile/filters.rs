@@ -11,6 +11,9 @@ use crate::route::{
 const TYPES: &str = "RequestHeaderModifier, ResponseHeaderModifier, URLRewrite, RequestRedirect";
 const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
 
+/// What to say of a rule with both URLRewrite and RequestRedirect.
+pub const REWRITE_WITH_REDIRECT: &str = "URLRewrite and RequestRedirect cannot both be set on one rule: a redirect answers without a backend, so keep one";
+
 pub fn lower(
     rule: &RouteRule,
     matches: &[MatchConfig],
@@ -40,7 +43,7 @@ pub fn lower(
         findings.error(
             format!("{rule_field}.filters"),
             "IncompatibleFilters",
-            "URLRewrite and RequestRedirect cannot both be set on one rule: a redirect answers without a backend, so keep one",
+            REWRITE_WITH_REDIRECT,
         );
     }
     out

@@ -85,7 +85,7 @@ fn verify_rule(rule: &RuleConfig, field: &str, findings: &mut Findings) {
         findings.error(
             format!("{field}.filters"),
             "IncompatibleFilters",
-            "URLRewrite and RequestRedirect cannot both be set on one rule: a redirect answers without a backend, so keep one",
+            filters::REWRITE_WITH_REDIRECT,
         );
     }
     if let (Some(request), Some(backend)) = (rule.request_timeout_ms, rule.backend_timeout_ms)

@@ -79,6 +79,43 @@ pub async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
     String::from_utf8(head).unwrap()
 }
 
+/// One response read off `stream`: its head, and its body as framed by
+/// `Content-Length` or chunked coding.
+pub async fn read_response(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    let head = read_head(stream).await;
+    let lower = head.to_ascii_lowercase();
+    let body = if let Some(length) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+    {
+        let mut body = vec![0; length.trim().parse().unwrap()];
+        stream.read_exact(&mut body).await.unwrap();
+        body
+    } else if lower.contains("transfer-encoding: chunked") {
+        read_chunked(stream).await
+    } else {
+        Vec::new()
+    };
+    (head, body)
+}
+
+async fn read_chunked(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        while !line.ends_with(b"\r\n") {
+            line.push(stream.read_u8().await.unwrap());
+        }
+        let size = usize::from_str_radix(std::str::from_utf8(&line).unwrap().trim(), 16).unwrap();
+        let mut chunk = vec![0; size + 2];
+        stream.read_exact(&mut chunk).await.unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
 /// `GET url` and its body as text.
 pub async fn get_text(url: &str) -> String {
     client()
