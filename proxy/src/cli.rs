@@ -69,7 +69,8 @@ pub struct Settings {
 
     /// Longest wait for a backend's next bytes, head or body, where its
     /// rule sets no timeout (nginx's `proxy_read_timeout`): 504 before the
-    /// head, the response cut off after it.
+    /// head, the response cut off after it. A WebSocket tunnel that
+    /// carries nothing either way for this long is closed.
     #[arg(long, env = "GATEHOUSE_BACKEND_READ_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub backend_read_timeout: Duration,
 
@@ -77,6 +78,11 @@ pub struct Settings {
     /// (nginx's `client_body_timeout`).
     #[arg(long, env = "GATEHOUSE_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub client_body_timeout: Duration,
+
+    /// Longest a client may take none of a response being sent to it
+    /// before its connection is closed (nginx's `send_timeout`).
+    #[arg(long, env = "GATEHOUSE_SEND_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
+    pub send_timeout: Duration,
 
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

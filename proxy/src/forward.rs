@@ -21,7 +21,7 @@ use crate::metrics::UpstreamError;
 use crate::pool::Pool;
 use crate::server::Held;
 use crate::timer::TimedBody;
-use crate::{h1, hop};
+use crate::{h1, hop, tunnel};
 
 /// One worker's HTTP/1.1 clients, each with its own upstream connections:
 /// Gatehouse's own for requests without a body, hyper's for the rest.
@@ -46,7 +46,7 @@ impl Upstreams {
     pub fn new(timeouts: BackendTimeouts) -> Upstreams {
         Upstreams {
             h1: h1::Client::new(timeouts.connect, timeouts.read),
-            pool: Pool::new(timeouts.connect),
+            pool: Pool::new(timeouts.connect, timeouts.read),
             read_timeout: timeouts.read,
             client_body_timeout: timeouts.client_body,
         }
@@ -118,15 +118,14 @@ impl Upstreams {
             && let Some(client_upgrade) = client_upgrade
         {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
+            let idle = self.read_timeout;
             tokio::spawn(async move {
                 let _held = held;
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
                     Ok((client, upstream)) => {
-                        let _ = tokio::io::copy_bidirectional(
-                            &mut TokioIo::new(client),
-                            &mut TokioIo::new(upstream),
-                        )
-                        .await;
+                        let (client, upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                        let ended = tunnel::relay(client, upstream, idle).await;
+                        tracing::debug!(?ended, "WebSocket tunnel closed");
                     }
                     Err(err) => tracing::debug!(%err, "upgrade failed"),
                 }

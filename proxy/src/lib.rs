@@ -1,6 +1,9 @@
 //! Gatehouse's proxy: serves a `ProxyConfig`, swapped atomically whether it
 //! comes from the operator (admin API), a config file, or a folder of YAML.
 
+#[macro_use]
+mod pass_through;
+
 pub mod admin;
 pub mod allocator;
 pub mod body;
@@ -20,10 +23,12 @@ pub mod local;
 pub mod metrics;
 pub mod pool;
 pub mod runtime;
+pub mod send_timeout;
 pub mod server;
 pub mod state;
 pub mod target;
 pub mod timer;
+pub mod tunnel;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -113,6 +118,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_header_bytes: settings.max_header_bytes,
             header_read_timeout: settings.header_read_timeout,
             keep_alive_timeout: settings.keep_alive_timeout,
+            send_timeout: settings.send_timeout,
             max_connections: settings.max_connections,
         },
         backend: forward::BackendTimeouts {

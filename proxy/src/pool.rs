@@ -15,6 +15,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::body::Body;
+use crate::send_timeout::SendTimeout;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
@@ -28,13 +29,18 @@ pub struct Pool {
     /// nothing here.
     connections: Mutex<HashMap<Authority, Vec<SendRequest<Body>>, fnv::FnvBuildHasher>>,
     connect_timeout: Duration,
+    /// Longest a backend may take none of a request (nginx's
+    /// `proxy_send_timeout`): the read timeout, which starts only once
+    /// the request is sent, does not cover a backend that stops reading.
+    send_timeout: Duration,
 }
 
 impl Pool {
-    pub fn new(connect_timeout: Duration) -> Pool {
+    pub fn new(connect_timeout: Duration, send_timeout: Duration) -> Pool {
         Pool {
             connections: Mutex::new(HashMap::default()),
             connect_timeout,
+            send_timeout,
         }
     }
 
@@ -61,7 +67,11 @@ impl Pool {
                     }
                     None => {
                         tracing::debug!(error = %failed.error(), %authority, "upstream request failed");
-                        return Err(UpstreamError::Protocol);
+                        return Err(if timed_out(failed.error()) {
+                            UpstreamError::Timeout
+                        } else {
+                            UpstreamError::Protocol
+                        });
                     }
                 },
             }
@@ -95,6 +105,7 @@ impl Pool {
 
     async fn connect(&self, authority: &Authority) -> Result<SendRequest<Body>, UpstreamError> {
         let stream = dial(authority, self.connect_timeout).await?;
+        let stream = SendTimeout::to_backend(stream, self.send_timeout);
         let (sender, connection) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
@@ -106,4 +117,19 @@ impl Pool {
         });
         Ok(sender)
     }
+}
+
+/// Whether hyper gave up because a write to the backend timed out.
+fn timed_out(err: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }

@@ -22,6 +22,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Idle time allowed between requests on an HTTP/1.1 connection.
     pub keep_alive_timeout: Duration,
+    /// Longest a client may take none of what is sent to it.
+    pub send_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -125,7 +127,9 @@ fn hyper_servers(limits: Limits) -> HyperServers {
     let mut http1 = http1::Builder::new();
     http1
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // Between requests: the lane's connections come with a whole head,
+        // and later heads have the header timeout from their first byte.
+        .header_read_timeout(limits.keep_alive_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2

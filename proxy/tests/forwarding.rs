@@ -444,3 +444,44 @@ async fn an_upload_longer_than_the_read_timeout_is_not_cut_off() {
         .unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }
+
+#[tokio::test]
+async fn a_backend_that_stops_taking_an_upload_gets_504_after_the_read_timeout() {
+    // It accepts, then reads nothing: the upload fills its buffers and stalls.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let backend = socket.listen(8).unwrap();
+    let backend_url = format!("http://{}", backend.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let (stream, _) = backend.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    });
+    let proxy = start_proxy(|s| s.backend_read_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "stuck", &backend_url));
+
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let size = 256 * 1024 * 1024;
+    let head = format!("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        while writer.write_all(&chunk).await.is_ok() {}
+    });
+    let started = Instant::now();
+    let mut answer = vec![0; 12];
+    tokio::time::timeout(Duration::from_secs(5), reader.read_exact(&mut answer))
+        .await
+        .expect("an answer before the client gave up")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(answer, "HTTP/1.1 504", "after {:?}", started.elapsed());
+    let metrics = proxy.state.metrics.render();
+    assert!(
+        metrics.contains(r#"kind="timeout""#),
+        "counted as a backend timeout: {metrics}"
+    );
+    held.abort();
+}

@@ -152,6 +152,27 @@ async fn an_http2_connection_that_sends_no_request_is_closed_after_the_header_ti
     );
 }
 
+/// Whether every client connection is let go within 2 s.
+async fn all_let_go(proxy: &gatehouse_proxy::Running) -> bool {
+    eventually(Duration::from_secs(2), async || {
+        open_connections(proxy) == "gatehouse_open_connections 0"
+    })
+    .await
+}
+
+/// A connection upgraded to a WebSocket, through the proxy.
+async fn open_websocket(proxy: &gatehouse_proxy::Running) -> TcpStream {
+    let mut ws = TcpStream::connect(proxy.addr).await.unwrap();
+    ws.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut ws).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    ws
+}
+
 fn open_connections(proxy: &gatehouse_proxy::Running) -> String {
     proxy
         .state
@@ -194,14 +215,7 @@ async fn a_websocket_holds_its_connection_slot_until_its_tunnel_closes() {
     let upstream = Upstream::start("ws").await;
     let proxy = start_proxy(|s| s.max_connections = 1).await;
     apply_yaml(&proxy, &one_backend("app", "ws", &upstream.url()));
-    let mut ws = TcpStream::connect(proxy.addr).await.unwrap();
-    ws.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let head = read_head(&mut ws).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut ws = open_websocket(&proxy).await;
     ws.write_all(b"ping").await.unwrap();
     let mut echoed = [0u8; 4];
     ws.read_exact(&mut echoed).await.unwrap();
@@ -225,9 +239,126 @@ async fn a_websocket_holds_its_connection_slot_until_its_tunnel_closes() {
         answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")),
         "the waiting client is served once the tunnel closes"
     );
-    let freed = eventually(Duration::from_secs(2), async || {
-        open_connections(&proxy) == "gatehouse_open_connections 0"
+    let freed = all_let_go(&proxy).await;
+    assert!(freed, "{}", open_connections(&proxy));
+}
+
+/// Sends `head` and takes nothing of the answer for `wait`; then reads
+/// what was left for it. `None`: the connection was still open.
+async fn stop_reading(
+    proxy: &gatehouse_proxy::Running,
+    head: &str,
+    wait: Duration,
+) -> Option<usize> {
+    // A small receive buffer, so the proxy's writes wait soon.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(proxy.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(wait).await;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut got)).await;
+    match read {
+        Ok(_) => Some(got.len()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_let_go_after_the_send_timeout() {
+    const BIG: usize = 256 * 1024 * 1024;
+    let upstream = Upstream::start("big").await;
+    let proxy = start_proxy(|s| s.send_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "big", &upstream.url()));
+    // On the lane, and on hyper's server (a request with a body).
+    for head in [
+        format!("GET /big/{BIG} HTTP/1.1\r\nHost: x\r\n\r\n"),
+        format!("POST /big/{BIG} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"),
+    ] {
+        let got = stop_reading(&proxy, &head, Duration::from_millis(1500)).await;
+        let got = got.expect("the connection of a client that stopped reading stayed open");
+        assert!(got < BIG, "{got} bytes: the whole answer went through");
+        let freed = all_let_go(&proxy).await;
+        assert!(freed, "{head:?}: {}", open_connections(&proxy));
+    }
+}
+
+#[tokio::test]
+async fn a_silent_websocket_tunnel_is_closed_after_the_read_timeout_but_a_talking_one_is_not() {
+    let upstream = Upstream::start("ws").await;
+    let proxy = start_proxy(|s| s.backend_read_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "ws", &upstream.url()));
+    let mut ws = open_websocket(&proxy).await;
+    // Ten pings 100 ms apart: three times the limit, never silent for it.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ws.write_all(b"ping").await.unwrap();
+        let mut echoed = [0u8; 4];
+        ws.read_exact(&mut echoed).await.unwrap();
+        assert_eq!(&echoed, b"ping");
+    }
+    // Then silence: the tunnel closes, and its slot is free.
+    let silent_from = std::time::Instant::now();
+    let rest = read_until_closed(&mut ws, Duration::from_secs(3)).await;
+    assert_eq!(rest.as_deref(), Some(""), "the silent tunnel stayed open");
+    let silent = silent_from.elapsed();
+    assert!(
+        silent >= Duration::from_millis(250),
+        "closed after {silent:?} of silence, not about 300 ms"
+    );
+    let freed = all_let_go(&proxy).await;
+    assert!(freed, "{}", open_connections(&proxy));
+}
+
+#[tokio::test]
+async fn after_a_request_with_a_body_the_connection_idles_for_the_keep_alive_timeout() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|s| {
+        s.header_read_timeout = Duration::from_millis(300);
+        s.keep_alive_timeout = Duration::from_millis(1500);
     })
     .await;
-    assert!(freed, "{}", open_connections(&proxy));
+    apply_yaml(&proxy, &one_backend("app", "a", &upstream.url()));
+    let post = b"POST /size HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream.write_all(post).await.unwrap();
+    let (head, _) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Idle for more than the header timeout, less than the keep-alive one.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stream.write_all(post).await.unwrap();
+    let (head, _) = read_response(&mut stream).await;
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "closed while idle: {head}"
+    );
+    let idle_from = std::time::Instant::now();
+    let rest = read_until_closed(&mut stream, Duration::from_secs(4)).await;
+    assert_eq!(rest.as_deref(), Some(""), "the idle connection stayed open");
+    let idled = idle_from.elapsed();
+    assert!(
+        idled >= Duration::from_millis(1200),
+        "closed after {idled:?} idle, not about 1.5 s"
+    );
+
+    // A head begun after the idle time still has only the header timeout.
+    let mut slow = TcpStream::connect(proxy.addr).await.unwrap();
+    slow.write_all(post).await.unwrap();
+    let (head, _) = read_response(&mut slow).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let begun = std::time::Instant::now();
+    let rest = read_until_closed(&mut slow, Duration::from_secs(4)).await;
+    let rest = rest.expect("a head that never ends was waited on for ever");
+    assert!(
+        rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
+        "{rest}"
+    );
+    assert!(
+        begun.elapsed() < Duration::from_millis(1200),
+        "a slow head was given {:?}, not the 300 ms header timeout",
+        begun.elapsed()
+    );
 }

@@ -1,11 +1,12 @@
-//! Whether an HTTP/2 connection is in use, so one that is not can be
-//! closed: hyper keeps an idle h2 connection (or one that sent only the
-//! preface) open for ever, and each holds a `--max-connections` slot.
-//! nginx closes idle h2 connections after `keepalive_timeout` as well.
+//! Whether a connection hyper serves is in use. An HTTP/2 one that is not
+//! can be closed: hyper keeps an idle h2 connection (or one that sent only
+//! the preface) open for ever, and each holds a `--max-connections` slot;
+//! nginx closes idle h2 connections after `keepalive_timeout` as well. An
+//! HTTP/1.1 one is timed differently between requests (`head_timeout`).
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ use crate::body::BoxError;
 pub struct Activity {
     open: AtomicUsize,
     begun: AtomicUsize,
+    /// The connection became a tunnel: no more requests come on it.
+    upgraded: AtomicBool,
 }
 
 impl Activity {
@@ -30,6 +33,19 @@ impl Activity {
         self.open.fetch_add(1, Ordering::Relaxed);
         self.begun.fetch_add(1, Ordering::Relaxed);
         InUse(self.clone())
+    }
+
+    pub fn begun(&self) -> usize {
+        self.begun.load(Ordering::Relaxed)
+    }
+
+    /// No request is under way, and the connection may carry another.
+    pub fn between_requests(&self) -> bool {
+        self.open.load(Ordering::Relaxed) == 0 && !self.upgraded.load(Ordering::Relaxed)
+    }
+
+    pub fn upgrade(&self) {
+        self.upgraded.store(true, Ordering::Relaxed);
     }
 }
 

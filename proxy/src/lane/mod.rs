@@ -11,6 +11,7 @@
 //! including its 400 and 431 answers.
 
 mod activity;
+mod head_timeout;
 mod prefixed;
 mod request;
 mod response;
@@ -31,11 +32,13 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use self::activity::{Activity, Counted, IdleWatch, InUse};
+use self::head_timeout::HeadTimeout;
 use self::prefixed::Prefixed;
 use self::request::Head;
 use self::response::Asked;
 use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
+use crate::send_timeout::SendTimeout;
 use crate::server::{Held, HyperServers, Limits, stopping};
 use crate::timer::arm;
 
@@ -81,7 +84,7 @@ pub async fn serve(
         let lane = match head {
             Head::Lane(lane) => lane,
             Head::TooLarge => {
-                return too_large(&mut stream, &mut out, limits.max_header_bytes).await;
+                return too_large(&mut stream, &mut out, &limits).await;
             }
             Head::Hyper => {
                 let connection = Connection {
@@ -106,7 +109,8 @@ pub async fn serve(
         };
         // A draining server answers what it has and closes, as hyper does.
         asked.keep_alive &= !*stop.borrow();
-        match response::write(&mut stream, &mut out, response, asked).await {
+        let mut sink = SendTimeout::to_client(&mut stream, limits.send_timeout);
+        match response::write(&mut sink, &mut out, response, asked).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(err) => {
@@ -120,17 +124,21 @@ pub async fn serve(
 
 /// 431 for a head over the limit, as nginx answers (its 400 "Request
 /// Header Or Cookie Too Large"), then the connection closes.
-async fn too_large(stream: &mut TcpStream, out: &mut Vec<u8>, max_head: usize) {
+async fn too_large(stream: &mut TcpStream, out: &mut Vec<u8>, limits: &Limits) {
     let response = crate::body::plain(
         http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        &format!("the request head is larger than {max_head} bytes"),
+        &format!(
+            "the request head is larger than {} bytes",
+            limits.max_header_bytes
+        ),
     );
     let asked = Asked {
         head: false,
         http10: false,
         keep_alive: false,
     };
-    let _ = response::write(stream, out, response, asked).await;
+    let mut sink = SendTimeout::to_client(stream, limits.send_timeout);
+    let _ = response::write(&mut sink, out, response, asked).await;
 }
 
 /// Awaits `answer` while watching the client: one that closes its side
@@ -251,14 +259,14 @@ async fn hand_off(
         held,
     } = connection;
     let h2 = request::is_h2_preface(&buf);
-    let io = TokioIo::new(Prefixed::new(buf.freeze(), stream));
+    let stream = SendTimeout::to_client(Prefixed::new(buf.freeze(), stream), limits.send_timeout);
+    let activity = Arc::new(Activity::default());
+    let counted = activity.clone();
     let result = if h2 {
-        let activity = Arc::new(Activity::default());
-        let counted = activity.clone();
         let service = service_fn(move |req| {
             counted_request(shared.clone(), client.clone(), counted.begin(), req)
         });
-        let connection = hyper.http2.serve_connection(io, service);
+        let connection = hyper.http2.serve_connection(TokioIo::new(stream), service);
         let idle = IdleWatch::new(
             activity,
             limits.header_read_timeout,
@@ -266,12 +274,16 @@ async fn hand_off(
         );
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
+        let stream = HeadTimeout::new(stream, activity, limits.header_read_timeout);
         let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             // An upgrade's tunnel outlives the connection: it holds the slot.
             req.extensions_mut().insert(held.clone());
-            handler::handle(shared.clone(), client.clone(), req)
+            h1_request(shared.clone(), client.clone(), counted.clone(), req)
         });
-        let connection = hyper.http1.serve_connection(io, service).with_upgrades();
+        let connection = hyper
+            .http1
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await
     };
     if let Some(Err(err)) = result {
@@ -301,6 +313,22 @@ async fn counted_request(
         }
         .boxed_unsync()
     }))
+}
+
+/// One HTTP/1.1 request, counted likewise; a connection it upgrades
+/// carries no more requests.
+async fn h1_request(
+    shared: Arc<Shared>,
+    client: ClientIp,
+    activity: Arc<Activity>,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<crate::body::Body>, Infallible> {
+    let in_use = activity.begin();
+    let Ok(response) = counted_request(shared, client, in_use, req).await;
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        activity.upgrade();
+    }
+    Ok(response)
 }
 
 /// Drives a hyper connection to its end; on `stop`, or once it has idled

@@ -15,8 +15,7 @@ use http::header::{self, HeaderMap};
 use http::{Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::body::Body;
 
@@ -41,7 +40,7 @@ enum Framing {
 
 /// Writes `response`; `Ok(true)` when the connection may serve another request.
 pub async fn write(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     out: &mut Vec<u8>,
     response: Response<Body>,
     asked: Asked,
@@ -182,7 +181,7 @@ fn framing(status: StatusCode, headers: &mut HeaderMap, body: &Body, asked: Aske
 }
 
 async fn write_data(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     head: &[u8],
     data: &Bytes,
     framing: Framing,
@@ -209,7 +208,10 @@ async fn write_data(
 }
 
 /// Writes every byte of `bufs`, in as few `writev` calls as the socket allows.
-async fn write_all(stream: &mut TcpStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+async fn write_all(
+    stream: &mut (impl AsyncWrite + Unpin),
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
         let n = stream.write_vectored(bufs).await?;

@@ -149,7 +149,8 @@ pub fn url(proxy: &Running, path: &str) -> String {
 /// A real HTTP/1.1 upstream on 127.0.0.1:0. Every response carries
 /// `x-upstream: <name>`; the body is JSON describing the request received.
 /// Paths: `/slow/<ms>` waits first; `/stream` sends three chunks 200 ms apart;
-/// `/size` answers the request body's length; an `Upgrade` request is
+/// `/size` answers the request body's length; `/big/<bytes>` sends that
+/// many bytes; an `Upgrade` request is
 /// switched (101, to the protocol asked for) and echoes bytes.
 pub struct Upstream {
     pub addr: SocketAddr,
@@ -227,6 +228,19 @@ async fn answer(
     }
     if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(1000))).await;
+    }
+    if let Some(size) = path.strip_prefix("/big/") {
+        let size: usize = size.parse().unwrap();
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        let chunks = (0..size.div_ceil(chunk.len())).map(move |i| {
+            let end = (size - i * chunk.len()).min(chunk.len());
+            Ok::<_, Infallible>(Frame::data(chunk.slice(..end)))
+        });
+        let body = BodyExt::boxed(StreamBody::new(futures_util::stream::iter(chunks)));
+        return Ok(Response::builder()
+            .header("content-length", size)
+            .body(body)
+            .unwrap());
     }
     if path == "/stream" {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);

@@ -1,0 +1,155 @@
+//! The tunnel a WebSocket upgrade opens: bytes copied both ways, each side's
+//! end passed on to the other, until both have ended or nothing has moved
+//! either way for the idle limit. Envoy closes an upgraded stream after
+//! its idle timeout the same way, and nginx closes one whose backend says
+//! nothing for `proxy_read_timeout`; here talk in either direction keeps
+//! the tunnel open. Without a limit, a peer that vanished without a FIN,
+//! or a tunnel half-closed by one side while the other stays silent, holds
+//! a connection slot for ever.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+
+/// How a tunnel ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Both sides closed; bytes sent client → backend and back.
+    Closed {
+        up: u64,
+        down: u64,
+    },
+    /// Nothing moved either way for the idle limit.
+    Idle(Duration),
+    Failed(io::Error),
+}
+
+/// Relays between `client` and `backend` until the tunnel ends.
+pub async fn relay<C, B>(client: C, backend: B, idle: Duration) -> Ended
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let clock = Clock {
+        start: Instant::now(),
+        last: Arc::new(AtomicU64::new(0)),
+    };
+    let mut client = Watched {
+        inner: client,
+        clock: clock.clone(),
+    };
+    let mut backend = Watched {
+        inner: backend,
+        clock: clock.clone(),
+    };
+    let copy = tokio::io::copy_bidirectional(&mut client, &mut backend);
+    tokio::pin!(copy);
+    // One timer, looked at when it fires, not moved on each read: a busy
+    // tunnel costs a clock read per read and nothing more.
+    let timer = tokio::time::sleep(idle);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            copied = &mut copy => return match copied {
+                Ok((up, down)) => Ended::Closed { up, down },
+                Err(err) => Ended::Failed(err),
+            },
+            _ = &mut timer => {
+                let due = clock.last_moved() + idle;
+                if due <= Instant::now() {
+                    return Ended::Idle(idle);
+                }
+                timer.as_mut().reset(due);
+            }
+        }
+    }
+}
+
+/// When bytes last moved through the tunnel, in nanoseconds from its start
+/// (shared by both sides' readers, which run in the same task).
+#[derive(Clone)]
+struct Clock {
+    start: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl Clock {
+    fn moved(&self) {
+        let since = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last.store(since, Ordering::Relaxed);
+    }
+
+    fn last_moved(&self) -> Instant {
+        self.start + Duration::from_nanos(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// One side of the tunnel, noting each read that brings bytes.
+struct Watched<S> {
+    inner: S,
+    clock: Clock,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.clock.moved();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    write_through!(inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_silent_tunnel_ends_after_the_idle_limit() {
+        let (client, _client_far) = tokio::io::duplex(1024);
+        let (backend, _backend_far) = tokio::io::duplex(1024);
+        let started = Instant::now();
+        let ended = relay(client, backend, Duration::from_millis(200)).await;
+        assert!(matches!(ended, Ended::Idle(_)), "{ended:?}");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn talk_in_either_direction_keeps_it_open() {
+        let (client, mut client_far) = tokio::io::duplex(1024);
+        let (backend, mut backend_far) = tokio::io::duplex(1024);
+        let tunnel = tokio::spawn(relay(client, backend, Duration::from_millis(200)));
+        // Ten messages 100 ms apart, one way only: a second in all, five
+        // idle limits, and never one limit without a byte.
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            client_far.write_all(b"ping").await.unwrap();
+            let mut got = [0; 4];
+            backend_far.read_exact(&mut got).await.unwrap();
+        }
+        assert!(!tunnel.is_finished(), "the tunnel closed while in use");
+        drop(client_far);
+        drop(backend_far);
+        let ended = tunnel.await.unwrap();
+        assert!(
+            matches!(ended, Ended::Closed { up: 40, down: 0 }),
+            "{ended:?}"
+        );
+    }
+}
