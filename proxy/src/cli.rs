@@ -84,6 +84,12 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_SEND_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub send_timeout: Duration,
 
+    /// A line per request: `off`, `stdout`, or a file to append to (opened
+    /// again on SIGUSR1, for log rotation). nginx's `combined` format plus
+    /// the time taken, Route and backend; JSON with `--log-format json`.
+    #[arg(long, env = "GATEHOUSE_ACCESS_LOG", default_value = "off", value_parser = crate::access_log::Destination::parse)]
+    pub access_log: crate::access_log::Destination,
+
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 

@@ -21,6 +21,10 @@ impl ClientIp {
         let text = addr.ip().to_string();
         ClientIp(HeaderValue::from_str(&text).expect("an IP address is a valid header value"))
     }
+
+    pub fn as_header(&self) -> &HeaderValue {
+        &self.0
+    }
 }
 
 /// Who asked, for the `X-Forwarded-*` headers.

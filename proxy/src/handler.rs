@@ -8,6 +8,7 @@ use std::time::Instant;
 use gatehouse_api::table::{RequestView, pick_backend};
 use http::{HeaderValue, Request, Response, StatusCode};
 
+use crate::access_log::{AccessLog, Served};
 use crate::body::{self, Body};
 use crate::filters;
 use crate::forward::{RequestBody, Upstreams, within};
@@ -23,26 +24,40 @@ use http_body_util::BodyExt;
 pub struct Shared {
     pub state: Arc<State>,
     pub upstreams: Upstreams,
+    pub access_log: Option<Arc<AccessLog>>,
 }
 
 pub async fn handle<B: RequestBody>(
     shared: Arc<Shared>,
     client: ClientIp,
-    mut req: Request<B>,
+    req: Request<B>,
 ) -> Result<Response<Body>, Infallible> {
+    let Some(log) = &shared.access_log else {
+        return Ok(route(&shared, &client, req, None).await);
+    };
+    // Dropped unanswered (the client left), the entry logs a 499.
+    let mut entry = log.begin(&client, &req);
+    let response = route(&shared, &client, req, Some(&mut entry.served)).await;
+    Ok(entry.respond(response))
+}
+
+/// Answers `req`; what served it goes to `served`, for the access log.
+async fn route<B: RequestBody>(
+    shared: &Shared,
+    client: &ClientIp,
+    mut req: Request<B>,
+    served: Option<&mut Served>,
+) -> Response<Body> {
     let started = Instant::now();
     let host = match target::check(&mut req) {
         Ok(host) => host,
         Err(bad) => {
             shared.state.metrics.unmatched.record(bad.status());
-            return Ok(body::plain(bad.status(), bad.explain()));
+            return body::plain(bad.status(), bad.explain());
         }
     };
     let Some(active) = shared.state.current() else {
-        return Ok(body::plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no config is loaded yet",
-        ));
+        return body::plain(StatusCode::SERVICE_UNAVAILABLE, "no config is loaded yet");
     };
     let found = active.table.find(&RequestView {
         host: host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
@@ -53,13 +68,19 @@ pub async fn handle<B: RequestBody>(
     });
     let Some(found) = found else {
         shared.state.metrics.unmatched.record(StatusCode::NOT_FOUND);
-        return Ok(body::plain(
-            StatusCode::NOT_FOUND,
-            "no route matches this host and path",
-        ));
+        return body::plain(StatusCode::NOT_FOUND, "no route matches this host and path");
     };
     let rule = &active.rules[found.route][found.rule];
-    let mut response = serve_rule(&shared, rule, found.matched, &client, host, req, started).await;
+    let served = served.map(|served| {
+        served.route = Some(rule.route.clone());
+        &mut served.backend
+    });
+    let asker = Asker {
+        client,
+        host,
+        started,
+    };
+    let mut response = serve_rule(shared, rule, found.matched, asker, req, served).await;
     // On every answer the rule gives, its own included (redirects, 5xx), as
     // Envoy applies a route's response headers: HSTS on an http-to-https
     // redirect, CORS on an error.
@@ -67,18 +88,30 @@ pub async fn handle<B: RequestBody>(
         edits.apply(response.headers_mut());
     }
     rule.duration.observe(started.elapsed().as_secs_f64());
-    Ok(response)
+    response
 }
 
+/// Who asked, and when.
+struct Asker<'a> {
+    client: &'a ClientIp,
+    host: Option<HeaderValue>,
+    started: Instant,
+}
+
+/// Answers `req` by `rule`; the backend it picks goes to `backend_served`.
 async fn serve_rule<B: RequestBody>(
     shared: &Shared,
     rule: &RuleRuntime,
     matched: usize,
-    client: &ClientIp,
-    host: Option<HeaderValue>,
+    asker: Asker<'_>,
     mut req: Request<B>,
-    started: Instant,
+    backend_served: Option<&mut Option<Arc<str>>>,
 ) -> Response<Body> {
+    let Asker {
+        client,
+        host,
+        started,
+    } = asker;
     let matched = &rule.config.matches[matched];
     if let Some(redirect) = &rule.redirect {
         let host_text = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
@@ -108,6 +141,9 @@ async fn serve_rule<B: RequestBody>(
         return response;
     };
     let backend = &rule.backends[index];
+    if let Some(served) = backend_served {
+        *served = Some(backend.name.clone());
+    }
     let result = match &backend.target {
         Target::Unresolved(reason) => {
             tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");

@@ -4,6 +4,7 @@
 #[macro_use]
 mod pass_through;
 
+pub mod access_log;
 pub mod admin;
 pub mod allocator;
 pub mod body;
@@ -55,6 +56,7 @@ pub struct Running {
     /// A folder this process wrote (the embedded examples), removed at exit.
     scratch: Option<PathBuf>,
     reload: Option<Reload>,
+    access_log: Option<Arc<access_log::AccessLog>>,
 }
 
 impl Running {
@@ -68,6 +70,14 @@ impl Running {
                 Err(err) => tracing::error!("{err:#}; the last good config keeps serving"),
             },
             None => tracing::info!("SIGHUP: this config source has nothing to read again"),
+        }
+    }
+
+    /// Opens the access log file again (SIGUSR1, after log rotation).
+    pub fn reopen_logs(&self) {
+        match &self.access_log {
+            Some(log) => log.reopen(),
+            None => tracing::info!("SIGUSR1: no access log to open again"),
         }
     }
 
@@ -112,6 +122,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback without --admin-token-file: anyone who reaches it can change routing");
     }
 
+    let json = settings.log_format == cli::LogFormat::Json;
+    let dropped = state.metrics.access_log_dropped.clone();
+    let access_log = access_log::AccessLog::start(settings.access_log.clone(), json, dropped)
+        .context("--access-log: cannot open the log")?
+        .map(Arc::new);
+
     let (stop, stopped) = watch::channel(false);
     let worker_settings = workers::WorkerSettings {
         limits: server::Limits {
@@ -127,6 +143,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             client_body: settings.client_body_timeout,
         },
         shutdown_grace: settings.shutdown_grace,
+        access_log: access_log.clone(),
     };
     let traffic = workers::Workers::spawn(listeners, state.clone(), worker_settings, stopped)?;
     let admin = Arc::new(admin::Admin {
@@ -146,6 +163,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         admin,
         scratch,
         reload,
+        access_log,
     })
 }
 

@@ -42,11 +42,12 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-/// SIGTERM, SIGINT and SIGHUP, taken over from their default (exit).
+/// SIGTERM, SIGINT, SIGHUP and SIGUSR1, taken over from their default (exit).
 struct Signals {
     term: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
+    user1: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -56,11 +57,13 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
             hangup: signal(SignalKind::hangup())?,
+            user1: signal(SignalKind::user_defined1())?,
         })
     }
 
     /// Until SIGTERM or SIGINT; each SIGHUP reloads the config source, as
-    /// nginx and systemd's `ExecReload` expect, instead of killing.
+    /// nginx and systemd's `ExecReload` expect, instead of killing, and
+    /// each SIGUSR1 opens the access log again, as nginx does for logrotate.
     async fn wait(mut self, running: &gatehouse_proxy::Running) {
         loop {
             tokio::select! {
@@ -70,6 +73,7 @@ impl Signals {
                     tracing::info!("SIGHUP: reading the config source again");
                     running.reload();
                 }
+                _ = self.user1.recv() => running.reopen_logs(),
             }
         }
     }

@@ -19,6 +19,7 @@ pub struct Metrics {
     config_revision: IntGaugeVec,
     /// Requests no route matched (`route=""`).
     pub unmatched: RequestCounters,
+    pub access_log_dropped: IntCounter,
 }
 
 /// Counters for one (route, backend): one per status class, 1xx to 5xx.
@@ -140,8 +141,14 @@ impl Metrics {
             &["revision"],
         )
         .expect("valid metric");
+        let access_log_dropped = IntCounter::new(
+            "gatehouse_access_log_dropped_total",
+            "Access log lines dropped because the log's destination could not keep up",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(access_log_dropped.clone()),
             Box::new(duration.clone()),
             Box::new(upstream_errors.clone()),
             Box::new(open_connections.clone()),
@@ -158,6 +165,7 @@ impl Metrics {
         let unmatched = counters_for(&requests, "", "");
         Metrics {
             unmatched,
+            access_log_dropped,
             registry,
             requests,
             duration,

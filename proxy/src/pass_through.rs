@@ -1,5 +1,5 @@
-//! The I/O wrappers here watch one direction and pass the other through
-//! untouched; these write the passing through once.
+//! The wrappers here (I/O that watches one direction, bodies that watch
+//! frames) pass the rest through untouched; these macros write that once.
 
 /// The body of an `AsyncWrite` impl that hands every call to `self.$field`.
 macro_rules! write_through {
@@ -36,6 +36,20 @@ macro_rules! write_through {
             cx: &mut ::std::task::Context<'_>,
         ) -> ::std::task::Poll<::std::io::Result<()>> {
             ::std::pin::Pin::new(&mut self.$field).poll_shutdown(cx)
+        }
+    };
+}
+
+/// In an `http_body::Body` impl that wraps `self.$field`: its end and size,
+/// which the wrapper leaves as they are.
+macro_rules! body_hints_through {
+    ($field:ident) => {
+        fn is_end_stream(&self) -> bool {
+            self.$field.is_end_stream()
+        }
+
+        fn size_hint(&self) -> ::http_body::SizeHint {
+            self.$field.size_hint()
         }
     };
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, oneshot, watch};
 
+use crate::access_log::AccessLog;
 use crate::forward::{BackendTimeouts, Upstreams};
 use crate::handler::Shared;
 use crate::server::{self, Limits};
@@ -63,6 +64,7 @@ pub struct WorkerSettings {
     pub limits: Limits,
     pub backend: BackendTimeouts,
     pub shutdown_grace: Duration,
+    pub access_log: Option<Arc<AccessLog>>,
 }
 
 /// The running worker threads.
@@ -85,6 +87,7 @@ impl Workers {
             let (state, slots, stop) = (state.clone(), slots.clone(), stop.clone());
             let (limits, backend, grace) =
                 (settings.limits, settings.backend, settings.shutdown_grace);
+            let access_log = settings.access_log.clone();
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
                 .spawn(move || {
@@ -98,6 +101,7 @@ impl Workers {
                         let shared = Arc::new(Shared {
                             state,
                             upstreams: Upstreams::new(backend),
+                            access_log,
                         });
                         server::serve(listener, shared, limits, slots, stop, grace).await;
                     });

@@ -1,0 +1,186 @@
+//! The access log: a line per request, as nginx writes it, checked in the
+//! file the proxy appends to.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use gatehouse_proxy::access_log::Destination;
+use gatehouse_proxy::cli::LogFormat;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+fn log_path(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gh-access-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{test}.log"));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// The log's lines once it has `count` of them (the writer is a thread of its own).
+async fn lines(path: &Path, count: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    eventually(Duration::from_secs(3), async || {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        seen = text.lines().map(str::to_owned).collect();
+        seen.len() >= count
+    })
+    .await;
+    assert_eq!(seen.len(), count, "{seen:#?}");
+    seen
+}
+
+async fn proxy_logging(
+    path: &Path,
+    format: LogFormat,
+    upstream: &Upstream,
+) -> gatehouse_proxy::Running {
+    let destination = Destination::File(path.to_owned());
+    let proxy = start_proxy(|s| {
+        s.access_log = destination;
+        s.log_format = format;
+    })
+    .await;
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    proxy
+}
+
+#[tokio::test]
+async fn each_request_gets_a_combined_line_with_time_route_and_backend() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("combined");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    let response = client()
+        .get(url(&proxy, "/hello?name=x"))
+        .header("user-agent", "test-agent/1.0")
+        .header("referer", "http://example.com/from")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    // Refused before any rule: a broken escape.
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+
+    let lines = lines(&path, 2).await;
+    // 127.0.0.1 - - [02/Dec/2026:10:00:00 +0000] "GET /hello?name=x HTTP/1.1" 200 N "ref" "ua" 0.001 route=default/app backend=up
+    let line = &lines[0];
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(line.contains(" +0000] "), "{line}");
+    let expected = format!(
+        "\"GET /hello?name=x HTTP/1.1\" 200 {} \"http://example.com/from\" \"test-agent/1.0\" ",
+        body.len()
+    );
+    assert!(line.contains(&expected), "{line}\nwanted {expected}");
+    assert!(line.ends_with(" route=default/app backend=up"), "{line}");
+    let seconds: f64 = line.split(' ').rev().nth(2).unwrap().parse().unwrap();
+    assert!((0.0..5.0).contains(&seconds), "{line}");
+
+    // No rule saw it: no route, no backend; logged as the client sent it.
+    let line = &lines[1];
+    assert!(line.contains("\"GET /%zz HTTP/1.1\" 400 "), "{line}");
+    assert!(line.ends_with(" route=- backend=-"), "{line}");
+}
+
+#[tokio::test]
+async fn json_lines_carry_the_same_fields() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("json");
+    let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
+    let response = client()
+        .post(url(&proxy, "/size"))
+        .body("four")
+        .send()
+        .await
+        .unwrap();
+    let body = response.bytes().await.unwrap();
+    let lines = lines(&path, 1).await;
+    let entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(entry["method"], "POST");
+    assert_eq!(entry["target"], "/size");
+    assert_eq!(entry["protocol"], "HTTP/1.1");
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["bytes"], body.len() as u64);
+    assert_eq!(entry["route"], "default/app");
+    assert_eq!(entry["backend"], "up");
+    assert_eq!(entry["client"], "127.0.0.1");
+    assert_eq!(entry["user_agent"], serde_json::Value::Null);
+    assert!(entry["duration_seconds"].as_f64().unwrap() >= 0.0);
+    let time = entry["time"].as_str().unwrap();
+    assert!(time.len() == 24 && time.ends_with('Z'), "{time}");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_before_its_answer_is_logged_499() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("left");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow/3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(stream);
+    let lines = lines(&path, 1).await;
+    assert!(
+        lines[0].contains("\"GET /slow/3000 HTTP/1.1\" 499 0 "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(" route=default/app backend=up"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[tokio::test]
+async fn what_a_client_sends_cannot_forge_a_line_or_a_field() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("forged");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\nUser-Agent: x\" 200 0 \"\xc3\xa9\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let lines = lines(&path, 1).await;
+    assert!(
+        lines[0].contains(r#" "x\x22 200 0 \x22\xC3\xA9" "#),
+        "{}",
+        lines[0]
+    );
+}
+
+#[tokio::test]
+async fn reopening_follows_a_rotated_file() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("rotated");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    get_text(&url(&proxy, "/first")).await;
+    lines(&path, 1).await;
+    // logrotate moves the file, then signals (SIGUSR1 calls this).
+    let rotated = path.with_extension("log.1");
+    std::fs::rename(&path, &rotated).unwrap();
+    proxy.reopen_logs();
+    get_text(&url(&proxy, "/second")).await;
+    let new = lines(&path, 1).await;
+    assert!(new[0].contains("GET /second "), "{}", new[0]);
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(
+        old.contains("GET /first ") && !old.contains("/second"),
+        "{old}"
+    );
+}
