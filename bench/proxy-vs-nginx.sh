@@ -20,7 +20,9 @@
 # Usage (from the repo root): bash bench/proxy-vs-nginx.sh
 # Env: DURATION (10s), CONNECTIONS (100), THREADS (2), WARMUP (3s),
 #      ROUNDS (3), UPSTREAM_WORKERS (1), KEEP_TMP=1 keeps the temp folder
-#      with the logs.
+#      with the logs, ACCESS_LOG=1 has both proxies write an access log to
+#      a file (nginx: `combined`, buffer=64k flush=1s; gatehouse:
+#      --access-log FILE).
 # Figures taken while anything else runs (a compile, a test) are noise:
 # the script prints the machine's load before each measurement. It exits 0
 # whatever the ratios; read the table (PASS/FAIL per target).
@@ -35,6 +37,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-3s}
 ROUNDS=${ROUNDS:-3}
 UPSTREAM_WORKERS=${UPSTREAM_WORKERS:-1}
+ACCESS_LOG=${ACCESS_LOG:-0}
 
 ensure_tools
 build_proxy
@@ -54,7 +57,14 @@ start_nginx upstream "$UPSTREAM_WORKERS" "
         }
     }"
 
-log "nginx proxy (2 workers) on 127.0.0.1:$NGINX_PORT"
+NGINX_ACCESS_LOG="access_log off;"
+GATEHOUSE_ACCESS_LOG=(--access-log off)
+if [[ $ACCESS_LOG == 1 ]]; then
+    NGINX_ACCESS_LOG="access_log $BENCH_TMP/nginx-access.log combined buffer=64k flush=1s;"
+    GATEHOUSE_ACCESS_LOG=(--access-log "$BENCH_TMP/gatehouse-access.log")
+fi
+
+log "nginx proxy (2 workers) on 127.0.0.1:$NGINX_PORT (${NGINX_ACCESS_LOG%;})"
 start_nginx nginx-proxy 2 "
     upstream backend {
         server 127.0.0.1:$UPSTREAM_PORT;
@@ -63,6 +73,7 @@ start_nginx nginx-proxy 2 "
     }
     server {
         listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+        $NGINX_ACCESS_LOG
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -87,7 +98,7 @@ spec:
         - {name: upstream, url: "http://127.0.0.1:$UPSTREAM_PORT"}
 EOF
 "$GATEHOUSE_BIN" --listen "127.0.0.1:$GATEHOUSE_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-    --manifests "$BENCH_TMP/manifests" --workers 2 --log warn \
+    --manifests "$BENCH_TMP/manifests" --workers 2 --log warn "${GATEHOUSE_ACCESS_LOG[@]}" \
     2>"$BENCH_TMP/gatehouse.log" &
 BENCH_PIDS+=($!)
 
@@ -129,16 +140,17 @@ for file in "$BENCH_TMP"/wrk-*.txt; do
 done
 
 printf '%s\n' "${RESULTS[@]}" >"$BENCH_TMP/results.txt"
-python3 - "$BENCH_TMP/results.txt" "$DURATION" "$CONNECTIONS" <<'EOF'
+python3 - "$BENCH_TMP/results.txt" "$DURATION" "$CONNECTIONS" "$ACCESS_LOG" <<'EOF'
 import statistics
 import sys
-results, duration, connections = sys.argv[1:4]
+results, duration, connections, access_log = sys.argv[1:5]
+access_log = ", access logs on" if access_log == "1" else ""
 runs = {"nginx": {}, "gatehouse": {}}
 for line in open(results):
     name, round_, rps, p99 = line.split()
     runs[name][int(round_)] = (float(rps), float(p99))
 print()
-print(f"proxy-vs-nginx: 1 KiB responses, wrk -c{connections} -d{duration}, both proxies 2 workers")
+print(f"proxy-vs-nginx: 1 KiB responses, wrk -c{connections} -d{duration}, both proxies 2 workers{access_log}")
 print(f"{'round':>6}{'req/s nginx':>13}{'gatehouse':>11}{'ratio':>7}{'p99 ms nginx':>14}{'gatehouse':>11}{'ratio':>7}")
 for r in sorted(runs["nginx"]):
     (n_rps, n_p99), (g_rps, g_p99) = runs["nginx"][r], runs["gatehouse"][r]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use gatehouse_api::table::{RequestView, pick_backend};
 use http::{HeaderValue, Request, Response, StatusCode};
 
-use crate::access_log::{AccessLog, Served};
+use crate::access_log::{Served, WorkerLog};
 use crate::body::{self, Body};
 use crate::filters;
 use crate::forward::{RequestBody, Upstreams, within};
@@ -24,7 +24,8 @@ use http_body_util::BodyExt;
 pub struct Shared {
     pub state: Arc<State>,
     pub upstreams: Upstreams,
-    pub access_log: Option<Arc<AccessLog>>,
+    /// This worker's part of the access log, when there is one.
+    pub access_log: Option<Arc<WorkerLog>>,
 }
 
 pub async fn handle<B: RequestBody>(

@@ -10,6 +10,7 @@ pub mod allocator;
 pub mod body;
 pub mod cli;
 pub mod client_body;
+pub mod decimal;
 pub mod dial;
 pub mod embedded;
 pub mod files;

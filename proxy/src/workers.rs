@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, oneshot, watch};
 
-use crate::access_log::AccessLog;
+use crate::access_log::{self, AccessLog, WorkerLog};
 use crate::forward::{BackendTimeouts, Upstreams};
 use crate::handler::Shared;
 use crate::server::{self, Limits};
@@ -87,7 +87,7 @@ impl Workers {
             let (state, slots, stop) = (state.clone(), slots.clone(), stop.clone());
             let (limits, backend, grace) =
                 (settings.limits, settings.backend, settings.shutdown_grace);
-            let access_log = settings.access_log.clone();
+            let access_log = settings.access_log.as_ref().map(AccessLog::for_worker);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
                 .spawn(move || {
@@ -98,6 +98,9 @@ impl Workers {
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)
                             .expect("listener registers");
+                        if let Some(log) = access_log.clone() {
+                            tokio::spawn(flush_every_so_often(log));
+                        }
                         let shared = Arc::new(Shared {
                             state,
                             upstreams: Upstreams::new(backend),
@@ -116,5 +119,15 @@ impl Workers {
         for finished in self.finished {
             let _ = finished.await;
         }
+    }
+}
+
+/// Hands a quiet worker's access log lines to the writer, so none waits
+/// long; a busy worker hands them over each time its buffer fills.
+async fn flush_every_so_often(log: Arc<WorkerLog>) {
+    let mut tick = tokio::time::interval(access_log::FLUSH_EVERY);
+    loop {
+        tick.tick().await;
+        log.flush();
     }
 }

@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::body::Body;
+use crate::decimal::itoa;
 
 /// What the response's request said about it.
 #[derive(Clone, Copy)]
@@ -235,19 +236,6 @@ fn chunk_size_line(len: usize, buf: &mut [u8; 18]) -> &[u8] {
     &buf[..digits + 2]
 }
 
-/// `n` in decimal.
-fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[start..];
-        }
-    }
-}
-
 /// The `Date` value, formatted once a second per worker, as hyper does.
 fn with_date(f: impl FnOnce(&[u8])) {
     thread_local! {
@@ -282,9 +270,6 @@ mod tests {
                 chunk_size_line(n, &mut [0; 18]),
                 format!("{hex}\r\n").as_bytes()
             );
-        }
-        for n in [0, 7, 10, 1024, u64::MAX] {
-            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
         }
     }
 }
