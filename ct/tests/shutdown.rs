@@ -193,3 +193,30 @@ async fn readyz_answers_503_while_draining() {
     }
     assert!(still_draining);
 }
+
+#[tokio::test]
+async fn every_request_answered_before_exit_is_in_the_access_log() {
+    let upstream = Upstream::start("A");
+    let dir = TempDir::new("shutdown-log");
+    let log = dir.join("access.log");
+    let log_flag = log.display().to_string();
+    let (mut proxy, _routes) = start_routed_to(&upstream, &["--access-log", &log_flag]).await;
+    // Answered just before the signal: still in the workers' buffers.
+    for i in 0..20 {
+        let answer = proxy
+            .client()
+            .get(proxy.url(&format!("/quick/{i}")))
+            .header("connection", "close")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    proxy.signal("TERM");
+    proxy
+        .wait_exit(scaled(Duration::from_secs(5)))
+        .await
+        .unwrap_or_else(|| proxy.fail("the proxy did not exit"));
+    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(written.lines().count(), 20, "{written}");
+}

@@ -92,6 +92,12 @@ impl Running {
     /// answers `/readyz` 503 meanwhile, so load balancers move away).
     pub async fn wait(self) {
         self.traffic.wait().await;
+        if let Some(log) = self.access_log {
+            let finished = tokio::task::spawn_blocking(move || {
+                access_log::AccessLog::finish(log, std::time::Duration::from_secs(5));
+            });
+            let _ = finished.await;
+        }
         let _ = self.admin_stop.send(true);
         let _ = self.admin.await;
         if let Some(scratch) = self.scratch {

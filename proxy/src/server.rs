@@ -127,9 +127,9 @@ fn hyper_servers(limits: Limits) -> HyperServers {
     let mut http1 = http1::Builder::new();
     http1
         .timer(TokioTimer::new())
-        // Between requests: the lane's connections come with a whole head,
-        // and later heads have the header timeout from their first byte.
-        .header_read_timeout(limits.keep_alive_timeout)
+        // The lane's connections come with a whole head; `HeadTimeout`
+        // times the ones after it.
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2

@@ -108,6 +108,9 @@ impl Workers {
                         });
                         server::serve(listener, shared, limits, slots, stop, grace).await;
                     });
+                    // Its tasks dropped first: their access log lines are
+                    // handed to the writer before the process may exit.
+                    drop(runtime);
                     let _ = done.send(());
                 })?;
         }

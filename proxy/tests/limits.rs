@@ -332,6 +332,20 @@ async fn after_a_request_with_a_body_the_connection_idles_for_the_keep_alive_tim
         head.starts_with("HTTP/1.1 200"),
         "closed while idle: {head}"
     );
+    // A head begun late in the idle time has its header timeout, even past
+    // the end of the idle time.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    stream.write_all(b"POST /size HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    stream
+        .write_all(b"Host: x\r\nContent-Length: 2\r\n\r\nhi")
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut stream).await;
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "a head begun in time was cut at the end of the idle time: {head}"
+    );
     let idle_from = std::time::Instant::now();
     let rest = read_until_closed(&mut stream, Duration::from_secs(4)).await;
     assert_eq!(rest.as_deref(), Some(""), "the idle connection stayed open");

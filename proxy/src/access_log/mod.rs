@@ -62,6 +62,7 @@ pub struct AccessLog {
     json: bool,
     reopen: Arc<AtomicBool>,
     dropped: IntCounter,
+    writer: std::thread::JoinHandle<()>,
 }
 
 impl AccessLog {
@@ -94,7 +95,7 @@ impl AccessLog {
             dropped: dropped.clone(),
             reported: 0,
         };
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || writer.run(incoming))?;
         Ok(Some(AccessLog {
@@ -102,7 +103,29 @@ impl AccessLog {
             json,
             reopen,
             dropped,
+            writer,
         }))
+    }
+
+    /// At exit, once the workers are gone: waits up to `within` for the
+    /// writer to write every line it was given (a stalled destination is
+    /// not waited on for ever).
+    pub fn finish(log: Arc<AccessLog>, within: Duration) {
+        let Ok(log) = Arc::try_unwrap(log) else {
+            tracing::warn!("access log still in use at exit; its last lines may be lost");
+            return;
+        };
+        let AccessLog { chunks, writer, .. } = log;
+        // The last sender: the writer ends once it has written the rest.
+        drop(chunks);
+        let deadline = std::time::Instant::now() + within;
+        while !writer.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!("the access log could not be written out in time at exit");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Asks the writer to open its file again before its next write.

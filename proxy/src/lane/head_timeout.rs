@@ -1,11 +1,12 @@
-//! The header timeout for the later requests of an HTTP/1.1 connection
-//! hyper serves. hyper has one timer between requests, which it starts as
-//! soon as a response is sent: given the header timeout, it would close a
-//! keep-alive connection after 10 s of idling, given the keep-alive time,
-//! it would let a slowloris client take 75 s over each head. So hyper gets
-//! the keep-alive time, and this reader gives a head begun between
-//! requests only the header timeout from its first byte, as the lane and
-//! nginx (`client_header_timeout`) do.
+//! The time between the requests of an HTTP/1.1 connection hyper serves,
+//! kept here because hyper has but one timer for it, started as soon as a
+//! response is sent: given the header timeout, it would close a keep-alive
+//! connection after 10 s of idling; given the keep-alive time, it would let
+//! a slowloris client take 75 s over each head, and cut a head begun late
+//! in the idle time. So hyper gets no timer, and this reader gives the
+//! connection the keep-alive time to idle and then, from a head's first
+//! byte, the header timeout to finish it, as the lane and nginx
+//! (`keepalive_timeout`, `client_header_timeout`) do.
 
 use std::io;
 use std::pin::Pin;
@@ -21,21 +22,62 @@ use super::activity::Activity;
 pub struct HeadTimeout<S> {
     inner: S,
     activity: Arc<Activity>,
-    limit: Duration,
-    /// Requests begun when the head being timed started.
+    idle: Duration,
+    head: Duration,
+    /// Requests begun at the last look.
     begun: usize,
-    /// Set from a head's first byte until a request begins.
-    timer: Option<Pin<Box<Sleep>>>,
+    waiting: Waiting,
+    timer: Pin<Box<Sleep>>,
+}
+
+/// What the connection is waiting for, as far as its reads show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// A request is under way (or the connection became a tunnel).
+    Nothing,
+    /// Between requests, no byte of the next one yet.
+    Idle,
+    /// The rest of a head whose first bytes came.
+    Head,
 }
 
 impl<S> HeadTimeout<S> {
-    pub fn new(inner: S, activity: Arc<Activity>, limit: Duration) -> HeadTimeout<S> {
+    /// `idle`: the keep-alive time; `head`: the header timeout.
+    pub fn new(
+        inner: S,
+        activity: Arc<Activity>,
+        idle: Duration,
+        head: Duration,
+    ) -> HeadTimeout<S> {
         HeadTimeout {
             inner,
             activity,
-            limit,
+            idle,
+            head,
             begun: 0,
-            timer: None,
+            waiting: Waiting::Nothing,
+            timer: Box::pin(tokio::time::sleep(head)),
+        }
+    }
+
+    /// Moves to `waiting` after a read that brought `got` bytes.
+    fn look(&mut self, got: bool) {
+        let begun = self.activity.begun();
+        let between = self.activity.between_requests() && begun == self.begun;
+        self.begun = begun;
+        let next = match (between, self.waiting, got) {
+            (false, _, _) => Waiting::Nothing,
+            (true, Waiting::Nothing, false) => Waiting::Idle,
+            (true, Waiting::Nothing | Waiting::Idle, true) => Waiting::Head,
+            (true, same, _) => same,
+        };
+        if next != self.waiting {
+            match next {
+                Waiting::Idle => self.timer.as_mut().reset(Instant::now() + self.idle),
+                Waiting::Head => self.timer.as_mut().reset(Instant::now() + self.head),
+                Waiting::Nothing => {}
+            }
+            self.waiting = next;
         }
     }
 }
@@ -49,24 +91,19 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadTimeout<S> {
         let this = &mut *self;
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let begun = this.activity.begun();
-        if begun != this.begun {
-            // The head timed was read whole: its request has begun.
-            this.begun = begun;
-            this.timer = None;
-        }
-        if buf.filled().len() > before && this.timer.is_none() && this.activity.between_requests() {
-            let due = Instant::now() + this.limit;
-            this.timer = Some(Box::pin(tokio::time::sleep_until(due)));
-        }
+        this.look(buf.filled().len() > before);
         if polled.is_pending()
-            && let Some(timer) = &mut this.timer
-            && timer.as_mut().poll(cx).is_ready()
+            && this.waiting != Waiting::Nothing
+            && this.timer.as_mut().poll(cx).is_ready()
         {
-            tracing::debug!("no whole request head in time; closing the connection");
+            let (limit, flag) = match this.waiting {
+                Waiting::Idle => ("no request within", "--keep-alive-timeout"),
+                _ => ("no whole request head within", "--header-read-timeout"),
+            };
+            tracing::debug!("{limit} {flag}; closing the connection");
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "no whole request head within --header-read-timeout",
+                format!("{limit} {flag}"),
             )));
         }
         polled

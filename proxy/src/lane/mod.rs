@@ -274,7 +274,12 @@ async fn hand_off(
         );
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
-        let stream = HeadTimeout::new(stream, activity, limits.header_read_timeout);
+        let stream = HeadTimeout::new(
+            stream,
+            activity,
+            limits.keep_alive_timeout,
+            limits.header_read_timeout,
+        );
         let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             // An upgrade's tunnel outlives the connection: it holds the slot.
             req.extensions_mut().insert(held.clone());
