@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 
 use bytes::Bytes;
 
+use crate::access_log::TunnelLog;
 use crate::body::{Body, BoxError};
 use crate::client_body::{ClientBody, Fault};
 use crate::forwarded::{Origin, ProxyHeaders};
@@ -119,19 +120,26 @@ impl Upstreams {
         {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let idle = self.read_timeout;
+            let (log_here, logged) = TunnelLog::new();
             tokio::spawn(async move {
                 let _held = held;
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
                     Ok((client, upstream)) => {
                         let (client, upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                        let ended = tunnel::relay(client, upstream, idle).await;
-                        tracing::debug!(?ended, "WebSocket tunnel closed");
+                        let relayed = tunnel::relay(client, upstream, idle).await;
+                        tracing::debug!(?relayed, "WebSocket tunnel closed");
+                        // Logged now, whole, as nginx logs a tunnel when it ends.
+                        if let Ok(mut entry) = logged.await {
+                            entry.tunnel_closed(relayed.down);
+                        }
                     }
                     Err(err) => tracing::debug!(%err, "upgrade failed"),
                 }
             });
             let (parts, _) = response.into_parts();
-            return Ok(Response::from_parts(parts, crate::body::empty()));
+            let mut response = Response::from_parts(parts, crate::body::empty());
+            response.extensions_mut().insert(log_here);
+            return Ok(response);
         }
         hop::strip(response.headers_mut());
         let idle = Some(self.read_timeout);

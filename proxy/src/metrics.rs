@@ -143,7 +143,7 @@ impl Metrics {
         .expect("valid metric");
         let access_log_dropped = IntCounter::new(
             "gatehouse_access_log_dropped_total",
-            "Access log lines dropped because the log's destination could not keep up",
+            "Access log lines lost: the destination could not keep up, or a write to it failed",
         )
         .expect("valid metric");
         for collector in [

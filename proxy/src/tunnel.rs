@@ -17,21 +17,27 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// How a tunnel ended.
+/// How a tunnel ended, and what it carried.
+#[derive(Debug)]
+pub struct Relayed {
+    pub ended: Ended,
+    /// Bytes from the client to the backend.
+    pub up: u64,
+    /// Bytes from the backend to the client.
+    pub down: u64,
+}
+
 #[derive(Debug)]
 pub enum Ended {
-    /// Both sides closed; bytes sent client → backend and back.
-    Closed {
-        up: u64,
-        down: u64,
-    },
+    /// Both sides closed.
+    Closed,
     /// Nothing moved either way for the idle limit.
     Idle(Duration),
     Failed(io::Error),
 }
 
 /// Relays between `client` and `backend` until the tunnel ends.
-pub async fn relay<C, B>(client: C, backend: B, idle: Duration) -> Ended
+pub async fn relay<C, B>(client: C, backend: B, idle: Duration) -> Relayed
 where
     C: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
@@ -43,31 +49,40 @@ where
     let mut client = Watched {
         inner: client,
         clock: clock.clone(),
+        read: 0,
     };
     let mut backend = Watched {
         inner: backend,
         clock: clock.clone(),
+        read: 0,
     };
-    let copy = tokio::io::copy_bidirectional(&mut client, &mut backend);
-    tokio::pin!(copy);
-    // One timer, looked at when it fires, not moved on each read: a busy
-    // tunnel costs a clock read per read and nothing more.
-    let timer = tokio::time::sleep(idle);
-    tokio::pin!(timer);
-    loop {
-        tokio::select! {
-            copied = &mut copy => return match copied {
-                Ok((up, down)) => Ended::Closed { up, down },
-                Err(err) => Ended::Failed(err),
-            },
-            _ = &mut timer => {
-                let due = clock.last_moved() + idle;
-                if due <= Instant::now() {
-                    return Ended::Idle(idle);
+    let ended = {
+        let copy = tokio::io::copy_bidirectional(&mut client, &mut backend);
+        tokio::pin!(copy);
+        // One timer, looked at when it fires, not moved on each read: a
+        // busy tunnel costs a clock read per read and nothing more.
+        let timer = tokio::time::sleep(idle);
+        tokio::pin!(timer);
+        loop {
+            tokio::select! {
+                copied = &mut copy => break match copied {
+                    Ok(_) => Ended::Closed,
+                    Err(err) => Ended::Failed(err),
+                },
+                _ = &mut timer => {
+                    let due = clock.last_moved() + idle;
+                    if due <= Instant::now() {
+                        break Ended::Idle(idle);
+                    }
+                    timer.as_mut().reset(due);
                 }
-                timer.as_mut().reset(due);
             }
         }
+    };
+    Relayed {
+        ended,
+        up: client.read,
+        down: backend.read,
     }
 }
 
@@ -94,6 +109,8 @@ impl Clock {
 struct Watched<S> {
     inner: S,
     clock: Clock,
+    /// Bytes read from this side, to be written to the other.
+    read: u64,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -104,8 +121,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
+        let got = buf.filled().len() - before;
+        if got > 0 {
             self.clock.moved();
+            self.read += got as u64;
         }
         polled
     }
@@ -125,8 +144,8 @@ mod tests {
         let (client, _client_far) = tokio::io::duplex(1024);
         let (backend, _backend_far) = tokio::io::duplex(1024);
         let started = Instant::now();
-        let ended = relay(client, backend, Duration::from_millis(200)).await;
-        assert!(matches!(ended, Ended::Idle(_)), "{ended:?}");
+        let relayed = relay(client, backend, Duration::from_millis(200)).await;
+        assert!(matches!(relayed.ended, Ended::Idle(_)), "{relayed:?}");
         assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
@@ -146,10 +165,10 @@ mod tests {
         assert!(!tunnel.is_finished(), "the tunnel closed while in use");
         drop(client_far);
         drop(backend_far);
-        let ended = tunnel.await.unwrap();
+        let relayed = tunnel.await.unwrap();
         assert!(
-            matches!(ended, Ended::Closed { up: 40, down: 0 }),
-            "{ended:?}"
+            matches!(relayed.ended, Ended::Closed) && (relayed.up, relayed.down) == (40, 0),
+            "{relayed:?}"
         );
     }
 }

@@ -184,3 +184,56 @@ async fn reopening_follows_a_rotated_file() {
         "{old}"
     );
 }
+
+#[tokio::test]
+async fn a_websocket_is_logged_when_its_tunnel_closes_with_what_it_sent() {
+    use tokio::io::AsyncReadExt;
+    let upstream = Upstream::start("up").await;
+    let path = log_path("websocket");
+    let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
+    let mut ws = TcpStream::connect(proxy.addr).await.unwrap();
+    ws.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut ws).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for _ in 0..3 {
+        ws.write_all(b"ping").await.unwrap();
+        let mut echoed = [0u8; 4];
+        ws.read_exact(&mut echoed).await.unwrap();
+    }
+    // Open for longer than a flush: nothing logged yet.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "");
+    drop(ws);
+    let lines = lines(&path, 1).await;
+    let entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(entry["status"], 101);
+    assert_eq!(entry["bytes"], 12, "the echoes sent to the client");
+    assert!(
+        entry["duration_seconds"].as_f64().unwrap() >= 0.5,
+        "{entry}"
+    );
+    assert_eq!(entry["backend"], "up");
+}
+
+#[tokio::test]
+async fn lines_a_write_fails_to_write_are_counted_as_lost() {
+    let upstream = Upstream::start("up").await;
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let proxy = proxy_logging(Path::new("/dev/full"), LogFormat::Text, &upstream).await;
+    for _ in 0..3 {
+        get_text(&url(&proxy, "/lost")).await;
+    }
+    let counted = eventually(Duration::from_secs(3), async || {
+        proxy
+            .state
+            .metrics
+            .render()
+            .contains("gatehouse_access_log_dropped_total 3")
+    })
+    .await;
+    assert!(counted, "{}", proxy.state.metrics.render());
+}

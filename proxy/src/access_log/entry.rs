@@ -3,7 +3,7 @@
 //! the line written when the entry is dropped.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, Version, header};
 use http_body::Frame;
 use http_body_util::BodyExt;
+use tokio::sync::oneshot;
 
 use super::WorkerLog;
 use super::time::Clock;
@@ -69,11 +70,40 @@ pub struct Entry {
     bytes: u64,
 }
 
+/// Where an upgrade's entry goes, to be logged when its tunnel closes (a
+/// response extension, which must be `Clone`: hence the shared slot).
+#[derive(Clone)]
+pub struct TunnelLog(Arc<Mutex<Option<oneshot::Sender<Entry>>>>);
+
+impl TunnelLog {
+    /// The slot, and the tunnel's end of it.
+    pub fn new() -> (TunnelLog, oneshot::Receiver<Entry>) {
+        let (sender, receiver) = oneshot::channel();
+        (TunnelLog(Arc::new(Mutex::new(Some(sender)))), receiver)
+    }
+}
+
 impl Entry {
-    /// `response`, whose body logs the entry once it is sent.
-    pub fn respond(mut self, response: Response<Body>) -> Response<Body> {
+    /// `response`, whose body logs the entry once it is sent; an upgrade's
+    /// entry goes to its tunnel instead.
+    pub fn respond(mut self, mut response: Response<Body>) -> Response<Body> {
         self.status = response.status().as_u16();
+        if let Some(tunnel) = response.extensions_mut().remove::<TunnelLog>() {
+            let sender = tunnel.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+            // A tunnel that never opened has dropped its end: the entry
+            // comes back, and is logged at once.
+            if let Some(sender) = sender {
+                let _ = sender.send(self);
+            }
+            return response;
+        }
         response.map(|inner| Logged { inner, entry: self }.boxed_unsync())
+    }
+
+    /// The tunnel this request opened has closed, having sent `down`
+    /// bytes to the client (nginx's `$body_bytes_sent` for a WebSocket).
+    pub fn tunnel_closed(&mut self, down: u64) {
+        self.bytes = down;
     }
 
     /// nginx's `combined`, then `$request_time` and the Route and backend:

@@ -10,7 +10,8 @@
 //! lines and no request waits on another thread. A destination slower than
 //! the traffic (a stalled pipe, a full disk) never holds up a request:
 //! past `QUEUED_CHUNKS` buffers waiting, lines are dropped and counted in
-//! `gatehouse_access_log_dropped_total`, and the writer says so on stderr.
+//! `gatehouse_access_log_dropped_total`, and the writer says so on stderr;
+//! lines a write fails to write are counted there too.
 
 mod entry;
 mod time;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use prometheus::IntCounter;
 
-pub use self::entry::{Entry, Served};
+pub use self::entry::{Entry, Served, TunnelLog};
 
 /// A worker hands its lines over once it has this many bytes of them.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -215,6 +216,10 @@ impl Writer {
             }
             if let Err(err) = self.out.write(&chunk) {
                 tracing::error!(%err, "cannot write the access log");
+                let lines = chunk.iter().filter(|&&byte| byte == b'\n').count();
+                self.dropped.inc_by(lines as u64);
+                // Said just now, with its cause.
+                self.reported = self.dropped.get();
             }
             let dropped = self.dropped.get();
             if dropped > self.reported {
