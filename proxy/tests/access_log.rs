@@ -191,14 +191,7 @@ async fn a_websocket_is_logged_when_its_tunnel_closes_with_what_it_sent() {
     let upstream = Upstream::start("up").await;
     let path = log_path("websocket");
     let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
-    let mut ws = TcpStream::connect(proxy.addr).await.unwrap();
-    ws.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let head = read_head(&mut ws).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut ws = open_websocket(&proxy).await;
     for _ in 0..3 {
         ws.write_all(b"ping").await.unwrap();
         let mut echoed = [0u8; 4];

@@ -160,19 +160,6 @@ async fn all_let_go(proxy: &gatehouse_proxy::Running) -> bool {
     .await
 }
 
-/// A connection upgraded to a WebSocket, through the proxy.
-async fn open_websocket(proxy: &gatehouse_proxy::Running) -> TcpStream {
-    let mut ws = TcpStream::connect(proxy.addr).await.unwrap();
-    ws.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let head = read_head(&mut ws).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    ws
-}
-
 fn open_connections(proxy: &gatehouse_proxy::Running) -> String {
     proxy
         .state

@@ -310,3 +310,17 @@ pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) 
     }
     false
 }
+
+/// A connection upgraded to a WebSocket, through the proxy, to an
+/// `Upstream` (which echoes).
+pub async fn open_websocket(proxy: &Running) -> tokio::net::TcpStream {
+    let mut ws = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    ws.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut ws).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    ws
+}
