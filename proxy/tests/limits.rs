@@ -363,3 +363,34 @@ async fn after_a_request_with_a_body_the_connection_idles_for_the_keep_alive_tim
         begun.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_http2_client_that_grants_no_window_is_let_go_after_the_send_timeout() {
+    const BIG: usize = 256 * 1024 * 1024;
+    let upstream = Upstream::start("big").await;
+    let proxy = start_proxy(|s| s.send_timeout = Duration::from_millis(300)).await;
+    apply_yaml(&proxy, &one_backend("app", "big", &upstream.url()));
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    // The client's connection goes on reading frames, but the response is
+    // not read: its stream window fills, and no WINDOW_UPDATE follows.
+    let response = h2
+        .get(url(&proxy, &format!("/big/{BIG}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let freed = eventually(Duration::from_secs(4), async || {
+        open_connections(&proxy) == "gatehouse_open_connections 0"
+    })
+    .await;
+    assert!(
+        freed,
+        "the stalled stream held its connection: {}",
+        open_connections(&proxy)
+    );
+    let body = response.bytes().await;
+    assert!(body.is_err(), "the whole answer went through");
+}

@@ -4,9 +4,10 @@
 //! nginx closes idle h2 connections after `keepalive_timeout` as well. An
 //! HTTP/1.1 one is timed differently between requests (`head_timeout`).
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,14 +26,29 @@ pub struct Activity {
     begun: AtomicUsize,
     /// The connection became a tunnel: no more requests come on it.
     upgraded: AtomicBool,
+    /// Responses whose latest bytes hyper holds, waiting for the client to
+    /// take them, by request, with since when.
+    waiting_on_client: Mutex<HashMap<usize, Instant>>,
 }
 
 impl Activity {
     /// A request has begun; it ends when the guard is dropped.
     pub fn begin(self: &Arc<Self>) -> InUse {
         self.open.fetch_add(1, Ordering::Relaxed);
-        self.begun.fetch_add(1, Ordering::Relaxed);
-        InUse(self.clone())
+        let id = self.begun.fetch_add(1, Ordering::Relaxed);
+        InUse {
+            activity: self.clone(),
+            id,
+        }
+    }
+
+    /// How long the response that has waited longest on the client has.
+    fn longest_wait_on_client(&self) -> Option<Duration> {
+        let waiting = self
+            .waiting_on_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        waiting.values().min().map(|since| since.elapsed())
     }
 
     pub fn begun(&self) -> usize {
@@ -49,11 +65,30 @@ impl Activity {
     }
 }
 
-pub struct InUse(Arc<Activity>);
+pub struct InUse {
+    activity: Arc<Activity>,
+    id: usize,
+}
+
+impl InUse {
+    fn waiting_on_client(&self, waiting: bool) {
+        let mut all = self
+            .activity
+            .waiting_on_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if waiting {
+            all.insert(self.id, Instant::now());
+        } else {
+            all.remove(&self.id);
+        }
+    }
+}
 
 impl Drop for InUse {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.waiting_on_client(false);
+        self.activity.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -63,16 +98,24 @@ pub struct IdleWatch {
     activity: Arc<Activity>,
     first: Duration,
     later: Duration,
+    /// How long a response may wait for the client to take its bytes.
+    send_timeout: Duration,
     seen_begun: usize,
     idle_since: Instant,
 }
 
 impl IdleWatch {
-    pub fn new(activity: Arc<Activity>, first: Duration, later: Duration) -> IdleWatch {
+    pub fn new(
+        activity: Arc<Activity>,
+        first: Duration,
+        later: Duration,
+        send_timeout: Duration,
+    ) -> IdleWatch {
         IdleWatch {
             activity,
             first,
             later,
+            send_timeout,
             seen_begun: 0,
             idle_since: Instant::now(),
         }
@@ -90,13 +133,35 @@ impl IdleWatch {
         let limit = if begun == 0 { self.first } else { self.later };
         Some(self.idle_since + limit)
     }
+
+    /// Whether a response has waited on the client past the send timeout.
+    pub fn stalled(&self) -> bool {
+        self.activity
+            .longest_wait_on_client()
+            .is_some_and(|waited| waited >= self.send_timeout)
+    }
 }
 
 /// A response body that keeps its request counted as under way until it is
-/// sent or dropped.
+/// sent or dropped, and notes when hyper holds its latest bytes: hyper
+/// polls a body again only once it has sent what it took, so a body not
+/// polled since it gave bytes is waiting on the client. An HTTP/2 client
+/// can stall a response so without stalling the connection, by granting
+/// no flow-control window; nginx's `send_timeout` covers that wait too.
 pub struct Counted<B> {
-    pub body: B,
-    pub _in_use: InUse,
+    body: B,
+    in_use: InUse,
+    handed_over: bool,
+}
+
+impl<B> Counted<B> {
+    pub fn new(body: B, in_use: InUse) -> Counted<B> {
+        Counted {
+            body,
+            in_use,
+            handed_over: false,
+        }
+    }
 }
 
 impl<B> Body for Counted<B>
@@ -110,7 +175,18 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        if self.handed_over {
+            self.handed_over = false;
+            self.in_use.waiting_on_client(false);
+        }
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && frame.is_data()
+        {
+            self.handed_over = true;
+            self.in_use.waiting_on_client(true);
+        }
+        polled
     }
 
     body_hints_through!(body);

@@ -271,6 +271,7 @@ async fn hand_off(
             activity,
             limits.header_read_timeout,
             limits.keep_alive_timeout,
+            limits.send_timeout,
         );
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
@@ -311,13 +312,7 @@ async fn counted_request(
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<crate::body::Body>, Infallible> {
     let Ok(response) = handler::handle(shared, client, req).await;
-    Ok(response.map(|body| {
-        Counted {
-            body,
-            _in_use: in_use,
-        }
-        .boxed_unsync()
-    }))
+    Ok(response.map(|body| Counted::new(body, in_use).boxed_unsync()))
 }
 
 /// One HTTP/1.1 request, counted likewise; a connection it upgrades
@@ -338,7 +333,8 @@ async fn h1_request(
 
 /// Drives a hyper connection to its end; on `stop`, or once it has idled
 /// out, asks it to finish what it has and close. `None`: it idled out and
-/// was closed.
+/// was closed, or a response of its waited on the client past the send
+/// timeout and it was dropped.
 async fn until_done<C: Future>(
     connection: C,
     graceful_shutdown: impl FnOnce(Pin<&mut C>),
@@ -367,6 +363,12 @@ async fn until_done<C: Future>(
                 return Some(connection.await);
             }
             _ = check.as_mut(), if idle.is_some() => {
+                if idle.as_ref().is_some_and(IdleWatch::stalled) {
+                    // hyper cannot reset the one stream from here: the
+                    // connection goes, as it would on a stalled socket.
+                    tracing::debug!("an HTTP/2 client took none of a response for the send timeout; closing");
+                    return None;
+                }
                 let due = idle.as_mut().and_then(IdleWatch::due);
                 if due.is_some_and(|due| due <= Instant::now()) {
                     break;
