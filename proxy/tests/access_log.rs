@@ -230,3 +230,35 @@ async fn lines_a_write_fails_to_write_are_counted_as_lost() {
     .await;
     assert!(counted, "{}", proxy.state.metrics.render());
 }
+
+#[tokio::test]
+async fn heads_refused_before_they_are_read_are_logged_as_they_came() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("refused");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    for head in [
+        &b"BLAH \"/x\r\n\r\n"[..],
+        format!(
+            "GET /big HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(70 * 1024)
+        )
+        .as_bytes(),
+    ] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        stream.write_all(head).await.unwrap();
+        let (answer, _) = read_response(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+    // Two connections, perhaps on two workers: in either order.
+    let lines = lines(&path, 2).await;
+    let malformed = lines.iter().find(|l| l.contains("BLAH"));
+    let malformed = malformed.expect("the malformed head is logged");
+    assert!(malformed.contains(r#" "BLAH \x22/x" 400 "#), "{malformed}");
+    assert!(malformed.ends_with(" route=- backend=-"), "{malformed}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(r#" "GET /big HTTP/1.1" 431 "#)),
+        "{lines:#?}"
+    );
+}

@@ -174,7 +174,7 @@ async fn own_answers_carry_date_and_length_and_head_gets_no_body() {
 }
 
 #[tokio::test]
-async fn a_malformed_request_gets_hypers_400() {
+async fn a_malformed_request_gets_a_400_that_says_why() {
     let proxy = start_proxy(|_| {}).await;
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
     stream
@@ -185,6 +185,14 @@ async fn a_malformed_request_gets_hypers_400() {
     let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("400 Bad Request: a header name has a character names may not have\n"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]

@@ -27,12 +27,12 @@ impl WorkerLog {
             log: self.clone(),
             started: Instant::now(),
             client: client.as_header().clone(),
-            method: req.method().clone(),
+            method: Some(req.method().clone()),
             target: match req.uri().path_and_query() {
-                Some(target) => target.as_str().to_owned(),
-                None => req.uri().to_string(),
+                Some(target) => target.as_str().as_bytes().to_vec(),
+                None => req.uri().to_string().into_bytes(),
             },
-            version: req.version(),
+            version: Some(req.version()),
             host: header(header::HOST).or_else(|| {
                 let authority = req.uri().authority()?;
                 HeaderValue::from_str(authority.as_str()).ok()
@@ -41,6 +41,27 @@ impl WorkerLog {
             user_agent: header(header::USER_AGENT),
             served: Served::default(),
             status: 499,
+            bytes: 0,
+        }
+    }
+}
+
+impl WorkerLog {
+    /// The entry for a head refused before it could be read: logged with
+    /// its request line as it came, as nginx logs a bad request.
+    pub fn refused(self: &Arc<Self>, client: &ClientIp, line: &[u8]) -> Entry {
+        Entry {
+            log: self.clone(),
+            started: Instant::now(),
+            client: client.as_header().clone(),
+            method: None,
+            target: line.to_vec(),
+            version: None,
+            host: None,
+            referer: None,
+            user_agent: None,
+            served: Served::default(),
+            status: 400,
             bytes: 0,
         }
     }
@@ -59,9 +80,11 @@ pub struct Entry {
     log: Arc<WorkerLog>,
     started: Instant,
     client: HeaderValue,
-    method: Method,
-    target: String,
-    version: Version,
+    /// With the version, `None` for a request line that could not be read,
+    /// which `target` then holds whole.
+    method: Option<Method>,
+    target: Vec<u8>,
+    version: Option<Version>,
     host: Option<HeaderValue>,
     referer: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
@@ -116,11 +139,15 @@ impl Entry {
         line.extend_from_slice(b" - - [");
         line.extend_from_slice(clock.clf(SystemTime::now()).as_bytes());
         line.extend_from_slice(b"] \"");
-        line.extend_from_slice(self.method.as_str().as_bytes());
-        line.push(b' ');
-        push_escaped(line, self.target.as_bytes());
-        line.push(b' ');
-        line.extend_from_slice(version_text(self.version).as_bytes());
+        if let Some(method) = &self.method {
+            line.extend_from_slice(method.as_str().as_bytes());
+            line.push(b' ');
+        }
+        push_escaped(line, &self.target);
+        if let Some(version) = self.version {
+            line.push(b' ');
+            line.extend_from_slice(version_text(version).as_bytes());
+        }
         line.extend_from_slice(b"\" ");
         line.extend_from_slice(itoa(self.status.into(), &mut [0; 20]));
         line.push(b' ');
@@ -146,9 +173,9 @@ impl Entry {
         let entry = JsonEntry {
             time: clock.rfc3339(SystemTime::now()),
             client: text(Some(&self.client)),
-            method: self.method.as_str(),
-            target: &self.target,
-            protocol: version_text(self.version),
+            method: self.method.as_ref().map(Method::as_str),
+            target: String::from_utf8_lossy(&self.target),
+            protocol: self.version.map(version_text),
             host: text(self.host.as_ref()),
             status: self.status,
             bytes: self.bytes,
@@ -174,9 +201,9 @@ impl Drop for Entry {
 struct JsonEntry<'a> {
     time: String,
     client: Option<String>,
-    method: &'a str,
-    target: &'a str,
-    protocol: &'a str,
+    method: Option<&'a str>,
+    target: std::borrow::Cow<'a, str>,
+    protocol: Option<&'static str>,
     host: Option<String>,
     status: u16,
     bytes: u64,

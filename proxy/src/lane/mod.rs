@@ -84,7 +84,24 @@ pub async fn serve(
         let lane = match head {
             Head::Lane(lane) => lane,
             Head::TooLarge => {
-                return too_large(&mut stream, &mut out, &limits).await;
+                let why = format!(
+                    "the request head is larger than {} bytes",
+                    limits.max_header_bytes
+                );
+                let refused = Refused {
+                    status: http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    why: &why,
+                    line: request::first_line(&buf),
+                };
+                return refuse(&mut stream, &mut out, &limits, &shared, &client, refused).await;
+            }
+            Head::Malformed(why) => {
+                let refused = Refused {
+                    status: http::StatusCode::BAD_REQUEST,
+                    why,
+                    line: request::first_line(&buf),
+                };
+                return refuse(&mut stream, &mut out, &limits, &shared, &client, refused).await;
             }
             Head::Hyper => {
                 let connection = Connection {
@@ -122,16 +139,34 @@ pub async fn serve(
     }
 }
 
-/// 431 for a head over the limit, as nginx answers (its 400 "Request
-/// Header Or Cookie Too Large"), then the connection closes.
-async fn too_large(stream: &mut TcpStream, out: &mut Vec<u8>, limits: &Limits) {
-    let response = crate::body::plain(
-        http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        &format!(
-            "the request head is larger than {} bytes",
-            limits.max_header_bytes
-        ),
-    );
+/// A head the lane refuses to read on.
+struct Refused<'a> {
+    status: http::StatusCode,
+    why: &'a str,
+    /// Its request line as it came, for the access log.
+    line: &'a [u8],
+}
+
+/// Answers a head that cannot be served (431 for one over the limit, as
+/// nginx's 400 "Request Header Or Cookie Too Large"; 400 for one that is
+/// not HTTP), logs it, then the connection closes.
+async fn refuse(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    limits: &Limits,
+    shared: &Shared,
+    client: &ClientIp,
+    refused: Refused<'_>,
+) {
+    let entry = shared
+        .access_log
+        .as_ref()
+        .map(|log| log.refused(client, refused.line));
+    let response = crate::body::plain(refused.status, refused.why);
+    let response = match entry {
+        Some(entry) => entry.respond(response),
+        None => response,
+    };
     let asked = Asked {
         head: false,
         http10: false,

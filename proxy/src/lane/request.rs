@@ -27,6 +27,9 @@ pub enum Head {
     Hyper,
     /// A head over `--max-header-bytes`: answered 431, and the connection closed.
     TooLarge,
+    /// A head that is not HTTP: answered 400, as hyper would, and the
+    /// connection closed; what is wrong with it.
+    Malformed(&'static str),
 }
 
 pub struct LaneRequest {
@@ -59,14 +62,16 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
         // Answered here: hyper's own limit lets a head through that
         // arrives whole, whatever its size.
         Ok(_) => return Some(Head::TooLarge),
-        Err(_) => return Some(Head::Hyper),
+        // hyper answers 431 for these.
+        Err(httparse::Error::TooManyHeaders) => return Some(Head::Hyper),
+        Err(err) => return Some(Head::Malformed(malformed(err))),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
         return Some(Head::Hyper);
     };
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
-        return Some(Head::Hyper);
+        return Some(Head::Malformed("the method is not a token"));
     };
     if method == Method::CONNECT {
         return Some(Head::Hyper);
@@ -124,6 +129,27 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
     })))
 }
 
+/// What a client would need to hear about a head httparse refused.
+fn malformed(err: httparse::Error) -> &'static str {
+    match err {
+        httparse::Error::HeaderName => "a header name has a character names may not have",
+        httparse::Error::HeaderValue => "a header value has a control character",
+        httparse::Error::NewLine => "a line does not end in CRLF",
+        httparse::Error::Token => "the request line is not METHOD SP target SP HTTP/1.x",
+        httparse::Error::Version => "the version is not HTTP/1.0 or HTTP/1.1",
+        _ => "the request head is not HTTP/1.1",
+    }
+}
+
+/// The request line of `buf` (or as much as a log line takes of it).
+pub fn first_line(buf: &[u8]) -> &[u8] {
+    let end = buf
+        .iter()
+        .position(|&byte| byte == b'\r' || byte == b'\n')
+        .unwrap_or(buf.len());
+    &buf[..end.min(2048)]
+}
+
 /// Puts a consumed head back in front of `buf`, for hyper to read.
 fn give_back(buf: &mut BytesMut, head: &[u8]) -> Option<Head> {
     let mut whole = BytesMut::with_capacity(head.len() + buf.len());
@@ -152,6 +178,7 @@ mod tests {
             None => panic!("partial"),
             Some(Head::Hyper) => panic!("left to hyper"),
             Some(Head::TooLarge) => panic!("too large"),
+            Some(Head::Malformed(why)) => panic!("malformed: {why}"),
         }
     }
 
@@ -200,8 +227,6 @@ mod tests {
             b"GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n",
             b"CONNECT example.com:443 HTTP/1.1\r\n\r\n",
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-            b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-            b"GET / HTTP/3.0\r\n\r\n",
         ] {
             let mut buf = BytesMut::from(input);
             assert!(
@@ -210,6 +235,23 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
             assert_eq!(&buf[..], input, "hyper gets every byte");
+        }
+    }
+
+    #[test]
+    fn a_head_that_is_not_http_is_malformed_and_says_why() {
+        for (input, why) in [
+            (&b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"[..], "header name"),
+            (b"GET / HTTP/3.0\r\n\r\n", "version"),
+            (b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n", "header value"),
+            (b"G\"T / HTTP/1.1\r\n\r\n", "request line"),
+            (b"BLAH\r\n\r\n", "request line"),
+        ] {
+            let mut buf = BytesMut::from(input);
+            match parse(&mut buf, 64 * 1024) {
+                Some(Head::Malformed(said)) => assert!(said.contains(why), "{said}"),
+                _ => panic!("not malformed: {}", String::from_utf8_lossy(input)),
+            }
         }
     }
 
