@@ -262,3 +262,33 @@ async fn heads_refused_before_they_are_read_are_logged_as_they_came() {
         "{lines:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_head_not_finished_in_time_is_logged_408_and_an_idle_connection_not_at_all() {
+    use tokio::io::AsyncReadExt;
+    let upstream = Upstream::start("up").await;
+    let path = log_path("slow-head");
+    let destination = Destination::File(path.clone());
+    let proxy = start_proxy(|s| {
+        s.access_log = destination;
+        s.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    let idle = TcpStream::connect(proxy.addr).await.unwrap();
+    let mut slow = TcpStream::connect(proxy.addr).await.unwrap();
+    slow.write_all(b"GET /slow-head HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the slow head was waited on for ever");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let lines = lines(&path, 1).await;
+    assert!(
+        lines[0].contains(r#" "GET /slow-head HTTP/1.1" 408 0 "#),
+        "{}",
+        lines[0]
+    );
+    drop(idle);
+}

@@ -89,7 +89,8 @@ pub struct Entry {
     referer: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
     pub served: Served,
-    status: u16,
+    /// What the request was answered; 499 until it is.
+    pub status: u16,
     bytes: u64,
 }
 

@@ -78,8 +78,18 @@ pub async fn serve(
             stopped: stopped.as_mut(),
         };
         let head = match read_head(&mut stream, &mut buf, waiting).await {
-            Some(head) => head,
-            None => return,
+            Ok(head) => head,
+            Err(HeadMissing::TimedOut) if !buf.is_empty() => {
+                // As nginx: nothing is answered, but a head begun and not
+                // finished in time is logged, with 408.
+                if let Some(log) = &shared.access_log {
+                    let mut entry = log.refused(&client, request::first_line(&buf));
+                    entry.status = http::StatusCode::REQUEST_TIMEOUT.as_u16();
+                    drop(entry);
+                }
+                return;
+            }
+            Err(_) => return,
         };
         let lane = match head {
             Head::Lane(lane) => lane,
@@ -221,14 +231,21 @@ struct Waiting<'a, S> {
     stopped: Pin<&'a mut S>,
 }
 
-/// Reads until `buf` starts with a whole head (or one for hyper). `None`:
-/// the connection is done (closed, timed out, or the server is stopping
-/// while it idles).
+/// Why no head came: the connection is done.
+enum HeadMissing {
+    Closed,
+    /// The idle time or the header timeout ran out.
+    TimedOut,
+    /// The server is stopping while the connection idles.
+    Stopping,
+}
+
+/// Reads until `buf` starts with a whole head (or one for hyper).
 async fn read_head<S: Future<Output = ()>>(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     waiting: Waiting<'_, S>,
-) -> Option<Head> {
+) -> Result<Head, HeadMissing> {
     let Waiting {
         idle,
         limits,
@@ -247,7 +264,7 @@ async fn read_head<S: Future<Output = ()>>(
     arm(timer.as_mut(), wait);
     loop {
         if let Some(head) = request::parse(buf, limits.max_header_bytes) {
-            return Some(head);
+            return Ok(head);
         }
         if !buf.is_empty() && !timing_head {
             timing_head = true;
@@ -262,12 +279,12 @@ async fn read_head<S: Future<Output = ()>>(
             read = stream.read_buf(buf) => read,
             _ = timer.as_mut() => {
                 tracing::debug!(idling, "no request head in time; closing the connection");
-                return None;
+                return Err(HeadMissing::TimedOut);
             }
-            _ = stopped.as_mut(), if idling => return None,
+            _ = stopped.as_mut(), if idling => return Err(HeadMissing::Stopping),
         };
         match read {
-            Ok(0) | Err(_) => return None,
+            Ok(0) | Err(_) => return Err(HeadMissing::Closed),
             Ok(_) => {}
         }
     }
