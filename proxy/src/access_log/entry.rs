@@ -263,6 +263,12 @@ fn push_header(line: &mut Vec<u8>, value: Option<&HeaderValue>) {
 /// as `\xHH`, so a client cannot forge a line or a field.
 fn push_escaped(line: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let plain = |byte: &u8| *byte != b'"' && *byte != b'\\' && (0x20..0x7f).contains(byte);
+    // Nearly every field has nothing to escape: copied whole.
+    if bytes.iter().all(plain) {
+        line.extend_from_slice(bytes);
+        return;
+    }
     for &byte in bytes {
         if byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
             line.extend_from_slice(&[
