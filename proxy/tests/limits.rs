@@ -394,3 +394,37 @@ async fn an_http2_client_that_grants_no_window_is_let_go_after_the_send_timeout(
     let body = response.bytes().await;
     assert!(body.is_err(), "the whole answer went through");
 }
+
+#[tokio::test]
+async fn after_a_slow_or_an_instant_answer_the_idle_time_starts_from_the_answer() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|s| {
+        s.header_read_timeout = Duration::from_millis(300);
+        s.keep_alive_timeout = Duration::from_secs(1);
+    })
+    .await;
+    apply_yaml(&proxy, &one_backend("app", "a", &upstream.url()));
+    // Slower than the header timeout; answered in the poll that read it
+    // (a Host that is not host[:port] is refused before any backend).
+    for head in [
+        &b"POST /slow/700 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"[..],
+        b"POST / HTTP/1.1\r\nHost: a b\r\nContent-Length: 2\r\n\r\nhi",
+    ] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        stream.write_all(head).await.unwrap();
+        let (answer, _) = read_response(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+        let answered = std::time::Instant::now();
+        let rest = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+        let idled = answered.elapsed();
+        assert_eq!(
+            rest.as_deref(),
+            Some(""),
+            "{answer}: the idle connection was never closed"
+        );
+        assert!(
+            idled >= Duration::from_millis(800) && idled < Duration::from_millis(2500),
+            "{answer}: closed {idled:?} after the answer, not about 1 s"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,8 +27,12 @@ pub struct Activity {
     /// The connection became a tunnel: no more requests come on it.
     upgraded: AtomicBool,
     /// Responses whose latest bytes hyper holds, waiting for the client to
-    /// take them, by request, with since when.
+    /// take them, by request, with since when (HTTP/2 only).
     waiting_on_client: Mutex<HashMap<usize, Instant>>,
+    /// The connection's reader, parked between requests: woken when the
+    /// last request ends, so the idle time starts then (hyper reads again
+    /// only when the socket has news).
+    reader: Mutex<Option<Waker>>,
 }
 
 impl Activity {
@@ -63,6 +67,17 @@ impl Activity {
     pub fn upgrade(&self) {
         self.upgraded.store(true, Ordering::Relaxed);
     }
+
+    /// Wakes `waker` when the last request under way ends.
+    pub fn wake_when_idle(&self, waker: &Waker) {
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if !reader
+            .as_ref()
+            .is_some_and(|parked| parked.will_wake(waker))
+        {
+            *reader = Some(waker.clone());
+        }
+    }
 }
 
 pub struct InUse {
@@ -87,8 +102,16 @@ impl InUse {
 
 impl Drop for InUse {
     fn drop(&mut self) {
-        self.waiting_on_client(false);
-        self.activity.open.fetch_sub(1, Ordering::Relaxed);
+        if self.activity.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+            let reader = self
+                .activity
+                .reader
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(reader) = reader.as_ref() {
+                reader.wake_by_ref();
+            }
+        }
     }
 }
 
@@ -151,15 +174,26 @@ impl IdleWatch {
 pub struct Counted<B> {
     body: B,
     in_use: InUse,
+    /// Whether to note waits on the client (HTTP/2, where they are looked at).
+    watch_waits: bool,
     handed_over: bool,
 }
 
 impl<B> Counted<B> {
-    pub fn new(body: B, in_use: InUse) -> Counted<B> {
+    pub fn new(body: B, in_use: InUse, watch_waits: bool) -> Counted<B> {
         Counted {
             body,
             in_use,
+            watch_waits,
             handed_over: false,
+        }
+    }
+}
+
+impl<B> Drop for Counted<B> {
+    fn drop(&mut self) {
+        if self.handed_over {
+            self.in_use.waiting_on_client(false);
         }
     }
 }
@@ -180,7 +214,8 @@ where
             self.in_use.waiting_on_client(false);
         }
         let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
+        if self.watch_waits
+            && let Poll::Ready(Some(Ok(frame))) = &polled
             && frame.is_data()
         {
             self.handed_over = true;

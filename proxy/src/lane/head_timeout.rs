@@ -60,18 +60,22 @@ impl<S> HeadTimeout<S> {
         }
     }
 
-    /// Moves to `waiting` after a read that brought `got` bytes.
+    /// Moves to what the connection waits for after a read that brought
+    /// `got` bytes.
     fn look(&mut self, got: bool) {
         let begun = self.activity.begun();
-        let between = self.activity.between_requests() && begun == self.begun;
+        // A request began (and perhaps ended) since the last look.
+        let new_gap = begun != self.begun;
         self.begun = begun;
-        let next = match (between, self.waiting, got) {
+        let next = match (self.activity.between_requests(), self.waiting, got) {
             (false, _, _) => Waiting::Nothing,
+            (true, _, true) if new_gap => Waiting::Head,
+            (true, _, false) if new_gap => Waiting::Idle,
             (true, Waiting::Nothing, false) => Waiting::Idle,
             (true, Waiting::Nothing | Waiting::Idle, true) => Waiting::Head,
             (true, same, _) => same,
         };
-        if next != self.waiting {
+        if next != self.waiting || (new_gap && next != Waiting::Nothing) {
             match next {
                 Waiting::Idle => self.timer.as_mut().reset(Instant::now() + self.idle),
                 Waiting::Head => self.timer.as_mut().reset(Instant::now() + self.head),
@@ -92,6 +96,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadTimeout<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         this.look(buf.filled().len() > before);
+        if polled.is_pending() && this.waiting == Waiting::Nothing {
+            // Looked at again when the request ends: the idle time starts then.
+            this.activity.wake_when_idle(cx.waker());
+        }
         if polled.is_pending()
             && this.waiting != Waiting::Nothing
             && this.timer.as_mut().poll(cx).is_ready()

@@ -316,7 +316,7 @@ async fn hand_off(
     let counted = activity.clone();
     let result = if h2 {
         let service = service_fn(move |req| {
-            counted_request(shared.clone(), client.clone(), counted.begin(), req)
+            counted_request(shared.clone(), client.clone(), counted.begin(), true, req)
         });
         let connection = hyper.http2.serve_connection(TokioIo::new(stream), service);
         let idle = IdleWatch::new(
@@ -361,10 +361,11 @@ async fn counted_request(
     shared: Arc<Shared>,
     client: ClientIp,
     in_use: InUse,
+    h2: bool,
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<crate::body::Body>, Infallible> {
     let Ok(response) = handler::handle(shared, client, req).await;
-    Ok(response.map(|body| Counted::new(body, in_use).boxed_unsync()))
+    Ok(response.map(|body| Counted::new(body, in_use, h2).boxed_unsync()))
 }
 
 /// One HTTP/1.1 request, counted likewise; a connection it upgrades
@@ -376,7 +377,7 @@ async fn h1_request(
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<crate::body::Body>, Infallible> {
     let in_use = activity.begin();
-    let Ok(response) = counted_request(shared, client, in_use, req).await;
+    let Ok(response) = counted_request(shared, client, in_use, false, req).await;
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         activity.upgrade();
     }
