@@ -94,7 +94,7 @@ impl Running {
         self.traffic.wait().await;
         if let Some(log) = self.access_log {
             let finished = tokio::task::spawn_blocking(move || {
-                access_log::AccessLog::finish(log, std::time::Duration::from_secs(5));
+                log.finish(std::time::Duration::from_secs(5));
             });
             let _ = finished.await;
         }

@@ -59,11 +59,12 @@ impl Destination {
 
 /// The log, shared by every worker: the way to its writer thread.
 pub struct AccessLog {
-    chunks: mpsc::SyncSender<Vec<u8>>,
+    /// The one sender; taken at exit, which ends the writer.
+    chunks: Mutex<Option<mpsc::SyncSender<Vec<u8>>>>,
     json: bool,
     reopen: Arc<AtomicBool>,
     dropped: IntCounter,
-    writer: std::thread::JoinHandle<()>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl AccessLog {
@@ -100,25 +101,24 @@ impl AccessLog {
             .name("access-log".into())
             .spawn(move || writer.run(incoming))?;
         Ok(Some(AccessLog {
-            chunks,
+            chunks: Mutex::new(Some(chunks)),
             json,
             reopen,
             dropped,
-            writer,
+            writer: Mutex::new(Some(writer)),
         }))
     }
 
     /// At exit, once the workers are gone: waits up to `within` for the
     /// writer to write every line it was given (a stalled destination is
     /// not waited on for ever).
-    pub fn finish(log: Arc<AccessLog>, within: Duration) {
-        let Ok(log) = Arc::try_unwrap(log) else {
-            tracing::warn!("access log still in use at exit; its last lines may be lost");
+    pub fn finish(&self, within: Duration) {
+        // The writer ends once it has written what it was given; what is
+        // handed over from now on is counted as lost.
+        drop(lock(&self.chunks).take());
+        let Some(writer) = lock(&self.writer).take() else {
             return;
         };
-        let AccessLog { chunks, writer, .. } = log;
-        // The last sender: the writer ends once it has written the rest.
-        drop(chunks);
         let deadline = std::time::Instant::now() + within;
         while !writer.is_finished() {
             if std::time::Instant::now() >= deadline {
@@ -159,7 +159,7 @@ struct Pending {
 
 impl WorkerLog {
     fn write(&self, entry: &Entry) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = lock(&self.pending);
         let Pending { buf, lines, clock } = &mut *pending;
         if self.log.json {
             entry.write_json(buf, clock);
@@ -174,7 +174,7 @@ impl WorkerLog {
 
     /// Hands what the worker has to the writer (every `FLUSH_EVERY`).
     pub fn flush(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = lock(&self.pending);
         if !pending.buf.is_empty() {
             self.hand_over(&mut pending);
         }
@@ -183,10 +183,12 @@ impl WorkerLog {
     fn hand_over(&self, pending: &mut Pending) {
         let chunk = std::mem::replace(&mut pending.buf, Vec::with_capacity(CHUNK_BYTES + 1024));
         let lines = std::mem::take(&mut pending.lines);
-        match self.log.chunks.try_send(chunk) {
-            Err(mpsc::TrySendError::Full(_)) => self.log.dropped.inc_by(lines),
-            // The writer is gone only when the process is ending.
-            Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => {}
+        let sent = match lock(&self.log.chunks).as_ref() {
+            Some(chunks) => chunks.try_send(chunk).is_ok(),
+            None => false,
+        };
+        if !sent {
+            self.log.dropped.inc_by(lines);
         }
     }
 }
@@ -272,6 +274,11 @@ impl Output {
             Output::File(file) => file.write_all(bytes),
         }
     }
+}
+
+/// A lock no panic elsewhere can spoil: what it guards stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
