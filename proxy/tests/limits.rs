@@ -382,6 +382,12 @@ async fn an_http2_client_that_grants_no_window_is_let_go_after_the_send_timeout(
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // Another request on the same connection, answered after the stall is
+    // seen: the connection lets it finish before it goes.
+    let other = h2.get(url(&proxy, "/slow/1500")).send().await.unwrap();
+    assert_eq!(other.status(), 200);
+    let other = other.text().await.expect("the other request finished");
+    assert!(other.contains("/slow/1500"), "{other}");
     let freed = eventually(Duration::from_secs(4), async || {
         open_connections(&proxy) == "gatehouse_open_connections 0"
     })

@@ -55,6 +55,18 @@ impl Activity {
         waiting.values().min().map(|since| since.elapsed())
     }
 
+    /// How many responses have waited on the client for `limit` or more.
+    fn waited_on_client(&self, limit: Duration) -> usize {
+        let waiting = self
+            .waiting_on_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        waiting
+            .values()
+            .filter(|since| since.elapsed() >= limit)
+            .count()
+    }
+
     pub fn begun(&self) -> usize {
         self.begun.load(Ordering::Relaxed)
     }
@@ -155,6 +167,13 @@ impl IdleWatch {
         }
         let limit = if begun == 0 { self.first } else { self.later };
         Some(self.idle_since + limit)
+    }
+
+    /// Whether every request under way is one whose response has waited
+    /// on the client past the send timeout.
+    pub fn only_stalled_left(&self) -> bool {
+        let open = self.activity.open.load(Ordering::Relaxed);
+        self.activity.waited_on_client(self.send_timeout) >= open
     }
 
     /// Whether a response has waited on the client past the send timeout.

@@ -416,11 +416,19 @@ async fn until_done<C: Future>(
                 return Some(connection.await);
             }
             _ = check.as_mut(), if idle.is_some() => {
-                if idle.as_ref().is_some_and(IdleWatch::stalled) {
+                if let Some(watch) = idle.as_ref().filter(|idle| idle.stalled()) {
                     // hyper cannot reset the one stream from here: the
-                    // connection goes, as it would on a stalled socket.
+                    // connection says goodbye (GOAWAY), lets its other
+                    // requests finish, and goes once only stalled ones are left.
                     tracing::debug!("an HTTP/2 client took none of a response for the send timeout; closing");
-                    return None;
+                    graceful_shutdown(connection.as_mut());
+                    loop {
+                        match tokio::time::timeout(Duration::from_secs(1), connection.as_mut()).await {
+                            Ok(out) => return Some(out),
+                            Err(_) if watch.only_stalled_left() => return None,
+                            Err(_) => continue,
+                        }
+                    }
                 }
                 let due = idle.as_mut().and_then(IdleWatch::due);
                 if due.is_some_and(|due| due <= Instant::now()) {
