@@ -79,7 +79,8 @@ pub async fn serve(
         };
         let head = match read_head(&mut stream, &mut buf, waiting).await {
             Ok(head) => head,
-            Err(HeadMissing::TimedOut) if !buf.is_empty() => {
+            // Empty lines before a request are no request (RFC 9112 §2.2).
+            Err(HeadMissing::TimedOut) if buf.iter().any(|&b| b != b'\r' && b != b'\n') => {
                 // As nginx: nothing is answered, but a head begun and not
                 // finished in time is logged, with 408.
                 if let Some(log) = &shared.access_log {
