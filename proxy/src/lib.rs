@@ -22,6 +22,7 @@ pub mod handler;
 pub mod hop;
 pub mod lane;
 pub mod local;
+mod locks;
 pub mod metrics;
 pub mod pool;
 pub mod runtime;

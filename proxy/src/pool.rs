@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::dial::dial;
+use crate::locks::lock;
 use crate::metrics::UpstreamError;
 use http::uri::Authority;
 use http::{Request, Response};
@@ -82,7 +83,7 @@ impl Pool {
 
     /// A connection ready for a request now; closed ones are dropped on the way.
     fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
-        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let mut connections = lock(&self.connections);
         let list = connections.get_mut(authority)?;
         list.retain(|s| !s.is_closed());
         let ready = list.iter().rposition(SendRequest::is_ready)?;
@@ -92,7 +93,7 @@ impl Pool {
     /// Keeps a connection whose response is under way: it is ready again
     /// once that response's body has been read.
     fn checkin(&self, authority: &Authority, sender: SendRequest<Body>) {
-        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let mut connections = lock(&self.connections);
         // `entry` would clone the authority on every request; it is there but once.
         let list = match connections.get_mut(authority) {
             Some(list) => list,

@@ -16,7 +16,9 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
+
+use crate::timer::WaitTimer;
 
 /// `S`, whose writes fail with `TimedOut` once one has waited `limit`
 /// without the client taking a byte.
@@ -25,9 +27,7 @@ pub struct SendTimeout<S> {
     limit: Duration,
     /// Who takes what is written, and the flag that sets the limit.
     peer: Peer,
-    timer: Option<Pin<Box<Sleep>>>,
-    /// Whether the timer is set for the wait under way.
-    waiting: bool,
+    wait: WaitTimer,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -53,24 +53,15 @@ impl<S> SendTimeout<S> {
             inner,
             limit,
             peer,
-            timer: None,
-            waiting: false,
+            wait: WaitTimer::default(),
         }
     }
 
     /// After a write that did not go through: `Pending` while the wait is
     /// within the limit, the error once it is not.
     fn poll_wait<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        let due = Instant::now() + self.limit;
-        if !self.waiting {
-            self.waiting = true;
-            match &mut self.timer {
-                Some(timer) => timer.as_mut().reset(due),
-                None => self.timer = Some(Box::pin(tokio::time::sleep_until(due))),
-            }
-        }
-        let timer = self.timer.as_mut().expect("set above");
-        ready!(timer.as_mut().poll(cx));
+        let limit = self.limit;
+        ready!(self.wait.poll_wait(cx, || Some(Instant::now() + limit)));
         let (peer, flag) = match self.peer {
             Peer::Client => ("the client", "--send-timeout"),
             Peer::Backend => ("the backend", "--backend-read-timeout"),
@@ -80,11 +71,10 @@ impl<S> SendTimeout<S> {
         Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, message)))
     }
 
-    fn progressed<T>(&mut self, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if polled.is_ready() {
-            self.waiting = false;
-        }
-        polled
+    /// After a write that went through (or failed): its wait is over.
+    fn progressed<T>(&mut self, done: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        self.wait.done();
+        done
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use gatehouse_api::ProxyConfig;
 
+use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::runtime::Active;
 
@@ -49,7 +50,7 @@ impl State {
     /// problem is returned. `source` labels the metric (`admin`, `manifests`, `file`).
     pub fn apply(&self, config: ProxyConfig, source: &str) -> Result<Applied, Vec<String>> {
         let started = Instant::now();
-        let mut generation = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut generation = lock(&self.apply_lock);
         if let Some(current) = self.current()
             && (config.revision.is_empty() || config.revision == current.config.revision)
             && config.routes == current.config.routes

@@ -28,6 +28,43 @@ pub fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
     }
 }
 
+/// A limit on one wait at a time, for waits that are rare: its timer is
+/// made the first time something has to wait, set when a wait starts, and
+/// let be when the wait ends, so whatever never waits costs a branch.
+#[derive(Default)]
+pub struct WaitTimer {
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer is set for the wait under way.
+    waiting: bool,
+}
+
+impl WaitTimer {
+    /// Within a wait: `Ready` once it has lasted until `due`, which is
+    /// asked for when the wait starts (`None`: this wait has no limit).
+    pub fn poll_wait(
+        &mut self,
+        cx: &mut Context<'_>,
+        due: impl FnOnce() -> Option<Instant>,
+    ) -> Poll<()> {
+        if !self.waiting {
+            let Some(due) = due() else {
+                return Poll::Pending;
+            };
+            self.waiting = true;
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(due),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(due))),
+            }
+        }
+        self.timer.as_mut().expect("set above").as_mut().poll(cx)
+    }
+
+    /// The wait is over: the next one starts afresh.
+    pub fn done(&mut self) {
+        self.waiting = false;
+    }
+}
+
 /// A response body held to time limits: at most `idle` between two frames
 /// (nginx's `proxy_read_timeout`), and all of it by `deadline` if there is
 /// one (a rule's request timeout, which Envoy also applies to the body).
@@ -38,9 +75,7 @@ pub struct TimedBody<B> {
     inner: B,
     idle: Option<Duration>,
     deadline: Option<Instant>,
-    timer: Option<Pin<Box<Sleep>>>,
-    /// Whether the timer is set for the wait under way.
-    waiting: bool,
+    wait: WaitTimer,
 }
 
 impl<B> TimedBody<B> {
@@ -49,18 +84,17 @@ impl<B> TimedBody<B> {
             inner,
             idle,
             deadline,
-            timer: None,
-            waiting: false,
+            wait: WaitTimer::default(),
         }
     }
+}
 
-    /// When the wait that starts now runs out.
-    fn due(&self) -> Option<Instant> {
-        let idle = self.idle.map(|idle| Instant::now() + idle);
-        match (idle, self.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+/// When a wait that starts now runs out: after `idle`, or at `deadline`.
+fn due(idle: Option<Duration>, deadline: Option<Instant>) -> Option<Instant> {
+    let idle = idle.map(|idle| Instant::now() + idle);
+    match (idle, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -83,21 +117,11 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            this.waiting = false;
+            this.wait.done();
             return Poll::Ready(frame);
         }
-        if !this.waiting {
-            let Some(due) = this.due() else {
-                return Poll::Pending;
-            };
-            this.waiting = true;
-            match &mut this.timer {
-                Some(timer) => timer.as_mut().reset(due),
-                None => this.timer = Some(Box::pin(tokio::time::sleep_until(due))),
-            }
-        }
-        let timer = this.timer.as_mut().expect("set above");
-        ready!(timer.as_mut().poll(cx));
+        let (idle, deadline) = (this.idle, this.deadline);
+        ready!(this.wait.poll_wait(cx, || due(idle, deadline)));
         Poll::Ready(Some(Err(BodyTimedOut.into())))
     }
 

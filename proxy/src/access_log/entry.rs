@@ -18,50 +18,49 @@ use super::time::Clock;
 use crate::body::{Body, BoxError};
 use crate::decimal::{itoa, push_seconds};
 use crate::forwarded::ClientIp;
+use crate::locks::lock;
 
 impl WorkerLog {
     /// The entry for `req`, taken before anything changes it.
     pub fn begin<B>(self: &Arc<Self>, client: &ClientIp, req: &Request<B>) -> Entry {
         let header = |name| req.headers().get(name).cloned();
-        Entry {
-            log: self.clone(),
-            started: Instant::now(),
-            client: client.as_header().clone(),
-            method: Some(req.method().clone()),
-            target: match req.uri().path_and_query() {
-                Some(target) => target.as_str().as_bytes().to_vec(),
-                None => req.uri().to_string().into_bytes(),
-            },
-            version: Some(req.version()),
-            host: header(header::HOST).or_else(|| {
-                let authority = req.uri().authority()?;
-                HeaderValue::from_str(authority.as_str()).ok()
-            }),
-            referer: header(header::REFERER),
-            user_agent: header(header::USER_AGENT),
-            served: Served::default(),
-            status: 499,
-            bytes: 0,
-        }
+        let target = match req.uri().path_and_query() {
+            Some(target) => target.as_str().as_bytes().to_vec(),
+            None => req.uri().to_string().into_bytes(),
+        };
+        // Filled in, not built whole: an `Entry` logs itself when dropped.
+        let mut entry = self.entry(client, target, 499);
+        entry.method = Some(req.method().clone());
+        entry.version = Some(req.version());
+        entry.host = header(header::HOST).or_else(|| {
+            let authority = req.uri().authority()?;
+            HeaderValue::from_str(authority.as_str()).ok()
+        });
+        entry.referer = header(header::REFERER);
+        entry.user_agent = header(header::USER_AGENT);
+        entry
     }
-}
 
-impl WorkerLog {
     /// The entry for a head refused before it could be read: logged with
     /// its request line as it came, as nginx logs a bad request.
     pub fn refused(self: &Arc<Self>, client: &ClientIp, line: &[u8]) -> Entry {
+        self.entry(client, line.to_vec(), 400)
+    }
+
+    /// An entry that knows only who asked, and `target`.
+    fn entry(self: &Arc<Self>, client: &ClientIp, target: Vec<u8>, status: u16) -> Entry {
         Entry {
             log: self.clone(),
             started: Instant::now(),
             client: client.as_header().clone(),
             method: None,
-            target: line.to_vec(),
+            target,
             version: None,
             host: None,
             referer: None,
             user_agent: None,
             served: Served::default(),
-            status: 400,
+            status,
             bytes: 0,
         }
     }
@@ -113,7 +112,7 @@ impl Entry {
     pub fn respond(mut self, mut response: Response<Body>) -> Response<Body> {
         self.status = response.status().as_u16();
         if let Some(tunnel) = response.extensions_mut().remove::<TunnelLog>() {
-            let sender = tunnel.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let sender = lock(&tunnel.0).take();
             // A tunnel that never opened has dropped its end: the entry
             // comes back, and is logged at once.
             if let Some(sender) = sender {

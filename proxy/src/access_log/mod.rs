@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use prometheus::IntCounter;
 
+use crate::locks::lock;
+
 pub use self::entry::{Entry, Served, TunnelLog};
 
 /// A worker hands its lines over once it has this many bytes of them.
@@ -274,11 +276,6 @@ impl Output {
             Output::File(file) => file.write_all(bytes),
         }
     }
-}
-
-/// A lock no panic elsewhere can spoil: what it guards stays usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn open_append(path: &Path) -> io::Result<File> {

@@ -1,5 +1,6 @@
 //! One worker's idle keep-alive connections, by upstream authority.
 
+use crate::locks::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ impl Idle {
     /// (the likeliest to be open still); closed and expired ones are
     /// dropped on the way.
     pub fn checkout(&self, authority: &str) -> Option<Conn> {
-        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conns = lock(&self.conns);
         let parked = conns.get_mut(authority)?;
         let now = Instant::now();
         while let Some((mut conn, since)) = parked.pop_back() {
@@ -55,7 +56,7 @@ impl Idle {
     /// under steady traffic the old ones would otherwise sit there after
     /// the upstream closed them, holding a socket each.
     pub fn checkin(&self, authority: &str, conn: Conn) {
-        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conns = lock(&self.conns);
         let parked = match conns.get_mut(authority) {
             Some(parked) => parked,
             None => conns.entry(authority.into()).or_default(),

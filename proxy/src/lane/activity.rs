@@ -16,6 +16,7 @@ use http_body::{Body, Frame};
 use tokio::time::Instant;
 
 use crate::body::BoxError;
+use crate::locks::lock;
 
 /// Requests (with their response bodies) under way on one connection, and
 /// how many have begun: the connection is idle while the first is zero and
@@ -46,21 +47,9 @@ impl Activity {
         }
     }
 
-    /// How long the response that has waited longest on the client has.
-    fn longest_wait_on_client(&self) -> Option<Duration> {
-        let waiting = self
-            .waiting_on_client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        waiting.values().min().map(|since| since.elapsed())
-    }
-
     /// How many responses have waited on the client for `limit` or more.
     fn waited_on_client(&self, limit: Duration) -> usize {
-        let waiting = self
-            .waiting_on_client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let waiting = lock(&self.waiting_on_client);
         waiting
             .values()
             .filter(|since| since.elapsed() >= limit)
@@ -82,7 +71,7 @@ impl Activity {
 
     /// Wakes `waker` when the last request under way ends.
     pub fn wake_when_idle(&self, waker: &Waker) {
-        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reader = lock(&self.reader);
         if !reader
             .as_ref()
             .is_some_and(|parked| parked.will_wake(waker))
@@ -99,11 +88,7 @@ pub struct InUse {
 
 impl InUse {
     fn waiting_on_client(&self, waiting: bool) {
-        let mut all = self
-            .activity
-            .waiting_on_client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut all = lock(&self.activity.waiting_on_client);
         if waiting {
             all.insert(self.id, Instant::now());
         } else {
@@ -115,11 +100,7 @@ impl InUse {
 impl Drop for InUse {
     fn drop(&mut self) {
         if self.activity.open.fetch_sub(1, Ordering::Relaxed) == 1 {
-            let reader = self
-                .activity
-                .reader
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let reader = lock(&self.activity.reader);
             if let Some(reader) = reader.as_ref() {
                 reader.wake_by_ref();
             }
@@ -178,9 +159,7 @@ impl IdleWatch {
 
     /// Whether a response has waited on the client past the send timeout.
     pub fn stalled(&self) -> bool {
-        self.activity
-            .longest_wait_on_client()
-            .is_some_and(|waited| waited >= self.send_timeout)
+        self.activity.waited_on_client(self.send_timeout) > 0
     }
 }
 
