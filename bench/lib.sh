@@ -157,6 +157,28 @@ parse_wrk() {
     '
 }
 
+# CPU time (user + system, in clock ticks) the given processes have used so far.
+cpu_ticks() {
+    local pid total=0 fields
+    for pid in "$@"; do
+        read -r -a fields <"/proc/$pid/stat"
+        # Fields 14 and 15 (utime, stime); the command name in field 2 has
+        # no spaces for the processes measured here.
+        total=$((total + fields[13] + fields[14]))
+    done
+    echo "$total"
+}
+
+# Microseconds of CPU per request: $1 ticks used, $2 requests.
+cpu_us_per_request() {
+    python3 -c "import os, sys; t, r = map(float, sys.argv[1:]); print(f'{t / os.sysconf(\"SC_CLK_TCK\") / max(r, 1) * 1e6:.1f}')" "$1" "$2"
+}
+
+# Prints the number of requests a wrk run made, from its output on stdin.
+wrk_requests() {
+    awk '/requests in/ { print $1 }'
+}
+
 # A one-line view of how busy the machine is, with any compiler running.
 machine_load() {
     local load busy
