@@ -48,6 +48,29 @@ async fn proxy_logging(
     proxy
 }
 
+/// A proxy logging to `path` whose heads must come whole within 300 ms.
+async fn proxy_with_a_short_header_timeout(
+    path: &Path,
+    upstream: &Upstream,
+) -> gatehouse_proxy::Running {
+    let destination = Destination::File(path.to_owned());
+    let proxy = start_proxy(|s| {
+        s.access_log = destination;
+        s.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    proxy
+}
+
+/// Asserts that one of `lines` holds `text`.
+fn assert_logged(lines: &[String], text: &str) {
+    assert!(
+        lines.iter().any(|l| l.contains(text)),
+        "no {text:?} in {lines:#?}"
+    );
+}
+
 #[tokio::test]
 async fn each_request_gets_a_combined_line_with_time_route_and_backend() {
     let upstream = Upstream::start("up").await;
@@ -260,12 +283,7 @@ async fn heads_refused_before_they_are_read_are_logged_as_they_came() {
     let malformed = malformed.expect("the malformed head is logged");
     assert!(malformed.contains(r#" "BLAH \x22/x" 400 "#), "{malformed}");
     assert!(malformed.ends_with(" route=- backend=-"), "{malformed}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains(r#" "GET /big HTTP/1.1" 431 "#)),
-        "{lines:#?}"
-    );
+    assert_logged(&lines, r#" "GET /big HTTP/1.1" 431 "#);
 }
 
 #[tokio::test]
@@ -273,13 +291,7 @@ async fn a_head_not_finished_in_time_is_logged_408_and_an_idle_connection_not_at
     use tokio::io::AsyncReadExt;
     let upstream = Upstream::start("up").await;
     let path = log_path("slow-head");
-    let destination = Destination::File(path.clone());
-    let proxy = start_proxy(|s| {
-        s.access_log = destination;
-        s.header_read_timeout = Duration::from_millis(300);
-    })
-    .await;
-    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    let proxy = proxy_with_a_short_header_timeout(&path, &upstream).await;
     let idle = TcpStream::connect(proxy.addr).await.unwrap();
     let mut slow = TcpStream::connect(proxy.addr).await.unwrap();
     slow.write_all(b"GET /slow-head HTTP/1.1\r\nHost: x\r\n")
@@ -296,4 +308,62 @@ async fn a_head_not_finished_in_time_is_logged_408_and_an_idle_connection_not_at
         lines[0]
     );
     drop(idle);
+}
+
+/// A connection hyper serves (it carried a request with a body) logs the
+/// heads that end it as the lane does: refused with 400, or not finished
+/// within the header timeout with 408.
+#[tokio::test]
+async fn after_a_request_with_a_body_refused_and_slow_heads_are_logged_too() {
+    use tokio::io::AsyncReadExt;
+    let upstream = Upstream::start("up").await;
+    let path = log_path("hyper-refused");
+    let proxy = proxy_with_a_short_header_timeout(&path, &upstream).await;
+    let post = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+    for (next, status) in [
+        ("BLAH \"/malformed\r\n\r\n", "400"),
+        ("GET /slow HTTP/1.1\r\nHost: x\r\n", "408"),
+    ] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        stream.write_all(post.as_bytes()).await.unwrap();
+        let (answer, _) = read_response(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        stream.write_all(next.as_bytes()).await.unwrap();
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "{next:?} was waited on for ever");
+        let answer = String::from_utf8_lossy(&rest);
+        match status {
+            "400" => assert!(answer.starts_with("HTTP/1.1 400"), "{answer}"),
+            _ => assert!(answer.is_empty(), "a slow head gets no answer: {answer}"),
+        }
+    }
+    let lines = lines(&path, 4).await;
+    let posts = lines
+        .iter()
+        .filter(|l| l.contains(r#""POST /upload HTTP/1.1" 200 "#));
+    assert_eq!(posts.count(), 2, "{lines:#?}");
+    assert_logged(&lines, r#" "BLAH \x22/malformed" 400 "#);
+    assert_logged(&lines, r#" "GET /slow HTTP/1.1" 408 0 "#);
+}
+
+/// A head with more fields than hyper takes is answered 431 by hyper; it is
+/// logged with that status.
+#[tokio::test]
+async fn a_head_with_too_many_fields_is_logged_431() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("many-fields");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    let mut head = String::from("GET /many HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..150 {
+        head.push_str(&format!("X-Field-{i}: {i}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (answer, _) = read_response(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let lines = lines(&path, 1).await;
+    assert_logged(&lines, r#" "GET /many HTTP/1.1" 431 "#);
 }

@@ -7,10 +7,14 @@
 //! connection the keep-alive time to idle and then, from a head's first
 //! byte, the header timeout to finish it, as the lane and nginx
 //! (`keepalive_timeout`, `client_header_timeout`) do.
+//!
+//! With an access log, it also keeps each head's request line as it came
+//! (`HeadSeen`), so that a head hyper refuses, or one that times out here,
+//! is logged as the lane logs its own.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,6 +22,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::activity::Activity;
+use crate::locks::lock;
+
+/// The longest request line kept for the log, as the lane's `first_line`.
+const LINE_KEPT: usize = 2048;
 
 pub struct HeadTimeout<S> {
     inner: S,
@@ -28,6 +36,54 @@ pub struct HeadTimeout<S> {
     begun: usize,
     waiting: Waiting,
     timer: Pin<Box<Sleep>>,
+    /// Kept only when there is an access log to write it to.
+    seen: Option<Arc<HeadSeen>>,
+}
+
+/// The request line of the head read last, and whether its time ran out.
+#[derive(Default)]
+pub struct HeadSeen(Mutex<Seen>);
+
+#[derive(Default)]
+struct Seen {
+    line: Vec<u8>,
+    /// The line's end came: later bytes of the head are not kept.
+    whole: bool,
+    timed_out: bool,
+}
+
+impl HeadSeen {
+    /// The request line (without its line end) and whether the head timed
+    /// out; `None` if no head was begun, or it held only empty lines,
+    /// which are no request (RFC 9112 §2.2).
+    pub fn last(&self) -> Option<(Vec<u8>, bool)> {
+        let seen = lock(&self.0);
+        (!seen.line.is_empty()).then(|| (seen.line.clone(), seen.timed_out))
+    }
+
+    fn begin(&self) {
+        let mut seen = lock(&self.0);
+        seen.line.clear();
+        seen.whole = false;
+    }
+
+    fn note(&self, bytes: &[u8]) {
+        let mut seen = lock(&self.0);
+        let mut bytes = bytes;
+        if seen.line.is_empty() {
+            let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n');
+            bytes = &bytes[start.unwrap_or(bytes.len())..];
+        }
+        if seen.whole || bytes.is_empty() {
+            return;
+        }
+        let end = bytes.iter().position(|&b| b == b'\r' || b == b'\n');
+        seen.whole = end.is_some();
+        let room = LINE_KEPT - seen.line.len();
+        let taken = &bytes[..end.unwrap_or(bytes.len()).min(room)];
+        seen.line.extend_from_slice(taken);
+        seen.whole |= seen.line.len() == LINE_KEPT;
+    }
 }
 
 /// What the connection is waiting for, as far as its reads show.
@@ -42,12 +98,14 @@ enum Waiting {
 }
 
 impl<S> HeadTimeout<S> {
-    /// `idle`: the keep-alive time; `head`: the header timeout.
+    /// `idle`: the keep-alive time; `head`: the header timeout; `seen`:
+    /// where to keep request lines, if they are to be logged.
     pub fn new(
         inner: S,
         activity: Arc<Activity>,
         idle: Duration,
         head: Duration,
+        seen: Option<Arc<HeadSeen>>,
     ) -> HeadTimeout<S> {
         HeadTimeout {
             inner,
@@ -57,12 +115,13 @@ impl<S> HeadTimeout<S> {
             begun: 0,
             waiting: Waiting::Nothing,
             timer: Box::pin(tokio::time::sleep(head)),
+            seen,
         }
     }
 
     /// Moves to what the connection waits for after a read that brought
-    /// `got` bytes.
-    fn look(&mut self, got: bool) {
+    /// `got` bytes; says where to when it moved.
+    fn look(&mut self, got: bool) -> Option<Waiting> {
         let begun = self.activity.begun();
         // A request began (and perhaps ended) since the last look.
         let new_gap = begun != self.begun;
@@ -75,7 +134,8 @@ impl<S> HeadTimeout<S> {
             (true, Waiting::Nothing | Waiting::Idle, true) => Waiting::Head,
             (true, same, _) => same,
         };
-        if next != self.waiting || (new_gap && next != Waiting::Nothing) {
+        let moved = next != self.waiting || (new_gap && next != Waiting::Nothing);
+        if moved {
             match next {
                 Waiting::Idle => self.timer.as_mut().reset(Instant::now() + self.idle),
                 Waiting::Head => self.timer.as_mut().reset(Instant::now() + self.head),
@@ -83,6 +143,7 @@ impl<S> HeadTimeout<S> {
             }
             self.waiting = next;
         }
+        moved.then_some(next)
     }
 }
 
@@ -95,7 +156,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadTimeout<S> {
         let this = &mut *self;
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.look(buf.filled().len() > before);
+        let moved = this.look(buf.filled().len() > before);
+        if let Some(seen) = &this.seen {
+            // A head begins, or a request whose head was read does: the
+            // line kept is no longer the one to log.
+            if matches!(moved, Some(Waiting::Head | Waiting::Nothing)) {
+                seen.begin();
+            }
+            if this.waiting == Waiting::Head {
+                seen.note(&buf.filled()[before..]);
+            }
+        }
         if polled.is_pending() && this.waiting == Waiting::Nothing {
             // Looked at again when the request ends: the idle time starts then.
             this.activity.wake_when_idle(cx.waker());
@@ -109,6 +180,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadTimeout<S> {
                 _ => ("no whole request head within", "--header-read-timeout"),
             };
             tracing::debug!("{limit} {flag}; closing the connection");
+            if let Some(seen) = &this.seen
+                && this.waiting == Waiting::Head
+            {
+                lock(&seen.0).timed_out = true;
+            }
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("{limit} {flag}"),
@@ -120,4 +196,38 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadTimeout<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for HeadTimeout<S> {
     write_through!(inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noted(reads: &[&[u8]]) -> Option<Vec<u8>> {
+        let seen = HeadSeen::default();
+        seen.begin();
+        for read in reads {
+            seen.note(read);
+        }
+        seen.last().map(|(line, _)| line)
+    }
+
+    #[test]
+    fn the_request_line_is_kept_across_reads_and_without_leading_empty_lines() {
+        let line = noted(&[
+            b"\r\n\r\nGET /a",
+            b"bc HTTP/1.1\r\nHost: x\r\n",
+            b"X: y\r\n",
+        ]);
+        assert_eq!(line.as_deref(), Some(&b"GET /abc HTTP/1.1"[..]));
+    }
+
+    #[test]
+    fn empty_lines_alone_are_no_request_and_a_long_line_is_cut() {
+        assert_eq!(noted(&[b"\r\n", b"\r\n"]), None);
+        let long = vec![b'a'; 3 * LINE_KEPT];
+        assert_eq!(
+            noted(&[&long, b" HTTP/1.1\r\n"]).map(|l| l.len()),
+            Some(LINE_KEPT)
+        );
+    }
 }

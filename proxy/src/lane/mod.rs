@@ -32,10 +32,11 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use self::activity::{Activity, Counted, IdleWatch, InUse};
-use self::head_timeout::HeadTimeout;
+use self::head_timeout::{HeadSeen, HeadTimeout};
 use self::prefixed::Prefixed;
 use self::request::Head;
 use self::response::Asked;
+use crate::access_log::WorkerLog;
 use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
 use crate::send_timeout::SendTimeout;
@@ -328,11 +329,16 @@ async fn hand_off(
         );
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
+        // With an access log, the head that ends the connection is logged.
+        let refused = (shared.access_log.clone())
+            .map(|log| (Arc::new(HeadSeen::default()), log, client.clone()));
+        let seen = refused.as_ref().map(|(seen, ..)| seen.clone());
         let stream = HeadTimeout::new(
             stream,
             activity,
             limits.keep_alive_timeout,
             limits.header_read_timeout,
+            seen,
         );
         let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             // An upgrade's tunnel outlives the connection: it holds the slot.
@@ -343,11 +349,41 @@ async fn hand_off(
             .http1
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
-        until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await
+        let result = until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await;
+        if let (Some((seen, log, client)), Some(Err(err))) = (&refused, &result) {
+            log_refused_head(seen, log, client, err);
+        }
+        result
     };
     if let Some(Err(err)) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
+}
+
+/// Logs the head that ended a connection hyper served, as the lane logs
+/// the heads it refuses: one hyper answered 400, 414 or 431 (its
+/// `on_error`), or one not finished within the header timeout (408).
+fn log_refused_head(seen: &HeadSeen, log: &Arc<WorkerLog>, client: &ClientIp, err: &hyper::Error) {
+    let Some((line, timed_out)) = seen.last() else {
+        return;
+    };
+    let status = if timed_out {
+        http::StatusCode::REQUEST_TIMEOUT
+    } else if err.is_parse_version_h2() {
+        return;
+    } else if err.is_parse_too_large() {
+        // hyper's one public sign of its URI limit is the error's text.
+        if err.to_string().contains("URI too long") {
+            http::StatusCode::URI_TOO_LONG
+        } else {
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        }
+    } else if err.is_parse() {
+        http::StatusCode::BAD_REQUEST
+    } else {
+        return;
+    };
+    log.refused(client, &line).status = status.as_u16();
 }
 
 /// What the lane hands hyper with a connection.
