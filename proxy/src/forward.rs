@@ -4,6 +4,7 @@
 //! A request without a body goes out on Gatehouse's own client (`h1`), the
 //! others on hyper's (`pool`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
@@ -13,8 +14,9 @@ use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 
 use bytes::Bytes;
+use tokio::sync::oneshot;
 
-use crate::access_log::TunnelLog;
+use crate::access_log::{Entry, TunnelLog};
 use crate::body::{Body, BoxError};
 use crate::client_body::{ClientBody, Fault};
 use crate::forwarded::{Origin, ProxyHeaders};
@@ -123,15 +125,17 @@ impl Upstreams {
             let (log_here, logged) = TunnelLog::new();
             tokio::spawn(async move {
                 let _held = held;
+                let carried = Arc::new(tunnel::Carried::default());
+                let _end = TunnelEnd {
+                    logged,
+                    carried: carried.clone(),
+                };
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
                     Ok((client, upstream)) => {
                         let (client, upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                        let relayed = tunnel::relay(client, upstream, idle).await;
-                        tracing::debug!(?relayed, "WebSocket tunnel closed");
-                        // Logged now, whole, as nginx logs a tunnel when it ends.
-                        if let Ok(mut entry) = logged.await {
-                            entry.tunnel_closed(relayed.down);
-                        }
+                        let ended = tunnel::relay(client, upstream, idle, carried.clone()).await;
+                        let (up, down) = (carried.up(), carried.down());
+                        tracing::debug!(?ended, up, down, "WebSocket tunnel closed");
                     }
                     Err(err) => tracing::debug!(%err, "upgrade failed"),
                 }
@@ -147,6 +151,23 @@ impl Upstreams {
             let body = body.map_err(crate::body::BoxError::from);
             TimedBody::new(body, idle, None).boxed_unsync()
         }))
+    }
+}
+
+/// Logs a tunnel's request, whole, when its task ends, as nginx logs a
+/// tunnel when it closes: on its own end, or cut short by a shutdown.
+struct TunnelEnd {
+    logged: oneshot::Receiver<Entry>,
+    carried: Arc<tunnel::Carried>,
+}
+
+impl Drop for TunnelEnd {
+    fn drop(&mut self) {
+        // Not sent yet: the upgrade failed before its answer went out, and
+        // the entry is logged as it is dropped.
+        if let Ok(mut entry) = self.logged.try_recv() {
+            entry.tunnel_closed(self.carried.down());
+        }
     }
 }
 

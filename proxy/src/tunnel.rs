@@ -17,16 +17,27 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// How a tunnel ended, and what it carried.
-#[derive(Debug)]
-pub struct Relayed {
-    pub ended: Ended,
-    /// Bytes from the client to the backend.
-    pub up: u64,
-    /// Bytes from the backend to the client.
-    pub down: u64,
+/// Bytes a tunnel has carried each way so far: readable while it runs,
+/// and after it was cut short (at shutdown, its task is dropped).
+#[derive(Debug, Default)]
+pub struct Carried {
+    up: AtomicU64,
+    down: AtomicU64,
 }
 
+impl Carried {
+    /// Bytes from the client to the backend.
+    pub fn up(&self) -> u64 {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Bytes from the backend to the client.
+    pub fn down(&self) -> u64 {
+        self.down.load(Ordering::Relaxed)
+    }
+}
+
+/// How a tunnel ended.
 #[derive(Debug)]
 pub enum Ended {
     /// Both sides closed.
@@ -36,8 +47,9 @@ pub enum Ended {
     Failed(io::Error),
 }
 
-/// Relays between `client` and `backend` until the tunnel ends.
-pub async fn relay<C, B>(client: C, backend: B, idle: Duration) -> Relayed
+/// Relays between `client` and `backend` until the tunnel ends, counting
+/// what it carries in `carried`.
+pub async fn relay<C, B>(client: C, backend: B, idle: Duration, carried: Arc<Carried>) -> Ended
 where
     C: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
@@ -49,40 +61,35 @@ where
     let mut client = Watched {
         inner: client,
         clock: clock.clone(),
-        read: 0,
+        carried: carried.clone(),
+        from_client: true,
     };
     let mut backend = Watched {
         inner: backend,
         clock: clock.clone(),
-        read: 0,
+        carried,
+        from_client: false,
     };
-    let ended = {
-        let copy = tokio::io::copy_bidirectional(&mut client, &mut backend);
-        tokio::pin!(copy);
-        // One timer, looked at when it fires, not moved on each read: a
-        // busy tunnel costs a clock read per read and nothing more.
-        let timer = tokio::time::sleep(idle);
-        tokio::pin!(timer);
-        loop {
-            tokio::select! {
-                copied = &mut copy => break match copied {
-                    Ok(_) => Ended::Closed,
-                    Err(err) => Ended::Failed(err),
-                },
-                _ = &mut timer => {
-                    let due = clock.last_moved() + idle;
-                    if due <= Instant::now() {
-                        break Ended::Idle(idle);
-                    }
-                    timer.as_mut().reset(due);
+    let copy = tokio::io::copy_bidirectional(&mut client, &mut backend);
+    tokio::pin!(copy);
+    // One timer, looked at when it fires, not moved on each read: a
+    // busy tunnel costs a clock read per read and nothing more.
+    let timer = tokio::time::sleep(idle);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            copied = &mut copy => break match copied {
+                Ok(_) => Ended::Closed,
+                Err(err) => Ended::Failed(err),
+            },
+            _ = &mut timer => {
+                let due = clock.last_moved() + idle;
+                if due <= Instant::now() {
+                    break Ended::Idle(idle);
                 }
+                timer.as_mut().reset(due);
             }
         }
-    };
-    Relayed {
-        ended,
-        up: client.read,
-        down: backend.read,
     }
 }
 
@@ -109,8 +116,10 @@ impl Clock {
 struct Watched<S> {
     inner: S,
     clock: Clock,
-    /// Bytes read from this side, to be written to the other.
-    read: u64,
+    /// Where the bytes read from this side (to be written to the other)
+    /// are counted.
+    carried: Arc<Carried>,
+    from_client: bool,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -124,7 +133,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let got = buf.filled().len() - before;
         if got > 0 {
             self.clock.moved();
-            self.read += got as u64;
+            let count = match self.from_client {
+                true => &self.carried.up,
+                false => &self.carried.down,
+            };
+            count.fetch_add(got as u64, Ordering::Relaxed);
         }
         polled
     }
@@ -144,8 +157,8 @@ mod tests {
         let (client, _client_far) = tokio::io::duplex(1024);
         let (backend, _backend_far) = tokio::io::duplex(1024);
         let started = Instant::now();
-        let relayed = relay(client, backend, Duration::from_millis(200)).await;
-        assert!(matches!(relayed.ended, Ended::Idle(_)), "{relayed:?}");
+        let ended = relay(client, backend, Duration::from_millis(200), Arc::default()).await;
+        assert!(matches!(ended, Ended::Idle(_)), "{ended:?}");
         assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
@@ -153,7 +166,9 @@ mod tests {
     async fn talk_in_either_direction_keeps_it_open() {
         let (client, mut client_far) = tokio::io::duplex(1024);
         let (backend, mut backend_far) = tokio::io::duplex(1024);
-        let tunnel = tokio::spawn(relay(client, backend, Duration::from_millis(200)));
+        let carried = Arc::new(Carried::default());
+        let idle = Duration::from_millis(200);
+        let tunnel = tokio::spawn(relay(client, backend, idle, carried.clone()));
         // Ten messages 100 ms apart, one way only: a second in all, five
         // idle limits, and never one limit without a byte.
         for _ in 0..10 {
@@ -165,10 +180,8 @@ mod tests {
         assert!(!tunnel.is_finished(), "the tunnel closed while in use");
         drop(client_far);
         drop(backend_far);
-        let relayed = tunnel.await.unwrap();
-        assert!(
-            matches!(relayed.ended, Ended::Closed) && (relayed.up, relayed.down) == (40, 0),
-            "{relayed:?}"
-        );
+        let ended = tunnel.await.unwrap();
+        assert!(matches!(ended, Ended::Closed), "{ended:?}");
+        assert_eq!((carried.up(), carried.down()), (40, 0));
     }
 }

@@ -240,6 +240,31 @@ async fn a_websocket_is_logged_when_its_tunnel_closes_with_what_it_sent() {
     assert_eq!(entry["backend"], "up");
 }
 
+/// A tunnel still open when the proxy stops is cut, and logged with what
+/// it had carried.
+#[tokio::test]
+async fn a_websocket_cut_at_shutdown_is_logged_with_what_it_sent() {
+    use tokio::io::AsyncReadExt;
+    let upstream = Upstream::start("up").await;
+    let path = log_path("websocket-shutdown");
+    let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
+    let mut ws = open_websocket(&proxy).await;
+    for _ in 0..2 {
+        ws.write_all(b"ping").await.unwrap();
+        let mut echoed = [0u8; 4];
+        ws.read_exact(&mut echoed).await.unwrap();
+    }
+    proxy.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), proxy.wait())
+        .await
+        .expect("the proxy stops with a tunnel open");
+    let lines = lines(&path, 1).await;
+    let entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(entry["status"], 101);
+    assert_eq!(entry["bytes"], 8, "the echoes sent to the client: {entry}");
+    drop(ws);
+}
+
 #[tokio::test]
 async fn lines_a_write_fails_to_write_are_counted_as_lost() {
     let upstream = Upstream::start("up").await;
