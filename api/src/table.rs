@@ -9,6 +9,7 @@
 //! (config order), then rule order. Lookups hash on the host and on each
 //! segment prefix of the path, so 10,000 Routes cost what 10 do.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use http::{HeaderMap, HeaderName, Method};
@@ -150,10 +151,14 @@ impl RouteTable {
         }
         if !self.wildcard_hosts.is_empty() {
             // `a.b.example.com` tries `.b.example.com`, `.example.com`, `.com`.
+            // The wildcard stands for labels, so an empty one before the
+            // suffix (`.example.com`, `a..example.com`) is no match.
             let mut rest = host.as_ref();
             while let Some(dot) = rest.find('.') {
                 let suffix = &rest[dot..];
-                if let Some(found) = self.wildcard_hosts.get(suffix).and_then(|b| b.find(req)) {
+                if dot > 0
+                    && let Some(found) = self.wildcard_hosts.get(suffix).and_then(|b| b.find(req))
+                {
                     return Some(found);
                 }
                 rest = &suffix[1..];
@@ -284,18 +289,21 @@ impl Candidate {
                 .ok(),
             _ => None,
         };
-        let mut headers = Vec::new();
+        let mut headers: Vec<ValueTest<HeaderName>> = Vec::new();
         for h in &m.headers {
             let name = HeaderName::from_bytes(h.name.as_bytes());
             match (name, value_check(h.kind, &h.value)) {
+                // Of entries with one name, the first counts (HTTPRoute).
+                (Ok(name), Ok(_)) if headers.iter().any(|seen| seen.name == name) => {}
                 (Ok(name), Ok(test)) => headers.push(ValueTest { name, test }),
                 (Err(_), _) => problems.push(format!("`{}` is not a header name", h.name)),
                 (_, Err(e)) => problems.push(e),
             }
         }
-        let mut query = Vec::new();
+        let mut query: Vec<ValueTest<String>> = Vec::new();
         for q in &m.query_params {
             match value_check(q.kind, &q.value) {
+                Ok(_) if query.iter().any(|seen| seen.name == q.name) => {}
                 Ok(test) => query.push(ValueTest {
                     name: q.name.clone(),
                     test,
@@ -347,12 +355,10 @@ impl Candidate {
         if self.method.as_ref().is_some_and(|m| m != req.method) {
             return false;
         }
-        let headers_ok = self.headers.iter().all(|h| {
-            req.headers
-                .get(&h.name)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| h.test.accepts(v))
-        });
+        let headers_ok = self
+            .headers
+            .iter()
+            .all(|h| header_value(req.headers, &h.name).is_some_and(|v| h.test.accepts(&v)));
         headers_ok
             && self
                 .query
@@ -368,6 +374,30 @@ fn value_check(kind: ValueMatchType, value: &str) -> Result<ValueCheck, String> 
             .map(ValueCheck::Regex)
             .map_err(|e| format!("regex `{value}` does not compile: {e}")),
     }
+}
+
+/// The value of header `name` as one: repeated lines joined with `,` (RFC
+/// 9110 §5.3; `; ` for Cookie, RFC 9113 §8.2.3), as Envoy matches them
+/// since CVE-2020-25017. Matching the first line alone would let a client
+/// pick a route by the order of its lines, while the backend reads them
+/// all. `None` if absent, or if a line is not visible ASCII text.
+fn header_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<Cow<'a, str>> {
+    let mut lines = headers.get_all(name).iter();
+    let first = lines.next()?.to_str().ok()?;
+    let Some(second) = lines.next() else {
+        return Some(Cow::Borrowed(first));
+    };
+    let separator = if name == http::header::COOKIE {
+        "; "
+    } else {
+        ","
+    };
+    let mut joined = String::from(first);
+    for line in std::iter::once(second).chain(lines) {
+        joined.push_str(separator);
+        joined.push_str(line.to_str().ok()?);
+    }
+    Some(Cow::Owned(joined))
 }
 
 /// The first value of query parameter `name`, percent- and `+`-decoded.

@@ -276,7 +276,7 @@ fn an_exact_value_is_not_read_as_a_regex() {
 #[test]
 fn paths_methods_and_header_names_are_checked() {
     let c = compile_one(&one_rule(
-        "matches: [{path: {type: Exact, value: api}}, {method: get}, {headers: [{name: 'bad header', value: x}]}, {headers: [{name: X-A, value: a}, {name: x-a, value: b}]}]",
+        "matches: [{path: {type: Exact, value: api}}, {method: get}, {headers: [{name: 'bad header', value: x}]}]",
     ));
     says(
         rejected(&c, "spec.rules[0].matches[0].path.value", "InvalidPath"),
@@ -294,13 +294,44 @@ fn paths_methods_and_header_names_are_checked() {
         ),
         &["letters, digits and `-`"],
     );
+}
+
+/// HTTPRoute: "only the first entry with an equivalent name MUST be
+/// considered for a match"; header names are equivalent whatever their case.
+#[test]
+fn of_two_entries_with_one_name_the_first_counts_and_the_other_is_a_warning() {
+    let c = compile_one(&one_rule(
+        "matches: [{headers: [{name: X-A, value: a}, {name: x-a, value: b}], queryParams: [{name: q, value: '1'}, {name: Q, value: '2'}, {name: q, value: '3'}]}]",
+    ));
+    let warned = find(
+        &c,
+        Severity::Warning,
+        "spec.rules[0].matches[0].headers[1].name",
+        "DuplicateMatch",
+    );
     says(
-        rejected(
-            &c,
-            "spec.rules[0].matches[3].headers[1].name",
-            "DuplicateMatch",
-        ),
-        &["keep one entry per name"],
+        warned,
+        &["`x-a`", "case-insensitive", "only the first entry"],
+    );
+    find(
+        &c,
+        Severity::Warning,
+        "spec.rules[0].matches[0].queryParams[2].name",
+        "DuplicateMatch",
+    );
+    assert_eq!(c.config.routes.len(), 1, "{}", listing(&c));
+    let m = &c.config.routes[0].rules[0].matches[0];
+    let headers: Vec<_> = m.headers.iter().map(|h| (&*h.name, &*h.value)).collect();
+    assert_eq!(headers, [("X-A", "a")]);
+    let query: Vec<_> = m
+        .query_params
+        .iter()
+        .map(|q| (&*q.name, &*q.value))
+        .collect();
+    assert_eq!(
+        query,
+        [("q", "1"), ("Q", "2")],
+        "query names are case-sensitive"
     );
 }
 
@@ -1222,7 +1253,7 @@ fn the_older_route_wins_an_exact_match_conflict() {
         d,
         &[
             "for host shop.example.com",
-            "Route shop/zzz, which is older and wins",
+            "Route shop/zzz, which comes first (it is older",
             "make it distinct",
         ],
     );
@@ -1243,7 +1274,13 @@ fn without_timestamps_the_first_name_wins() {
         "Conflicted",
     );
     assert_eq!(d.resource, "Route default/zzz");
-    says(d, &["Route default/aaa"]);
+    says(
+        d,
+        &[
+            "Route default/aaa, which comes first",
+            "first by namespace/name",
+        ],
+    );
 
     // Equal timestamps fall back to the name as well.
     let c = compile_docs(&[

@@ -4,7 +4,7 @@
 
 use gatehouse_api::config::RuleConfig;
 use gatehouse_api::manifest::Manifests;
-use gatehouse_api::route::Route;
+use gatehouse_api::route::{Route, ValueMatch};
 use gatehouse_api::table::{RequestView, RouteTable, RuleRef, pick_backend};
 use gatehouse_api::{ProxyConfig, Resources, compile};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -173,6 +173,10 @@ fn an_exact_host_beats_a_wildcard_and_a_wildcard_needs_a_label() {
     t.expect(&[
         (get("example.com", "/"), "-"),
         (get("a.example.com", "/"), "wild"),
+        // Empty labels are no labels.
+        (get(".example.com", "/"), "-"),
+        (get("a..example.com", "/"), "-"),
+        (get("a.b.example.com", "/"), "wild"),
     ]);
 }
 
@@ -475,6 +479,67 @@ fn header_names_are_case_insensitive_and_values_exact() {
         (with(&[("x-user", "u42")]), "user"),
         (with(&[("x-user", "u42x")]), "-"),
         (with(&[]), "-"),
+    ]);
+}
+
+/// Repeated header lines are one value joined with `,` (RFC 9110 §5.3), as
+/// Envoy matches them: the order of a client's lines cannot pick the route.
+#[test]
+fn repeated_header_lines_are_matched_as_one_joined_value() {
+    let t = table(&[
+        route(
+            "canary",
+            "[]",
+            "[{headers: [{name: X-Env, value: canary}]}]",
+        ),
+        route("two", "[]", "[{headers: [{name: X-Env, value: 'a,b'}]}]"),
+        route(
+            "cookie",
+            "[]",
+            "[{headers: [{type: RegularExpression, name: cookie, value: '.*; id=7(;.*)?'}]}]",
+        ),
+    ]);
+    let with = |headers| req("GET", "/", headers);
+    t.expect(&[
+        (with(&[("x-env", "canary")]), "canary"),
+        (with(&[("x-env", "canary"), ("x-env", "other")]), "-"),
+        (with(&[("x-env", "other"), ("x-env", "canary")]), "-"),
+        (with(&[("x-env", "a"), ("x-env", "b")]), "two"),
+        (with(&[("x-env", "a,b")]), "two"),
+        // HTTP/2 clients may send each cookie on a line of its own.
+        (with(&[("cookie", "a=1"), ("cookie", "id=7")]), "cookie"),
+    ]);
+}
+
+/// A pushed config is not compiled from Routes: the table itself keeps
+/// only the first of two entries with one name.
+#[test]
+fn a_pushed_match_naming_a_header_twice_is_decided_by_the_first() {
+    let mut t = table(&[route(
+        "canary",
+        "[]",
+        "[{headers: [{name: X-Env, value: canary}]}]",
+    )]);
+    let matched = &mut t.config.routes[0].rules[0].matches[0];
+    let mut second = matched.headers[0].clone();
+    second.name = "x-env".into();
+    second.value = "other".into();
+    matched.headers.push(second);
+    let mut query = matched.headers[0].clone();
+    query.name = "q".into();
+    query.value = "1".into();
+    matched.query_params = vec![
+        query.clone(),
+        ValueMatch {
+            value: "2".into(),
+            ..query
+        },
+    ];
+    t.table = RouteTable::build(&t.config).unwrap();
+    t.expect(&[
+        (req("GET", "/?q=1", &[("x-env", "canary")]), "canary"),
+        (req("GET", "/?q=2", &[("x-env", "canary")]), "-"),
+        (req("GET", "/?q=1", &[("x-env", "other")]), "-"),
     ]);
 }
 

@@ -58,9 +58,22 @@ pub fn redirect(
         Some(modifier) => rewrite_path(modifier, matched, path),
         None => path.to_owned(),
     };
-    let mut location = format!("{scheme}://{hostname}");
-    if let Some(port) = port.filter(|p| *p != default_port) {
-        location.push_str(&format!(":{port}"));
+    let mut location = String::new();
+    if hostname.is_empty() {
+        // An HTTP/1.0 request without Host: no host to name. A reference
+        // without one (RFC 9110 §10.2.2) keeps the client on the host it
+        // reached, which is right unless the rule moves it elsewhere.
+        if rule.scheme.is_some() || rule.port.is_some() {
+            return body::plain(
+                StatusCode::BAD_REQUEST,
+                "this request names no host (no Host header), and the redirect changes scheme or port: send a Host header",
+            );
+        }
+    } else {
+        location.push_str(&format!("{scheme}://{hostname}"));
+        if let Some(port) = port.filter(|p| *p != default_port) {
+            location.push_str(&format!(":{port}"));
+        }
     }
     location.push_str(&new_path);
     if let Some(query) = query {
@@ -171,5 +184,25 @@ mod tests {
             redirect(&RequestRedirect::default(), &m, "h", "/", None).status(),
             302
         );
+    }
+
+    /// HTTP/1.0 requests may come without Host.
+    #[test]
+    fn without_a_host_the_location_names_none_or_the_redirect_is_refused() {
+        let m = prefix("/");
+        let same_host = RequestRedirect::default();
+        let answer = redirect(&same_host, &m, "", "/a", Some("x=1"));
+        assert_eq!(answer.headers()[header::LOCATION], "/a?x=1");
+        let https = RequestRedirect {
+            scheme: Some("https".into()),
+            ..Default::default()
+        };
+        assert_eq!(redirect(&https, &m, "", "/a", None).status(), 400);
+        let elsewhere = RequestRedirect {
+            hostname: Some("other.example".into()),
+            ..Default::default()
+        };
+        let answer = redirect(&elsewhere, &m, "", "/a", None);
+        assert_eq!(answer.headers()[header::LOCATION], "http://other.example/a");
     }
 }

@@ -1,5 +1,6 @@
-//! Finds matches that two Routes state identically. The older Route (first
-//! in precedence order) wins; the other is told which Route took it.
+//! Finds matches that two Routes state identically. The Route first in
+//! precedence order (the older; between Routes as old, the first by
+//! namespace/name) wins; the other is told which Route took it.
 
 use std::collections::HashMap;
 
@@ -29,7 +30,7 @@ pub fn find(routes: &[RouteConfig]) -> Vec<Diagnostic> {
                             reason: "Conflicted",
                             condition: ConditionKind::Accepted,
                             message: format!(
-                                "this match{} is the same as one in Route {owner}, which is older and wins: change the path, method, headers, query parameters or hostnames to make it distinct",
+                                "this match{} is the same as one in Route {owner}, which comes first (it is older, or as old and first by namespace/name) and wins: change the path, method, headers, query parameters or hostnames to make it distinct",
                                 if host.is_empty() { String::new() } else { format!(" for host {host}") }
                             ),
                             origin: None,

@@ -30,7 +30,7 @@ pub fn lower(matches: &[RouteMatch], rule: &str, findings: &mut Findings) -> Vec
 }
 
 fn lower_one(m: &RouteMatch, field: &str, findings: &mut Findings) -> MatchConfig {
-    let lowered = MatchConfig {
+    let mut lowered = MatchConfig {
         path: m.path.clone().unwrap_or(PathMatch {
             kind: PathMatchType::PathPrefix,
             value: "/".into(),
@@ -40,7 +40,26 @@ fn lower_one(m: &RouteMatch, field: &str, findings: &mut Findings) -> MatchConfi
         query_params: m.query_params.clone(),
     };
     check(&lowered, field, findings);
+    // HTTPRoute: of entries with the same name, only the first counts.
+    lowered.headers = first_of_each_name(lowered.headers, true);
+    lowered.query_params = first_of_each_name(lowered.query_params, false);
     lowered
+}
+
+/// `values` without the later entries of a name already seen; header names
+/// are compared case-insensitively, query parameter names exactly.
+pub fn first_of_each_name(values: Vec<ValueMatch>, headers: bool) -> Vec<ValueMatch> {
+    let mut kept: Vec<ValueMatch> = Vec::with_capacity(values.len());
+    for value in values {
+        let seen = kept.iter().any(|k| match headers {
+            true => k.name.eq_ignore_ascii_case(&value.name),
+            false => k.name == value.name,
+        });
+        if !seen {
+            kept.push(value);
+        }
+    }
+    kept
 }
 
 /// Checks one match; `field` names it. Also used on pushed configs.
@@ -86,11 +105,16 @@ fn check_values(values: &[ValueMatch], field: &str, headers: bool, findings: &mu
             v.name.clone()
         };
         if seen.contains(&key) {
-            findings.error(
+            let case = if headers {
+                " (names are case-insensitive)"
+            } else {
+                ""
+            };
+            findings.warn(
                 format!("{at}.name"),
                 "DuplicateMatch",
                 format!(
-                    "`{}` is matched twice in one match: keep one entry per name",
+                    "`{}` is matched by an earlier entry of this match{case}; as HTTPRoute says, only the first entry of a name counts and this one is ignored: remove it",
                     v.name
                 ),
             );
