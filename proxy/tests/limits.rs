@@ -37,6 +37,24 @@ async fn oversized_headers_get_431() {
     let answer = answer.expect("the proxy answered and closed");
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert!(answer.contains("larger than 16384 bytes"), "{answer}");
+
+    // The same on a connection hyper serves, after a request with a body
+    // large enough to have grown hyper's read buffer past the limit.
+    let upstream = Upstream::start("up").await;
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let body = "b".repeat(256 * 1024);
+    let post = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(post.as_bytes()).await.unwrap();
+    let (answer, _) = read_response(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    let answer = answer.expect("the proxy answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
 #[tokio::test]

@@ -229,6 +229,17 @@ async fn malformed_heads_are_502_with_the_reason_logged_not_sent() {
                 }
                 head
             }
+            // 70 KB in one write, with fewer fields than the count limit.
+            "/wide-head" => {
+                let mut head = bytes("HTTP/1.1 200 OK\r\n");
+                for i in 0..70 {
+                    head.extend_from_slice(
+                        format!("x-filler-{i}: {}\r\n", "v".repeat(1000)).as_bytes(),
+                    );
+                }
+                head.extend_from_slice(b"Content-Length: 2\r\n\r\nok");
+                head
+            }
             "/cut-head" => bytes("HTTP/1.1 200 OK\r\nContent-"),
             "/unasked-upgrade" => bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"),
             _ => bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
@@ -241,6 +252,7 @@ async fn malformed_heads_are_502_with_the_reason_logged_not_sent() {
         "/bad-length",
         "/garbage",
         "/huge-head",
+        "/wide-head",
         "/cut-head",
         "/unasked-upgrade",
     ] {
@@ -252,10 +264,13 @@ async fn malformed_heads_are_502_with_the_reason_logged_not_sent() {
             "{path}"
         );
     }
+    // A request with a body goes out on hyper's client: the same limit.
+    let with_body = client().post(url(&proxy, "/wide-head")).body("x");
+    assert_eq!(with_body.send().await.unwrap().status(), 502);
     assert_eq!(get_text(&url(&proxy, "/fine")).await, "ok");
     let metrics = proxy.state.metrics.render();
     assert!(
-        metrics.contains(r#"gatehouse_upstream_errors_total{backend="raw",kind="protocol",route="default/raw"} 6"#),
+        metrics.contains(r#"gatehouse_upstream_errors_total{backend="raw",kind="protocol",route="default/raw"} 8"#),
         "{metrics}"
     );
 }

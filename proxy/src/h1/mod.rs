@@ -29,9 +29,10 @@ use crate::dial::dial;
 use crate::forwarded::ProxyHeaders;
 use crate::metrics::UpstreamError;
 
-/// Largest response head accepted; nginx's default (`proxy_buffer_size`)
-/// is 4–8 KiB, hyper's about 400 KiB.
-const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Largest response head accepted, however its bytes arrive; nginx's
+/// default (`proxy_buffer_size`) is 4–8 KiB, hyper's about 400 KiB (the
+/// pool gives hyper this one).
+pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// One worker's client and its idle connections.
 pub struct Client {
@@ -171,7 +172,12 @@ async fn exchange<B>(
     // upstream did act on the request.
     let mut answered = false;
     loop {
+        let unread = conn.buf.len();
         if let Some(head) = head::parse_response(&mut conn.buf, req.method(), &mut conn.scratch)? {
+            // A head that came in one read is measured too.
+            if unread - conn.buf.len() > MAX_RESPONSE_HEAD {
+                return Err(Failure::HeadTooLarge);
+            }
             return Ok(head);
         }
         if conn.buf.len() > MAX_RESPONSE_HEAD {
