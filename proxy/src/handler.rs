@@ -50,6 +50,17 @@ async fn route<B: RequestBody>(
     served: Option<&mut Served>,
 ) -> Response<Body> {
     let started = Instant::now();
+    if let Some(coding) = undecoded_coding(req.headers()) {
+        shared
+            .state
+            .metrics
+            .unmatched
+            .record(StatusCode::NOT_IMPLEMENTED);
+        let why = format!(
+            "the body's transfer coding `{coding}` is not one this proxy decodes: send it `chunked` alone (compressed data says so in Content-Encoding)"
+        );
+        return body::plain(StatusCode::NOT_IMPLEMENTED, &why);
+    }
     let host = match target::check(&mut req) {
         Ok(host) => host,
         Err(bad) => {
@@ -90,6 +101,21 @@ async fn route<B: RequestBody>(
     }
     rule.duration.observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// A transfer coding of the request other than `chunked`, the one hyper
+/// decodes (RFC 9112 §6.1: a server SHOULD answer 501 to a coding it does
+/// not understand, as nginx does). Passed on, `gzip, chunked` would reach
+/// the backend as a chunked body with nothing saying it is gzip.
+fn undecoded_coding(headers: &http::HeaderMap) -> Option<String> {
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    codings.find_map(|value| {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        text.split(',')
+            .map(str::trim)
+            .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("chunked"))
+            .map(str::to_owned)
+    })
 }
 
 /// Who asked, and when.

@@ -485,3 +485,31 @@ async fn a_backend_that_stops_taking_an_upload_gets_504_after_the_read_timeout()
     );
     held.abort();
 }
+
+/// A transfer coding the proxy does not decode is refused with 501, as
+/// nginx does (RFC 9112 §6.1), not passed on as a chunked body that no
+/// longer says it is compressed.
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_501() {
+    let upstream = Upstream::start("up").await;
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
+    for (coding, status) in [("gzip, chunked", "501"), ("chunked", "200")] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let request = format!(
+            "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {coding}\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let (head, body) = read_response(&mut stream).await;
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{coding}: {head}"
+        );
+        if status == "501" {
+            assert!(body.contains("transfer coding `gzip`"), "{body}");
+        } else {
+            assert!(body.contains(r#""bodyLength":5"#), "{body}");
+        }
+    }
+}
