@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::target::EscapedSlashes;
+
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "gatehouse-proxy",
@@ -83,6 +85,12 @@ pub struct Settings {
     /// before its connection is closed (nginx's `send_timeout`).
     #[arg(long, env = "GATEHOUSE_SEND_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     pub send_timeout: Duration,
+
+    /// What an encoded slash (`%2F`) in a request path becomes: `keep` it
+    /// (part of its segment, forwarded as sent), `decode` it to `/` (for
+    /// backends that would read it so anyway), or `reject` it with 400.
+    #[arg(long, env = "GATEHOUSE_ESCAPED_SLASHES", value_enum, default_value_t = EscapedSlashes::Keep)]
+    pub escaped_slashes: EscapedSlashes,
 
     /// A line per request: `off`, `stdout`, or a file to append to (opened
     /// again on SIGUSR1, for log rotation). nginx's `combined` format plus

@@ -17,6 +17,7 @@ use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
 use crate::state::State;
 use crate::target;
+use crate::target::EscapedSlashes;
 use crate::timer::TimedBody;
 use http_body_util::BodyExt;
 
@@ -26,6 +27,8 @@ pub struct Shared {
     pub upstreams: Upstreams,
     /// This worker's part of the access log, when there is one.
     pub access_log: Option<Arc<WorkerLog>>,
+    /// What `%2F` in a request path becomes.
+    pub escaped_slashes: EscapedSlashes,
 }
 
 pub async fn handle<B: RequestBody>(
@@ -61,7 +64,7 @@ async fn route<B: RequestBody>(
         );
         return body::plain(StatusCode::NOT_IMPLEMENTED, &why);
     }
-    let host = match target::check(&mut req) {
+    let host = match target::check(&mut req, shared.escaped_slashes) {
         Ok(host) => host,
         Err(bad) => {
             shared.state.metrics.unmatched.record(bad.status());

@@ -3,12 +3,31 @@
 //! match the resource the upstream will serve, however the client spelled
 //! it: `/static/../admin`, `//admin` and `/%61dmin` are all `/admin`, as
 //! with nginx's URI normalization and Envoy's `normalize_path` plus
-//! `merge_slashes`. The normalized path is also what is forwarded.
+//! `merge_slashes`. The normalized path is also what is forwarded, so the
+//! backend serves the path the rule matched (Traefik's `sanitizePath`).
+//!
+//! An encoded slash, `%2F`, is no `/` by RFC 3986 §2.2, and APIs rely on
+//! that (GitLab's `projects/group%2Fproject`, RabbitMQ's vhost `%2F`): by
+//! default it is kept, and is part of its segment, never a separator
+//! (Envoy's default, `KEEP_UNCHANGED`). `--escaped-slashes` can decode it
+//! instead (for backends that would read it as `/` anyway), or refuse it.
 
 use std::borrow::Cow;
 
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, Version, header};
+
+/// What `%2F` in a path becomes (Envoy's `path_with_escaped_slashes_action`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EscapedSlashes {
+    /// Kept as `%2F`: part of its segment, matched and forwarded so.
+    #[default]
+    Keep,
+    /// Read as `/`, then normalized with the rest of the path.
+    Decode,
+    /// Answered 400.
+    Reject,
+}
 
 /// Why a request was refused with 400, in words for the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,6 +40,7 @@ pub enum BadTarget {
     BadHost,
     NotAPath,
     Percent,
+    EscapedSlash,
     Connect,
 }
 
@@ -45,6 +65,9 @@ impl BadTarget {
             BadTarget::Percent => {
                 "the path has a `%` not followed by two hexadecimal digits: encode `%` as `%25`"
             }
+            BadTarget::EscapedSlash => {
+                "the path has an encoded slash (`%2F`), which this proxy refuses"
+            }
         }
     }
 }
@@ -52,7 +75,10 @@ impl BadTarget {
 /// Checks `req`'s host and target and normalizes its path in place.
 /// Returns the host the request is for: the target's authority when it has
 /// one (absolute form, HTTP/2's `:authority`), else the Host header.
-pub fn check<B>(req: &mut Request<B>) -> Result<Option<HeaderValue>, BadTarget> {
+pub fn check<B>(
+    req: &mut Request<B>,
+    slashes: EscapedSlashes,
+) -> Result<Option<HeaderValue>, BadTarget> {
     if req.method() == Method::CONNECT {
         return Err(BadTarget::Connect);
     }
@@ -64,7 +90,7 @@ pub fn check<B>(req: &mut Request<B>) -> Result<Option<HeaderValue>, BadTarget> 
     if !path.starts_with('/') {
         return Err(BadTarget::NotAPath);
     }
-    if let Cow::Owned(normal) = normalize(path)? {
+    if let Cow::Owned(normal) = normalize(path, slashes)? {
         set_path(req, &normal);
     }
     Ok(host)
@@ -110,18 +136,17 @@ fn is_authority(host: &[u8]) -> bool {
         && http::uri::Authority::try_from(host).is_ok_and(|a| a.as_str().len() == host.len())
 }
 
-/// The path with unreserved characters and `%2F` decoded (other escapes
-/// keep their meaning, upper-cased; raw bytes beyond ASCII are encoded),
-/// runs of `/` merged, and `.` and `..` segments resolved (never above
-/// `/`). `%2F` is read as the `/` most backends take it for (Envoy's
-/// `UNESCAPE_AND_FORWARD`): kept, `/public/..%2Fadmin` would pass a
-/// `/public` rule and reach `/admin` on the backend.
+/// The path with unreserved characters decoded (other escapes keep their
+/// meaning, upper-cased; raw bytes beyond ASCII are encoded), `%2F` as
+/// `slashes` says, runs of `/` merged, and `.` and `..` segments resolved
+/// (never above `/`). A kept `%2F` is part of its segment: `..%2Fadmin` is
+/// a segment of that name, not a way up.
 /// Borrowed when the path is already normal, as nearly every one is.
-pub fn normalize(path: &str) -> Result<Cow<'_, str>, BadTarget> {
+pub fn normalize(path: &str, slashes: EscapedSlashes) -> Result<Cow<'_, str>, BadTarget> {
     if is_normal(path.as_bytes()) {
         return Ok(Cow::Borrowed(path));
     }
-    let decoded = decode_unreserved(path.as_bytes())?;
+    let decoded = decode_unreserved(path.as_bytes(), slashes)?;
     let mut segments: Vec<&str> = Vec::new();
     let mut ends_open = false;
     for segment in decoded.split('/').skip(1) {
@@ -166,7 +191,7 @@ fn is_normal(path: &[u8]) -> bool {
     true
 }
 
-fn decode_unreserved(path: &[u8]) -> Result<String, BadTarget> {
+fn decode_unreserved(path: &[u8], slashes: EscapedSlashes) -> Result<String, BadTarget> {
     let mut out = Vec::with_capacity(path.len());
     let mut rest = path;
     while let Some((&byte, tail)) = rest.split_first() {
@@ -187,7 +212,12 @@ fn decode_unreserved(path: &[u8]) -> Result<String, BadTarget> {
         };
         rest = &rest[2..];
         let value = high << 4 | low;
-        if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~' | b'/') {
+        let decoded = match value {
+            b'/' if slashes == EscapedSlashes::Reject => return Err(BadTarget::EscapedSlash),
+            b'/' => slashes == EscapedSlashes::Decode,
+            _ => value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~'),
+        };
+        if decoded {
             out.push(value);
         } else {
             out.push(b'%');
@@ -223,13 +253,20 @@ mod tests {
     use super::*;
 
     fn normal(path: &str) -> String {
-        normalize(path).unwrap().into_owned()
+        normalize(path, EscapedSlashes::Keep).unwrap().into_owned()
+    }
+
+    fn decoded(path: &str) -> String {
+        normalize(path, EscapedSlashes::Decode)
+            .unwrap()
+            .into_owned()
     }
 
     #[test]
     fn normal_paths_are_borrowed() {
         for path in ["/", "/a", "/a/b/", "/a.b/c..d/.e", "/..a", "/a/b.."] {
-            assert!(matches!(normalize(path), Ok(Cow::Borrowed(_))), "{path}");
+            let normal = normalize(path, EscapedSlashes::Keep);
+            assert!(matches!(normal, Ok(Cow::Borrowed(_))), "{path}");
         }
     }
 
@@ -255,18 +292,40 @@ mod tests {
     fn unreserved_escapes_decode_and_others_are_upper_cased() {
         assert_eq!(normal("/%61dmin/users"), "/admin/users");
         assert_eq!(normal("/static/%2e%2e/admin"), "/admin");
-        assert_eq!(normal("/a%2fb"), "/a/b");
-        assert_eq!(normal("/public/..%2Fadmin/x"), "/admin/x");
-        assert_eq!(normal("/public/%2e%2e%2fadmin"), "/admin");
         assert_eq!(normal("/a%5Cb"), "/a%5Cb");
         assert_eq!(normal("/a%20b%7e"), "/a%20b~");
         assert_eq!(normal("/caf%C3%A9"), "/caf%C3%A9");
     }
 
     #[test]
+    fn an_encoded_slash_is_kept_in_its_segment_decoded_or_refused_as_asked() {
+        // Kept: one segment, whatever dots it holds.
+        assert_eq!(normal("/api/vhosts/%2F/queues"), "/api/vhosts/%2F/queues");
+        assert_eq!(
+            normal("/projects/group%2fproject"),
+            "/projects/group%2Fproject"
+        );
+        assert_eq!(normal("/public/..%2Fadmin/x"), "/public/..%2Fadmin/x");
+        assert_eq!(normal("/public/%2e%2e%2fadmin"), "/public/..%2Fadmin");
+        // Decoded: a `/` like any other.
+        assert_eq!(decoded("/a%2fb"), "/a/b");
+        assert_eq!(decoded("/public/..%2Fadmin/x"), "/admin/x");
+        assert_eq!(decoded("/public/%2e%2e%2fadmin"), "/admin");
+        assert_eq!(
+            normalize("/a%2Fb", EscapedSlashes::Reject),
+            Err(BadTarget::EscapedSlash)
+        );
+        assert_eq!(
+            normalize("/a%5Cb", EscapedSlashes::Reject).unwrap(),
+            "/a%5Cb"
+        );
+    }
+
+    #[test]
     fn broken_escapes_are_refused() {
         for path in ["/a%", "/a%2", "/a%zz", "/%g0"] {
-            assert_eq!(normalize(path), Err(BadTarget::Percent), "{path}");
+            let normal = normalize(path, EscapedSlashes::Keep);
+            assert_eq!(normal, Err(BadTarget::Percent), "{path}");
         }
     }
 
@@ -281,44 +340,74 @@ mod tests {
     #[test]
     fn hosts_follow_rfc_9112() {
         let mut one = request("/x", Version::HTTP_11, &["shop.test"]);
-        assert_eq!(check(&mut one).unwrap().unwrap(), "shop.test");
+        assert_eq!(
+            check(&mut one, EscapedSlashes::Keep).unwrap().unwrap(),
+            "shop.test"
+        );
         let mut none = request("/x", Version::HTTP_11, &[]);
-        assert_eq!(check(&mut none), Err(BadTarget::MissingHost));
+        assert_eq!(
+            check(&mut none, EscapedSlashes::Keep),
+            Err(BadTarget::MissingHost)
+        );
         let mut old = request("/x", Version::HTTP_10, &[]);
-        assert_eq!(check(&mut old), Ok(None));
+        assert_eq!(check(&mut old, EscapedSlashes::Keep), Ok(None));
         let mut two = request("/x", Version::HTTP_11, &["shop.test", "evil.test"]);
-        assert_eq!(check(&mut two), Err(BadTarget::ManyHosts));
+        assert_eq!(
+            check(&mut two, EscapedSlashes::Keep),
+            Err(BadTarget::ManyHosts)
+        );
         let mut absolute = request("http://admin.test/x", Version::HTTP_11, &["public.test"]);
-        assert_eq!(check(&mut absolute).unwrap().unwrap(), "admin.test");
+        assert_eq!(
+            check(&mut absolute, EscapedSlashes::Keep).unwrap().unwrap(),
+            "admin.test"
+        );
         let mut h2 = request("http://admin.test/x", Version::HTTP_2, &["Admin.Test"]);
-        assert_eq!(check(&mut h2).unwrap().unwrap(), "admin.test");
+        assert_eq!(
+            check(&mut h2, EscapedSlashes::Keep).unwrap().unwrap(),
+            "admin.test"
+        );
         let mut h2 = request("http://admin.test/x", Version::HTTP_2, &["public.test"]);
-        assert_eq!(check(&mut h2), Err(BadTarget::TwoHosts));
+        assert_eq!(
+            check(&mut h2, EscapedSlashes::Keep),
+            Err(BadTarget::TwoHosts)
+        );
         let mut user = request("http://user@admin.test/x", Version::HTTP_11, &[]);
-        assert_eq!(check(&mut user), Err(BadTarget::BadHost));
+        assert_eq!(
+            check(&mut user, EscapedSlashes::Keep),
+            Err(BadTarget::BadHost)
+        );
         let mut spaced = request("/x", Version::HTTP_11, &["a b/c"]);
-        assert_eq!(check(&mut spaced), Err(BadTarget::BadHost));
+        assert_eq!(
+            check(&mut spaced, EscapedSlashes::Keep),
+            Err(BadTarget::BadHost)
+        );
         let mut ported = request("/x", Version::HTTP_11, &["shop.test:8080"]);
-        assert!(check(&mut ported).is_ok());
+        assert!(check(&mut ported, EscapedSlashes::Keep).is_ok());
     }
 
     #[test]
     fn targets_must_be_paths() {
         let mut bare = request("x", Version::HTTP_11, &["shop.test"]);
-        assert_eq!(check(&mut bare), Err(BadTarget::NotAPath));
+        assert_eq!(
+            check(&mut bare, EscapedSlashes::Keep),
+            Err(BadTarget::NotAPath)
+        );
         let mut star = request("*", Version::HTTP_11, &["shop.test"]);
         *star.method_mut() = Method::OPTIONS;
-        assert!(check(&mut star).is_ok());
+        assert!(check(&mut star, EscapedSlashes::Keep).is_ok());
         let mut tunnel = request("shop.test:443", Version::HTTP_11, &["shop.test:443"]);
         *tunnel.method_mut() = Method::CONNECT;
-        assert_eq!(check(&mut tunnel), Err(BadTarget::Connect));
+        assert_eq!(
+            check(&mut tunnel, EscapedSlashes::Keep),
+            Err(BadTarget::Connect)
+        );
         assert_eq!(BadTarget::Connect.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]
     fn the_normal_path_replaces_the_target_and_keeps_the_query() {
         let mut req = request("/static/../admin?x=1&y=%2e", Version::HTTP_11, &["a"]);
-        check(&mut req).unwrap();
+        check(&mut req, EscapedSlashes::Keep).unwrap();
         assert_eq!(req.uri(), "/admin?x=1&y=%2e");
     }
 }

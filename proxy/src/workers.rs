@@ -17,6 +17,7 @@ use crate::forward::{BackendTimeouts, Upstreams};
 use crate::handler::Shared;
 use crate::server::{self, Limits};
 use crate::state::State;
+use crate::target::EscapedSlashes;
 
 /// `count` listeners on one address (the first decides the port when `addr` has port 0).
 pub fn bind(
@@ -65,6 +66,7 @@ pub struct WorkerSettings {
     pub backend: BackendTimeouts,
     pub shutdown_grace: Duration,
     pub access_log: Option<Arc<AccessLog>>,
+    pub escaped_slashes: EscapedSlashes,
 }
 
 /// The running worker threads.
@@ -87,6 +89,7 @@ impl Workers {
             let (state, slots, stop) = (state.clone(), slots.clone(), stop.clone());
             let (limits, backend, grace) =
                 (settings.limits, settings.backend, settings.shutdown_grace);
+            let escaped_slashes = settings.escaped_slashes;
             let access_log = settings.access_log.as_ref().map(AccessLog::for_worker);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
@@ -105,6 +108,7 @@ impl Workers {
                             state,
                             upstreams: Upstreams::new(backend),
                             access_log,
+                            escaped_slashes,
                         });
                         server::serve(listener, shared, limits, slots, stop, grace).await;
                     });

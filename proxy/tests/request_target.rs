@@ -76,17 +76,66 @@ async fn every_spelling_of_a_path_meets_the_rule_for_it() {
             "{path} is forwarded normalized"
         );
     }
-    // `%2F` is the `/` a backend will take it for; other escapes keep
-    // their meaning.
+    // Other escapes keep their meaning; the query is left as sent.
     let (_, _, body) = raw(
         &proxy,
-        "GET /public/..%2Fadmin%2Fx/a%20b?q=%2e HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
+        "GET /admin/a%20b?q=%2e HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
     )
     .await;
     let seen = seen(&body);
-    assert_eq!(seen["upstream"], "admin", "..%2F climbed out of /public");
-    assert_eq!(seen["path"], "/admin/x/a%20b");
+    assert_eq!(seen["path"], "/admin/a%20b");
     assert_eq!(seen["query"], "q=%2e", "the query is left as sent");
+}
+
+const ESCAPED_SLASH: &str =
+    "GET /public/..%2Fadmin%2fx HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n";
+
+/// `%2F` is no `/` (RFC 3986 §2.2): kept, it is part of its segment, and
+/// cannot climb out of one; APIs such as GitLab's need it forwarded so.
+#[tokio::test]
+async fn an_encoded_slash_is_kept_in_its_segment_and_forwarded_as_sent() {
+    let (proxy, _admin, _app) = two_apps().await;
+    let (status, _, body) = raw(&proxy, ESCAPED_SLASH).await;
+    assert_eq!(status, 200);
+    let seen = seen(&body);
+    assert_eq!(seen["upstream"], "app", "..%2F is a segment, not a way up");
+    assert_eq!(seen["path"], "/public/..%2Fadmin%2Fx");
+    let (_, _, body) = raw(
+        &proxy,
+        "GET /api/vhosts/%2F/queues HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(self::seen(&body)["path"], "/api/vhosts/%2F/queues");
+}
+
+/// For backends that would read `%2F` as `/` anyway, the proxy can decode
+/// it first, so that the rules see the path those backends will serve, or
+/// refuse it.
+#[tokio::test]
+async fn an_encoded_slash_can_be_decoded_or_refused_instead() {
+    use gatehouse_proxy::target::EscapedSlashes;
+    let admin = Upstream::start("admin").await;
+    let app = Upstream::start("app").await;
+    let rules = format!(
+        "  - matches: [{{path: {{type: PathPrefix, value: /admin}}}}]\n    backends: [{{name: admin, url: '{}'}}]\n  - backends: [{{name: app, url: '{}'}}]\n",
+        admin.url(),
+        app.url()
+    );
+    let decoding = start_proxy(|s| s.escaped_slashes = EscapedSlashes::Decode).await;
+    apply_yaml(&decoding, &route_yaml("paths", &rules));
+    let (_, _, body) = raw(&decoding, ESCAPED_SLASH).await;
+    let seen = seen(&body);
+    assert_eq!(
+        seen["upstream"], "admin",
+        "decoded, ..%2F climbs out of /public"
+    );
+    assert_eq!(seen["path"], "/admin/x");
+
+    let refusing = start_proxy(|s| s.escaped_slashes = EscapedSlashes::Reject).await;
+    apply_yaml(&refusing, &route_yaml("paths", &rules));
+    let (status, _, body) = raw(&refusing, ESCAPED_SLASH).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("encoded slash (`%2F`)"), "{body}");
 }
 
 #[tokio::test]
