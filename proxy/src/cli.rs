@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::forwarded::TrustedProxies;
 use crate::target::EscapedSlashes;
 
 #[derive(Parser, Debug, Clone)]
@@ -91,6 +92,12 @@ pub struct Settings {
     /// backends that would read it so anyway), or `reject` it with 400.
     #[arg(long, env = "GATEHOUSE_ESCAPED_SLASHES", value_enum, default_value_t = EscapedSlashes::Keep)]
     pub escaped_slashes: EscapedSlashes,
+
+    /// Peers whose `X-Forwarded-Proto` and `-Host` are passed on (a load
+    /// balancer that terminates TLS): IPs and CIDR networks, comma-separated.
+    /// Once given, other peers' `X-Forwarded-For` is replaced, not extended.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
 
     /// A line per request: `off`, `stdout`, or a file to append to (opened
     /// again on SIGUSR1, for log rotation). nginx's `combined` format plus

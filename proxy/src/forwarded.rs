@@ -1,8 +1,16 @@
 //! The headers a proxy sets on what it forwards: `Host`, and
 //! `X-Forwarded-For`, `-Proto` and `-Host`, as nginx's usual
 //! `proxy_set_header` lines and Envoy set them.
+//!
+//! Behind a load balancer that terminates TLS, the scheme and host the
+//! client used are the balancer's to say: from a peer named in
+//! `--trusted-proxies`, its `X-Forwarded-Proto` and `-Host` are passed on,
+//! as Traefik's `forwardedHeaders.trustedIPs` and Envoy's trusted hops do.
+//! Once such a list is given, the `X-Forwarded-For` of any other peer is
+//! no longer believed either: the backend gets that peer's address alone.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
@@ -11,20 +19,95 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// The client's IP as `X-Forwarded-For` carries it: formatted once per
-/// connection, not on each of its requests.
+/// The client's IP as `X-Forwarded-For` carries it, formatted once per
+/// connection, not on each of its requests, and how far its own
+/// `X-Forwarded-*` headers are believed.
 #[derive(Clone)]
-pub struct ClientIp(HeaderValue);
+pub struct ClientIp(HeaderValue, Trust);
+
+/// Whose `X-Forwarded-*` headers are believed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trust {
+    /// No `--trusted-proxies`: the client's `X-Forwarded-For` is extended,
+    /// as nginx's `$proxy_add_x_forwarded_for` does; the rest are ours.
+    Unset,
+    /// A trusted proxy: its scheme and host are passed on too.
+    Trusted,
+    /// Not one of the trusted proxies: none of its headers are.
+    Untrusted,
+}
 
 impl ClientIp {
+    /// A client with no trusted proxies configured.
     pub fn new(addr: SocketAddr) -> ClientIp {
+        ClientIp::of(addr, Trust::Unset)
+    }
+
+    /// A client at `addr`, trusted if `trusted` names it.
+    pub fn judged(addr: SocketAddr, trusted: &TrustedProxies) -> ClientIp {
+        let trust = match trusted.0.is_empty() {
+            true => Trust::Unset,
+            false if trusted.contains(addr.ip()) => Trust::Trusted,
+            false => Trust::Untrusted,
+        };
+        ClientIp::of(addr, trust)
+    }
+
+    fn of(addr: SocketAddr, trust: Trust) -> ClientIp {
         let text = addr.ip().to_string();
-        ClientIp(HeaderValue::from_str(&text).expect("an IP address is a valid header value"))
+        let value = HeaderValue::from_str(&text).expect("an IP address is a valid header value");
+        ClientIp(value, trust)
     }
 
     pub fn as_header(&self) -> &HeaderValue {
         &self.0
     }
+}
+
+/// The peers whose `X-Forwarded-*` headers are believed: addresses and
+/// networks, as `--trusted-proxies 10.0.0.0/8,192.0.2.7` gives them.
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies(Arc<[(IpAddr, u8)]>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list of IPs and CIDR networks.
+    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+        let mut networks = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (ip, bits) = item.split_once('/').unwrap_or((item, ""));
+            let ip: IpAddr = ip.parse().map_err(|_| {
+                format!("`{item}` is not an IP address or network: give e.g. `10.0.0.0/8` or `192.0.2.7`")
+            })?;
+            let most = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                "" => most,
+                bits => bits.parse().ok().filter(|b| *b <= most).ok_or_else(|| {
+                    format!("`{item}`: the prefix length must be a number from 0 to {most}")
+                })?,
+            };
+            networks.push((ip, bits));
+        }
+        Ok(TrustedProxies(networks.into()))
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        // A v4 client on a dual-stack socket shows as `::ffff:a.b.c.d`.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|&(network, bits)| match (network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => same_prefix(&net.octets(), &ip.octets(), bits),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => same_prefix(&net.octets(), &ip.octets(), bits),
+            _ => false,
+        })
+    }
+}
+
+/// Whether `a` and `b` agree in their first `bits` bits.
+fn same_prefix(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let (whole, rest) = (usize::from(bits / 8), bits % 8);
+    a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
 }
 
 /// Who asked, for the `X-Forwarded-*` headers.
@@ -38,11 +121,12 @@ pub struct Origin<'a> {
 
 /// The values set on one forwarded request. They replace any the client
 /// sent under these names, except that `X-Forwarded-For` extends the
-/// client's list.
+/// client's list, and a trusted proxy's scheme and host are kept.
 pub struct ProxyHeaders {
     host: HeaderValue,
     forwarded_host: Option<HeaderValue>,
     forwarded_for: HeaderValue,
+    forwarded_proto: HeaderValue,
 }
 
 impl ProxyHeaders {
@@ -54,11 +138,12 @@ impl ProxyHeaders {
                 HeaderValue::from_str(authority.as_str()).expect("an authority is a valid Host")
             }
         };
-        let client_ip = &origin.client.0;
+        let ClientIp(client_ip, trust) = origin.client;
         // Every line of the client's list, in order, then its address, as
         // nginx's `$proxy_add_x_forwarded_for`; bytes are kept as sent.
         let mut previous = headers.get_all(X_FORWARDED_FOR).iter();
         let forwarded_for = match (previous.next(), previous.next()) {
+            _ if *trust == Trust::Untrusted => client_ip.clone(),
             (None, _) => client_ip.clone(),
             (Some(only), None) => joined([only, client_ip]),
             (Some(first), Some(second)) => {
@@ -66,10 +151,16 @@ impl ProxyHeaders {
                 joined(all.chain([client_ip]))
             }
         };
+        let passed_on = |name| match trust {
+            Trust::Trusted => headers.get(name).cloned(),
+            _ => None,
+        };
         ProxyHeaders {
             host,
-            forwarded_host: origin.host.cloned(),
+            forwarded_host: passed_on(&X_FORWARDED_HOST).or_else(|| origin.host.cloned()),
             forwarded_for,
+            forwarded_proto: passed_on(&X_FORWARDED_PROTO)
+                .unwrap_or(HeaderValue::from_static("http")),
         }
     }
 
@@ -88,7 +179,7 @@ impl ProxyHeaders {
             set(&X_FORWARDED_HOST, host);
         }
         set(&X_FORWARDED_FOR, &self.forwarded_for);
-        set(&X_FORWARDED_PROTO, &HeaderValue::from_static("http"));
+        set(&X_FORWARDED_PROTO, &self.forwarded_proto);
     }
 
     /// Sets them in `headers`.
@@ -109,4 +200,43 @@ fn joined<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> HeaderValue 
         list.extend_from_slice(value.as_bytes());
     }
     HeaderValue::from_bytes(&list).expect("joined header values are a header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trusted(list: &str, ip: &str) -> bool {
+        TrustedProxies::parse(list)
+            .unwrap()
+            .contains(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn networks_and_addresses_name_the_trusted_peers() {
+        assert!(trusted("10.0.0.0/8", "10.200.3.4"));
+        assert!(!trusted("10.0.0.0/8", "11.0.0.1"));
+        assert!(trusted("192.0.2.7, 172.16.0.0/12", "172.31.255.1"));
+        assert!(!trusted("192.0.2.7, 172.16.0.0/12", "172.32.0.1"));
+        assert!(trusted("192.0.2.0/25", "192.0.2.127"));
+        assert!(!trusted("192.0.2.0/25", "192.0.2.128"));
+        assert!(trusted("0.0.0.0/0", "203.0.113.9"));
+        assert!(trusted("fd00::/8", "fd12::1"));
+        assert!(!trusted("fd00::/8", "fe80::1"));
+        // A v4 peer on a dual-stack socket.
+        assert!(trusted("127.0.0.1", "::ffff:127.0.0.1"));
+        assert!(
+            !trusted("::/0", "127.0.0.1"),
+            "a v6 network holds no v4 peer"
+        );
+    }
+
+    #[test]
+    fn a_list_that_is_not_addresses_says_what_is_wrong() {
+        let err = TrustedProxies::parse("10.0.0.0/8,lb.internal").unwrap_err();
+        assert!(err.contains("`lb.internal` is not an IP address"), "{err}");
+        let err = TrustedProxies::parse("10.0.0.0/33").unwrap_err();
+        assert!(err.contains("from 0 to 32"), "{err}");
+        assert!(TrustedProxies::parse("").unwrap().0.is_empty());
+    }
 }

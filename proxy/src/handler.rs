@@ -12,6 +12,7 @@ use crate::access_log::{Served, WorkerLog};
 use crate::body::{self, Body};
 use crate::filters;
 use crate::forward::{RequestBody, Upstreams, within};
+use crate::forwarded::TrustedProxies;
 use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
@@ -29,6 +30,8 @@ pub struct Shared {
     pub access_log: Option<Arc<WorkerLog>>,
     /// What `%2F` in a request path becomes.
     pub escaped_slashes: EscapedSlashes,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub async fn handle<B: RequestBody>(

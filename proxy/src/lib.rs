@@ -153,6 +153,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         shutdown_grace: settings.shutdown_grace,
         access_log: access_log.clone(),
         escaped_slashes: settings.escaped_slashes,
+        trusted_proxies: settings.trusted_proxies.clone(),
     };
     let traffic = workers::Workers::spawn(listeners, state.clone(), worker_settings, stopped)?;
     let admin = Arc::new(admin::Admin {

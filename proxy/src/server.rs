@@ -69,7 +69,7 @@ pub async fn serve(
         let connection = lane::serve(
             stream,
             shared.clone(),
-            ClientIp::new(client),
+            ClientIp::judged(client, &shared.trusted_proxies),
             limits,
             hyper.clone(),
             worker_stop.clone(),

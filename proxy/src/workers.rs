@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::access_log::{self, AccessLog, WorkerLog};
 use crate::forward::{BackendTimeouts, Upstreams};
+use crate::forwarded::TrustedProxies;
 use crate::handler::Shared;
 use crate::server::{self, Limits};
 use crate::state::State;
@@ -67,6 +68,7 @@ pub struct WorkerSettings {
     pub shutdown_grace: Duration,
     pub access_log: Option<Arc<AccessLog>>,
     pub escaped_slashes: EscapedSlashes,
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The running worker threads.
@@ -90,6 +92,7 @@ impl Workers {
             let (limits, backend, grace) =
                 (settings.limits, settings.backend, settings.shutdown_grace);
             let escaped_slashes = settings.escaped_slashes;
+            let trusted_proxies = settings.trusted_proxies.clone();
             let access_log = settings.access_log.as_ref().map(AccessLog::for_worker);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
@@ -109,6 +112,7 @@ impl Workers {
                             upstreams: Upstreams::new(backend),
                             access_log,
                             escaped_slashes,
+                            trusted_proxies,
                         });
                         server::serve(listener, shared, limits, slots, stop, grace).await;
                     });

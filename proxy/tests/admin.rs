@@ -54,14 +54,7 @@ async fn put_config_applies_and_reports_the_revision() {
     );
     assert_eq!(again["generation"], applied["generation"]);
 
-    let served: ProxyConfig = client
-        .get(admin(&proxy, "/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: ProxyConfig = json_of(client.get(admin(&proxy, "/config"))).await;
     assert_eq!(served, config);
 }
 

@@ -55,20 +55,60 @@ async fn sets_forwarded_headers_and_drops_hop_by_hop_ones() {
 async fn forwarded_for_keeps_every_line_of_the_client_list() {
     let upstream = Upstream::start("a").await;
     let proxy = proxy_to(&upstream).await;
-    let seen: serde_json::Value = client()
-        .get(url(&proxy, "/"))
-        .header("x-forwarded-for", "10.0.0.1")
-        .header("x-forwarded-for", "10.0.0.2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: serde_json::Value = json_of(
+        client()
+            .get(url(&proxy, "/"))
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("x-forwarded-for", "10.0.0.2"),
+    )
+    .await;
     assert_eq!(
         seen["headers"]["x-forwarded-for"],
         "10.0.0.1, 10.0.0.2, 127.0.0.1"
     );
+}
+
+/// The headers a client behind a TLS-terminating load balancer sends, as
+/// the balancer adds them.
+async fn forwarded_as_seen(trusted: &str) -> serde_json::Value {
+    let upstream = Upstream::start("a").await;
+    let trusted = gatehouse_proxy::forwarded::TrustedProxies::parse(trusted).unwrap();
+    let proxy = start_proxy(|s| s.trusted_proxies = trusted).await;
+    apply_yaml(&proxy, &one_backend("app", "a", &upstream.url()));
+    let seen: serde_json::Value = json_of(
+        client()
+            .get(url(&proxy, "/"))
+            .header("host", "shop.internal")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "shop.example.com")
+            .header("x-forwarded-for", "203.0.113.9"),
+    )
+    .await;
+    seen["headers"].clone()
+}
+
+/// A load balancer named in `--trusted-proxies` says which scheme and host
+/// the client used; once a list is given, other peers say nothing.
+#[tokio::test]
+async fn a_trusted_proxy_says_the_scheme_and_host_and_others_do_not() {
+    let trusted = forwarded_as_seen("127.0.0.0/8").await;
+    assert_eq!(trusted["x-forwarded-proto"], "https");
+    assert_eq!(trusted["x-forwarded-host"], "shop.example.com");
+    assert_eq!(trusted["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(trusted["host"], "shop.internal");
+
+    let untrusted = forwarded_as_seen("10.0.0.0/8").await;
+    assert_eq!(untrusted["x-forwarded-proto"], "http");
+    assert_eq!(untrusted["x-forwarded-host"], "shop.internal");
+    assert_eq!(
+        untrusted["x-forwarded-for"], "127.0.0.1",
+        "an untrusted peer's list is not believed"
+    );
+
+    // Without a list, as nginx's usual lines: the list extended, the rest ours.
+    let unset = forwarded_as_seen("").await;
+    assert_eq!(unset["x-forwarded-proto"], "http");
+    assert_eq!(unset["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
 }
 
 #[tokio::test]

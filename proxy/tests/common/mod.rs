@@ -135,6 +135,11 @@ pub fn apply_yaml(proxy: &Running, yaml: &str) {
         .expect("config applies");
 }
 
+/// Sends `request` and reads its answer as JSON.
+pub async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
