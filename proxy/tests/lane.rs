@@ -190,7 +190,7 @@ async fn a_malformed_request_gets_a_400_that_says_why() {
         "{answer}"
     );
     assert!(
-        answer.ends_with("400 Bad Request: a header name has a character names may not have\n"),
+        answer.ends_with("400 Bad Request: a header name has a character names may not have (no space before the colon, no line folded onto the next)\n"),
         "{answer}"
     );
 }

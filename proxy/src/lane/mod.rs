@@ -95,11 +95,17 @@ pub async fn serve(
         };
         let lane = match head {
             Head::Lane(lane) => lane,
-            Head::TooLarge => {
-                let why = format!(
-                    "the request head is larger than {} bytes",
-                    limits.max_header_bytes
-                );
+            Head::TooLarge | Head::TooManyFields => {
+                let why = match head {
+                    Head::TooLarge => format!(
+                        "the request head is larger than {} bytes",
+                        limits.max_header_bytes
+                    ),
+                    _ => format!(
+                        "the request has more than {} header fields",
+                        request::MAX_HEADERS
+                    ),
+                };
                 let refused = Refused {
                     status: http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                     why: &why,

@@ -10,9 +10,9 @@ use http_body_util::Empty;
 
 use crate::hop;
 
-/// Most headers a request head may carry before it goes to hyper (which
-/// answers 431), as hyper allows.
-const MAX_HEADERS: usize = 100;
+/// Most fields a request head may carry, as hyper allows (and Envoy's
+/// default); more are answered 431.
+pub const MAX_HEADERS: usize = 100;
 
 /// The HTTP/2 connection preface, which h2c clients open with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
@@ -27,6 +27,8 @@ pub enum Head {
     Hyper,
     /// A head over `--max-header-bytes`: answered 431, and the connection closed.
     TooLarge,
+    /// A head with more fields than `MAX_HEADERS`: answered 431 likewise.
+    TooManyFields,
     /// A head that is not HTTP: answered 400, as hyper would, and the
     /// connection closed; what is wrong with it.
     Malformed(&'static str),
@@ -62,8 +64,7 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
         // Answered here: hyper's own limit lets a head through that
         // arrives whole, whatever its size.
         Ok(_) => return Some(Head::TooLarge),
-        // hyper answers 431 for these.
-        Err(httparse::Error::TooManyHeaders) => return Some(Head::Hyper),
+        Err(httparse::Error::TooManyHeaders) => return Some(Head::TooManyFields),
         Err(err) => return Some(Head::Malformed(malformed(err))),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
@@ -132,11 +133,15 @@ pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
 /// What a client would need to hear about a head httparse refused.
 fn malformed(err: httparse::Error) -> &'static str {
     match err {
-        httparse::Error::HeaderName => "a header name has a character names may not have",
+        httparse::Error::HeaderName => {
+            "a header name has a character names may not have (no space before the colon, no line folded onto the next)"
+        }
         httparse::Error::HeaderValue => "a header value has a control character",
         httparse::Error::NewLine => "a line does not end in CRLF",
         httparse::Error::Token => "the request line is not METHOD SP target SP HTTP/1.x",
-        httparse::Error::Version => "the version is not HTTP/1.0 or HTTP/1.1",
+        httparse::Error::Version => {
+            "the request line does not end in HTTP/1.0 or HTTP/1.1 (a space in the target is sent as %20)"
+        }
         _ => "the request head is not HTTP/1.1",
     }
 }
@@ -178,8 +183,23 @@ mod tests {
             None => panic!("partial"),
             Some(Head::Hyper) => panic!("left to hyper"),
             Some(Head::TooLarge) => panic!("too large"),
+            Some(Head::TooManyFields) => panic!("too many fields"),
             Some(Head::Malformed(why)) => panic!("malformed: {why}"),
         }
+    }
+
+    #[test]
+    fn a_head_with_over_100_fields_has_too_many() {
+        let mut head = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..=MAX_HEADERS {
+            head.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut buf = BytesMut::from(head.as_bytes());
+        assert!(matches!(
+            parse(&mut buf, 64 * 1024),
+            Some(Head::TooManyFields)
+        ));
     }
 
     #[test]
@@ -242,7 +262,18 @@ mod tests {
     fn a_head_that_is_not_http_is_malformed_and_says_why() {
         for (input, why) in [
             (&b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"[..], "header name"),
-            (b"GET / HTTP/3.0\r\n\r\n", "version"),
+            (
+                b"GET / HTTP/3.0\r\n\r\n",
+                "does not end in HTTP/1.0 or HTTP/1.1",
+            ),
+            (
+                b"GET /a b HTTP/1.1\r\n\r\n",
+                "a space in the target is sent as %20",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nX : y\r\n\r\n",
+                "no space before the colon",
+            ),
             (b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n", "header value"),
             (b"G\"T / HTTP/1.1\r\n\r\n", "request line"),
             (b"BLAH\r\n\r\n", "request line"),
