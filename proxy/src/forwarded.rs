@@ -85,7 +85,21 @@ impl TrustedProxies {
                     format!("`{item}`: the prefix length must be a number from 0 to {most}")
                 })?,
             };
-            networks.push((ip, bits));
+            // A v4 network written v4-mapped (`::ffff:10.0.0.0/104`) is
+            // held as v4, as the peers it names are matched.
+            let network = match ip {
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) if bits >= 96 => (IpAddr::V4(v4), bits - 96),
+                    Some(_) => {
+                        return Err(format!(
+                            "`{item}`: a v4-mapped network needs a prefix of 96 or more"
+                        ));
+                    }
+                    None => (ip, bits),
+                },
+                IpAddr::V4(_) => (ip, bits),
+            };
+            networks.push(network);
         }
         Ok(TrustedProxies(networks.into()))
     }
@@ -223,8 +237,11 @@ mod tests {
         assert!(trusted("0.0.0.0/0", "203.0.113.9"));
         assert!(trusted("fd00::/8", "fd12::1"));
         assert!(!trusted("fd00::/8", "fe80::1"));
-        // A v4 peer on a dual-stack socket.
+        // A v4 peer on a dual-stack socket, or a v4 network written mapped.
         assert!(trusted("127.0.0.1", "::ffff:127.0.0.1"));
+        assert!(trusted("::ffff:10.0.0.1", "10.0.0.1"));
+        assert!(trusted("::ffff:10.0.0.0/104", "::ffff:10.9.9.9"));
+        assert!(!trusted("::ffff:10.0.0.0/104", "11.0.0.1"));
         assert!(
             !trusted("::/0", "127.0.0.1"),
             "a v6 network holds no v4 peer"
@@ -237,6 +254,8 @@ mod tests {
         assert!(err.contains("`lb.internal` is not an IP address"), "{err}");
         let err = TrustedProxies::parse("10.0.0.0/33").unwrap_err();
         assert!(err.contains("from 0 to 32"), "{err}");
+        let err = TrustedProxies::parse("::ffff:10.0.0.0/64").unwrap_err();
+        assert!(err.contains("96 or more"), "{err}");
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());
     }
 }

@@ -130,10 +130,8 @@ fn hyper_servers(limits: Limits) -> HyperServers {
         // The lane's connections come with a whole head; `HeadTimeout`
         // times the ones after it.
         .header_read_timeout(None)
-        // The buffer bounds a head that needs several reads, the size
-        // limit one that came in a single read.
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_header_size(limits.max_header_bytes);
+        // Its read buffer bounds a head: hyper reads no more than it holds.
+        .max_buf_size(limits.max_header_bytes.max(8192));
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())

@@ -394,3 +394,39 @@ async fn a_head_with_too_many_fields_is_logged_431() {
     let lines = lines(&path, 1).await;
     assert_logged(&lines, r#" "GET /many HTTP/1.1" 431 "#);
 }
+
+/// A refused head that hyper read with the request before it is logged
+/// with `-`, never with that request's line or a header line of its own.
+#[tokio::test]
+async fn a_pipelined_refused_head_is_never_logged_with_another_line() {
+    use tokio::io::AsyncReadExt;
+    let upstream = Upstream::start("up").await;
+    let path = log_path("pipelined-refused");
+    let proxy = proxy_logging(&path, LogFormat::Text, &upstream).await;
+    let post = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+    // All in one write; then the start of a head with the body, its rest later.
+    let whole = format!("{post}GET /second HTTP/1.1\r\nHost: x\r\n\r\nBLAH \"/malformed\r\n\r\n");
+    let split = format!("{post}GET /third HTTP/1.1\r\nHost: x");
+    for (first, rest) in [
+        (whole.as_str(), ""),
+        (split.as_str(), "\r\nX Bad: y\r\n\r\n"),
+    ] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        stream.write_all(first.as_bytes()).await.unwrap();
+        if !rest.is_empty() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stream.write_all(rest.as_bytes()).await.unwrap();
+        }
+        let mut answer = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut answer)).await;
+        assert!(closed.is_ok(), "{first:?} was waited on for ever");
+        assert!(String::from_utf8_lossy(&answer).contains(" 400 "));
+    }
+    let lines = lines(&path, 5).await;
+    let refused: Vec<_> = lines.iter().filter(|l| l.contains(" 400 ")).collect();
+    assert_eq!(refused.len(), 2, "{lines:#?}");
+    for line in refused {
+        assert!(line.contains(r#" "-" 400 "#), "{line}");
+    }
+}

@@ -41,6 +41,13 @@ pub struct HeadTimeout<S> {
 }
 
 /// The request line of the head read last, and whether its time ran out.
+///
+/// hyper may hold the start of a head in its own buffer (read with the
+/// body before it) and parse it without a read here, or a read here may
+/// bring the rest of such a head: the line is cleared as each request
+/// begins, and kept only when it starts as a request line does, so that
+/// an earlier request's line or a header line is never logged as the
+/// refused head's. When the line is unknown, `-` is logged.
 #[derive(Default)]
 pub struct HeadSeen(Mutex<Seen>);
 
@@ -52,13 +59,36 @@ struct Seen {
     timed_out: bool,
 }
 
+/// What is logged of the head that ended a connection.
+pub struct LastHead {
+    /// Its request line, or `-` when it is not known.
+    pub line: Vec<u8>,
+    /// Whether the header timeout cut it off (else hyper refused it).
+    pub timed_out: bool,
+}
+
 impl HeadSeen {
-    /// The request line (without its line end) and whether the head timed
-    /// out; `None` if no head was begun, or it held only empty lines,
-    /// which are no request (RFC 9112 §2.2).
-    pub fn last(&self) -> Option<(Vec<u8>, bool)> {
+    /// The head to log. `None` after a timeout on a head of empty lines
+    /// only, which is no request (RFC 9112 §2.2).
+    pub fn last(&self) -> Option<LastHead> {
         let seen = lock(&self.0);
-        (!seen.line.is_empty()).then(|| (seen.line.clone(), seen.timed_out))
+        if seen.timed_out && seen.line.is_empty() {
+            return None;
+        }
+        let line = match is_request_line_start(&seen.line) {
+            true => seen.line.clone(),
+            false => b"-".to_vec(),
+        };
+        Some(LastHead {
+            line,
+            timed_out: seen.timed_out,
+        })
+    }
+
+    /// A request begins: its head was read whole, and the line kept is no
+    /// longer the one to log.
+    pub fn request_began(&self) {
+        self.begin();
     }
 
     fn begin(&self) {
@@ -84,6 +114,13 @@ impl HeadSeen {
         seen.line.extend_from_slice(taken);
         seen.whole |= seen.line.len() == LINE_KEPT;
     }
+}
+
+/// Whether `line` opens as a request line, `METHOD SP`: a method of three
+/// or more capitals, which a header line (`Name: value`) never is.
+fn is_request_line_start(line: &[u8]) -> bool {
+    let method = line.split(|&b| b == b' ').next().unwrap_or_default();
+    method.len() >= 3 && method.len() < line.len() && method.iter().all(u8::is_ascii_uppercase)
 }
 
 /// What the connection is waiting for, as far as its reads show.
@@ -158,9 +195,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadTimeout<S> {
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         let moved = this.look(buf.filled().len() > before);
         if let Some(seen) = &this.seen {
-            // A head begins, or a request whose head was read does: the
-            // line kept is no longer the one to log.
-            if matches!(moved, Some(Waiting::Head | Waiting::Nothing)) {
+            if moved == Some(Waiting::Head) {
                 seen.begin();
             }
             if this.waiting == Waiting::Head {
@@ -208,7 +243,7 @@ mod tests {
         for read in reads {
             seen.note(read);
         }
-        seen.last().map(|(line, _)| line)
+        seen.last().map(|last| last.line)
     }
 
     #[test]
@@ -219,15 +254,32 @@ mod tests {
             b"X: y\r\n",
         ]);
         assert_eq!(line.as_deref(), Some(&b"GET /abc HTTP/1.1"[..]));
+        let long = vec![b'a'; 3 * LINE_KEPT];
+        let line = noted(&[b"GET /", &long, b" HTTP/1.1\r\n"]);
+        assert_eq!(line.map(|l| l.len()), Some(LINE_KEPT));
     }
 
     #[test]
-    fn empty_lines_alone_are_no_request_and_a_long_line_is_cut() {
-        assert_eq!(noted(&[b"\r\n", b"\r\n"]), None);
-        let long = vec![b'a'; 3 * LINE_KEPT];
+    fn what_is_not_a_request_line_is_logged_as_unknown() {
+        // The rest of a head whose start hyper had read with a body.
         assert_eq!(
-            noted(&[&long, b" HTTP/1.1\r\n"]).map(|l| l.len()),
-            Some(LINE_KEPT)
+            noted(&[b"\r\nX Bad: y\r\n\r\n"]).as_deref(),
+            Some(&b"-"[..])
         );
+        assert_eq!(noted(&[b"Host: x\r\n"]).as_deref(), Some(&b"-"[..]));
+        // Nothing read since a request began: hyper parsed it from its buffer.
+        assert_eq!(noted(&[]).as_deref(), Some(&b"-"[..]));
+        assert_eq!(
+            noted(&[b"BLAH \"/x\r\n"]).as_deref(),
+            Some(&b"BLAH \"/x"[..])
+        );
+    }
+
+    #[test]
+    fn a_timeout_on_empty_lines_alone_is_no_request() {
+        let seen = HeadSeen::default();
+        seen.note(b"\r\n\r\n");
+        lock(&seen.0).timed_out = true;
+        assert!(seen.last().is_none());
     }
 }

@@ -346,7 +346,11 @@ async fn hand_off(
             limits.header_read_timeout,
             seen,
         );
+        let began = refused.as_ref().map(|(seen, ..)| seen.clone());
         let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            if let Some(seen) = &began {
+                seen.request_began();
+            }
             // An upgrade's tunnel outlives the connection: it holds the slot.
             req.extensions_mut().insert(held.clone());
             h1_request(shared.clone(), client.clone(), counted.clone(), req)
@@ -370,10 +374,10 @@ async fn hand_off(
 /// the heads it refuses: one hyper answered 400, 414 or 431 (its
 /// `on_error`), or one not finished within the header timeout (408).
 fn log_refused_head(seen: &HeadSeen, log: &Arc<WorkerLog>, client: &ClientIp, err: &hyper::Error) {
-    let Some((line, timed_out)) = seen.last() else {
+    let Some(head) = seen.last() else {
         return;
     };
-    let status = if timed_out {
+    let status = if head.timed_out {
         http::StatusCode::REQUEST_TIMEOUT
     } else if err.is_parse_version_h2() {
         return;
@@ -389,7 +393,7 @@ fn log_refused_head(seen: &HeadSeen, log: &Arc<WorkerLog>, client: &ClientIp, er
     } else {
         return;
     };
-    log.refused(client, &line).status = status.as_u16();
+    log.refused(client, &head.line).status = status.as_u16();
 }
 
 /// What the lane hands hyper with a connection.
