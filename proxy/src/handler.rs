@@ -56,7 +56,10 @@ async fn route<B: RequestBody>(
     served: Option<&mut Served>,
 ) -> Response<Body> {
     let started = Instant::now();
-    if let Some(coding) = undecoded_coding(req.headers()) {
+    // Only a body has a transfer coding: the lane's requests skip the lookup.
+    if !req.body().is_end_stream()
+        && let Some(coding) = undecoded_coding(req.headers())
+    {
         shared
             .state
             .metrics

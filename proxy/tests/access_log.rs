@@ -213,18 +213,23 @@ async fn reopening_follows_a_rotated_file() {
     );
 }
 
-#[tokio::test]
-async fn a_websocket_is_logged_when_its_tunnel_closes_with_what_it_sent() {
+/// Sends `times` pings through a WebSocket tunnel and reads their echoes.
+async fn ping(ws: &mut TcpStream, times: usize) {
     use tokio::io::AsyncReadExt;
-    let upstream = Upstream::start("up").await;
-    let path = log_path("websocket");
-    let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
-    let mut ws = open_websocket(&proxy).await;
-    for _ in 0..3 {
+    for _ in 0..times {
         ws.write_all(b"ping").await.unwrap();
         let mut echoed = [0u8; 4];
         ws.read_exact(&mut echoed).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_websocket_is_logged_when_its_tunnel_closes_with_what_it_sent() {
+    let upstream = Upstream::start("up").await;
+    let path = log_path("websocket");
+    let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
+    let mut ws = open_websocket(&proxy).await;
+    ping(&mut ws, 3).await;
     // Open for longer than a flush: nothing logged yet.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "");
@@ -244,16 +249,11 @@ async fn a_websocket_is_logged_when_its_tunnel_closes_with_what_it_sent() {
 /// it had carried.
 #[tokio::test]
 async fn a_websocket_cut_at_shutdown_is_logged_with_what_it_sent() {
-    use tokio::io::AsyncReadExt;
     let upstream = Upstream::start("up").await;
     let path = log_path("websocket-shutdown");
     let proxy = proxy_logging(&path, LogFormat::Json, &upstream).await;
     let mut ws = open_websocket(&proxy).await;
-    for _ in 0..2 {
-        ws.write_all(b"ping").await.unwrap();
-        let mut echoed = [0u8; 4];
-        ws.read_exact(&mut echoed).await.unwrap();
-    }
+    ping(&mut ws, 2).await;
     proxy.shutdown();
     tokio::time::timeout(Duration::from_secs(10), proxy.wait())
         .await

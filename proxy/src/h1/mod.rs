@@ -31,7 +31,7 @@ use crate::metrics::UpstreamError;
 
 /// Largest response head accepted, however its bytes arrive; nginx's
 /// default (`proxy_buffer_size`) is 4–8 KiB, hyper's about 400 KiB (the
-/// pool gives hyper this one).
+/// pool holds hyper's responses to this one too).
 pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// One worker's client and its idle connections.

@@ -85,13 +85,9 @@ impl HeadSeen {
         })
     }
 
-    /// A request begins: its head was read whole, and the line kept is no
-    /// longer the one to log.
-    pub fn request_began(&self) {
-        self.begin();
-    }
-
-    fn begin(&self) {
+    /// A head begins, or a request does (its head was read whole): the
+    /// line kept is no longer the one to log.
+    pub fn begin(&self) {
         let mut seen = lock(&self.0);
         seen.line.clear();
         seen.whole = false;

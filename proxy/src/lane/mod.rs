@@ -336,20 +336,19 @@ async fn hand_off(
         until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
     } else {
         // With an access log, the head that ends the connection is logged.
-        let refused = (shared.access_log.clone())
-            .map(|log| (Arc::new(HeadSeen::default()), log, client.clone()));
-        let seen = refused.as_ref().map(|(seen, ..)| seen.clone());
+        let log = shared.access_log.clone();
+        let seen = log.as_ref().map(|_| Arc::new(HeadSeen::default()));
+        let (began, logged_client) = (seen.clone(), client.clone());
         let stream = HeadTimeout::new(
             stream,
             activity,
             limits.keep_alive_timeout,
             limits.header_read_timeout,
-            seen,
+            seen.clone(),
         );
-        let began = refused.as_ref().map(|(seen, ..)| seen.clone());
         let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             if let Some(seen) = &began {
-                seen.request_began();
+                seen.begin();
             }
             // An upgrade's tunnel outlives the connection: it holds the slot.
             req.extensions_mut().insert(held.clone());
@@ -360,8 +359,8 @@ async fn hand_off(
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let result = until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await;
-        if let (Some((seen, log, client)), Some(Err(err))) = (&refused, &result) {
-            log_refused_head(seen, log, client, err);
+        if let (Some(seen), Some(log), Some(Err(err))) = (&seen, &log, &result) {
+            log_refused_head(seen, log, &logged_client, err);
         }
         result
     };
