@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::client_headers::Underscores;
 use crate::forwarded::TrustedProxies;
 use crate::target::EscapedSlashes;
 
@@ -99,6 +100,12 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse)]
     pub trusted_proxies: TrustedProxies,
 
+    /// Pass on request headers whose names have `_` (dropped by default, as
+    /// nginx's `underscores_in_headers off`: CGI, Rack and uWSGI backends
+    /// read `X_Forwarded_For` as `X-Forwarded-For`).
+    #[arg(long, env = "GATEHOUSE_ALLOW_UNDERSCORES_IN_HEADERS")]
+    pub allow_underscores_in_headers: bool,
+
     /// A line per request: `off`, `stdout`, or a file to append to (opened
     /// again on SIGUSR1, for log rotation). nginx's `combined` format plus
     /// the time taken, Route and backend; JSON with `--log-format json`.
@@ -164,6 +171,14 @@ fn log_filter(text: &str) -> Result<String, String> {
 }
 
 impl Settings {
+    /// What happens to request header names with `_`.
+    pub fn underscores(&self) -> Underscores {
+        match self.allow_underscores_in_headers {
+            true => Underscores::Allow,
+            false => Underscores::Drop,
+        }
+    }
+
     /// Settings for tests and embedding: loopback ports picked by the OS.
     pub fn for_tests() -> Settings {
         Settings::parse_from([

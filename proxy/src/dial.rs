@@ -10,7 +10,8 @@ use crate::metrics::UpstreamError;
 
 /// A connection to `authority` (port 80 when it names none), with Nagle off.
 /// A name that resolves to nothing is `NoEndpoint` (503); addresses that all
-/// refuse, or a timeout, are `Connect` (502), except that a Kubernetes
+/// refuse are `Connect` (502), a timeout `ConnectTimeout` (504, as nginx
+/// and Envoy answer: the backend may be there, only slow), except that a Kubernetes
 /// Service (`*.svc`) that refuses has no ready endpoint: kube-proxy rejects
 /// connections to a Service without one, and Gateway API asks for a 503
 /// there, as Envoy Gateway and Contour answer.
@@ -36,7 +37,7 @@ pub async fn dial(authority: &Authority, timeout: Duration) -> Result<TcpStream,
     };
     let stream = tokio::time::timeout(timeout, connecting)
         .await
-        .map_err(|_| UpstreamError::Connect)??;
+        .map_err(|_| UpstreamError::ConnectTimeout)??;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }

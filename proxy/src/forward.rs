@@ -233,7 +233,7 @@ fn upgrade_protocol<B>(req: &Request<B>) -> Option<HeaderValue> {
 
 /// Makes `req` what hyper's client is to send: origin form, HTTP/1.1, no
 /// hop-by-hop headers but the upgrade's, ours set.
-fn prepare_request<B>(
+fn prepare_request<B: http_body::Body>(
     req: &mut Request<B>,
     proxy_headers: &ProxyHeaders,
     upgrade: Option<&HeaderValue>,
@@ -247,8 +247,17 @@ fn prepare_request<B>(
     *req.uri_mut() = Uri::from(path);
     *req.version_mut() = Version::HTTP_11;
 
+    let has_body = !req.body().is_end_stream();
     let headers = req.headers_mut();
-    hop::strip(headers);
+    hop::strip_fixed(headers);
+    // hyper's client sends a GET or HEAD body of unknown length as no body
+    // at all; said chunked, it is sent as nginx sends it.
+    if has_body && !headers.contains_key(header::CONTENT_LENGTH) {
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+    }
     if let Some(protocol) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol.clone());

@@ -10,6 +10,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 
 use crate::access_log::{Served, WorkerLog};
 use crate::body::{self, Body};
+use crate::client_headers::{self, Underscores};
 use crate::filters;
 use crate::forward::{RequestBody, Upstreams, within};
 use crate::forwarded::TrustedProxies;
@@ -32,6 +33,8 @@ pub struct Shared {
     pub escaped_slashes: EscapedSlashes,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// Whether header names with `_` reach backends.
+    pub underscores: Underscores,
 }
 
 pub async fn handle<B: RequestBody>(
@@ -69,6 +72,14 @@ async fn route<B: RequestBody>(
             "the body's transfer coding `{coding}` is not one this proxy decodes: send it `chunked` alone (compressed data says so in Content-Encoding)"
         );
         return body::plain(StatusCode::NOT_IMPLEMENTED, &why);
+    }
+    if let Err(why) = client_headers::sanitize(req.headers_mut(), shared.underscores) {
+        shared
+            .state
+            .metrics
+            .unmatched
+            .record(StatusCode::BAD_REQUEST);
+        return body::plain(StatusCode::BAD_REQUEST, why);
     }
     let host = match target::check(&mut req, shared.escaped_slashes) {
         Ok(host) => host,
@@ -246,6 +257,10 @@ fn error_response(kind: UpstreamError, backend: &str) -> Response<Body> {
         UpstreamError::Protocol => (
             StatusCode::BAD_GATEWAY,
             format!("backend {backend} closed or sent an invalid response"),
+        ),
+        UpstreamError::ConnectTimeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("backend {backend} did not accept a connection within the connect timeout"),
         ),
         UpstreamError::NoEndpoint => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -67,7 +67,8 @@ impl ConnectionOptions {
     }
 }
 
-/// Drops the hop-by-hop headers of `headers`. One pass over the names finds
+/// Drops the hop-by-hop headers of a response's `headers`, with those its
+/// `Connection` names. One pass over the names finds
 /// those present, so a message without any (most requests) costs no hashed
 /// removal, and one with only `Connection` costs one instead of eight.
 pub fn strip(headers: &mut HeaderMap) {
@@ -88,6 +89,21 @@ pub fn strip(headers: &mut HeaderMap) {
         )
         .filter_map(|token| HeaderName::from_bytes(token).ok()),
     );
+    for name in present {
+        headers.remove(name);
+    }
+}
+
+/// Drops the hop-by-hop headers of a request about to be forwarded. Those
+/// its `Connection` named were taken from the client's headers before the
+/// filters ran (`client_headers`); removing them now would remove what the
+/// proxy itself set under those names.
+pub fn strip_fixed(headers: &mut HeaderMap) {
+    let present: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_hop_by_hop(n))
+        .cloned()
+        .collect();
     for name in present {
         headers.remove(name);
     }

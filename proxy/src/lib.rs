@@ -10,6 +10,7 @@ pub mod allocator;
 pub mod body;
 pub mod cli;
 pub mod client_body;
+pub mod client_headers;
 pub mod decimal;
 pub mod dial;
 pub mod embedded;
@@ -154,6 +155,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         access_log: access_log.clone(),
         escaped_slashes: settings.escaped_slashes,
         trusted_proxies: settings.trusted_proxies.clone(),
+        underscores: settings.underscores(),
     };
     let traffic = workers::Workers::spawn(listeners, state.clone(), worker_settings, stopped)?;
     let admin = Arc::new(admin::Admin {

@@ -39,6 +39,8 @@ impl RequestCounters {
 #[derive(Clone, Copy, Debug)]
 pub enum UpstreamError {
     Connect,
+    /// No connection within the connect timeout (504, as nginx and Envoy).
+    ConnectTimeout,
     NoEndpoint,
     Timeout,
     Protocol,
@@ -61,6 +63,7 @@ impl UpstreamError {
     pub fn label(self) -> &'static str {
         match self {
             UpstreamError::Connect => "connect",
+            UpstreamError::ConnectTimeout => "connect_timeout",
             UpstreamError::NoEndpoint => "no_endpoint",
             UpstreamError::Timeout => "timeout",
             UpstreamError::Protocol => "protocol",
@@ -236,8 +239,9 @@ impl Metrics {
 
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-const KINDS: [UpstreamError; 5] = [
+const KINDS: [UpstreamError; 6] = [
     UpstreamError::Connect,
+    UpstreamError::ConnectTimeout,
     UpstreamError::NoEndpoint,
     UpstreamError::Timeout,
     UpstreamError::Protocol,

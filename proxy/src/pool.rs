@@ -58,7 +58,7 @@ impl Pool {
             Some(sender) => sender,
             None => self.connect(authority).await?,
         };
-        let response = loop {
+        let mut response = loop {
             match sender.try_send_request(req).await {
                 Ok(response) => break response,
                 Err(mut failed) => match failed.take_message() {
@@ -83,6 +83,16 @@ impl Pool {
         if head_size(&response) > crate::h1::MAX_RESPONSE_HEAD {
             tracing::debug!(%authority, "upstream response head too large");
             return Err(UpstreamError::Protocol);
+        }
+        // Both framings (RFC 9112 §6.3): hyper read the body chunked, as
+        // the coding says; the length would cut it when written on, and a
+        // backend that sends both is not trusted with another request.
+        let headers = response.headers_mut();
+        if headers.contains_key(http::header::TRANSFER_ENCODING)
+            && headers.remove(http::header::CONTENT_LENGTH).is_some()
+        {
+            tracing::debug!(%authority, "upstream response with both Content-Length and Transfer-Encoding; not reusing its connection");
+            return Ok(response);
         }
         self.checkin(authority, sender);
         Ok(response)

@@ -92,6 +92,15 @@ pub fn check<B>(
     }
     if let Cow::Owned(normal) = normalize(path, slashes)? {
         set_path(req, &normal);
+    } else if !req
+        .uri()
+        .path_and_query()
+        .is_none_or(|target| target.as_str().starts_with('/'))
+    {
+        // An absolute target with an empty path (`http://b.test?x=1`):
+        // its path is `/` (RFC 9112 §3.2.1), and forwarded in origin form
+        // it must say so, or the request line would read `GET ?x=1`.
+        set_path(req, "/");
     }
     Ok(host)
 }
@@ -260,6 +269,24 @@ mod tests {
         normalize(path, EscapedSlashes::Decode)
             .unwrap()
             .into_owned()
+    }
+
+    #[test]
+    fn an_absolute_target_with_an_empty_path_gets_slash() {
+        for (target, forwarded) in [
+            ("http://b.test?x=1", "/?x=1"),
+            ("http://b.test", "/"),
+            ("http://b.test/a?x", "/a?x"),
+        ] {
+            let mut req = Request::builder()
+                .uri(target)
+                .version(Version::HTTP_11)
+                .body(())
+                .unwrap();
+            check(&mut req, EscapedSlashes::Keep).unwrap();
+            let sent = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            assert_eq!(sent, forwarded, "{target}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::access_log::{self, AccessLog, WorkerLog};
+use crate::client_headers::Underscores;
 use crate::forward::{BackendTimeouts, Upstreams};
 use crate::forwarded::TrustedProxies;
 use crate::handler::Shared;
@@ -69,6 +70,7 @@ pub struct WorkerSettings {
     pub access_log: Option<Arc<AccessLog>>,
     pub escaped_slashes: EscapedSlashes,
     pub trusted_proxies: TrustedProxies,
+    pub underscores: Underscores,
 }
 
 /// The running worker threads.
@@ -93,6 +95,7 @@ impl Workers {
                 (settings.limits, settings.backend, settings.shutdown_grace);
             let escaped_slashes = settings.escaped_slashes;
             let trusted_proxies = settings.trusted_proxies.clone();
+            let underscores = settings.underscores;
             let access_log = settings.access_log.as_ref().map(AccessLog::for_worker);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
@@ -113,6 +116,7 @@ impl Workers {
                             access_log,
                             escaped_slashes,
                             trusted_proxies,
+                            underscores,
                         });
                         server::serve(listener, shared, limits, slots, stop, grace).await;
                     });

@@ -106,6 +106,29 @@ impl Chunked {
         }
     }
 
+    /// Walks the framing of `input` without taking its data out, for a
+    /// reader that only watches a body go by: how many bytes of `input`
+    /// the body used, and whether it ended in them.
+    pub fn skip(&mut self, input: &[u8]) -> Result<(usize, bool), ChunkError> {
+        let mut used = 0;
+        while used < input.len() && self.state != State::Done {
+            if let State::Data(remaining) = self.state {
+                let n = remaining.min((input.len() - used) as u64);
+                used += n as usize;
+                self.state = if n == remaining {
+                    State::DataCr
+                } else {
+                    State::Data(remaining - n)
+                };
+            } else {
+                let byte = input[used];
+                used += 1;
+                self.state = self.step(byte)?;
+            }
+        }
+        Ok((used, self.state == State::Done))
+    }
+
     /// The state after one framing byte.
     fn step(&mut self, byte: u8) -> Result<State, ChunkError> {
         self.seen += 1;
@@ -118,19 +141,26 @@ impl Chunked {
         }
         Ok(match (self.state, byte) {
             (State::Size { size, digits }, _) if byte.is_ascii_hexdigit() => {
-                // 16 hex digits fill a u64; more would overflow.
-                if digits == 16 {
+                // Leading zeros are valid however many (RFC 9112 §7.1);
+                // only a value past a u64 is refused.
+                if size >> 60 != 0 {
                     return Err(ChunkError::SizeLine);
                 }
                 let value = (byte as char).to_digit(16).expect("a hex digit") as u64;
                 State::Size {
                     size: size << 4 | value,
-                    digits: digits + 1,
+                    digits: digits.saturating_add(1),
                 }
             }
             (State::Size { size, digits }, _) if digits > 0 => after_size(size, byte)?,
             (State::SizePadding(size), _) => after_size(size, byte)?,
             (State::Extension(size), b'\r') => State::SizeLf(size),
+            // A bare LF (or any control byte) in an extension is refused:
+            // a parser that ends the line there and one that reads on to
+            // the CRLF would frame the body differently (CVE-2025-22871).
+            (State::Extension(_), _) if byte.is_ascii_control() && byte != b'\t' => {
+                return Err(ChunkError::SizeLine);
+            }
             (State::Extension(size), _) => State::Extension(size),
             (State::SizeLf(size), b'\n') => {
                 self.seen = 0;
@@ -147,6 +177,8 @@ impl Chunked {
             }
             (State::DataCr | State::DataLf, _) => return Err(ChunkError::MissingCrlf),
             (State::Trailer { line_start }, b'\r') => State::TrailerLf { line_start },
+            // A bare LF would end a trailer line for some parsers only.
+            (State::Trailer { .. }, b'\n') => return Err(ChunkError::Trailer),
             (State::Trailer { .. }, _) => State::Trailer { line_start: false },
             (State::TrailerLf { line_start: true }, b'\n') => State::Done,
             (State::TrailerLf { line_start: false }, b'\n') => State::Trailer { line_start: true },
@@ -232,6 +264,9 @@ mod tests {
             (b"3\r\nabc\rX", ChunkError::MissingCrlf),
             (b"11111111111111111\r\n", ChunkError::SizeLine),
             (b"0\r\nx: y\rZ", ChunkError::Trailer),
+            (b"0\r\nx: y\n\r\n", ChunkError::Trailer),
+            (b"5;a\nb\r\nhello\r\n", ChunkError::SizeLine),
+            (b"5;a\x00b\r\n", ChunkError::SizeLine),
         ] {
             let (_, end) = decode_in_pieces(input, 100);
             assert_eq!(end, Err(error), "{:?}", String::from_utf8_lossy(input));
@@ -255,6 +290,36 @@ mod tests {
             decode_in_pieces(&long_trailers, 512).1,
             Err(ChunkError::TooLong)
         );
+    }
+
+    #[test]
+    fn skipping_walks_the_same_framing_and_stops_at_the_end() {
+        let input = b"5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\nNEXT";
+        for step in 1..=input.len() {
+            let mut decoder = Chunked::default();
+            let mut used_total = 0;
+            let mut ended = false;
+            for piece in input.chunks(step) {
+                let (used, done) = decoder.skip(piece).unwrap();
+                used_total += used;
+                if done {
+                    ended = true;
+                    break;
+                }
+            }
+            assert!(ended, "in pieces of {step}");
+            assert_eq!(used_total, input.len() - 4, "in pieces of {step}");
+        }
+        let mut decoder = Chunked::default();
+        assert_eq!(decoder.skip(b"0\r\nX-T: 1\n\r\n"), Err(ChunkError::Trailer));
+    }
+
+    #[test]
+    fn leading_zeros_are_any_number() {
+        let (data, end) = decode_in_pieces(b"00000000000000000005\r\nhello\r\n000\r\n\r\n", 7);
+        assert_eq!((data, end), (b"hello".to_vec(), Ok(true)));
+        let (_, end) = decode_in_pieces(b"0000000000000000010000000000000000\r\n", 100);
+        assert_eq!(end, Err(ChunkError::SizeLine), "past a u64 is refused");
     }
 
     #[test]

@@ -32,11 +32,10 @@ pub fn encode_request<B>(req: &Request<B>, proxy_headers: &ProxyHeaders, out: &m
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     };
-    let connection = req.headers().get_all(header::CONNECTION);
+    // What `Connection` named is gone already, taken from the client's
+    // headers before the filters ran (`client_headers`).
     for (name, value) in req.headers() {
-        let dropped = hop::is_hop_by_hop(name)
-            || ProxyHeaders::replaces(name)
-            || hop::connection_lists(&connection, name.as_str());
+        let dropped = hop::is_hop_by_hop(name) || ProxyHeaders::replaces(name);
         if !dropped {
             field(name, value);
         }
@@ -394,8 +393,7 @@ mod tests {
             .method(Method::DELETE)
             .uri("http://shop.example/cart/1?all")
             .header("host", "shop.example")
-            .header("connection", "x-hop")
-            .header("x-hop", "1")
+            .header("connection", "keep-alive")
             .header("te", "trailers")
             .header("x-forwarded-for", "10.0.0.1")
             .header("x-forwarded-proto", "https")

@@ -8,7 +8,7 @@
 //! which sends the body while the response is already coming back.
 
 mod body;
-mod chunked;
+pub(crate) mod chunked;
 mod conn;
 mod head;
 mod idle;

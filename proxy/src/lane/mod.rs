@@ -11,6 +11,7 @@
 //! including its 400 and 431 answers.
 
 mod activity;
+mod framing_guard;
 mod head_timeout;
 mod prefixed;
 mod request;
@@ -32,6 +33,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use self::activity::{Activity, Counted, IdleWatch, InUse};
+use self::framing_guard::FramingGuard;
 use self::head_timeout::{HeadSeen, HeadTimeout};
 use self::prefixed::Prefixed;
 use self::request::Head;
@@ -71,8 +73,10 @@ pub async fn serve(
     // may idle up to the keep-alive time, then have the header timeout
     // from their first byte.
     let mut idle = limits.header_read_timeout;
+    let mut first = true;
     loop {
         let waiting = Waiting {
+            first,
             idle,
             limits: &limits,
             timer: timer.as_mut(),
@@ -154,6 +158,7 @@ pub async fn serve(
             }
         }
         idle = limits.keep_alive_timeout;
+        first = false;
     }
 }
 
@@ -233,6 +238,8 @@ async fn unless_client_leaves<F: Future>(
 /// How long a connection may wait for a head, the timer that says so, and
 /// the server's stop.
 struct Waiting<'a, S> {
+    /// No request came on the connection before.
+    first: bool,
     idle: Duration,
     limits: &'a Limits,
     timer: Pin<&'a mut Sleep>,
@@ -255,6 +262,7 @@ async fn read_head<S: Future<Output = ()>>(
     waiting: Waiting<'_, S>,
 ) -> Result<Head, HeadMissing> {
     let Waiting {
+        first,
         idle,
         limits,
         mut timer,
@@ -271,7 +279,7 @@ async fn read_head<S: Future<Output = ()>>(
     };
     arm(timer.as_mut(), wait);
     loop {
-        if let Some(head) = request::parse(buf, limits.max_header_bytes) {
+        if let Some(head) = request::parse(buf, limits.max_header_bytes, first) {
             return Ok(head);
         }
         if !buf.is_empty() && !timing_head {
@@ -340,7 +348,7 @@ async fn hand_off(
         let seen = log.as_ref().map(|_| Arc::new(HeadSeen::default()));
         let (began, logged_client) = (seen.clone(), client.clone());
         let stream = HeadTimeout::new(
-            stream,
+            FramingGuard::new(stream),
             activity,
             limits.keep_alive_timeout,
             limits.header_read_timeout,

@@ -47,14 +47,22 @@ pub fn is_h2_preface(buf: &[u8]) -> bool {
 
 /// Looks at the front of `buf`; consumes a head only when it is the lane's.
 /// `None`: not a whole head yet, read more. A head larger than `max_head`
-/// goes to hyper, which answers 431.
-pub fn parse(buf: &mut BytesMut, max_head: usize) -> Option<Head> {
+/// goes to hyper, which answers 431. `first`: nothing came on the
+/// connection before, so the HTTP/2 preface may open it.
+pub fn parse(buf: &mut BytesMut, max_head: usize, first: bool) -> Option<Head> {
     if buf.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(buf) {
         // Empty, or what may still turn into the preface.
         return None;
     }
     if is_h2_preface(buf) {
-        return Some(Head::Hyper);
+        // Only a connection's first bytes may switch it to HTTP/2 (RFC
+        // 9113 §3.4); after a request, the preface is a malformed one.
+        return Some(match first {
+            true => Head::Hyper,
+            false => Head::Malformed(
+                "the HTTP/2 preface is only valid as a connection's first bytes: open a new connection for HTTP/2",
+            ),
+        });
     }
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut []);
@@ -197,7 +205,7 @@ mod tests {
         head.push_str("\r\n");
         let mut buf = BytesMut::from(head.as_bytes());
         assert!(matches!(
-            parse(&mut buf, 64 * 1024),
+            parse(&mut buf, 64 * 1024, true),
             Some(Head::TooManyFields)
         ));
     }
@@ -206,12 +214,18 @@ mod tests {
     fn a_head_over_the_limit_is_too_large_whole_or_not() {
         let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
         let mut whole = BytesMut::from(big.as_bytes());
-        assert!(matches!(parse(&mut whole, 8192), Some(Head::TooLarge)));
+        assert!(matches!(
+            parse(&mut whole, 8192, true),
+            Some(Head::TooLarge)
+        ));
         let mut partial = BytesMut::from(&big.as_bytes()[..8500]);
-        assert!(matches!(parse(&mut partial, 8192), Some(Head::TooLarge)));
+        assert!(matches!(
+            parse(&mut partial, 8192, true),
+            Some(Head::TooLarge)
+        ));
         let mut fits = BytesMut::from(&big.as_bytes()[..8000]);
         assert!(
-            parse(&mut fits, 8192).is_none(),
+            parse(&mut fits, 8192, true).is_none(),
             "still under the limit: read on"
         );
     }
@@ -221,7 +235,7 @@ mod tests {
         let mut buf = BytesMut::from(
             &b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\nGET /next HTTP/1.1\r\n"[..],
         );
-        let first = lane(parse(&mut buf, 64 * 1024));
+        let first = lane(parse(&mut buf, 64 * 1024, true));
         assert_eq!(first.request.method(), Method::GET);
         assert_eq!(first.request.uri(), "/a?b=1");
         assert_eq!(first.request.version(), Version::HTTP_11);
@@ -229,7 +243,7 @@ mod tests {
         assert_eq!(first.request.headers()["accept"], "*/*");
         assert!(first.keep_alive);
         assert_eq!(&buf[..], b"GET /next HTTP/1.1\r\n");
-        assert!(parse(&mut buf, 64 * 1024).is_none());
+        assert!(parse(&mut buf, 64 * 1024, true).is_none());
         assert_eq!(
             &buf[..],
             b"GET /next HTTP/1.1\r\n",
@@ -250,7 +264,7 @@ mod tests {
         ] {
             let mut buf = BytesMut::from(input);
             assert!(
-                matches!(parse(&mut buf, 64 * 1024), Some(Head::Hyper)),
+                matches!(parse(&mut buf, 64 * 1024, true), Some(Head::Hyper)),
                 "{}",
                 String::from_utf8_lossy(input)
             );
@@ -279,7 +293,7 @@ mod tests {
             (b"BLAH\r\n\r\n", "request line"),
         ] {
             let mut buf = BytesMut::from(input);
-            match parse(&mut buf, 64 * 1024) {
+            match parse(&mut buf, 64 * 1024, true) {
                 Some(Head::Malformed(said)) => assert!(said.contains(why), "{said}"),
                 _ => panic!("not malformed: {}", String::from_utf8_lossy(input)),
             }
@@ -287,17 +301,26 @@ mod tests {
     }
 
     #[test]
+    fn the_h2_preface_after_a_request_is_malformed() {
+        let mut buf = BytesMut::from(&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..]);
+        match parse(&mut buf, 64 * 1024, false) {
+            Some(Head::Malformed(why)) => assert!(why.contains("first bytes"), "{why}"),
+            _ => panic!("the preface was taken after a request"),
+        }
+    }
+
+    #[test]
     fn waits_on_what_may_still_become_the_h2_preface() {
         for input in [&b""[..], b"P", b"PRI * HTTP/2"] {
             let mut buf = BytesMut::from(input);
-            assert!(parse(&mut buf, 64 * 1024).is_none());
+            assert!(parse(&mut buf, 64 * 1024, true).is_none());
         }
     }
 
     #[test]
     fn an_empty_length_is_no_body() {
         let mut buf = BytesMut::from(&b"POST /logout HTTP/1.1\r\nContent-Length: 0\r\n\r\n"[..]);
-        let request = lane(parse(&mut buf, 64 * 1024)).request;
+        let request = lane(parse(&mut buf, 64 * 1024, true)).request;
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.headers()["content-length"], "0");
         assert!(buf.is_empty());
@@ -317,7 +340,7 @@ mod tests {
         ] {
             let mut buf = BytesMut::from(input);
             assert_eq!(
-                lane(parse(&mut buf, 64 * 1024)).keep_alive,
+                lane(parse(&mut buf, 64 * 1024, true)).keep_alive,
                 keep_alive,
                 "{}",
                 String::from_utf8_lossy(input)

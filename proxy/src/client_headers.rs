@@ -1,0 +1,187 @@
+//! What of a client's request headers goes on past the proxy, decided once
+//! before any rule or filter sees them.
+//!
+//! - The names a client lists in `Connection` are hop-by-hop (RFC 9110
+//!   §7.6.1) and are removed from what *the client* sent, here, before the
+//!   filters run. Removed later, as the request is written out, they would
+//!   take with them what the proxy itself set under those names (a filter's
+//!   header, `X-Forwarded-*`): Traefik's CVE-2024-45410, where a client
+//!   stripped the headers a backend trusts the gateway to set. The framing
+//!   and routing headers are never removed this way.
+//! - Names with `_` are dropped, as nginx's `underscores_in_headers off`
+//!   does: backends that read `-` and `_` as one (CGI, Rack, uWSGI) would
+//!   take `X_Forwarded_For` or `Content_Length` for the real header.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::hop;
+
+/// Whether header names with `_` are passed on (`--allow-underscores-in-headers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Underscores {
+    #[default]
+    Drop,
+    Allow,
+}
+
+/// Removes from a client's `headers` those that must not reach a backend,
+/// and makes several `Content-Length` lines of one value one (RFC 9112
+/// §6.3 lets a recipient take them as one; a backend must not get two).
+/// Different values frame no message: the 400's reason. Costs two lookups
+/// and one pass over the names when there is nothing to remove, which is
+/// nearly always.
+pub fn sanitize(headers: &mut HeaderMap, underscores: Underscores) -> Result<(), &'static str> {
+    one_content_length(headers)?;
+    let mut dropped: Vec<HeaderName> = Vec::new();
+    if headers.contains_key(header::CONNECTION) {
+        listed_in_connection(headers, &mut dropped);
+    }
+    if underscores == Underscores::Drop {
+        for name in headers.keys() {
+            if name.as_str().contains('_') {
+                tracing::debug!(
+                    header = name.as_str(),
+                    "dropped a request header whose name has `_`; --allow-underscores-in-headers passes them on"
+                );
+                dropped.push(name.clone());
+            }
+        }
+    }
+    for name in dropped {
+        headers.remove(name);
+    }
+    Ok(())
+}
+
+/// One `Content-Length` where equal ones came (HTTP/1.1's servers refuse
+/// different ones; HTTP/2's frames would be checked against the first).
+fn one_content_length(headers: &mut HeaderMap) -> Result<(), &'static str> {
+    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    let (Some(first), Some(_)) = (lengths.next(), lengths.next()) else {
+        return Ok(());
+    };
+    let first = first.clone();
+    if headers
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .any(|length| length.as_bytes().trim_ascii() != first.as_bytes().trim_ascii())
+    {
+        return Err("the request has Content-Length fields with different values: send one");
+    }
+    headers.insert(header::CONTENT_LENGTH, first);
+    Ok(())
+}
+
+/// The header names a client's `Connection` lines list, but those a
+/// `Connection` may never remove and the connection options themselves.
+fn listed_in_connection(headers: &HeaderMap, out: &mut Vec<HeaderName>) {
+    let lines = headers.get_all(header::CONNECTION);
+    let mut options = hop::ConnectionOptions::default();
+    // Most requests say only `keep-alive` or `close`.
+    let names_others = lines
+        .iter()
+        .fold(false, |any, line| options.note(line.as_bytes()) | any);
+    if !names_others {
+        return;
+    }
+    for token in hop::tokens(lines.iter().map(HeaderValue::as_bytes)) {
+        let Ok(name) = HeaderName::from_bytes(token) else {
+            continue;
+        };
+        if !is_protected(&name) && !hop::is_hop_by_hop(&name) && headers.contains_key(&name) {
+            out.push(name);
+        }
+    }
+}
+
+/// Headers that frame or route the message: a client naming them in
+/// `Connection` must not make the proxy drop them (RFC 9110 §7.6.1 lets a
+/// proxy refuse to; removing them would desynchronise what was framed and
+/// routed from what the backend reads).
+fn is_protected(name: &HeaderName) -> bool {
+    name == header::HOST
+        || name == header::CONTENT_LENGTH
+        || name == header::TRANSFER_ENCODING
+        || name == header::AUTHORIZATION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(lines: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in lines {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn names(map: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_names_connection_lists_are_removed_but_framing_and_routing_ones() {
+        let mut map = headers(&[
+            ("connection", "keep-alive, X-Route"),
+            ("connection", "host, content-length, authorization, x-other"),
+            ("host", "a.test"),
+            ("content-length", "0"),
+            ("authorization", "Bearer t"),
+            ("x-route", "client"),
+            ("x-other", "client"),
+            ("x-kept", "1"),
+        ]);
+        sanitize(&mut map, Underscores::Drop).unwrap();
+        assert_eq!(
+            names(&map),
+            [
+                "authorization",
+                "connection",
+                "content-length",
+                "host",
+                "x-kept"
+            ]
+        );
+    }
+
+    #[test]
+    fn connection_options_alone_remove_nothing() {
+        let mut map = headers(&[("connection", "Keep-Alive"), ("keep-alive", "timeout=5")]);
+        sanitize(&mut map, Underscores::Drop).unwrap();
+        assert_eq!(names(&map), ["connection", "keep-alive"]);
+    }
+
+    #[test]
+    fn equal_lengths_are_one_and_different_ones_refused() {
+        let mut equal = headers(&[("content-length", "0"), ("content-length", "0")]);
+        sanitize(&mut equal, Underscores::Drop).unwrap();
+        assert_eq!(equal.get_all("content-length").iter().count(), 1);
+        let mut different = headers(&[("content-length", "0"), ("content-length", "5")]);
+        assert!(sanitize(&mut different, Underscores::Drop).is_err());
+    }
+
+    #[test]
+    fn names_with_underscores_are_dropped_unless_allowed() {
+        let lines = [
+            ("x_forwarded_for", "6.6.6.6"),
+            ("content_length", "5"),
+            ("x-fine", "1"),
+        ];
+        let mut dropped = headers(&lines);
+        sanitize(&mut dropped, Underscores::Drop).unwrap();
+        assert_eq!(names(&dropped), ["x-fine"]);
+        let mut allowed = headers(&lines);
+        sanitize(&mut allowed, Underscores::Allow).unwrap();
+        assert_eq!(
+            names(&allowed),
+            ["content_length", "x-fine", "x_forwarded_for"]
+        );
+    }
+}
