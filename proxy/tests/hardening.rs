@@ -273,6 +273,17 @@ async fn the_h2_preface_after_a_request_is_400() {
         "{answer}"
     );
     assert!(answer.contains("first bytes"), "{answer}");
+    // On a connection hyper serves (after a request with a body).
+    let (lines, answer) = statuses(
+        &proxy,
+        "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        lines,
+        ["HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"],
+        "{answer}"
+    );
 }
 
 type Heads = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
@@ -389,4 +400,43 @@ async fn a_connect_timeout_is_504() {
     let metrics = proxy.state.metrics.render();
     assert!(metrics.contains(r#"kind="connect_timeout""#), "{metrics}");
     drop(full);
+}
+
+#[tokio::test]
+async fn chunk_sizes_take_leading_zeros_and_refuse_a_bare_lf_on_both_clients() {
+    let (zeros, _, _) = canned_upstream(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000005\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    let (bare_lf, _, _) = canned_upstream(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    let proxy = start_proxy(|_| {}).await;
+    let yaml = format!(
+        "{}---\n{}",
+        route_yaml(
+            "zeros",
+            &format!(
+                "  - matches: [{{path: {{type: PathPrefix, value: /zeros}}}}]\n    backends: [{{name: zeros, url: '{zeros}'}}]\n  - backends: [{{name: lf, url: '{bare_lf}'}}]\n"
+            )
+        ),
+        one_backend("unused", "unused", &zeros)
+            .replace("spec:\n", "spec:\n  hostnames: [unused.test]\n"),
+    );
+    apply_yaml(&proxy, &yaml);
+    for (method, body) in [("GET", ""), ("POST", "hi")] {
+        let request = format!(
+            "{method} /zeros HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = raw(&proxy, &request).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{method}: {answer}");
+        assert!(answer.ends_with("hello\r\n0\r\n\r\n"), "{method}: {answer}");
+
+        let request = request.replace("/zeros", "/lf");
+        let answer = raw(&proxy, &request).await;
+        // The head was good; the body is cut off where its framing breaks.
+        assert!(!answer.contains("hello"), "{method}: {answer}");
+    }
 }

@@ -11,6 +11,10 @@
 //! connection. (A read that failed at once would end the connection with
 //! no answer at all while hyper still reads the head.)
 //!
+//! The HTTP/2 preface, which hyper's HTTP/1.1 server meets only after a
+//! request here (a connection that opens with it is served as h2), is cut
+//! after its first line likewise, so hyper answers it 400 as the lane does.
+//!
 //! It reads no bytes of its own and copies none: it walks the bytes hyper
 //! has just read. Heads are scanned for their framing (Content-Length,
 //! Transfer-Encoding); a body of known length is skipped in one step.
@@ -100,8 +104,10 @@ impl Position {
                     };
                     scan.line.extend_from_slice(&input[..end]);
                     input = &input[end + 1..];
-                    if let Some(next) = scan.end_line() {
-                        *self = next;
+                    match scan.end_line() {
+                        Ok(Some(next)) => *self = next,
+                        Ok(None) => {}
+                        Err(why) => return Err((whole - input.len(), why)),
                     }
                 }
             }
@@ -113,7 +119,7 @@ impl Position {
 impl HeadScan {
     /// Takes in the line just ended; where the stream goes when it ended
     /// the head.
-    fn end_line(&mut self) -> Option<Position> {
+    fn end_line(&mut self) -> Result<Option<Position>, &'static str> {
         let mut line = std::mem::take(&mut self.line);
         if line.last() == Some(&b'\r') {
             line.pop();
@@ -121,9 +127,9 @@ impl HeadScan {
         if line.is_empty() {
             // Empty lines before a request line are no request (RFC 9112 §2.2).
             if self.lines == 0 {
-                return None;
+                return Ok(None);
             }
-            return Some(if self.tunnel {
+            return Ok(Some(if self.tunnel {
                 Position::Off
             } else if self.chunked {
                 Position::Chunked(Chunked::default())
@@ -131,10 +137,15 @@ impl HeadScan {
                 Position::Length(self.length)
             } else {
                 Position::Head(HeadScan::default())
-            });
+            }));
         }
         self.lines += 1;
         if self.lines == 1 {
+            // hyper would end the connection without a word at the whole
+            // preface; given only its first line, it answers 400.
+            if line == b"PRI * HTTP/2.0" {
+                return Err("the HTTP/2 preface is only valid as a connection's first bytes");
+            }
             self.tunnel = line.starts_with(b"CONNECT ");
         } else if let Some(colon) = line.iter().position(|&b| b == b':') {
             let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
@@ -154,7 +165,7 @@ impl HeadScan {
         }
         self.line = line;
         self.line.clear();
-        None
+        Ok(None)
     }
 }
 
