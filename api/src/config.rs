@@ -103,10 +103,72 @@ impl ProxyConfig {
         config
     }
 
-    /// The hash of the config's content, ignoring the `revision` field itself.
+    /// The hash of the config's content: every field but `revision`
+    /// itself, so a field added later is covered without a word here (a
+    /// proxy comparing revisions must never call a changed config unchanged).
     pub fn content_revision(&self) -> String {
-        let body = serde_json::to_vec(&self.routes).expect("config serialises");
+        let mut content = serde_json::to_value(self).expect("config serialises");
+        if let Some(fields) = content.as_object_mut() {
+            fields.remove("revision");
+        }
+        let body = serde_json::to_vec(&content).expect("config serialises");
         let digest = Sha256::digest(&body);
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `other` serves the same as this, whatever either's
+    /// `revision` says. Every field is named: a new one fails to compile
+    /// here until it is compared.
+    pub fn same_content(&self, other: &ProxyConfig) -> bool {
+        let ProxyConfig {
+            revision: _,
+            routes,
+        } = self;
+        *routes == other.routes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field of the JSON but `revision`, changed alone, changes the
+    /// revision and the content: a field left out of either would let a
+    /// proxy keep serving an old config while saying it took the new one.
+    #[test]
+    fn the_revision_and_the_content_cover_every_field() {
+        let route = RouteConfig {
+            id: "default/a".into(),
+            hostnames: vec!["a.test".into()],
+            rules: vec![RuleConfig::default()],
+        };
+        let config = ProxyConfig::new(vec![route]);
+        let json = serde_json::to_value(&config).unwrap();
+        let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        assert!(fields.len() > 1, "{fields:?}");
+        for field in fields.iter().filter(|f| *f != "revision") {
+            let mut changed = json.clone();
+            // An empty list or object: a change every field can take.
+            changed[field.as_str()] = match &json[field.as_str()] {
+                serde_json::Value::Array(items) if items.is_empty() => {
+                    panic!("give `{field}` an item in this test")
+                }
+                serde_json::Value::Array(_) => serde_json::json!([]),
+                _ => serde_json::json!({}),
+            };
+            let changed: ProxyConfig = serde_json::from_value(changed).unwrap();
+            assert_ne!(
+                changed.content_revision(),
+                config.revision,
+                "`{field}` is not in the revision"
+            );
+            assert!(!changed.same_content(&config), "`{field}` is not compared");
+        }
+        let restamped = ProxyConfig {
+            revision: "other".into(),
+            ..config.clone()
+        };
+        assert!(restamped.same_content(&config));
+        assert_eq!(restamped.content_revision(), config.revision);
     }
 }

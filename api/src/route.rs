@@ -33,11 +33,25 @@ pub struct RouteSpec {
     /// Hosts this Route answers for: exact (`app.example.com`) or a leading
     /// wildcard label (`*.example.com`, one or more labels). Empty: every host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_HOSTNAMES))]
     pub hostnames: Vec<String>,
     /// Rules are tried by HTTPRoute precedence, not in the order written.
     #[serde(default)]
+    #[schemars(length(max = MAX_RULES))]
     pub rules: Vec<RouteRule>,
 }
+
+/// List bounds, as Gateway API's HTTPRoute sets them: the CRD says them
+/// (`maxItems`), so that Kubernetes can bound the cost of the CEL rules on
+/// each item (an unbounded list makes a CRD that 1.25+ may refuse), and
+/// `compile` refuses a manifest over them, naming the field.
+pub const MAX_HOSTNAMES: usize = 16;
+pub const MAX_RULES: usize = 16;
+pub const MAX_MATCHES: usize = 64;
+pub const MAX_FILTERS: usize = 16;
+pub const MAX_BACKENDS: usize = 16;
+/// Header matches, and query parameter matches, in one match entry.
+pub const MAX_VALUE_MATCHES: usize = 16;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -45,10 +59,13 @@ pub struct RouteSpec {
 pub struct RouteRule {
     /// A request matches the rule when it matches any one entry. Empty: `PathPrefix /`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_MATCHES))]
     pub matches: Vec<RouteMatch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_FILTERS))]
     pub filters: Vec<RouteFilter>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_BACKENDS))]
     pub backends: Vec<Backend>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<RouteTimeouts>,
@@ -64,8 +81,10 @@ pub struct RouteMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_VALUE_MATCHES))]
     pub headers: Vec<ValueMatch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_VALUE_MATCHES))]
     pub query_params: Vec<ValueMatch>,
 }
 

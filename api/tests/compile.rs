@@ -1485,3 +1485,24 @@ fn the_config_round_trips_through_json() {
     assert_eq!(back, c.config);
     assert_eq!(back.content_revision(), c.config.revision);
 }
+
+#[test]
+fn lists_over_gateway_apis_bounds_are_refused_naming_the_field() {
+    let backends: Vec<String> = (0..17)
+        .map(|i| format!("{{name: b{i}, url: 'http://127.0.0.1:{}'}}", 8000 + i))
+        .collect();
+    let spec = format!("  rules:\n  - backends: [{}]", backends.join(", "));
+    let c = compile_one(&spec);
+    let d = rejected(&c, "spec.rules[0].backends", "TooManyItems");
+    says(d, &["17 items", "limit of 16", "split"]);
+
+    let headers: Vec<String> = (0..17)
+        .map(|i| format!("{{name: x-{i}, value: v}}"))
+        .collect();
+    let spec = one_rule(&format!("matches: [{{headers: [{}]}}]", headers.join(", ")));
+    let c = compile_one(&spec);
+    rejected(&c, "spec.rules[0].matches[0].headers", "TooManyItems");
+
+    let rules = "  - backends: [{url: 'http://127.0.0.1:8081'}]\n".repeat(16);
+    clean(&compile_one(&format!("  rules:\n{rules}")));
+}

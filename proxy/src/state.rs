@@ -53,7 +53,7 @@ impl State {
         let mut generation = lock(&self.apply_lock);
         if let Some(current) = self.current()
             && (config.revision.is_empty() || config.revision == current.config.revision)
-            && config.routes == current.config.routes
+            && config.same_content(&current.config)
         {
             self.metrics.config_applied(source, true);
             return Ok(Applied {

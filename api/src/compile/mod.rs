@@ -3,6 +3,7 @@
 //! it came from the Kubernetes API or from a folder of YAML.
 
 mod backends;
+mod bounds;
 mod conflicts;
 mod filters;
 mod findings;
@@ -119,6 +120,7 @@ fn lower_route(
     findings: &mut Findings,
 ) -> RouteConfig {
     let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
+    bounds::check(route, findings);
     for (i, host) in route.spec.hostnames.iter().enumerate() {
         if let Err(why) = names::check_hostname(host, true) {
             findings.error(format!("spec.hostnames[{i}]"), "InvalidHostname", why);
