@@ -574,6 +574,47 @@ fn a_rule_without_backends_warns() {
     assert_eq!(c.config.routes.len(), 1);
 }
 
+#[test]
+fn a_backend_that_failed_its_own_check_adds_no_warning_about_its_rule() {
+    // examples/local/site.yaml checked for a cluster: the relative root is
+    // the one problem, not also "the rule has no backends".
+    let c = compile_one("  rules:\n  - backends: [{name: site, static: {root: site}}]");
+    says(
+        rejected(
+            &c,
+            "spec.rules[0].backends[0].static.root",
+            "InvalidBackend",
+        ),
+        &["root `site` is not an absolute path"],
+    );
+    assert_eq!(c.diagnostics.len(), 1, "got:\n{}", listing(&c));
+
+    // The backend left out is not counted as a weight either.
+    let c = compile_one(
+        r#"
+  rules:
+  - backends:
+    - {name: blue, url: 'http://127.0.0.1:8081', weight: 0}
+    - {name: green, url: 'https://127.0.0.1:8082'}
+"#,
+    );
+    rejected(&c, "spec.rules[0].backends[1].url", "InvalidBackend");
+    assert_eq!(c.diagnostics.len(), 1, "got:\n{}", listing(&c));
+
+    // Nor does a redirecting rule whose backend failed hear its backends are unused.
+    let c = compile_one(
+        r#"
+  rules:
+  - filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, hostname: b.example}}]
+    backends:
+    - {name: one, url: 'http://127.0.0.1:8081'}
+    - {name: two}
+"#,
+    );
+    rejected(&c, "spec.rules[0].backends[1]", "InvalidBackend");
+    assert_eq!(c.diagnostics.len(), 1, "got:\n{}", listing(&c));
+}
+
 // ---- services ----
 
 fn services() -> Vec<KnownService> {

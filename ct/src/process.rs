@@ -277,6 +277,12 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serves traffic on `addr` instead of a free port.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
     /// Serves the admin API on `addr` instead of a free port.
     pub fn admin_listen(mut self, addr: SocketAddr) -> Self {
         self.admin_listen = Some(addr);

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gatehouse_api::Route;
 use gatehouse_api::manifest::Manifests;
 
 /// What a check found; `errors > 0` fails it.
@@ -12,18 +13,33 @@ pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub routes: usize,
+    /// Folders (as given) with a relative static root: local mode's
+    /// manifests, which `gatehouse-proxy --check` checks as they are served.
+    pub local_mode: Vec<String>,
 }
 
 pub fn check(paths: &[PathBuf]) -> Report {
     let mut manifests = Manifests::default();
     let mut lines = Vec::new();
     let mut unreadable = 0;
+    let mut local_mode: Vec<String> = Vec::new();
     for path in paths {
         match yaml_files(path) {
             Ok(files) => {
                 for file in files {
                     match std::fs::read_to_string(&file) {
-                        Ok(text) => manifests.read(&file.display().to_string(), &text),
+                        Ok(text) => {
+                            let first_new = manifests.resources.len();
+                            manifests.read(&file.display().to_string(), &text);
+                            let folder = local_mode_folder(path, &file);
+                            let relative = manifests
+                                .routes()
+                                .skip(first_new)
+                                .any(|route| has_relative_root(route.value));
+                            if relative && !local_mode.contains(&folder) {
+                                local_mode.push(folder);
+                            }
+                        }
                         Err(err) => {
                             lines.push(format!("{}: error: cannot read: {err}", file.display()));
                             unreadable += 1;
@@ -46,7 +62,33 @@ pub fn check(paths: &[PathBuf]) -> Report {
         warnings: compiled.diagnostics.len() - compile_errors,
         routes: manifests.routes().count(),
         lines,
+        local_mode,
     }
+}
+
+/// A static root not starting at `/`: one local mode takes from the
+/// manifest's folder, and a cluster's proxy cannot serve.
+fn has_relative_root(route: &Route) -> bool {
+    route
+        .spec
+        .rules
+        .iter()
+        .flat_map(|rule| &rule.backends)
+        .filter_map(|backend| backend.static_files.as_ref())
+        .any(|files| !files.root.starts_with('/'))
+}
+
+/// The folder to give `gatehouse-proxy --manifests`: the one given to
+/// `check`, or the file's own.
+fn local_mode_folder(given: &Path, file: &Path) -> String {
+    let folder = if given.is_dir() {
+        given
+    } else {
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    };
+    folder.display().to_string()
 }
 
 /// A file as given, or every `.yaml`/`.yml` below a folder (sorted, hidden entries skipped).

@@ -29,8 +29,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (`kubectl apply -f -`).
     Crds,
-    /// Compile manifests offline and print every finding with file and line;
-    /// exit 1 when any is an error.
+    /// Compile manifests offline, as for a cluster, and print every finding
+    /// with file and line; exit 1 when any is an error. (Local mode's
+    /// manifests: `gatehouse-proxy --check --manifests DIR`.)
     Check {
         /// A manifest file or a folder of them; repeat for more.
         #[arg(short = 'f', long = "filename", required = true)]
@@ -63,8 +64,13 @@ fn main() -> ExitCode {
             for line in &report.lines {
                 println!("{line}");
             }
+            for folder in &report.local_mode {
+                println!(
+                    "note: {folder} has a relative static root, which only local mode serves (from the manifest's folder): check it as the proxy serves it with `gatehouse-proxy --check --manifests {folder}`"
+                );
+            }
             println!(
-                "{} Route(s) checked: {} error(s), {} warning(s)",
+                "{} Route(s) checked as the operator compiles them for a cluster: {} error(s), {} warning(s)",
                 report.routes, report.errors, report.warnings
             );
             if report.errors > 0 {

@@ -31,7 +31,7 @@ fn the_local_examples_pass_except_their_relative_static_root() {
     let (code, out) = check(&["-f", examples]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.ends_with("3 Route(s) checked: 0 error(s), 0 warning(s)\n"),
+        out.ends_with("3 Route(s) checked as the operator compiles them for a cluster: 0 error(s), 0 warning(s)\n"),
         "{out}"
     );
 }
@@ -78,7 +78,7 @@ fn errors_name_file_line_resource_and_field_and_fail_the_check() {
         "{out}"
     );
     assert!(
-        out.ends_with("2 Route(s) checked: 3 error(s), 0 warning(s)\n"),
+        out.ends_with("2 Route(s) checked as the operator compiles them for a cluster: 3 error(s), 0 warning(s)\n"),
         "{out}"
     );
 }

@@ -34,6 +34,13 @@ pub struct Settings {
     #[arg(long, short = 'r', env = "GATEHOUSE_STATIC_ROOT", conflicts_with_all = ["manifests", "config_file"])]
     pub static_root: Option<PathBuf>,
 
+    /// Check the config source as the proxy loads it at start (relative
+    /// static roots included), print every finding and exit: 0 when it
+    /// would be served, 1 when not. Binds no port (nginx's `-t`). No
+    /// environment variable: one left set would stop every start.
+    #[arg(long, short = 't')]
+    pub check: bool,
+
     /// Serve this ProxyConfig JSON at start (as the operator's ConfigMap holds it).
     #[arg(long, env = "GATEHOUSE_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,

@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod admin;
 pub mod allocator;
 pub mod body;
+pub mod check;
 pub mod cli;
 pub mod client_body;
 pub mod client_headers;
@@ -36,7 +37,7 @@ pub mod tunnel;
 pub mod workers;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -186,12 +187,8 @@ enum Reload {
 }
 
 /// Reads `--config-file` into `state`.
-fn load_config_file(path: &std::path::Path, state: &State) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--config-file {}: cannot read", path.display()))?;
-    let config = serde_json::from_str(&text)
-        .with_context(|| format!("--config-file {}: not a ProxyConfig", path.display()))?;
-    if let Err(errors) = state.apply(config, "file") {
+fn load_config_file(path: &Path, state: &State) -> anyhow::Result<()> {
+    if let Err(errors) = state.apply(read_config_file(path)?, "file") {
         anyhow::bail!(
             "--config-file {}: rejected:\n  {}",
             path.display(),
@@ -201,28 +198,67 @@ fn load_config_file(path: &std::path::Path, state: &State) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `--config-file` read and parsed, not yet checked.
+fn read_config_file(path: &Path) -> anyhow::Result<gatehouse_api::ProxyConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--config-file {}: cannot read", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("--config-file {}: not a ProxyConfig", path.display()))
+}
+
+/// The one config source the flags name (clap keeps them exclusive).
+enum Source<'a> {
+    ConfigFile(&'a Path),
+    StaticRoot(&'a Path),
+    Manifests(&'a Path),
+    /// No source given: the example Routes built into the binary.
+    Embedded,
+}
+
+impl<'a> Source<'a> {
+    fn of(settings: &'a Settings) -> Source<'a> {
+        match (
+            &settings.config_file,
+            &settings.static_root,
+            &settings.manifests,
+        ) {
+            (Some(path), _, _) => Source::ConfigFile(path),
+            (_, Some(root), _) => Source::StaticRoot(root),
+            (_, _, Some(dir)) => Source::Manifests(dir),
+            (None, None, None) => Source::Embedded,
+        }
+    }
+}
+
+/// `--static-root DIR` as the config served.
+fn load_static_root(root: &Path, state: &State) -> Result<(), Vec<String>> {
+    state
+        .apply(local::static_site_config(root), "static-root")
+        .map(drop)
+}
+
 /// Loads the config source the flags name; returns a scratch folder to
 /// remove at exit, and what a SIGHUP reloads.
 fn load_config_source(
     settings: &Settings,
     state: &Arc<State>,
 ) -> anyhow::Result<(Option<PathBuf>, Option<Reload>)> {
-    if let Some(path) = &settings.config_file {
-        load_config_file(path, state)?;
-    }
-    if let Some(root) = &settings.static_root {
-        let config = local::static_site_config(root);
-        if let Err(errors) = state.apply(config, "static-root") {
-            anyhow::bail!("--static-root {}: {}", root.display(), errors.join("; "));
+    match Source::of(settings) {
+        Source::ConfigFile(path) => {
+            load_config_file(path, state)?;
+            Ok((None, Some(Reload::ConfigFile(path.to_owned()))))
         }
-        return Ok((None, None));
-    }
-    match &settings.manifests {
-        Some(dir) => {
-            let reload = local::watch(dir.clone(), state.clone())?;
+        Source::StaticRoot(root) => {
+            if let Err(errors) = load_static_root(root, state) {
+                anyhow::bail!("--static-root {}: {}", root.display(), errors.join("; "));
+            }
+            Ok((None, None))
+        }
+        Source::Manifests(dir) => {
+            let reload = local::watch(dir.to_owned(), state.clone())?;
             Ok((None, Some(Reload::Manifests(reload))))
         }
-        None if settings.config_file.is_none() => {
+        Source::Embedded => {
             let dir = embedded::write_examples()
                 .context("cannot write the embedded examples to a temporary folder")?;
             tracing::info!(folder = %dir.display(), "no config source given: serving the embedded example Routes");
@@ -231,11 +267,10 @@ fn load_config_source(
             }
             Ok((Some(dir), None))
         }
-        None => Ok((None, settings.config_file.clone().map(Reload::ConfigFile))),
     }
 }
 
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+fn read_token(path: &Path) -> anyhow::Result<String> {
     let token = std::fs::read_to_string(path)
         .with_context(|| format!("--admin-token-file {}: cannot read", path.display()))?;
     let token = token.trim().to_owned();

@@ -13,7 +13,7 @@ use gatehouse_api::{ProxyConfig, Resources, Route, RouteSpec, compile};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::state::State;
+use crate::state::{Applied, State};
 
 /// Changes closer together than this are read as one.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -148,33 +148,58 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What loading a folder's manifests came to.
+pub struct Outcome {
+    /// Findings that do not stop the config (only known once it compiles).
+    pub warnings: Vec<String>,
+    /// Routes in the compiled config.
+    pub routes: usize,
+    /// Swapped in, or every error that rejected the config whole.
+    pub applied: Result<Applied, Vec<String>>,
+}
+
+/// Compiles `files` and builds the result into `state`; logs nothing, so
+/// `--check` and the watcher report the same findings each their own way.
+pub fn load(
+    state: &State,
+    files: Result<Vec<(String, String)>, Vec<String>>,
+    source: &str,
+) -> Outcome {
+    match files.and_then(|files| compile_manifests(&files)) {
+        Ok(loaded) => Outcome {
+            warnings: loaded.warnings,
+            routes: loaded.config.routes.len(),
+            applied: state.apply(loaded.config, source),
+        },
+        Err(errors) => {
+            state.metrics.config_applied(source, false);
+            Outcome {
+                warnings: Vec::new(),
+                routes: 0,
+                applied: Err(errors),
+            }
+        }
+    }
+}
+
 /// Loads `files` into `state`, logging what happened; false when rejected.
 pub fn apply(
     state: &State,
     files: Result<Vec<(String, String)>, Vec<String>>,
     source: &str,
 ) -> bool {
-    let loaded = files.and_then(|files| compile_manifests(&files));
-    match loaded {
-        Ok(loaded) => {
-            for warning in &loaded.warnings {
-                tracing::warn!("{warning}");
-            }
-            let routes = loaded.config.routes.len();
-            match state.apply(loaded.config, source) {
-                Ok(applied) if applied.unchanged => true,
-                Ok(applied) => {
-                    tracing::info!(revision = %applied.revision, generation = applied.generation, routes, source, "config applied");
-                    true
-                }
-                Err(errors) => {
-                    report(state, &errors);
-                    false
-                }
-            }
+    let outcome = load(state, files, source);
+    for warning in &outcome.warnings {
+        tracing::warn!("{warning}");
+    }
+    match outcome.applied {
+        Ok(applied) if applied.unchanged => true,
+        Ok(applied) => {
+            let routes = outcome.routes;
+            tracing::info!(revision = %applied.revision, generation = applied.generation, routes, source, "config applied");
+            true
         }
         Err(errors) => {
-            state.metrics.config_applied(source, false);
             report(state, &errors);
             false
         }
@@ -198,6 +223,17 @@ fn report(state: &State, errors: &[String]) {
     }
 }
 
+/// `--manifests` must name a folder: the proxy refuses to start on anything else.
+pub fn require_folder(dir: &Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "--manifests {}: no such folder; give a folder of Route YAML files",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Asks the watcher to read its folder again now (SIGHUP).
 #[derive(Clone)]
 pub struct Reload(mpsc::UnboundedSender<()>);
@@ -219,12 +255,7 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 /// The folder's parent is watched too, so a folder that is replaced is
 /// followed, not lost.
 pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<Reload> {
-    if !dir.is_dir() {
-        anyhow::bail!(
-            "--manifests {}: no such folder; give a folder of Route YAML files",
-            dir.display()
-        );
-    }
+    require_folder(&dir)?;
     apply(&state, read_folder(&dir), "manifests");
     let (changed, mut changes) = mpsc::unbounded_channel();
     let reload = Reload(changed.clone());

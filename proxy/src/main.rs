@@ -1,3 +1,5 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use gatehouse_proxy::Settings;
 use gatehouse_proxy::cli::LogFormat;
@@ -6,9 +8,12 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: gatehouse_proxy::allocator::MiMalloc = gatehouse_proxy::allocator::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let settings = Settings::parse();
     init_logging(&settings);
+    if settings.check {
+        return Ok(gatehouse_proxy::check::run(&settings));
+    }
     // This thread runs the admin API, the config watcher and signals; the
     // traffic has worker threads of its own (see `workers`).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -22,7 +27,7 @@ fn main() -> anyhow::Result<()> {
         tracing::info!("shutting down");
         running.shutdown();
         running.wait().await;
-        Ok(())
+        Ok(ExitCode::SUCCESS)
     })
 }
 

@@ -15,6 +15,7 @@ pub fn lower(
     services: Option<&[KnownService]>,
     findings: &mut Findings,
 ) -> Vec<BackendConfig> {
+    let errors_before = findings.error_count();
     let mut out: Vec<BackendConfig> = Vec::new();
     // The index in `rule.backends` of each entry of `out` (invalid ones are skipped).
     let mut written_at: Vec<usize> = Vec::new();
@@ -49,7 +50,9 @@ pub fn lower(
         });
         written_at.push(i);
     }
-    if !out.is_empty() && out.iter().all(|b| b.weight == 0) {
+    // A backend that failed its own check adds no warning about its rule.
+    let all_passed = findings.error_count() == errors_before;
+    if all_passed && !out.is_empty() && out.iter().all(|b| b.weight == 0) {
         findings.warn(
             format!("{rule_field}.backends"),
             "AllWeightsZero",

@@ -159,17 +159,21 @@ fn lower_rule(
 ) -> RuleConfig {
     let matches = matches::lower(&rule.matches, field, findings);
     let filters = filters::lower(rule, &matches, field, findings);
+    let errors_before = findings.error_count();
     let backends = backends::lower(rule, field, namespace, services, findings);
+    // A backend left out for its own error already names the problem; a
+    // warning that the rule then has none would only mislead.
+    let backends_failed = findings.error_count() > errors_before;
     let redirects = filters
         .iter()
         .any(|f| matches!(f, crate::config::FilterConfig::RequestRedirect(_)));
-    if redirects && !backends.is_empty() {
+    if !backends_failed && redirects && !backends.is_empty() {
         findings.warn(
             format!("{field}.backends"),
             "BackendsUnused",
             "the rule redirects, so its backends are never used: remove them or the RequestRedirect filter",
         );
-    } else if !redirects && backends.is_empty() {
+    } else if !backends_failed && !redirects && backends.is_empty() {
         findings.warn(
             format!("{field}.backends"),
             "NoBackends",
