@@ -9,7 +9,7 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use prometheus::IntGauge;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::forwarded::ClientIp;
 use crate::handler::Shared;
@@ -42,11 +42,9 @@ pub async fn serve(
     let hyper = Arc::new(hyper_servers(limits));
     // The worker's own copy of the stop signal, for its connections: they
     // wait on it between requests, and a channel per worker keeps that off
-    // a lock every worker would share.
+    // a lock every worker would share. Every connection holds a receiver
+    // to its end: when the last is gone, all have finished.
     let (worker_stop_tx, worker_stop) = watch::channel(false);
-    // Every connection task holds a sender; when the last is gone, all
-    // have finished (tokio's graceful-shutdown pattern).
-    let (open_tx, mut all_closed) = mpsc::channel::<()>(1);
     loop {
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -75,17 +73,15 @@ pub async fn serve(
             worker_stop.clone(),
             held,
         );
-        let open_tx = open_tx.clone();
-        tokio::spawn(async move {
-            connection.await;
-            drop(open_tx);
-        });
+        // Spawned as it is: an `async` block around it would carry a
+        // second, moved-from copy of it in every connection's task.
+        tokio::spawn(connection);
     }
     drop(listener);
+    drop(worker_stop);
     let _ = worker_stop_tx.send(true);
-    drop(open_tx);
     tracing::info!(grace = ?grace, "stopped accepting; draining open requests");
-    if tokio::time::timeout(grace, all_closed.recv())
+    if tokio::time::timeout(grace, worker_stop_tx.closed())
         .await
         .is_err()
     {

@@ -18,16 +18,16 @@ mod request;
 mod response;
 
 use std::convert::Infallible;
-use std::pin::Pin;
+use std::io;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -48,8 +48,16 @@ use crate::timer::arm;
 /// Room for a typical request head.
 const READ_SIZE: usize = 8 * 1024;
 
+/// The first read of a head, on the stack: most heads fit (nginx reads
+/// them into 1 KiB), and a connection that waits for one holds no buffer.
+const FIRST_READ: usize = 2 * 1024;
+
 /// Serves one client connection until it closes, idles out, or `stop`.
-pub async fn serve(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps a second copy of its arguments in the task"
+)]
+pub fn serve(
     mut stream: TcpStream,
     shared: Arc<Shared>,
     client: ClientIp,
@@ -57,108 +65,153 @@ pub async fn serve(
     hyper: Arc<HyperServers>,
     stop: watch::Receiver<bool>,
     held: Held,
-) {
-    let mut buf = BytesMut::with_capacity(READ_SIZE);
-    let mut out = Vec::with_capacity(1024);
-    // One timer for the connection, moved on for each head: pushing a
-    // deadline later costs tokio nothing, where a new timer per request
-    // would often have to wake the driver.
-    let timer = tokio::time::sleep(limits.header_read_timeout);
-    tokio::pin!(timer);
-    // Waited on between requests; made once, so its waiter stays
-    // registered instead of joining and leaving the list each request.
-    let stopped = stopped(stop.clone());
-    tokio::pin!(stopped);
-    // The first request must come within the header timeout; later ones
-    // may idle up to the keep-alive time, then have the header timeout
-    // from their first byte.
-    let mut idle = limits.header_read_timeout;
-    let mut first = true;
-    loop {
-        let waiting = Waiting {
-            first,
-            idle,
-            limits: &limits,
-            timer: timer.as_mut(),
-            stopped: stopped.as_mut(),
-        };
-        let head = match read_head(&mut stream, &mut buf, waiting).await {
-            Ok(head) => head,
-            // Empty lines before a request are no request (RFC 9112 §2.2).
-            Err(HeadMissing::TimedOut) if buf.iter().any(|&b| b != b'\r' && b != b'\n') => {
-                // As nginx: nothing is answered, but a head begun and not
-                // finished in time is logged, with 408.
-                if let Some(log) = &shared.access_log {
-                    let mut entry = log.refused(&client, request::first_line(&buf));
-                    entry.status = http::StatusCode::REQUEST_TIMEOUT.as_u16();
-                    drop(entry);
+) -> impl Future<Output = ()> + use<> {
+    // An `async` block, not an `async fn`: that would move each argument
+    // into a second slot of the task, which every idle connection carries.
+    async move {
+        // An idle connection holds no buffer: `poll_read_some` makes one
+        // when a head's first bytes come, and it goes once it is answered.
+        let mut buf = BytesMut::new();
+        // One timer for the connection, moved on for each head: pushing a
+        // deadline later costs tokio nothing, where a new timer per request
+        // would often have to wake the driver. (`pin!` pins in place, where
+        // `tokio::pin!` would move it into a second slot of the task.)
+        let mut timer = pin!(tokio::time::sleep(limits.header_read_timeout));
+        // Waited on between requests; made once, so its waiter stays
+        // registered instead of joining and leaving the list each request.
+        let mut stopped = pin!(stopped(stop.clone()));
+        // The first request must come within the header timeout; later ones
+        // may idle up to the keep-alive time, then have the header timeout
+        // from their first byte.
+        let mut idle = limits.header_read_timeout;
+        let mut first = true;
+        loop {
+            let waiting = Waiting {
+                first,
+                idle,
+                limits: &limits,
+                timer: timer.as_mut(),
+                stopped: stopped.as_mut(),
+            };
+            let head = match read_head(&mut stream, &mut buf, waiting).await {
+                Ok(head) => head,
+                // Empty lines before a request are no request (RFC 9112 §2.2).
+                Err(HeadMissing::TimedOut) if buf.iter().any(|&b| b != b'\r' && b != b'\n') => {
+                    // As nginx: nothing is answered, but a head begun and not
+                    // finished in time is logged, with 408.
+                    if let Some(log) = &shared.access_log {
+                        let mut entry = log.refused(&client, request::first_line(&buf));
+                        entry.status = http::StatusCode::REQUEST_TIMEOUT.as_u16();
+                        drop(entry);
+                    }
+                    return;
                 }
+                Err(_) => return,
+            };
+            let lane = match head {
+                Head::Lane(lane) => lane,
+                Head::TooLarge | Head::TooManyFields => {
+                    let why = match head {
+                        Head::TooLarge => format!(
+                            "the request head is larger than {} bytes",
+                            limits.max_header_bytes
+                        ),
+                        _ => format!(
+                            "the request has more than {} header fields",
+                            request::MAX_HEADERS
+                        ),
+                    };
+                    let refused = Refused {
+                        status: http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        why: &why,
+                        line: request::first_line(&buf),
+                    };
+                    return Box::pin(refuse(&mut stream, &limits, &shared, &client, refused)).await;
+                }
+                Head::Malformed(why) => {
+                    let refused = Refused {
+                        status: http::StatusCode::BAD_REQUEST,
+                        why,
+                        line: request::first_line(&buf),
+                    };
+                    return Box::pin(refuse(&mut stream, &limits, &shared, &client, refused)).await;
+                }
+                Head::Hyper => {
+                    let connection = Connection {
+                        shared,
+                        client,
+                        held,
+                    };
+                    return Box::pin(hand_off(stream, buf, connection, &hyper, limits, stop)).await;
+                }
+            };
+            // Boxed, as the refusals and the hand-off above: the connection's
+            // task holds what a request needs (the handler's state, the
+            // response being written) only while the request is under way.
+            let exchange = Exchange {
+                stream: &mut stream,
+                buf: &mut buf,
+                shared: &shared,
+                client: &client,
+                limits: &limits,
+                stop: &stop,
+            };
+            if !Box::pin(exchange.answer(lane)).await {
                 return;
             }
-            Err(_) => return,
-        };
-        let lane = match head {
-            Head::Lane(lane) => lane,
-            Head::TooLarge | Head::TooManyFields => {
-                let why = match head {
-                    Head::TooLarge => format!(
-                        "the request head is larger than {} bytes",
-                        limits.max_header_bytes
-                    ),
-                    _ => format!(
-                        "the request has more than {} header fields",
-                        request::MAX_HEADERS
-                    ),
-                };
-                let refused = Refused {
-                    status: http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    why: &why,
-                    line: request::first_line(&buf),
-                };
-                return refuse(&mut stream, &mut out, &limits, &shared, &client, refused).await;
-            }
-            Head::Malformed(why) => {
-                let refused = Refused {
-                    status: http::StatusCode::BAD_REQUEST,
-                    why,
-                    line: request::first_line(&buf),
-                };
-                return refuse(&mut stream, &mut out, &limits, &shared, &client, refused).await;
-            }
-            Head::Hyper => {
-                let connection = Connection {
-                    shared,
-                    client,
-                    held,
-                };
-                return hand_off(stream, buf, connection, &hyper, limits, stop).await;
-            }
-        };
+            release_idle(&mut buf);
+            idle = limits.keep_alive_timeout;
+            first = false;
+        }
+    }
+}
+
+/// Lets go of the read buffer between requests, unless it holds the start
+/// of the next (pipelined) one: the head just answered shares it, and an
+/// idle connection would keep its 8 KiB.
+fn release_idle(buf: &mut BytesMut) {
+    if buf.is_empty() {
+        *buf = BytesMut::new();
+    }
+}
+
+/// One request the lane serves, and what answering it needs.
+struct Exchange<'a> {
+    stream: &'a mut TcpStream,
+    buf: &'a mut BytesMut,
+    shared: &'a Arc<Shared>,
+    client: &'a ClientIp,
+    limits: &'a Limits,
+    stop: &'a watch::Receiver<bool>,
+}
+
+impl Exchange<'_> {
+    /// Answers the request; whether the connection may carry another.
+    async fn answer(self, lane: Box<request::LaneRequest>) -> bool {
         let mut asked = Asked {
             head: lane.request.method() == http::Method::HEAD,
             http10: lane.request.version() == http::Version::HTTP_10,
             keep_alive: lane.keep_alive,
         };
-        let answer = handler::handle(shared.clone(), client.clone(), lane.request);
+        let answer = handler::handle(self.shared.clone(), self.client.clone(), lane.request);
+        let max_head = self.limits.max_header_bytes;
         let Some(Ok(response)) =
-            unless_client_leaves(&mut stream, &mut buf, answer, limits.max_header_bytes).await
+            unless_client_leaves(self.stream, self.buf, answer, max_head).await
         else {
             tracing::debug!("the client closed before its answer was ready");
-            return;
+            return false;
         };
         // A draining server answers what it has and closes, as hyper does.
-        asked.keep_alive &= !*stop.borrow();
-        let mut sink = SendTimeout::to_client(&mut stream, limits.send_timeout);
+        asked.keep_alive &= !*self.stop.borrow();
+        let mut out = Vec::with_capacity(1024);
+        let mut sink = SendTimeout::to_client(self.stream, self.limits.send_timeout);
         match response::write(&mut sink, &mut out, response, asked).await {
-            Ok(true) => {}
-            Ok(false) => return,
+            Ok(keep_alive) => keep_alive,
             Err(err) => {
                 tracing::debug!(error = %err, "writing a response failed");
-                return;
+                false
             }
         }
-        idle = limits.keep_alive_timeout;
-        first = false;
     }
 }
 
@@ -175,7 +228,6 @@ struct Refused<'a> {
 /// not HTTP), logs it, then the connection closes.
 async fn refuse(
     stream: &mut TcpStream,
-    out: &mut Vec<u8>,
     limits: &Limits,
     shared: &Shared,
     client: &ClientIp,
@@ -196,7 +248,7 @@ async fn refuse(
         keep_alive: false,
     };
     let mut sink = SendTimeout::to_client(stream, limits.send_timeout);
-    let _ = response::write(&mut sink, out, response, asked).await;
+    let _ = response::write(&mut sink, &mut Vec::new(), response, asked).await;
 }
 
 /// Awaits `answer` while watching the client: one that closes its side
@@ -286,22 +338,58 @@ async fn read_head<S: Future<Output = ()>>(
             timing_head = true;
             arm(timer.as_mut(), limits.header_read_timeout);
         }
-        if buf.capacity() - buf.len() < READ_SIZE / 4 {
-            buf.reserve(READ_SIZE);
-        }
         let idling = buf.is_empty();
-        let read = tokio::select! {
-            biased;
-            read = stream.read_buf(buf) => read,
-            _ = timer.as_mut() => {
-                tracing::debug!(idling, "no request head in time; closing the connection");
-                return Err(HeadMissing::TimedOut);
+        // Polled by hand rather than `select!`ed: the socket's own waker
+        // slot, no waiter (nor buffer) kept in the task while it idles.
+        let read = std::future::poll_fn(|cx| {
+            if let Poll::Ready(read) = poll_read_some(stream, buf, cx) {
+                return Poll::Ready(Ok(read));
             }
-            _ = stopped.as_mut(), if idling => return Err(HeadMissing::Stopping),
-        };
+            if timer.as_mut().poll(cx).is_ready() {
+                tracing::debug!(idling, "no request head in time; closing the connection");
+                return Poll::Ready(Err(HeadMissing::TimedOut));
+            }
+            if idling && stopped.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(HeadMissing::Stopping));
+            }
+            Poll::Pending
+        })
+        .await?;
         match read {
             Ok(0) | Err(_) => return Err(HeadMissing::Closed),
             Ok(_) => {}
+        }
+    }
+}
+
+/// Reads what the client has sent into `buf`. A `buf` without room gets
+/// its room only once bytes have come, read first on the stack: a
+/// connection waiting for its next request holds no buffer.
+fn poll_read_some(
+    stream: &TcpStream,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(stream.poll_read_ready(cx))?;
+        let read = if buf.capacity() == 0 {
+            let mut first = [0; FIRST_READ];
+            stream.try_read(&mut first).inspect(|&n| {
+                if n > 0 {
+                    *buf = BytesMut::with_capacity(READ_SIZE);
+                    buf.extend_from_slice(&first[..n]);
+                }
+            })
+        } else {
+            if buf.capacity() - buf.len() < READ_SIZE / 4 {
+                buf.reserve(READ_SIZE);
+            }
+            stream.try_read_buf(buf)
+        };
+        match read {
+            // The readiness was stale: polling again waits for news.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            read => return Poll::Ready(read),
         }
     }
 }
@@ -360,7 +448,14 @@ async fn hand_off(
             }
             // An upgrade's tunnel outlives the connection: it holds the slot.
             req.extensions_mut().insert(held.clone());
-            h1_request(shared.clone(), client.clone(), counted.clone(), req)
+            // Boxed: hyper keeps the room for this future for the
+            // connection's life, idle or not; a box there is a pointer.
+            Box::pin(h1_request(
+                shared.clone(),
+                client.clone(),
+                counted.clone(),
+                req,
+            ))
         });
         let connection = hyper
             .http1
@@ -503,5 +598,69 @@ async fn until_done<C: Future>(
             Err(_) if idle.as_mut().is_some_and(|idle| idle.due().is_none()) => continue,
             Err(_) => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    async fn read_some(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+        std::future::poll_fn(|cx| poll_read_some(stream, buf, cx)).await
+    }
+
+    #[tokio::test]
+    async fn a_connection_waiting_for_a_head_holds_no_buffer() {
+        let (mut client, server) = pair().await;
+        let mut buf = BytesMut::new();
+        let waited =
+            tokio::time::timeout(Duration::from_millis(50), read_some(&server, &mut buf)).await;
+        assert!(waited.is_err(), "nothing was sent");
+        assert_eq!(buf.capacity(), 0, "no room is taken while waiting");
+
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        read_some(&server, &mut buf).await.unwrap();
+        assert_eq!(&buf[..], b"GET / HTTP/1.1\r\n\r\n");
+        let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024) else {
+            panic!("a lane request");
+        };
+        // The head shares the buffer; answered, the connection lets it go.
+        release_idle(&mut buf);
+        assert_eq!(buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_head_longer_than_the_first_read_comes_whole() {
+        let (mut client, server) = pair().await;
+        let head = format!(
+            "GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(3 * FIRST_READ)
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = BytesMut::new();
+        while buf.len() < head.len() {
+            assert!(read_some(&server, &mut buf).await.unwrap() > 0);
+        }
+        assert_eq!(&buf[..], head.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_request_keeps_its_buffer() {
+        let mut buf = BytesMut::from(&b"GET /a HTTP/1.1\r\n\r\nGET /b HT"[..]);
+        let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024) else {
+            panic!("a lane request");
+        };
+        release_idle(&mut buf);
+        assert_eq!(&buf[..], b"GET /b HT");
     }
 }
