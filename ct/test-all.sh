@@ -23,10 +23,11 @@ export GATEHOUSE_TEST_KUBECONFIG="${kube_env#export KUBECONFIG=}"
 
 echo "== cargo test --workspace"
 status=0
-cargo test --workspace --locked "$@" || status=$?
+# --no-fail-fast: every failure is shown, not just the first test binary's.
+cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 
 echo "== the API-server tests (ignored by a plain cargo test)"
 # --tests: doc tests hold none, and rustdoc would build them all again.
-cargo test --workspace --locked --tests "$@" -- --ignored api_server_ || status=$?
+cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored api_server_ || status=$?
 
 exit "$status"
