@@ -631,7 +631,7 @@ mod tests {
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
         read_some(&server, &mut buf).await.unwrap();
         assert_eq!(&buf[..], b"GET / HTTP/1.1\r\n\r\n");
-        let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024) else {
+        let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024, true) else {
             panic!("a lane request");
         };
         // The head shares the buffer; answered, the connection lets it go.
@@ -657,7 +657,7 @@ mod tests {
     #[tokio::test]
     async fn a_pipelined_request_keeps_its_buffer() {
         let mut buf = BytesMut::from(&b"GET /a HTTP/1.1\r\n\r\nGET /b HT"[..]);
-        let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024) else {
+        let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024, true) else {
             panic!("a lane request");
         };
         release_idle(&mut buf);
