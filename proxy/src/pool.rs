@@ -54,6 +54,8 @@ impl Pool {
         req: Request<Body>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let mut req = req;
+        // An upgrade is asked for with `Upgrade` (forward keeps it only then).
+        let asked_upgrade = req.headers().contains_key(http::header::UPGRADE);
         let mut sender = match self.checkout(authority) {
             Some(sender) => sender,
             None => self.connect(authority).await?,
@@ -82,6 +84,12 @@ impl Pool {
         // bytes arrive, as on the proxy's own client.
         if head_size(&response) > crate::h1::MAX_RESPONSE_HEAD {
             tracing::debug!(%authority, "upstream response head too large");
+            return Err(UpstreamError::Protocol);
+        }
+        // RFC 9110 §15.2.2: a switch the client never asked for leaves
+        // the connection in a protocol no one agreed on; it is not reused.
+        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS && !asked_upgrade {
+            tracing::debug!(%authority, "upstream switched protocols unasked");
             return Err(UpstreamError::Protocol);
         }
         self.checkin(authority, sender);
@@ -115,6 +123,9 @@ impl Pool {
         let stream = dial(authority, self.connect_timeout).await?;
         let stream = SendTimeout::to_backend(stream, self.send_timeout);
         let (sender, connection) = http1::Builder::new()
+            // Names are passed on as the upstream spelled them (nginx does):
+            // hyper's server writes them back so from the response's case map.
+            .preserve_header_case(true)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|_| UpstreamError::Connect)?;

@@ -1,0 +1,156 @@
+//! Header names as HTTP/1.x writes them: the proxy's own in their usual
+//! case (`Content-Length`, `ETag`), an upstream's as it spelled them, as
+//! nginx does. Names are case-insensitive, but many clients in the field
+//! read them case-sensitively. HTTP/2 is lower-case by definition and
+//! never uses this.
+
+use bytes::Bytes;
+use http::HeaderName;
+
+/// Writes `name` in its usual case: each word capitalised, as most
+/// servers write them, but for the names whose usual spelling is not
+/// (`ETag`, `WWW-Authenticate`, …).
+pub fn write_usual(out: &mut Vec<u8>, name: &HeaderName) {
+    let name = name.as_str();
+    if let Some(spelled) = unusual_usual(name) {
+        out.extend_from_slice(spelled.as_bytes());
+        return;
+    }
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
+    // A name is a non-empty lower-case token: capitalise its first letter
+    // and each one after a dash.
+    let written = &mut out[start..];
+    written[0] = written[0].to_ascii_uppercase();
+    let mut at = 0;
+    while let Some(dash) = written[at..].iter().position(|&b| b == b'-') {
+        at += dash + 1;
+        if let Some(b) = written.get_mut(at) {
+            *b = b.to_ascii_uppercase();
+        }
+    }
+}
+
+/// Whether `spelled`, a name as it came, is `name` in its usual case, so
+/// that writing it again needs no note of how it came.
+pub fn is_usual(spelled: &[u8], name: &HeaderName) -> bool {
+    let lower = name.as_str().as_bytes();
+    if let Some(usual) = unusual_usual(name.as_str()) {
+        return spelled == usual.as_bytes();
+    }
+    let mut word_start = true;
+    spelled.len() == lower.len()
+        && spelled.iter().zip(lower).all(|(&s, &l)| {
+            let want = if word_start {
+                l.to_ascii_uppercase()
+            } else {
+                l
+            };
+            word_start = l == b'-';
+            s == want
+        })
+}
+
+/// The usual spelling of the names that are not simply capitalised words.
+fn unusual_usual(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "etag" => "ETag",
+        "www-authenticate" => "WWW-Authenticate",
+        "te" => "TE",
+        "dnt" => "DNT",
+        "content-md5" => "Content-MD5",
+        "x-xss-protection" => "X-XSS-Protection",
+        _ => return None,
+    })
+}
+
+/// How an upstream spelled the names of a response's fields where that
+/// was not their usual case, in the order they came; a response extension,
+/// present only when there is one (most upstreams write the usual case).
+#[derive(Clone, Debug, Default)]
+pub struct Spellings(Vec<(HeaderName, Bytes)>);
+
+impl Spellings {
+    pub fn push(&mut self, name: HeaderName, spelled: Bytes) {
+        self.0.push((name, spelled));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Writes `name` as the upstream spelled its next field of that name
+    /// not yet written (`used` marks those written), else in its usual case.
+    pub fn write(&self, out: &mut Vec<u8>, name: &HeaderName, used: &mut u128) {
+        let mut unused = self.0.iter().enumerate().filter(|&(i, _)| {
+            // Past 128 fields, later spellings are reused: never wrong in
+            // meaning, at worst in case.
+            i >= 128 || *used & (1 << i) == 0
+        });
+        match unused.find(|(_, (n, _))| n == name) {
+            Some((i, (_, spelled))) => {
+                if i < 128 {
+                    *used |= 1 << i;
+                }
+                out.extend_from_slice(spelled);
+            }
+            None => write_usual(out, name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usual(name: &str) -> String {
+        let mut out = Vec::new();
+        write_usual(&mut out, &HeaderName::from_bytes(name.as_bytes()).unwrap());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn writes_names_as_servers_usually_do() {
+        for (name, spelled) in [
+            ("content-length", "Content-Length"),
+            ("date", "Date"),
+            ("etag", "ETag"),
+            ("www-authenticate", "WWW-Authenticate"),
+            ("x-request-id", "X-Request-Id"),
+            ("x--odd-", "X--Odd-"),
+            ("a", "A"),
+            ("x-1", "X-1"),
+        ] {
+            assert_eq!(usual(name), spelled);
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            assert!(is_usual(spelled.as_bytes(), &name), "{spelled}");
+        }
+    }
+
+    #[test]
+    fn tells_an_unusual_spelling() {
+        for (spelled, name) in [
+            ("Content-type", "content-type"),
+            ("content-length", "content-length"),
+            ("Etag", "etag"),
+            ("X-REQUEST-ID", "x-request-id"),
+        ] {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            assert!(!is_usual(spelled.as_bytes(), &name), "{spelled}");
+        }
+    }
+
+    #[test]
+    fn writes_each_field_as_it_was_spelled() {
+        let name = HeaderName::from_static("x-b");
+        let mut spellings = Spellings::default();
+        spellings.push(name.clone(), Bytes::from_static(b"x-B"));
+        spellings.push(name.clone(), Bytes::from_static(b"X-b"));
+        let (mut out, mut used) = (Vec::new(), 0);
+        for _ in 0..3 {
+            spellings.write(&mut out, &name, &mut used);
+            out.push(b' ');
+        }
+        assert_eq!(out, b"x-B X-b X-B ");
+    }
+}
