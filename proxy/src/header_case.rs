@@ -99,6 +99,97 @@ impl Spellings {
     }
 }
 
+/// Marks a response from hyper's client: hyper's own map of how the
+/// upstream spelled its names came with it, and its server uses that.
+#[derive(Clone, Copy, Debug)]
+pub struct SpelledByHyper;
+
+/// Readies a response for hyper's HTTP/1.1 server, which writes a name as
+/// its case map in the response's extensions says, else capitalised
+/// (`title_case_headers`). The map's type is hyper's own and private:
+/// only hyper's parser makes one, so a head with the wanted spellings is
+/// parsed by hyper's client, in memory. Needed only for an upstream's
+/// unusual spellings from Gatehouse's own client, made on each such
+/// answer, and for the names capitals alone do not spell (`ETag`), from a
+/// map made once per thread.
+pub fn for_hyper_server<B>(response: &mut http::Response<B>) {
+    let extensions = response.extensions();
+    if extensions.get::<SpelledByHyper>().is_some() {
+        return;
+    }
+    let map = if let Some(spellings) = extensions.get::<Spellings>() {
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        let mut used = 0;
+        for name in response.headers().keys() {
+            for _ in response.headers().get_all(name) {
+                spellings.write(&mut head, name, &mut used);
+                head.extend_from_slice(b": 0\r\n");
+            }
+        }
+        head.extend_from_slice(b"\r\n");
+        spelled_by_hyper(&head)
+    } else if response
+        .headers()
+        .keys()
+        .any(|n| unusual_usual(n.as_str()).is_some())
+    {
+        thread_local! {
+            static USUAL: Option<http::Extensions> = spelled_by_hyper(USUAL_HEAD);
+        }
+        USUAL.with(Clone::clone)
+    } else {
+        None
+    };
+    if let Some(map) = map {
+        response.extensions_mut().extend(map);
+    }
+}
+
+/// The names whose usual spelling is more than capitals, in a head.
+const USUAL_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nETag: 0\r\nWWW-Authenticate: 0\r\nTE: 0\r\n\
+DNT: 0\r\nContent-MD5: 0\r\nX-XSS-Protection: 0\r\n\r\n";
+
+/// The extensions hyper's client gives the response `head`, its case map
+/// among them; `None` if it would not read it.
+fn spelled_by_hyper(head: &[u8]) -> Option<http::Extensions> {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use tokio::io::AsyncWrite;
+
+    // All in memory: every step is ready when polled, so a no-op waker
+    // and a few rounds of polling do.
+    let mut cx = Context::from_waker(Waker::noop());
+    let (ours, mut theirs) = tokio::io::duplex(head.len() + 256);
+    let handshake = hyper::client::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake(hyper_util::rt::TokioIo::new(ours));
+    let Poll::Ready(Ok((mut sender, connection))) = pin!(handshake).poll(&mut cx) else {
+        return None;
+    };
+    let request = http::Request::new(http_body_util::Empty::<bytes::Bytes>::new());
+    let mut answer = pin!(sender.send_request(request));
+    let mut connection = pin!(connection);
+    for round in 0..8 {
+        let _ = connection.as_mut().poll(&mut cx);
+        if round == 0 {
+            // Once the request is out: hyper's client refuses bytes that
+            // come before it.
+            match pin!(&mut theirs).poll_write(&mut cx, head) {
+                Poll::Ready(Ok(n)) if n == head.len() => {}
+                _ => return None,
+            }
+        }
+        match answer.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(mut response)) => {
+                return Some(std::mem::take(response.extensions_mut()));
+            }
+            Poll::Ready(Err(_)) => return None,
+            Poll::Pending => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +229,12 @@ mod tests {
             let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
             assert!(!is_usual(spelled.as_bytes(), &name), "{spelled}");
         }
+    }
+
+    #[test]
+    fn hyper_reads_a_head_in_memory() {
+        let map = spelled_by_hyper(USUAL_HEAD).expect("hyper's client read the head");
+        assert_eq!(map.len(), 1, "hyper's case map");
     }
 
     #[test]

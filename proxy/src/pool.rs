@@ -93,6 +93,10 @@ impl Pool {
             return Err(UpstreamError::Protocol);
         }
         self.checkin(authority, sender);
+        let mut response = response;
+        response
+            .extensions_mut()
+            .insert(crate::header_case::SpelledByHyper);
         Ok(response)
     }
 

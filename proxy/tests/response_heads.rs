@@ -139,6 +139,12 @@ async fn http1_names_go_out_as_the_upstream_spelled_them_and_ours_in_their_usual
             &["Date", "Connection"],
         ),
         (TO_HYPER, &["Date"]),
+        // hyper's server, with an answer from Gatehouse's own client.
+        (
+            b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi\
+              GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &["Date"],
+        ),
         (
             b"POST /up HTTP/1.0\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
             &["Date"],
@@ -146,7 +152,11 @@ async fn http1_names_go_out_as_the_upstream_spelled_them_and_ours_in_their_usual
     ] {
         let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
         stream.write_all(request).await.unwrap();
-        let (head, body) = read_response(&mut stream).await;
+        let mut answer = read_response(&mut stream).await;
+        if request.ends_with(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") && request.starts_with(b"POST") {
+            answer = read_response(&mut stream).await;
+        }
+        let (head, body) = answer;
         assert_eq!(body, b"ok", "{head}");
         for line in spelled_lines {
             assert!(has(&head, line), "{line:?} in\n{head}");
@@ -256,11 +266,16 @@ async fn a_static_file_answer_reads_as_nginx_writes_it_with_one_connection_line(
             assert_eq!(connection, [format!("Connection: {expected}")], "{head}");
         }
     }
-    // `ETag` is not a capitalised word: the lane writes it as nginx does;
-    // hyper's server capitalises it (`Etag`), having no other spelling for it.
-    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
-    let (head, _) = exchange(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(names(&head).contains(&"ETag"), "{head}");
+    // `ETag` is more than a capitalised word (hyper's server alone would
+    // write `Etag`).
+    for first in [&b""[..], TO_HYPER] {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        if !first.is_empty() {
+            let _ = exchange(&mut stream, first).await;
+        }
+        let (head, _) = exchange(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(names(&head).contains(&"ETag"), "{head}");
+    }
     let _ = std::fs::remove_dir_all(root);
 }
 

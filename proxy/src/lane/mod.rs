@@ -457,7 +457,8 @@ async fn h1_request(
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<crate::body::Body>, Infallible> {
     let in_use = activity.begin();
-    let Ok(response) = counted_request(shared, client, in_use, false, req).await;
+    let Ok(mut response) = counted_request(shared, client, in_use, false, req).await;
+    crate::header_case::for_hyper_server(&mut response);
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         activity.upgrade();
     }
