@@ -31,24 +31,21 @@ pub fn write_usual(out: &mut Vec<u8>, name: &HeaderName) {
     }
 }
 
-/// Whether `spelled`, a name as it came, is `name` in its usual case, so
-/// that writing it again needs no note of how it came.
+/// Whether `spelled`, a name as it came (`name` in some case), is `name`
+/// in its usual case, so that writing it again needs no note of how it came.
 pub fn is_usual(spelled: &[u8], name: &HeaderName) -> bool {
-    let lower = name.as_str().as_bytes();
     if let Some(usual) = unusual_usual(name.as_str()) {
         return spelled == usual.as_bytes();
     }
+    // Each word must start with a capital and go on in lower case.
     let mut word_start = true;
-    spelled.len() == lower.len()
-        && spelled.iter().zip(lower).all(|(&s, &l)| {
-            let want = if word_start {
-                l.to_ascii_uppercase()
-            } else {
-                l
-            };
-            word_start = l == b'-';
-            s == want
-        })
+    for &b in spelled {
+        if (word_start && b.is_ascii_lowercase()) || (!word_start && b.is_ascii_uppercase()) {
+            return false;
+        }
+        word_start = b == b'-';
+    }
+    true
 }
 
 /// The usual spelling of the names that are not simply capitalised words.
