@@ -18,16 +18,14 @@ pub fn write_usual(out: &mut Vec<u8>, name: &HeaderName) {
     }
     let start = out.len();
     out.extend_from_slice(name.as_bytes());
-    // A name is a non-empty lower-case token: capitalise its first letter
-    // and each one after a dash.
-    let written = &mut out[start..];
-    written[0] = written[0].to_ascii_uppercase();
-    let mut at = 0;
-    while let Some(dash) = written[at..].iter().position(|&b| b == b'-') {
-        at += dash + 1;
-        if let Some(b) = written.get_mut(at) {
+    // A name is a lower-case token: capitalise its first letter and each
+    // one after a dash.
+    let mut word_start = true;
+    for b in &mut out[start..] {
+        if word_start {
             *b = b.to_ascii_uppercase();
         }
+        word_start = *b == b'-';
     }
 }
 
@@ -50,6 +48,10 @@ pub fn is_usual(spelled: &[u8], name: &HeaderName) -> bool {
 
 /// The usual spelling of the names that are not simply capitalised words.
 fn unusual_usual(name: &str) -> Option<&'static str> {
+    // Most names have none of these lengths: one compare, no string's.
+    if !matches!(name.len(), 2 | 3 | 4 | 11 | 16) {
+        return None;
+    }
     Some(match name {
         "etag" => "ETag",
         "www-authenticate" => "WWW-Authenticate",
