@@ -21,6 +21,7 @@ pub mod forward;
 pub mod forwarded;
 pub mod h1;
 pub mod handler;
+pub mod header_case;
 pub mod hop;
 pub mod lane;
 pub mod local;

@@ -54,6 +54,8 @@ impl Pool {
         req: Request<Body>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let mut req = req;
+        // An upgrade is asked for with `Upgrade` (forward keeps it only then).
+        let asked_upgrade = req.headers().contains_key(http::header::UPGRADE);
         let mut sender = match self.checkout(authority) {
             Some(sender) => sender,
             None => self.connect(authority).await?,
@@ -84,9 +86,18 @@ impl Pool {
             tracing::debug!(%authority, "upstream response head too large");
             return Err(UpstreamError::Protocol);
         }
+        // RFC 9110 §15.2.2: a switch the client never asked for leaves
+        // the connection in a protocol no one agreed on; it is not reused.
+        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS && !asked_upgrade {
+            tracing::debug!(%authority, "upstream switched protocols unasked");
+            return Err(UpstreamError::Protocol);
+        }
         // Both framings (RFC 9112 §6.3): hyper read the body chunked, as
         // the coding says; the length would cut it when written on, and a
         // backend that sends both is not trusted with another request.
+        response
+            .extensions_mut()
+            .insert(crate::header_case::SpelledByHyper);
         let headers = response.headers_mut();
         if headers.contains_key(http::header::TRANSFER_ENCODING)
             && headers.remove(http::header::CONTENT_LENGTH).is_some()
@@ -125,6 +136,9 @@ impl Pool {
         let stream = dial(authority, self.connect_timeout).await?;
         let stream = SendTimeout::to_backend(stream, self.send_timeout);
         let (sender, connection) = http1::Builder::new()
+            // Names are passed on as the upstream spelled them (nginx does):
+            // hyper's server writes them back so from the response's case map.
+            .preserve_header_case(true)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|_| UpstreamError::Connect)?;

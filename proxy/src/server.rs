@@ -127,7 +127,10 @@ fn hyper_servers(limits: Limits) -> HyperServers {
         // times the ones after it.
         .header_read_timeout(None)
         // Its read buffer bounds a head: hyper reads no more than it holds.
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        // Names in their usual case on HTTP/1.x (`Content-Length`), but an
+        // upstream's as it spelled them: see `header_case`.
+        .title_case_headers(true);
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())

@@ -10,7 +10,10 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 
 use crate::forwarded::ProxyHeaders;
+use crate::header_case::{self, Spellings};
 use crate::hop;
+
+use super::interim;
 
 /// Most headers a response head may carry, as hyper allows.
 pub const MAX_HEADERS: usize = 100;
@@ -64,6 +67,8 @@ pub struct ResponseHead {
     /// As received, without hop-by-hop headers, and without
     /// `Content-Length` when it does not frame the body.
     pub headers: HeaderMap,
+    /// How the upstream spelled the names, when not all in their usual case.
+    pub spellings: Spellings,
     pub framing: Framing,
     /// Whether the connection may carry another request once the body is read.
     pub reusable: bool,
@@ -84,8 +89,9 @@ pub enum HeadError {
 
 /// Reads one response head from the front of `buf`, consuming it.
 /// `Ok(None)`: the head is not complete yet, read more. Interim 1xx
-/// responses (100 Continue, 103 Early Hints) are consumed and skipped, as
-/// the client never asked for them.
+/// responses (100 Continue, 103 Early Hints) are consumed and offered to
+/// the client (see `interim`); a 101 is refused, as nothing here asks
+/// for an upgrade.
 pub fn parse_response(
     buf: &mut BytesMut,
     method: &Method,
@@ -113,6 +119,7 @@ pub fn parse_response(
             return Err(HeadError::UnaskedUpgrade);
         }
         if status.is_informational() {
+            interim::offer(|out| write_interim(out, status, response.headers));
             let _ = buf.split_to(len);
             continue;
         }
@@ -123,13 +130,22 @@ pub fn parse_response(
         let fields = &mut scratch.0;
         fields.clear();
         let mut scan = Scan::default();
+        // Whether any name came in other than its usual case: then every
+        // name's spelling is kept, to be written back as it came.
+        let mut unusual = false;
         for field in response.headers.iter() {
             let name = HeaderName::from_bytes(field.name.as_bytes())
                 .map_err(|_| HeadError::Syntax(httparse::Error::HeaderName))?;
             let start = field.value.as_ptr() as usize - base;
             let end = start + field.value.len();
             scan.note(&name, field.value, (start, end))?;
-            fields.push((name, start, end));
+            unusual = unusual || !header_case::is_usual(field.name.as_bytes(), &name);
+            let name_start = field.name.as_ptr() as usize - base;
+            fields.push(Field {
+                name,
+                name_start,
+                value: (start, end),
+            });
         }
         let http11 = response.version == Some(1);
         let (framing, mut must_close) = scan.framing(method, status)?;
@@ -140,7 +156,13 @@ pub fn parse_response(
 
         let head: Bytes = buf.split_to(len).freeze();
         let mut headers = HeaderMap::with_capacity(fields.len());
-        for (name, start, end) in fields.drain(..) {
+        let mut spellings = Spellings::default();
+        for Field {
+            name,
+            name_start,
+            value: (start, end),
+        } in fields.drain(..)
+        {
             let value = head.slice(start..end);
             let dropped = hop::is_hop_by_hop(&name)
                 || (drop_length && name == header::CONTENT_LENGTH)
@@ -150,22 +172,64 @@ pub fn parse_response(
             }
             let value = HeaderValue::from_maybe_shared(value)
                 .map_err(|_| HeadError::Syntax(httparse::Error::HeaderValue))?;
+            if unusual {
+                let spelled = head.slice(name_start..name_start + name.as_str().len());
+                spellings.push(name.clone(), spelled);
+            }
             headers.append(name, value);
         }
         let keep_alive = scan.connection.keeps_alive(http11);
         return Ok(Some(ResponseHead {
             status,
             headers,
+            spellings,
             framing,
             reusable: keep_alive && !must_close && framing != Framing::UntilClose,
         }));
     }
 }
 
+/// An interim response as it goes on to the client: HTTP/1.1, the
+/// upstream's fields as it spelled them, but the hop-by-hop ones and those
+/// its `Connection` names.
+fn write_interim(out: &mut Vec<u8>, status: StatusCode, fields: &[httparse::Header<'_>]) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let connection = || {
+        let values = fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case("connection"));
+        hop::tokens(values.map(|f| f.value))
+    };
+    for field in fields {
+        let hop = HeaderName::from_bytes(field.name.as_bytes())
+            .map_or(true, |name| hop::is_hop_by_hop(&name))
+            || connection().any(|t| t.eq_ignore_ascii_case(field.name.as_bytes()));
+        if !hop {
+            out.extend_from_slice(field.name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(field.value);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Room for one head's field names and value offsets, kept with the
 /// connection so parsing a head allocates only the HeaderMap.
 #[derive(Default)]
-pub struct Scratch(Vec<(HeaderName, usize, usize)>);
+pub struct Scratch(Vec<Field>);
+
+/// A field of the head being read: its name, where the name starts, and
+/// where its value lies.
+struct Field {
+    name: HeaderName,
+    name_start: usize,
+    value: (usize, usize),
+}
 
 /// What the framing and connection headers of a response say, noted as
 /// the fields are read.

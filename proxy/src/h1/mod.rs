@@ -12,6 +12,7 @@ pub(crate) mod chunked;
 mod conn;
 mod head;
 mod idle;
+pub mod interim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +149,9 @@ impl Client {
         let mut response = Response::new(body);
         *response.status_mut() = head.status;
         *response.headers_mut() = head.headers;
+        if !head.spellings.is_empty() {
+            response.extensions_mut().insert(head.spellings);
+        }
         response
     }
 

@@ -40,6 +40,7 @@ use self::request::Head;
 use self::response::Asked;
 use crate::access_log::WorkerLog;
 use crate::forwarded::ClientIp;
+use crate::h1;
 use crate::handler::{self, Shared};
 use crate::send_timeout::SendTimeout;
 use crate::server::{Held, HyperServers, Limits, stopping};
@@ -194,9 +195,13 @@ impl Exchange<'_> {
             keep_alive: lane.keep_alive,
         };
         let answer = handler::handle(self.shared.clone(), self.client.clone(), lane.request);
-        let max_head = self.limits.max_header_bytes;
+        let waiting = Answer {
+            max_head: self.limits.max_header_bytes,
+            // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+            interim: !asked.http10,
+        };
         let Some(Ok(response)) =
-            unless_client_leaves(self.stream, self.buf, answer, max_head).await
+            unless_client_leaves(self.stream, self.buf, answer, waiting).await
         else {
             tracing::debug!("the client closed before its answer was ready");
             return false;
@@ -255,21 +260,42 @@ async fn refuse(
 /// first has gone, and its request is dropped, upstream connection and all
 /// (nginx: "client prematurely closed connection", its 499). What it sends
 /// meanwhile (a pipelined request) is kept, up to a head's worth. Costs no
-/// syscall unless the client sends something.
+/// syscall unless the client sends something. Interim responses from the
+/// upstream go to the client as they come, before the answer.
 async fn unless_client_leaves<F: Future>(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     answer: F,
-    max_head: usize,
+    waiting: Answer,
 ) -> Option<F::Output> {
     tokio::pin!(answer);
+    let mut interim = response::Interim::default();
+    let mut answered = None;
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = answer.as_mut().poll(cx) {
+        if answered.is_none() {
+            let polled = if waiting.interim {
+                h1::interim::taken_during(|| answer.as_mut().poll(cx))
+            } else {
+                answer.as_mut().poll(cx)
+            };
+            if let Poll::Ready(out) = polled {
+                answered = Some(out);
+            }
+        }
+        if waiting.interim {
+            match interim.poll_send(stream, cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(None),
+                Poll::Pending if answered.is_some() => return Poll::Pending,
+                Poll::Pending => {}
+            }
+        }
+        if let Some(out) = answered.take() {
             return Poll::Ready(Some(out));
         }
         // Readiness first, without a read: only a client that sent
         // something (or closed) costs a syscall.
-        while buf.len() <= max_head {
+        while buf.len() <= waiting.max_head {
             match stream.poll_read_ready(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(_)) => return Poll::Ready(None),
@@ -285,6 +311,14 @@ async fn unless_client_leaves<F: Future>(
         Poll::Pending
     })
     .await
+}
+
+/// What the lane does while a request's answer is awaited.
+struct Answer {
+    /// How much of a pipelined head it keeps meanwhile.
+    max_head: usize,
+    /// Whether the client takes interim responses.
+    interim: bool,
 }
 
 /// How long a connection may wait for a head, the timer that says so, and
@@ -526,7 +560,8 @@ async fn h1_request(
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<crate::body::Body>, Infallible> {
     let in_use = activity.begin();
-    let Ok(response) = counted_request(shared, client, in_use, false, req).await;
+    let Ok(mut response) = counted_request(shared, client, in_use, false, req).await;
+    crate::header_case::for_hyper_server(&mut response);
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         activity.upgrade();
     }

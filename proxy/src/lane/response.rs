@@ -1,6 +1,8 @@
 //! Writing a response for the lane as hyper's server would: the status
 //! line, the headers with `Date`, framing and `Connection` added where
-//! missing, then the body by its length or chunked. A body that is ready
+//! missing, then the body by its length or chunked. Names go out as
+//! nginx writes them: the proxy's own in their usual case, an upstream's
+//! as it spelled them (see `header_case`). A body that is ready
 //! with the head (a whole upstream response, a cached file) goes out in
 //! the same `writev`.
 
@@ -19,6 +21,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::body::Body;
 use crate::decimal::itoa;
+use crate::header_case::{self, Spellings};
 
 /// What the response's request said about it.
 #[derive(Clone, Copy)]
@@ -61,8 +64,20 @@ pub async fn write(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    let spellings = parts.extensions.get::<Spellings>();
+    let mut spelled = 0;
+    // Where the lane says for itself whether the connection stays open, a
+    // `Connection` the answer carries (a static file's, for hyper's
+    // server) is not said twice, nor contradicted.
+    let says_connection = !keep_alive || asked.http10;
     for (name, value) in &headers {
-        out.extend_from_slice(name.as_str().as_bytes());
+        if says_connection && name == header::CONNECTION {
+            continue;
+        }
+        match spellings {
+            Some(spellings) => spellings.write(out, name, &mut spelled),
+            None => header_case::write_usual(out, name),
+        }
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -70,22 +85,22 @@ pub async fn write(
     if let Framing::Length(n) = framing
         && !headers.contains_key(header::CONTENT_LENGTH)
     {
-        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(b"Content-Length: ");
         out.extend_from_slice(itoa(n, &mut [0; 20]));
         out.extend_from_slice(b"\r\n");
     }
     if framing == Framing::Chunked {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
     if !headers.contains_key(header::DATE) {
-        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(b"Date: ");
         with_date(|date| out.extend_from_slice(date));
         out.extend_from_slice(b"\r\n");
     }
     if !keep_alive {
-        out.extend_from_slice(b"connection: close\r\n");
-    } else if asked.http10 {
-        out.extend_from_slice(b"connection: keep-alive\r\n");
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if says_connection {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
 
@@ -145,6 +160,44 @@ pub async fn write(
                 }
             }
         }
+    }
+}
+
+/// Interim (1xx) responses the upstream sent while the final answer is
+/// awaited, sent on to the client as they come (see `h1::interim`).
+#[derive(Default)]
+pub struct Interim {
+    bytes: Vec<u8>,
+    sent: usize,
+}
+
+impl Interim {
+    /// Takes the interim responses that came during the last poll of the
+    /// answer and sends what the socket takes now; `Ready(Ok)` once all
+    /// that came is sent.
+    pub fn poll_send(
+        &mut self,
+        stream: &mut (impl AsyncWrite + Unpin),
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = self.bytes.len();
+        crate::h1::interim::take(&mut self.bytes);
+        // A client that reads none of them does not make the proxy hold
+        // an upstream's every one: past a head's worth, more are dropped.
+        if self.bytes.len() - self.sent > crate::h1::MAX_RESPONSE_HEAD {
+            self.bytes.truncate(before);
+        }
+        while self.sent < self.bytes.len() {
+            match Pin::new(&mut *stream).poll_write(cx, &self.bytes[self.sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.bytes.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
