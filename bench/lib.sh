@@ -3,6 +3,13 @@
 # Provides: tool installation, the release build, free loopback ports,
 # private nginx instances (own prefix, pid and error log; never the system
 # service), readiness waits, wrk output parsing and process cleanup.
+#
+# Smoke mode, BENCH_SMOKE=1 (bench/smoke.sh runs every script so in CI, so
+# that no bench rots): one short round with tiny durations, and no verdict
+# on the figures; the script exits non-zero only when something broke (a
+# binary did not start, a request or a parse failed). Each script picks its
+# own smoke settings; `smoke` says whether the mode is on. Env set by the
+# caller (DURATION, ...) still wins.
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
@@ -34,6 +41,20 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+BENCH_SMOKE=${BENCH_SMOKE:-0}
+smoke() { [[ $BENCH_SMOKE == 1 ]]; }
+
+# A failed request (non-2xx, socket error) in a kept wrk output, or no
+# request at all: a warning, and in smoke mode an error.
+check_wrk() { # $1 wrk output file, $2 what it measured
+    local problem
+    problem=$(grep -hE 'Non-2xx|Socket errors' "$1" | xargs || true)
+    grep -q 'requests in' "$1" || problem="wrk made no request${problem:+; $problem}"
+    [[ -z $problem ]] && return 0
+    smoke && die "$2: $problem"
+    echo "warning: $2: $problem" >&2
+}
 
 log() { echo "==> $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }

@@ -14,11 +14,16 @@
 # Usage (from the repo root): bash bench/reload-under-load.sh
 # Env: DURATION (20, seconds), CONNECTIONS (100), THREADS (2), PUSHES (100),
 #      KEEP_TMP=1 keeps the temp folder with the logs. Exits 1 on FAIL.
+#      BENCH_SMOKE=1: 3 s at -c10 with 4 pushes; every check still counts
+#      (each is a request that failed, not a figure).
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+if smoke; then
+    : "${DURATION:=3}" "${CONNECTIONS:=10}" "${PUSHES:=4}"
+fi
 DURATION=${DURATION:-20}
 DURATION=${DURATION%s}
 CONNECTIONS=${CONNECTIONS:-100}

@@ -14,10 +14,15 @@
 # Env: DURATION (10s), CONNECTIONS (100), THREADS (2), WARMUP (3s), KEEP_TMP=1,
 #      NGINX_OPEN_FILE_CACHE=1 to give nginx its descriptor cache too (off in
 #      the issue's setup; gatehouse keeps small files in memory either way).
+#      BENCH_SMOKE=1: 1 s per file at -c10, no verdict; any failed request
+#      fails the run.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+if smoke; then
+    : "${DURATION:=1s}" "${CONNECTIONS:=10}" "${WARMUP:=1s}"
+fi
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-100}
 THREADS=${THREADS:-2}
@@ -74,9 +79,6 @@ measure() { # $1 name, $2 port, $3 file -> prints "<req/s> <p99 ms>"
     log "$name $file: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ($(machine_load))"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/$file" \
         | tee "$BENCH_TMP/wrk-$name-$file.txt" >&2
-    if grep -qE 'Non-2xx|Socket errors' "$BENCH_TMP/wrk-$name-$file.txt"; then
-        echo "warning: $name $file: $(grep -hE 'Non-2xx|Socket errors' "$BENCH_TMP/wrk-$name-$file.txt" | xargs)" >&2
-    fi
     parse_wrk <"$BENCH_TMP/wrk-$name-$file.txt"
 }
 
@@ -84,11 +86,15 @@ read -r N1_RPS N1_P99 < <(measure nginx "$NGINX_PORT" 1k.bin)
 read -r G1_RPS G1_P99 < <(measure gatehouse "$GATEHOUSE_PORT" 1k.bin)
 read -r NM_RPS NM_P99 < <(measure nginx "$NGINX_PORT" 1m.bin)
 read -r GM_RPS GM_P99 < <(measure gatehouse "$GATEHOUSE_PORT" 1m.bin)
+# Here, not in `measure`: its subshell could not stop the script.
+for file in "$BENCH_TMP"/wrk-*.txt; do
+    check_wrk "$file" "$(basename "$file" .txt)"
+done
 
-python3 - "$N1_RPS" "$N1_P99" "$G1_RPS" "$G1_P99" "$NM_RPS" "$NM_P99" "$GM_RPS" "$GM_P99" "$DURATION" "$CONNECTIONS" <<'EOF'
+python3 - "$N1_RPS" "$N1_P99" "$G1_RPS" "$G1_P99" "$NM_RPS" "$NM_P99" "$GM_RPS" "$GM_P99" "$DURATION" "$CONNECTIONS" "$BENCH_SMOKE" <<'EOF'
 import sys
 n1, n1p, g1, g1p, nm, nmp, gm, gmp = map(float, sys.argv[1:9])
-duration, connections = sys.argv[9:11]
+duration, connections, smoke = sys.argv[9:12]
 ratio = lambda a, b: a / b if b else float("nan")
 print()
 print(f"static-vs-nginx: wrk -c{connections} -d{duration}, both 2 workers")
@@ -101,6 +107,8 @@ rows = [
     ("1 MiB p99 (ms)", nmp, gmp, ratio(gmp, nmp), "", None),
 ]
 for name, n, g, r, target, ok in rows:
-    verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+    verdict = "" if ok is None or smoke == "1" else ("PASS" if ok else "FAIL")
     print(f"{name:22}{n:>12.2f}{g:>12.2f}{r:>12.2f}{target:>10}{verdict:>7}")
+if smoke == "1":
+    print("no verdict: a smoke run (BENCH_SMOKE=1)")
 EOF

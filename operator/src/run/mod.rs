@@ -1,12 +1,14 @@
 //! `gatehouse-operator run`: watches Routes, the Services they name and the
-//! proxy Pods; on any change (debounced) compiles one ProxyConfig with the
-//! same `api::compile` local mode uses, writes it to a ConfigMap, pushes it
-//! to every proxy, and hands the outcome to the writer, which writes the
-//! ConfigMap and each Route's status off the push path.
+//! proxy Pods; on any change (debounced on the leading edge: see `debounce`)
+//! compiles one ProxyConfig with the same `api::compile` local mode uses,
+//! writes it to a ConfigMap, pushes it to every proxy, and hands the outcome
+//! to the writer, which writes the ConfigMap and each Route's status off the
+//! push path.
 
 #[cfg(test)]
 mod api_server;
 mod configmap;
+mod debounce;
 mod endpoints;
 mod events;
 mod leader;
@@ -23,6 +25,7 @@ use anyhow::Context;
 use gatehouse_api::{KnownService, Resources, Route, compile};
 use kube::Client;
 
+use debounce::Debounce;
 use proxies::Proxies;
 use watch::Watched;
 use writer::{Outcome, Writer};
@@ -65,7 +68,7 @@ pub struct RunArgs {
     pub push_timeout: Duration,
 }
 
-/// Changes closer together than this are compiled once.
+/// Changes within this of the last round are compiled once, at its end.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -86,6 +89,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz and /readyz");
     tokio::spawn(endpoints::serve(listener, metrics.clone()));
     let watched = Watched::start(client.clone(), &args);
+    let mut debounce = Debounce::new(watched.changes(), DEBOUNCE);
     watched.wait_until_ready().await;
     metrics
         .ready
@@ -167,8 +171,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         });
         // Wait for a change; retry sooner when a proxy did not take the config.
         let retry = (!all_acked).then(|| proxies.next_retry());
-        watched.changed(retry).await;
-        tokio::time::sleep(DEBOUNCE).await;
+        debounce.next_round(retry).await;
     }
 }
 

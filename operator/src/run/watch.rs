@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use gatehouse_api::{KnownService, Route};
@@ -70,14 +69,9 @@ impl Watched {
         let _ = self.pods.wait_until_ready().await;
     }
 
-    /// Resolves on the next change, or after `retry` when given.
-    pub async fn changed(&self, retry: Option<Duration>) {
-        match retry {
-            Some(after) => {
-                let _ = tokio::time::timeout(after, self.changed.notified()).await;
-            }
-            None => self.changed.notified().await,
-        }
+    /// Notified on every change of the watched objects.
+    pub fn changes(&self) -> Arc<Notify> {
+        self.changed.clone()
     }
 
     pub fn routes(&self) -> Vec<Route> {
