@@ -19,6 +19,7 @@ mod response;
 
 use std::convert::Infallible;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -28,6 +29,7 @@ use bytes::BytesMut;
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -398,34 +400,30 @@ async fn read_head<S: Future<Output = ()>>(
 
 /// Reads what the client has sent into `buf`. A `buf` without room gets
 /// its room only once bytes have come, read first on the stack: a
-/// connection waiting for its next request holds no buffer.
+/// connection waiting for its next request holds no buffer. Both reads go
+/// through `poll_read`, which takes a short read as the socket drained
+/// and waits for news, where a `try_read` would cost an `EAGAIN` read
+/// before each wait.
 fn poll_read_some(
-    stream: &TcpStream,
+    stream: &mut TcpStream,
     buf: &mut BytesMut,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
-    loop {
-        ready!(stream.poll_read_ready(cx))?;
-        let read = if buf.capacity() == 0 {
-            let mut first = [0; FIRST_READ];
-            stream.try_read(&mut first).inspect(|&n| {
-                if n > 0 {
-                    *buf = BytesMut::with_capacity(READ_SIZE);
-                    buf.extend_from_slice(&first[..n]);
-                }
-            })
-        } else {
-            if buf.capacity() - buf.len() < READ_SIZE / 4 {
-                buf.reserve(READ_SIZE);
-            }
-            stream.try_read_buf(buf)
-        };
-        match read {
-            // The readiness was stale: polling again waits for news.
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            read => return Poll::Ready(read),
+    if buf.capacity() == 0 {
+        let mut first = [MaybeUninit::uninit(); FIRST_READ];
+        let mut first = ReadBuf::uninit(&mut first);
+        ready!(Pin::new(stream).poll_read(cx, &mut first))?;
+        let read = first.filled();
+        if !read.is_empty() {
+            *buf = BytesMut::with_capacity(READ_SIZE);
+            buf.extend_from_slice(read);
         }
+        return Poll::Ready(Ok(read.len()));
     }
+    if buf.capacity() - buf.len() < READ_SIZE / 4 {
+        buf.reserve(READ_SIZE);
+    }
+    pin!(stream.read_buf(buf)).poll(cx)
 }
 
 /// Resolves when the server starts to stop.
@@ -650,21 +648,21 @@ mod tests {
         (client.unwrap(), accepted.unwrap().0)
     }
 
-    async fn read_some(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
         std::future::poll_fn(|cx| poll_read_some(stream, buf, cx)).await
     }
 
     #[tokio::test]
     async fn a_connection_waiting_for_a_head_holds_no_buffer() {
-        let (mut client, server) = pair().await;
+        let (mut client, mut server) = pair().await;
         let mut buf = BytesMut::new();
         let waited =
-            tokio::time::timeout(Duration::from_millis(50), read_some(&server, &mut buf)).await;
+            tokio::time::timeout(Duration::from_millis(50), read_some(&mut server, &mut buf)).await;
         assert!(waited.is_err(), "nothing was sent");
         assert_eq!(buf.capacity(), 0, "no room is taken while waiting");
 
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
-        read_some(&server, &mut buf).await.unwrap();
+        read_some(&mut server, &mut buf).await.unwrap();
         assert_eq!(&buf[..], b"GET / HTTP/1.1\r\n\r\n");
         let Some(Head::Lane(_)) = request::parse(&mut buf, 64 * 1024, true) else {
             panic!("a lane request");
@@ -676,7 +674,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_head_longer_than_the_first_read_comes_whole() {
-        let (mut client, server) = pair().await;
+        let (mut client, mut server) = pair().await;
         let head = format!(
             "GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n",
             "a".repeat(3 * FIRST_READ)
@@ -684,7 +682,7 @@ mod tests {
         client.write_all(head.as_bytes()).await.unwrap();
         let mut buf = BytesMut::new();
         while buf.len() < head.len() {
-            assert!(read_some(&server, &mut buf).await.unwrap() > 0);
+            assert!(read_some(&mut server, &mut buf).await.unwrap() > 0);
         }
         assert_eq!(&buf[..], head.as_bytes());
     }
