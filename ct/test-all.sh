@@ -2,8 +2,9 @@
 # Every test of the workspace: the README's test command.
 #
 # Builds the test API server once (kube-apiserver 1.20 from Debian's source,
-# about 15 minutes; cached in ~/.cache/gatehouse/kube after that), starts
-# it, runs `cargo test --workspace`, then the API-server tests that a plain
+# about 15 minutes; cached in ~/.cache/gatehouse/kube after that) and
+# Kubernetes 1.36's standalone CRD API server (Debian sid, about 12
+# minutes once; ~/.cache/gatehouse/crd-server), starts both, runs `cargo test --workspace`, then the API-server tests that a plain
 # `cargo test` shows as ignored (named `api_server_*`; tests ignored as
 # known bugs stay ignored), stops the server on exit, and exits non-zero
 # when either cargo run failed. Arguments go to both cargo runs
@@ -17,9 +18,15 @@ export GATEHOUSE_TEST_KUBECTL="$kube_bin/kubectl"
 # The state folder is chosen here, so a start that fails half-way is stopped too.
 GATEHOUSE_KUBE_STATE=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-kube.XXXXXX")
 export GATEHOUSE_KUBE_STATE
-trap 'bash ct/kube/stop-apiserver.sh "$GATEHOUSE_KUBE_STATE"' EXIT
+crd_state=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-crd.XXXXXX")
+trap 'bash ct/kube/stop-crd-server.sh "$crd_state"; bash ct/kube/stop-apiserver.sh "$GATEHOUSE_KUBE_STATE"' EXIT
 kube_env=$(bash ct/kube/start-apiserver.sh | tail -n 1)
 export GATEHOUSE_TEST_KUBECONFIG="${kube_env#export KUBECONFIG=}"
+
+echo "== Kubernetes 1.36's CRD API server (CEL rules and their cost budget, which 1.20 drops; built once from Debian sid)"
+bash ct/kube/build-crd-server.sh >/dev/null
+crd_env=$(KUBECONFIG="$GATEHOUSE_TEST_KUBECONFIG" GATEHOUSE_CRD_STATE=$crd_state bash ct/kube/start-crd-server.sh | tail -n 1)
+export GATEHOUSE_TEST_CRD_KUBECONFIG="${crd_env#export GATEHOUSE_TEST_CRD_KUBECONFIG=}"
 
 echo "== cargo test --workspace"
 status=0
