@@ -115,10 +115,7 @@ async fn a_trusted_proxy_says_the_scheme_and_host_and_others_do_not() {
 async fn http2_cookie_fields_reach_an_http1_upstream_as_one() {
     let upstream = Upstream::start("a").await;
     let proxy = proxy_to(&upstream).await;
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     let seen: serde_json::Value = h2
         .get(url(&proxy, "/"))
         .header("cookie", "a=1")
@@ -194,10 +191,7 @@ async fn streams_large_request_bodies() {
 async fn serves_http2_cleartext_clients() {
     let upstream = Upstream::start("a").await;
     let proxy = proxy_to(&upstream).await;
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     let response = h2.get(url(&proxy, "/h2")).send().await.unwrap();
     assert_eq!(response.version(), reqwest::Version::HTTP_2);
     assert_eq!(response.status(), 200);

@@ -102,10 +102,7 @@ async fn header_names_with_underscores_are_dropped_by_default() {
     }
 
     // h2c: the same.
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     let report: serde_json::Value = h2
         .get(url(&proxy, "/u"))
         .header("x_forwarded_for", "6.6.6.6")
@@ -199,10 +196,7 @@ async fn equal_content_lengths_are_sent_as_one_and_different_ones_refused() {
     assert_eq!(lines, ["HTTP/1.1 400 Bad Request"]);
 
     // HTTP/2: content-length twice, equal, then different.
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     let answer = h2
         .get(url(&proxy, "/cl"))
         .header("content-length", "0")

@@ -194,10 +194,7 @@ async fn an_idle_http2_connection_is_closed_after_the_keep_alive_timeout_but_not
     let upstream = Upstream::start("s").await;
     let proxy = start_proxy(|s| s.keep_alive_timeout = Duration::from_millis(300)).await;
     apply_yaml(&proxy, &one_backend("app", "s", &upstream.url()));
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     // Answered after 2.5 s: more than two idle checks (a second apart)
     // pass while it is under way, and must not close the connection.
     let r = h2.get(url(&proxy, "/slow/2500")).send().await.unwrap();
@@ -388,10 +385,7 @@ async fn an_http2_client_that_grants_no_window_is_let_go_after_the_send_timeout(
     let upstream = Upstream::start("big").await;
     let proxy = start_proxy(|s| s.send_timeout = Duration::from_millis(300)).await;
     apply_yaml(&proxy, &one_backend("app", "big", &upstream.url()));
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     // The client's connection goes on reading frames, but the response is
     // not read: its stream window fills, and no WINDOW_UPDATE follows.
     let response = h2

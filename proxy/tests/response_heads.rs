@@ -283,10 +283,7 @@ async fn a_static_file_answer_reads_as_nginx_writes_it_with_one_connection_line(
 async fn http2_names_stay_lower_case() {
     let upstream = Raw::start(&[SPELLED], Duration::ZERO).await;
     let proxy = proxy_to(&upstream).await;
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let h2 = h2c_client();
     // reqwest's h2 refuses a field name with an upper-case letter (RFC
     // 9113 §8.2.1): an answer read at all had every name in lower case.
     let response = h2.get(url(&proxy, "/")).send().await.unwrap();

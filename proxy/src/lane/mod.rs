@@ -202,8 +202,7 @@ impl Exchange<'_> {
             // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
             interim: !asked.http10,
         };
-        let Some(Ok(response)) =
-            unless_client_leaves(self.stream, self.buf, answer, waiting).await
+        let Some(Ok(response)) = unless_client_leaves(self.stream, self.buf, answer, waiting).await
         else {
             tracing::debug!("the client closed before its answer was ready");
             return false;

@@ -140,6 +140,15 @@ pub async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBu
     request.send().await.unwrap().json().await.unwrap()
 }
 
+/// A client that speaks HTTP/2 without TLS from its first bytes (h2c
+/// with prior knowledge), as gRPC clients inside a cluster do.
+pub fn h2c_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
