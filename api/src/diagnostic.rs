@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::resource::ResourceId;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     /// The resource is rejected (left out of the config).
@@ -22,7 +24,7 @@ pub enum ConditionKind {
 pub struct Diagnostic {
     pub severity: Severity,
     /// `Route default/demo`.
-    pub resource: String,
+    pub resource: ResourceId,
     /// `spec.rules[0].backends[1].weight`; empty for the whole resource.
     pub field: String,
     /// A CamelCase reason, as condition reasons are (`InvalidRegex`).

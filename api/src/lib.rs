@@ -9,10 +9,12 @@ pub mod diagnostic;
 pub mod duration;
 pub mod locate;
 pub mod manifest;
+pub mod resource;
 pub mod route;
 pub mod table;
 
 pub use compile::{Compiled, KnownService, Resources, compile};
 pub use config::ProxyConfig;
 pub use diagnostic::{Diagnostic, Severity};
+pub use resource::{Kind, ResourceId};
 pub use route::{Route, RouteSpec};

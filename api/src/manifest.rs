@@ -4,7 +4,8 @@
 
 use serde_yaml::Value;
 
-use crate::compile::{Compiled, Resources, compile, route_id};
+use crate::compile::{Compiled, Resources, compile};
+use crate::resource::{Kind, ResourceId};
 use crate::route::Route;
 
 pub const GROUP: &str = "gatehouse.dev";
@@ -19,17 +20,27 @@ pub struct Sourced<T> {
     pub origin: String,
 }
 
+/// One resource of each kind `Kind` names.
 #[derive(Clone, Debug)]
 pub enum Resource {
     Route(Box<Route>),
+}
+
+impl Resource {
+    pub fn id(&self) -> ResourceId {
+        match self {
+            Resource::Route(route) => ResourceId::route(route),
+        }
+    }
 }
 
 /// A document that could not be read; `origin` is `file:line[:column]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestError {
     pub origin: String,
-    /// `Route default/demo` when the document got far enough to say.
-    pub resource: Option<String>,
+    /// The resource, when the document got far enough to say and its
+    /// kind is one Gatehouse knows.
+    pub resource: Option<ResourceId>,
     pub message: String,
 }
 
@@ -54,8 +65,8 @@ pub struct Manifests {
     pub hints: Vec<String>,
     /// Where each of `resources` was read, for pointing at its fields.
     sources: Vec<Source>,
-    /// Where in `resources` the Route of each `namespace/name` is.
-    by_id: std::collections::HashMap<String, usize>,
+    /// Where in `resources` each resource is.
+    by_id: std::collections::HashMap<ResourceId, usize>,
 }
 
 /// A document's file, first line and text.
@@ -75,11 +86,11 @@ impl Manifests {
     }
 
     pub fn routes(&self) -> impl Iterator<Item = Sourced<&Route>> {
-        self.resources.iter().map(|r| match &r.value {
-            Resource::Route(route) => Sourced {
+        self.resources.iter().filter_map(|r| match &r.value {
+            Resource::Route(route) => Some(Sourced {
                 value: route.as_ref(),
                 origin: r.origin.clone(),
-            },
+            }),
         })
     }
 
@@ -89,8 +100,7 @@ impl Manifests {
         let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
         let mut compiled = compile(Resources::routes(&routes));
         for diagnostic in &mut compiled.diagnostics {
-            let id = diagnostic.resource.strip_prefix("Route ");
-            let Some(&at) = id.and_then(|id| self.by_id.get(id)) else {
+            let Some(&at) = self.by_id.get(&diagnostic.resource) else {
                 continue;
             };
             let source = &self.sources[at];
@@ -136,14 +146,24 @@ impl Manifests {
             .and_then(|m| m.get("namespace"))
             .and_then(Value::as_str)
             .unwrap_or("default");
-        let resource = format!("{kind} {namespace}/{}", name.unwrap_or("<unnamed>"));
-        let first_of_name = name
-            .and_then(|n| self.by_id.get(&format!("{namespace}/{n}")))
+        // As kubectl names it, for documents of any kind.
+        let label = format!("{kind} {namespace}/{}", name.unwrap_or("<unnamed>"));
+        let known = Kind::parse(kind);
+        let id = known.map(|kind| ResourceId::new(kind, namespace, name.unwrap_or("<unnamed>")));
+        let first_of_name = id
+            .as_ref()
+            .filter(|_| name.is_some())
+            .and_then(|id| self.by_id.get(id))
             .map(|&at| self.resources[at].origin.clone());
         let mut fail = |origin: String, message: String| {
+            // A kind Gatehouse does not know has no id: its label says which.
+            let message = match &id {
+                None if !kind.is_empty() => format!("{label}: {message}"),
+                _ => message,
+            };
             self.errors.push(ManifestError {
                 origin,
-                resource: Some(resource.clone()),
+                resource: id.clone(),
                 message,
             })
         };
@@ -154,13 +174,13 @@ impl Manifests {
         let group = api_version.split('/').next();
         if group == Some(GATEWAY_API_GROUP) {
             self.hints.push(format!(
-                "{origin}: {resource} ({api_version}) is not read: Gatehouse serves {API_VERSION} Routes, which take HTTPRoute's rules as they are but for `backendRefs`, written `backends` with `service: {{name, port}}` or `url`, and no `parentRefs`"
+                "{origin}: {label} ({api_version}) is not read: Gatehouse serves {API_VERSION} Routes, which take HTTPRoute's rules as they are but for `backendRefs`, written `backends` with `service: {{name, port}}` or `url`, and no `parentRefs`"
             ));
             return;
         }
         if group != Some(GROUP) {
             self.skipped
-                .push(format!("{origin}: {resource} ({api_version})"));
+                .push(format!("{origin}: {label} ({api_version})"));
             return;
         }
         if api_version != API_VERSION {
@@ -177,42 +197,48 @@ impl Manifests {
             );
             return;
         }
-        match kind {
-            "Route" => match serde_yaml::from_str::<Route>(doc) {
-                Ok(mut route) => {
-                    route
-                        .metadata
-                        .namespace
-                        .get_or_insert_with(|| namespace.to_owned());
-                    if let Some(first) = first_of_name {
-                        fail(
-                            origin.clone(),
-                            format!(
-                                "this Route is already defined at {first}: a namespace holds one Route of a name, as a cluster does; rename one of them or delete one"
-                            ),
-                        );
-                        return;
-                    }
-                    self.by_id.insert(route_id(&route), self.resources.len());
-                    self.resources.push(Sourced {
-                        value: Resource::Route(Box::new(route)),
-                        origin,
-                    });
-                    self.sources.push(Source {
-                        file: file.to_owned(),
-                        first_line,
-                        text: doc.to_owned(),
-                    });
-                }
-                Err(err) => fail(at(&err), relocate(&err, first_line)),
-            },
-            other => fail(
+        let Some(kind) = known else {
+            fail(
                 origin.clone(),
                 format!(
-                    "kind `{other}` is not served by this version of Gatehouse: the kinds are Route"
+                    "kind `{kind}` is not served by this version of Gatehouse: the kinds are {}",
+                    Kind::list()
                 ),
-            ),
+            );
+            return;
+        };
+        let read = match kind {
+            Kind::Route => serde_yaml::from_str::<Route>(doc).map(|mut route| {
+                route
+                    .metadata
+                    .namespace
+                    .get_or_insert_with(|| namespace.to_owned());
+                Resource::Route(Box::new(route))
+            }),
+        };
+        let resource = match read {
+            Ok(resource) => resource,
+            Err(err) => return fail(at(&err), relocate(&err, first_line)),
+        };
+        if let Some(first) = first_of_name {
+            fail(
+                origin.clone(),
+                format!(
+                    "this {kind} is already defined at {first}: a namespace holds one {kind} of a name, as a cluster does; rename one of them or delete one"
+                ),
+            );
+            return;
         }
+        self.by_id.insert(resource.id(), self.resources.len());
+        self.resources.push(Sourced {
+            value: resource,
+            origin,
+        });
+        self.sources.push(Source {
+            file: file.to_owned(),
+            first_line,
+            text: doc.to_owned(),
+        });
     }
 }
 
@@ -265,9 +291,9 @@ fn relocate(err: &serde_yaml::Error, first_line: usize) -> String {
     out
 }
 
-/// `Kind namespace/name` read line by line from a document too broken to
-/// parse, so its error can still say which resource it is.
-fn guess_resource(doc: &str) -> Option<String> {
+/// The resource of a document too broken to parse, read line by line, so
+/// its error can still say which resource it is.
+fn guess_resource(doc: &str) -> Option<ResourceId> {
     let value_of = |line: &str, key: &str| {
         line.strip_prefix(key)
             .map(|v| v.trim().trim_matches(['"', '\'']).to_owned())
@@ -297,10 +323,10 @@ fn guess_resource(doc: &str) -> Option<String> {
             in_metadata = false;
         }
     }
-    Some(format!(
-        "{kind} {}/{}",
+    Some(ResourceId::new(
+        Kind::parse(&kind)?,
         namespace.as_deref().unwrap_or("default"),
-        name?
+        name?,
     ))
 }
 
@@ -353,7 +379,7 @@ spec:
         assert_eq!(m.errors.len(), 1);
         let err = &m.errors[0];
         assert_eq!(err.origin, "routes.yaml:10:14");
-        assert_eq!(err.resource.as_deref(), Some("Route default/bad"));
+        assert_eq!(err.resource, Some(ResourceId::new(Kind::Route, "default", "bad")));
         assert!(err.message.contains("invalid type"), "{}", err.message);
         assert_eq!(m.routes().count(), 1, "the good document is still read");
     }
@@ -378,7 +404,7 @@ spec:
         m.read("r.yaml", text);
         assert_eq!(m.errors.len(), 1, "{:?}", m.errors);
         let err = &m.errors[0];
-        assert_eq!(err.resource.as_deref(), Some("Route shop/broken"));
+        assert_eq!(err.resource, Some(ResourceId::new(Kind::Route, "shop", "broken")));
         assert_eq!(err.origin, "r.yaml:13:8");
         for number in err.message.split("line ").skip(1) {
             let line: usize = number.split(' ').next().unwrap().parse().unwrap();
@@ -460,9 +486,12 @@ spec:
         let messages: Vec<_> = m.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(messages.len(), 3, "{messages:?}");
         assert!(
-            messages[0].contains("k.yaml:1")
-                && messages[0].contains("kind `DepotRepo` is not served")
+            messages[0].starts_with("k.yaml:1: error: DepotRepo default/d: kind `DepotRepo` is not served")
+                && messages[0].ends_with("the kinds are Route"),
+            "{}",
+            messages[0]
         );
+        assert_eq!(m.errors[0].resource, None, "an unknown kind has no id");
         assert!(
             messages[1].contains("k.yaml:5")
                 && messages[1].contains("use `gatehouse.dev/v1alpha1`")

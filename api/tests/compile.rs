@@ -7,7 +7,8 @@ use gatehouse_api::diagnostic::ConditionKind;
 use gatehouse_api::manifest::Manifests;
 use gatehouse_api::route::{PathMatchType, Route};
 use gatehouse_api::{
-    Compiled, Diagnostic, KnownService, ProxyConfig, Resources, Severity, compile,
+    Compiled, Diagnostic, Kind, KnownService, ProxyConfig, ResourceId, Resources, Severity,
+    compile,
 };
 
 /// One Route document; `spec` is YAML indented by two spaces.
@@ -94,7 +95,7 @@ fn find<'a>(c: &'a Compiled, severity: Severity, field: &str, reason: &str) -> &
 #[track_caller]
 fn rejected<'a>(c: &'a Compiled, field: &str, reason: &str) -> &'a Diagnostic {
     let d = find(c, Severity::Error, field, reason);
-    assert_eq!(d.resource, "Route default/demo");
+    assert_eq!(d.resource.to_string(), "Route default/demo");
     assert_eq!(d.condition, ConditionKind::Accepted);
     assert!(
         c.config.routes.is_empty(),
@@ -158,7 +159,7 @@ fn a_valid_route_compiles_without_diagnostics() {
 "#,
     );
     clean(&c);
-    assert_eq!(c.accepted, ["default/demo"]);
+    assert_eq!(c.accepted, [ResourceId::new(Kind::Route, "default", "demo")]);
     let route = &c.config.routes[0];
     assert_eq!(route.id, "default/demo");
     assert_eq!(route.hostnames, ["app.example.com", "*.example.org"]);
@@ -1230,11 +1231,13 @@ fn an_erroring_route_is_left_out_and_the_others_stay() {
     let ids: Vec<&str> = c.config.routes.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["default/first", "default/last"]);
     // Every error of the broken Route is reported at once, each on its own field.
+    let resources: Vec<String> = c.diagnostics.iter().map(|d| d.resource.to_string()).collect();
     let errors: Vec<(&str, &str, &str)> = c
         .diagnostics
         .iter()
-        .filter(|d| d.is_error())
-        .map(|d| (d.resource.as_str(), d.field.as_str(), d.reason))
+        .zip(&resources)
+        .filter(|(d, _)| d.is_error())
+        .map(|(d, resource)| (resource.as_str(), d.field.as_str(), d.reason))
         .collect();
     assert_eq!(
         errors,
@@ -1287,7 +1290,7 @@ fn the_older_route_wins_an_exact_match_conflict() {
         (d.severity, d.condition),
         (Severity::Warning, ConditionKind::Accepted)
     );
-    assert_eq!(d.resource, "Route shop/aaa");
+    assert_eq!(d.resource.to_string(), "Route shop/aaa");
     assert_eq!(d.field, "spec.rules[0].matches[0]");
     assert_eq!(d.reason, "Conflicted");
     says(
@@ -1314,7 +1317,7 @@ fn without_timestamps_the_first_name_wins() {
         "spec.rules[0].matches[0]",
         "Conflicted",
     );
-    assert_eq!(d.resource, "Route default/zzz");
+    assert_eq!(d.resource.to_string(), "Route default/zzz");
     says(
         d,
         &[
@@ -1335,7 +1338,8 @@ fn without_timestamps_the_first_name_wins() {
             "spec.rules[0].matches[0]",
             "Conflicted"
         )
-        .resource,
+        .resource
+        .to_string(),
         "Route default/zzz"
     );
 }
@@ -1388,7 +1392,7 @@ fn matches_written_differently_but_equal_conflict() {
         "spec.rules[0].matches[1]",
         "Conflicted",
     );
-    assert_eq!(d.resource, "Route default/b");
+    assert_eq!(d.resource.to_string(), "Route default/b");
     says(d, &["host shop.example.com", "Route default/a"]);
     assert_eq!(c.diagnostics.len(), 1, "{}", listing(&c));
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::config::{MatchConfig, RouteConfig};
 use crate::diagnostic::{ConditionKind, Diagnostic, Severity};
+use crate::resource::{Kind, ResourceId};
 
 pub fn find(routes: &[RouteConfig]) -> Vec<Diagnostic> {
     let mut owners: HashMap<String, &str> = HashMap::new();
@@ -25,7 +26,7 @@ pub fn find(routes: &[RouteConfig]) -> Vec<Diagnostic> {
                     if owner != route.id {
                         out.push(Diagnostic {
                             severity: Severity::Warning,
-                            resource: format!("Route {}", route.id),
+                            resource: ResourceId::from_key(Kind::Route, &route.id),
                             field: format!("spec.rules[{r}].matches[{m}]"),
                             reason: "Conflicted",
                             condition: ConditionKind::Accepted,

@@ -1,17 +1,17 @@
 //! Collects one resource's diagnostics while it is lowered.
 
 use crate::diagnostic::{ConditionKind, Diagnostic, Severity};
+use crate::resource::ResourceId;
 
 pub struct Findings {
-    resource: String,
+    resource: ResourceId,
     out: Vec<Diagnostic>,
 }
 
 impl Findings {
-    /// `id` is `namespace/name` of a Route.
-    pub fn new(id: String) -> Self {
+    pub fn new(resource: ResourceId) -> Self {
         Findings {
-            resource: format!("Route {id}"),
+            resource,
             out: Vec::new(),
         }
     }

@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use crate::config::{ProxyConfig, RouteConfig, RuleConfig};
 use crate::diagnostic::Diagnostic;
 use crate::duration::parse_duration;
+use crate::resource::{Kind, ResourceId};
 use crate::route::{DEFAULT_CLASS, Route, RouteRule};
 use findings::Findings;
 pub use verify::verify;
@@ -54,8 +55,8 @@ pub struct Compiled {
     pub config: ProxyConfig,
     /// Errors (the resource was left out) and warnings, in input order.
     pub diagnostics: Vec<Diagnostic>,
-    /// `namespace/name` of every Route of our class accepted into the config.
-    pub accepted: Vec<String>,
+    /// Every Route of our class accepted into the config.
+    pub accepted: Vec<ResourceId>,
 }
 
 impl Compiled {
@@ -75,7 +76,7 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
     let mut diagnostics = Vec::new();
     let mut accepted = Vec::new();
     for route in &routes {
-        let mut findings = Findings::new(route_id(route));
+        let mut findings = Findings::new(ResourceId::route(route));
         let lowered = lower_route(route, resources.services, &mut findings);
         let rejected = findings.has_errors();
         diagnostics.extend(findings.into_diagnostics());
@@ -86,19 +87,18 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
     diagnostics.extend(conflicts::find(&accepted));
 
     Compiled {
-        accepted: accepted.iter().map(|r| r.id.clone()).collect(),
+        accepted: accepted
+            .iter()
+            .map(|r| ResourceId::from_key(Kind::Route, &r.id))
+            .collect(),
         config: ProxyConfig::new(accepted),
         diagnostics,
     }
 }
 
-/// `namespace/name`.
+/// `namespace/name`, the key of a Route in the config and in `accepted`.
 pub fn route_id(route: &Route) -> String {
-    format!(
-        "{}/{}",
-        route.metadata.namespace.as_deref().unwrap_or("default"),
-        route.metadata.name.as_deref().unwrap_or("")
-    )
+    ResourceId::route(route).key()
 }
 
 /// Older Routes first, then by `namespace/name`: the tie-break Gateway API asks for.

@@ -7,13 +7,14 @@ use super::findings::Findings;
 use super::names::check_hostname;
 use super::{filters, matches};
 use crate::config::{BackendConfig, BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
+use crate::resource::{Kind, ResourceId};
 
 /// Every error in `config`, each naming its field (`routes[0].rules[1]…`).
 pub fn verify(config: &ProxyConfig) -> Vec<String> {
     let mut errors = Vec::new();
     for (r, route) in config.routes.iter().enumerate() {
         let at = format!("routes[{r}]");
-        let mut findings = Findings::new(route.id.clone());
+        let mut findings = Findings::new(ResourceId::from_key(Kind::Route, &route.id));
         let id_ok = route
             .id
             .split_once('/')

@@ -4,7 +4,7 @@
 
 use gatehouse_api::diagnostic::ConditionKind;
 use gatehouse_api::route::{DEFAULT_CLASS, RouteStatus};
-use gatehouse_api::{Compiled, Diagnostic, Route};
+use gatehouse_api::{Compiled, Diagnostic, ResourceId, Route};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
@@ -23,12 +23,12 @@ pub async fn report(
         if route.spec.class_name.as_deref().unwrap_or(DEFAULT_CLASS) != class {
             continue;
         }
-        let id = gatehouse_api::compile::route_id(route);
+        let id = ResourceId::route(route);
         let accepted = compiled.accepted.contains(&id);
         let findings: Vec<&Diagnostic> = compiled
             .diagnostics
             .iter()
-            .filter(|d| d.resource == format!("Route {id}"))
+            .filter(|d| d.resource == id)
             .collect();
         let wanted = status_for(route, accepted, &findings, serving, proxies);
         let current = route.status.clone().unwrap_or_default();
@@ -38,8 +38,7 @@ pub async fn report(
         if !accepted && newly_rejected(&current, &wanted) {
             super::events::route_rejected(recorder, route, &wanted).await;
         }
-        let (namespace, name) = id.split_once('/').expect("ids are namespace/name");
-        let api: Api<Route> = Api::namespaced(client.clone(), namespace);
+        let api: Api<Route> = Api::namespaced(client.clone(), &id.namespace);
         // The resourceVersion makes the write conditional: a status computed
         // from a stale copy (another replica wrote from a newer generation)
         // is refused with 409 instead of lowering `observedGeneration`.
@@ -48,15 +47,15 @@ pub async fn report(
             "status": merge_times(&current, wanted),
         });
         match api
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                tracing::debug!(route = %id, "status not written: the Route changed meanwhile");
+                tracing::debug!(route = %id.key(), "status not written: the Route changed meanwhile");
             }
             Err(err) => {
-                tracing::warn!(route = %id, error = %err, "could not write the Route's status")
+                tracing::warn!(route = %id.key(), error = %err, "could not write the Route's status")
             }
         }
     }
