@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::route::{HeaderModifier, PathMatch, RequestRedirect, UrlRewrite, ValueMatch};
+use crate::secret::SecretEntry;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -15,6 +16,11 @@ pub struct ProxyConfig {
     /// In tie-break order: older Routes first, then by `namespace/name`.
     /// Required, so that a mistyped document is not read as "no routes".
     pub routes: Vec<RouteConfig>,
+    /// Each secret value the config uses, once, by the Secret key it came
+    /// from (`secret.rs`): with its value on a push, without it in every
+    /// copy for reading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretEntry>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -98,6 +104,7 @@ impl ProxyConfig {
         let mut config = ProxyConfig {
             revision: String::new(),
             routes,
+            secrets: Vec::new(),
         };
         config.revision = config.content_revision();
         config
@@ -106,8 +113,11 @@ impl ProxyConfig {
     /// The hash of the config's content: every field but `revision`
     /// itself, so a field added later is covered without a word here (a
     /// proxy comparing revisions must never call a changed config unchanged).
+    /// Secrets count by their hashes, so the redacted copy of a config has
+    /// the same revision as the config.
     pub fn content_revision(&self) -> String {
-        let mut content = serde_json::to_value(self).expect("config serialises");
+        let redacted = self.redacted();
+        let mut content = serde_json::to_value(&redacted).expect("config serialises");
         if let Some(fields) = content.as_object_mut() {
             fields.remove("revision");
         }
@@ -119,12 +129,31 @@ impl ProxyConfig {
     /// Whether `other` serves the same as this, whatever either's
     /// `revision` says. Every field is named: a new one fails to compile
     /// here until it is compared.
+    /// Secret values count too: a push that brings the values a config
+    /// read from a snapshot lacked is not "the same".
     pub fn same_content(&self, other: &ProxyConfig) -> bool {
         let ProxyConfig {
             revision: _,
             routes,
+            secrets,
         } = self;
-        *routes == other.routes
+        *routes == other.routes && *secrets == other.secrets
+    }
+
+    /// The config for copies people can read (`GET /config`, the
+    /// ConfigMap snapshot): every secret's value left out.
+    pub fn redacted(&self) -> ProxyConfig {
+        ProxyConfig {
+            revision: self.revision.clone(),
+            routes: self.routes.clone(),
+            secrets: self.secrets.iter().map(SecretEntry::redacted).collect(),
+        }
+    }
+
+    /// The secrets whose values this config lacks (it was read from a
+    /// snapshot); what uses them is not served until a push brings them.
+    pub fn missing_secrets(&self) -> impl Iterator<Item = &SecretEntry> {
+        self.secrets.iter().filter(|s| s.value.is_none())
     }
 }
 
@@ -142,7 +171,9 @@ mod tests {
             hostnames: vec!["a.test".into()],
             rules: vec![RuleConfig::default()],
         };
-        let config = ProxyConfig::new(vec![route]);
+        let mut config = ProxyConfig::new(vec![route]);
+        config.secrets = vec![secret("v")];
+        config.revision = config.content_revision();
         let json = serde_json::to_value(&config).unwrap();
         let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
         assert!(fields.len() > 1, "{fields:?}");
@@ -170,5 +201,36 @@ mod tests {
         };
         assert!(restamped.same_content(&config));
         assert_eq!(restamped.content_revision(), config.revision);
+    }
+
+    fn secret(value: &str) -> SecretEntry {
+        let source = crate::secret::SecretRef {
+            namespace: "default".into(),
+            name: "users".into(),
+            key: "htpasswd".into(),
+        };
+        SecretEntry::new(source, crate::secret::SecretValue::new(value))
+    }
+
+    #[test]
+    fn a_redacted_copy_has_the_revision_but_not_the_value_nor_the_same_content() {
+        let mut config = ProxyConfig::new(Vec::new());
+        config.secrets = vec![secret("hunter2")];
+        config.revision = config.content_revision();
+        let copy = config.redacted();
+        assert_eq!(copy.content_revision(), config.revision);
+        assert!(!serde_json::to_string(&copy).unwrap().contains("hunter2"));
+        assert_eq!(copy.missing_secrets().count(), 1);
+        assert!(
+            !copy.same_content(&config),
+            "a push bringing the values is applied"
+        );
+        let mut other = config.clone();
+        other.secrets = vec![secret("hunter3")];
+        assert_ne!(
+            other.content_revision(),
+            config.revision,
+            "a new value is a new revision"
+        );
     }
 }

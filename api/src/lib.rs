@@ -11,6 +11,7 @@ pub mod locate;
 pub mod manifest;
 pub mod resource;
 pub mod route;
+pub mod secret;
 pub mod table;
 
 pub use compile::{Compiled, KnownService, Resources, compile};

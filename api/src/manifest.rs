@@ -86,11 +86,12 @@ impl Manifests {
     }
 
     pub fn routes(&self) -> impl Iterator<Item = Sourced<&Route>> {
-        self.resources.iter().filter_map(|r| match &r.value {
-            Resource::Route(route) => Some(Sourced {
+        // A `map` while Route is the only kind; a `filter_map` once there are more.
+        self.resources.iter().map(|r| match &r.value {
+            Resource::Route(route) => Sourced {
                 value: route.as_ref(),
                 origin: r.origin.clone(),
-            }),
+            },
         })
     }
 
@@ -379,7 +380,10 @@ spec:
         assert_eq!(m.errors.len(), 1);
         let err = &m.errors[0];
         assert_eq!(err.origin, "routes.yaml:10:14");
-        assert_eq!(err.resource, Some(ResourceId::new(Kind::Route, "default", "bad")));
+        assert_eq!(
+            err.resource,
+            Some(ResourceId::new(Kind::Route, "default", "bad"))
+        );
         assert!(err.message.contains("invalid type"), "{}", err.message);
         assert_eq!(m.routes().count(), 1, "the good document is still read");
     }
@@ -404,7 +408,10 @@ spec:
         m.read("r.yaml", text);
         assert_eq!(m.errors.len(), 1, "{:?}", m.errors);
         let err = &m.errors[0];
-        assert_eq!(err.resource, Some(ResourceId::new(Kind::Route, "shop", "broken")));
+        assert_eq!(
+            err.resource,
+            Some(ResourceId::new(Kind::Route, "shop", "broken"))
+        );
         assert_eq!(err.origin, "r.yaml:13:8");
         for number in err.message.split("line ").skip(1) {
             let line: usize = number.split(' ').next().unwrap().parse().unwrap();
@@ -486,8 +493,9 @@ spec:
         let messages: Vec<_> = m.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(messages.len(), 3, "{messages:?}");
         assert!(
-            messages[0].starts_with("k.yaml:1: error: DepotRepo default/d: kind `DepotRepo` is not served")
-                && messages[0].ends_with("the kinds are Route"),
+            messages[0].starts_with(
+                "k.yaml:1: error: DepotRepo default/d: kind `DepotRepo` is not served"
+            ) && messages[0].ends_with("the kinds are Route"),
             "{}",
             messages[0]
         );

@@ -7,8 +7,7 @@ use gatehouse_api::diagnostic::ConditionKind;
 use gatehouse_api::manifest::Manifests;
 use gatehouse_api::route::{PathMatchType, Route};
 use gatehouse_api::{
-    Compiled, Diagnostic, Kind, KnownService, ProxyConfig, ResourceId, Resources, Severity,
-    compile,
+    Compiled, Diagnostic, Kind, KnownService, ProxyConfig, ResourceId, Resources, Severity, compile,
 };
 
 /// One Route document; `spec` is YAML indented by two spaces.
@@ -159,7 +158,10 @@ fn a_valid_route_compiles_without_diagnostics() {
 "#,
     );
     clean(&c);
-    assert_eq!(c.accepted, [ResourceId::new(Kind::Route, "default", "demo")]);
+    assert_eq!(
+        c.accepted,
+        [ResourceId::new(Kind::Route, "default", "demo")]
+    );
     let route = &c.config.routes[0];
     assert_eq!(route.id, "default/demo");
     assert_eq!(route.hostnames, ["app.example.com", "*.example.org"]);
@@ -1231,7 +1233,11 @@ fn an_erroring_route_is_left_out_and_the_others_stay() {
     let ids: Vec<&str> = c.config.routes.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["default/first", "default/last"]);
     // Every error of the broken Route is reported at once, each on its own field.
-    let resources: Vec<String> = c.diagnostics.iter().map(|d| d.resource.to_string()).collect();
+    let resources: Vec<String> = c
+        .diagnostics
+        .iter()
+        .map(|d| d.resource.to_string())
+        .collect();
     let errors: Vec<(&str, &str, &str)> = c
         .diagnostics
         .iter()
@@ -1550,4 +1556,27 @@ fn lists_over_gateway_apis_bounds_are_refused_naming_the_field() {
 
     let rules = "  - backends: [{url: 'http://127.0.0.1:8081'}]\n".repeat(16);
     clean(&compile_one(&format!("  rules:\n{rules}")));
+}
+
+#[test]
+fn a_pushed_secret_must_be_the_value_hashed_and_appear_once() {
+    use gatehouse_api::secret::{SecretEntry, SecretRef, SecretValue};
+    let source = SecretRef {
+        namespace: "git".into(),
+        name: "users".into(),
+        key: "htpasswd".into(),
+    };
+    let mut config = ProxyConfig::new(Vec::new());
+    config.secrets = vec![SecretEntry::new(source.clone(), SecretValue::new("a"))];
+    assert!(gatehouse_api::compile::verify(&config).is_empty());
+    let mut tampered = SecretEntry::new(source, SecretValue::new("b"));
+    tampered.value = Some(SecretValue::new("c"));
+    config.secrets.push(tampered);
+    let errors = gatehouse_api::compile::verify(&config);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("error: secrets[1]: the value of Secret git/users key `htpasswd` does not have the sha256 given"), "{errors:?}");
+    assert!(
+        errors[1].contains("secrets[0] is Secret git/users key `htpasswd` too"),
+        "{errors:?}"
+    );
 }

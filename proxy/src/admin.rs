@@ -27,6 +27,10 @@ use crate::state::State;
 /// The header `/readyz` names the served revision in.
 const REVISION_HEADER: &str = "gatehouse-revision";
 
+/// Appended to the revision `/readyz` reports while secret values are
+/// missing.
+const MISSING_SECRETS: &str = "missing-secrets";
+
 /// Largest config a push may carry.
 const MAX_CONFIG_BYTES: usize = 64 * 1024 * 1024;
 
@@ -109,10 +113,19 @@ impl Admin {
 
     /// 200, with the served revision in `Gatehouse-Revision`, so an operator
     /// that (re)starts can tell a proxy is current without pushing to it.
+    /// A config read from a snapshot, without its secret values, says so
+    /// in the revision: the operator then pushes it the whole config.
     fn ready(&self) -> Response<Body> {
         let mut response = body::plain(StatusCode::OK, "ready");
-        if let Some(active) = self.state.current()
-            && let Ok(revision) = header::HeaderValue::from_str(&active.config.revision)
+        let served = self.state.current().map(|active| {
+            let missing = active.config.missing_secrets().count();
+            match missing {
+                0 => active.config.revision.clone(),
+                _ => format!("{}-{MISSING_SECRETS}", active.config.revision),
+            }
+        });
+        if let Some(revision) = served
+            && let Ok(revision) = header::HeaderValue::from_str(&revision)
         {
             response.headers_mut().insert(REVISION_HEADER, revision);
         }
@@ -145,7 +158,8 @@ impl Admin {
 
     fn get_config(&self) -> Response<Body> {
         match self.state.current() {
-            Some(active) => body::json(StatusCode::OK, &active.config),
+            // Secret values stay on the proxy (`secret.rs`).
+            Some(active) => body::json(StatusCode::OK, &active.config.redacted()),
             None => body::plain(StatusCode::NOT_FOUND, "no config is loaded yet"),
         }
     }

@@ -464,3 +464,67 @@ async fn metrics_of_routes_and_backends_no_longer_served_go_away() {
         "what is still served keeps its counts: {after}"
     );
 }
+
+/// A config with a secret, as the operator pushes it (`with_value`) or as
+/// its ConfigMap snapshot holds it (without).
+fn with_secret(upstream: &Upstream, with_value: bool) -> ProxyConfig {
+    use gatehouse_api::secret::{SecretEntry, SecretRef, SecretValue};
+    let mut config = route_to(upstream, "/s");
+    let source = SecretRef {
+        namespace: "default".into(),
+        name: "users".into(),
+        key: "htpasswd".into(),
+    };
+    config.secrets = vec![SecretEntry::new(
+        source,
+        SecretValue::new("alice:$apr1$secret"),
+    )];
+    config.revision = config.content_revision();
+    if with_value {
+        config
+    } else {
+        config.redacted()
+    }
+}
+
+#[tokio::test]
+async fn secret_values_never_leave_the_proxy_and_a_snapshot_asks_for_them() {
+    let upstream = Upstream::start("a").await;
+    let proxy = start_proxy(|_| {}).await;
+    let client = client();
+    let full = with_secret(&upstream, true);
+
+    // Started from a snapshot: served, but its values are missing, and the
+    // revision readyz reports says so, so an operator pushes to it.
+    assert_eq!(
+        push(&proxy, &with_secret(&upstream, false)).await.status(),
+        200
+    );
+    let ready = client.get(admin(&proxy, "/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.headers()["gatehouse-revision"],
+        format!("{}-missing-secrets", full.revision).as_str()
+    );
+
+    // The push with the values is not "unchanged", and completes it.
+    let applied: serde_json::Value = push(&proxy, &full).await.json().await.unwrap();
+    assert_eq!(applied["unchanged"], false, "{applied}");
+    assert_eq!(applied["revision"], full.revision);
+    let ready = client.get(admin(&proxy, "/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.headers()["gatehouse-revision"],
+        full.revision.as_str()
+    );
+
+    // GET /config keeps the reference and the hash, never the value.
+    let served = client
+        .get(admin(&proxy, "/config"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!served.contains("alice"), "{served}");
+    assert!(served.contains(&full.secrets[0].sha256), "{served}");
+}

@@ -46,6 +46,20 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
         }
         errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
     }
+    for (i, secret) in config.secrets.iter().enumerate() {
+        if let Some(problem) = secret.problem() {
+            errors.push(format!("error: secrets[{i}]: {problem}"));
+        }
+        if let Some(first) = config.secrets[..i]
+            .iter()
+            .position(|o| o.source == secret.source)
+        {
+            errors.push(format!(
+                "error: secrets[{i}]: secrets[{first}] is {} too: each Secret key appears once",
+                secret.source
+            ));
+        }
+    }
     errors
 }
 

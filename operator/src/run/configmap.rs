@@ -23,7 +23,9 @@ pub async fn write(
     name: &str,
     config: &ProxyConfig,
 ) -> Result<Written, kube::Error> {
-    let json = serde_json::to_string(config).expect("a ProxyConfig serialises");
+    // A snapshot people can read: secret values stay out of it (a proxy
+    // started from it gets them with the next push).
+    let json = serde_json::to_string(&config.redacted()).expect("a ProxyConfig serialises");
     if json.len() > MAX_BYTES {
         return Ok(Written::TooLarge(json.len()));
     }
@@ -94,6 +96,32 @@ mod tests {
         );
         let stored = seen.body["data"]["config.json"].as_str().unwrap();
         assert_eq!(serde_json::from_str::<ProxyConfig>(stored).unwrap(), config);
+    }
+
+    #[tokio::test]
+    async fn the_snapshot_holds_a_secret_s_reference_and_hash_not_its_value() {
+        use gatehouse_api::secret::{SecretEntry, SecretRef, SecretValue};
+        let (client, mut server) = api_server::client();
+        let mut config = config_with_hosts(1);
+        let source = SecretRef {
+            namespace: "git".into(),
+            name: "users".into(),
+            key: "htpasswd".into(),
+        };
+        config.secrets = vec![SecretEntry::new(source, SecretValue::new("alice:$apr1$x"))];
+        config.revision = config.content_revision();
+        let (written, seen) = tokio::join!(
+            write(&client, "gh-system", "gh-config", &config),
+            server.echo()
+        );
+        assert!(matches!(written, Ok(Written::Applied)));
+        let stored = seen.body["data"]["config.json"].as_str().unwrap();
+        assert!(!stored.contains("alice"), "{stored}");
+        let snapshot: ProxyConfig = serde_json::from_str(stored).unwrap();
+        assert_eq!(snapshot.revision, config.revision);
+        assert_eq!(snapshot.secrets[0].sha256, config.secrets[0].sha256);
+        assert_eq!(snapshot.secrets[0].source.name, "users");
+        assert_eq!(snapshot.missing_secrets().count(), 1);
     }
 
     #[tokio::test]
