@@ -7,6 +7,7 @@ mod pass_through;
 pub mod access_log;
 pub mod admin;
 pub mod allocator;
+pub mod blocking;
 pub mod body;
 pub mod check;
 pub mod cli;

@@ -182,6 +182,13 @@ impl Metrics {
         }
     }
 
+    /// Adds metrics kept elsewhere (the blocking pool's) to `/metrics`.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("metric registered once");
+    }
+
     pub fn request_counters(&self, route: &str, backend: &str) -> RequestCounters {
         counters_for(&self.requests, route, backend)
     }

@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use gatehouse_api::ProxyConfig;
 
+use crate::blocking::BlockingPool;
 use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::runtime::Active;
@@ -17,6 +18,8 @@ use crate::runtime::Active;
 pub struct State {
     active: ArcSwapOption<Active>,
     pub metrics: Metrics,
+    /// Where backends send work too slow for a worker thread.
+    pub blocking: BlockingPool,
     /// Serialises applies so generations rise in the order configs land.
     apply_lock: Mutex<u64>,
     draining: AtomicBool,
@@ -33,9 +36,16 @@ pub struct Applied {
 
 impl State {
     pub fn new() -> Arc<State> {
+        let metrics = Metrics::new();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let blocking = BlockingPool::new(cores);
+        for collector in blocking.collectors() {
+            metrics.register(collector);
+        }
         Arc::new(State {
             active: ArcSwapOption::empty(),
-            metrics: Metrics::new(),
+            metrics,
+            blocking,
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
