@@ -282,7 +282,10 @@ mod tests {
         let pool = Arc::new(BlockingPool::with_limits(|_| 1));
         let panicked = tokio::spawn({
             let pool = pool.clone();
-            async move { pool.run(BlockingKind::Script, || panic!("a script bug")).await }
+            async move {
+                pool.run(BlockingKind::Script, || panic!("a script bug"))
+                    .await
+            }
         });
         assert!(panicked.await.unwrap_err().is_panic());
         assert_eq!(pool.run(BlockingKind::Script, || 1).await, Ok(1));

@@ -29,6 +29,7 @@ pub mod local;
 mod locks;
 pub mod metrics;
 pub mod pool;
+pub mod registry;
 pub mod runtime;
 pub mod send_timeout;
 pub mod server;
