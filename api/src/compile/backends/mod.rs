@@ -1,0 +1,141 @@
+//! Lowers `rules[].backends`: one kind each, weights in range, names unique,
+//! references resolved to something a proxy can serve.
+//!
+//! Each backend kind is one module here (`lower` from the Route's field,
+//! `check` of the lowered target, which `verify` reuses on pushed
+//! configs); this file is the compiler's only match on kinds.
+
+mod static_files;
+mod upstream;
+
+use super::KnownService;
+use super::findings::Findings;
+use crate::config::{BackendConfig, BackendTarget};
+use crate::route::{Backend, RouteRule};
+
+pub const MAX_WEIGHT: u32 = 1_000_000;
+
+pub fn lower(
+    rule: &RouteRule,
+    rule_field: &str,
+    namespace: &str,
+    services: Option<&[KnownService]>,
+    findings: &mut Findings,
+) -> Vec<BackendConfig> {
+    let errors_before = findings.error_count();
+    let mut out: Vec<BackendConfig> = Vec::new();
+    // The index in `rule.backends` of each entry of `out` (invalid ones are skipped).
+    let mut written_at: Vec<usize> = Vec::new();
+    for (i, backend) in rule.backends.iter().enumerate() {
+        let field = format!("{rule_field}.backends[{i}]");
+        let weight = backend.weight.unwrap_or(1);
+        if let Some(problem) = weight_problem(weight) {
+            findings.error(format!("{field}.weight"), "InvalidWeight", problem);
+        }
+        let Some(target) = lower_target(backend, &field, namespace, services, findings) else {
+            continue;
+        };
+        let name = backend
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name(backend));
+        if let Some(first) = out
+            .iter()
+            .position(|b| b.name == name)
+            .map(|p| written_at[p])
+        {
+            findings.error(
+                format!("{field}.name"),
+                "DuplicateBackend",
+                duplicate_name(&name, first),
+            );
+        }
+        out.push(BackendConfig {
+            name,
+            weight,
+            target,
+        });
+        written_at.push(i);
+    }
+    // A backend that failed its own check adds no warning about its rule.
+    let all_passed = findings.error_count() == errors_before;
+    if all_passed && !out.is_empty() && out.iter().all(|b| b.weight == 0) {
+        findings.warn(
+            format!("{rule_field}.backends"),
+            "AllWeightsZero",
+            "every backend has weight 0, so the rule's requests are answered 500: give at least one backend a weight above 0",
+        );
+    }
+    out
+}
+
+fn default_name(backend: &Backend) -> String {
+    match (&backend.service, &backend.url) {
+        (Some(s), _) => format!("{}:{}", s.name, s.port),
+        (None, Some(url)) => url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned(),
+        (None, None) => "static".to_owned(),
+    }
+}
+
+/// The kind a backend names, checked to be exactly one.
+fn lower_target(
+    backend: &Backend,
+    field: &str,
+    namespace: &str,
+    services: Option<&[KnownService]>,
+    findings: &mut Findings,
+) -> Option<BackendTarget> {
+    let kinds = [
+        backend.service.is_some(),
+        backend.url.is_some(),
+        backend.static_files.is_some(),
+    ];
+    if kinds.iter().filter(|set| **set).count() != 1 {
+        findings.error(
+            field.to_owned(),
+            "InvalidBackend",
+            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port` or `static: {root}`",
+        );
+        return None;
+    }
+    if let Some(service) = &backend.service {
+        return Some(upstream::lower_service(
+            service, field, namespace, services, findings,
+        ));
+    }
+    if let Some(url) = &backend.url {
+        return upstream::lower_url(url, field, findings);
+    }
+    let files = backend.static_files.as_ref()?;
+    static_files::lower(files, &format!("{field}.static"), findings)
+}
+
+/// Checks a lowered target; `field` names the backend (or its `static`).
+/// Also used on pushed configs.
+pub fn check_target(target: &BackendTarget, field: &str, findings: &mut Findings) {
+    match target {
+        BackendTarget::Upstream { authority } => upstream::check(authority, field, findings),
+        BackendTarget::Static {
+            root,
+            index,
+            cache_control,
+            ..
+        } => static_files::check(root, index, cache_control.as_deref(), field, findings),
+        BackendTarget::Unresolved { .. } => {}
+    }
+}
+
+/// Why `weight` is out of range, if it is.
+pub fn weight_problem(weight: u32) -> Option<String> {
+    (weight > MAX_WEIGHT).then(|| format!("weight {weight} is above {MAX_WEIGHT}: weights are relative, so scale them down (90 and 10 make a 90/10 split)"))
+}
+
+/// What to say of a backend name used twice in a rule.
+pub fn duplicate_name(name: &str, first: usize) -> String {
+    format!(
+        "backend name `{name}` is already used by backends[{first}]: give each backend of a rule its own `name`"
+    )
+}
