@@ -8,7 +8,7 @@ use gatehouse_api::Route;
 use gatehouse_api::manifest::Manifests;
 
 /// What a check found; `errors > 0` fails it.
-pub struct Report {
+pub(crate) struct Report {
     pub lines: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
@@ -18,7 +18,7 @@ pub struct Report {
     pub local_mode: Vec<String>,
 }
 
-pub fn check(paths: &[PathBuf]) -> Report {
+pub(crate) fn check(paths: &[PathBuf]) -> Report {
     let mut manifests = Manifests::default();
     let mut lines = Vec::new();
     let mut unreadable = 0;

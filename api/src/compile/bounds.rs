@@ -8,7 +8,7 @@ use crate::route::{
     MAX_BACKENDS, MAX_FILTERS, MAX_HOSTNAMES, MAX_MATCHES, MAX_RULES, MAX_VALUE_MATCHES, Route,
 };
 
-pub fn check(route: &Route, findings: &mut Findings) {
+pub(super) fn check(route: &Route, findings: &mut Findings) {
     let spec = &route.spec;
     let mut bound = |field: String, len: usize, max: usize| {
         if len > max {

@@ -8,7 +8,7 @@ use crate::config::{MatchConfig, RouteConfig};
 use crate::diagnostic::{ConditionKind, Diagnostic, Severity};
 use crate::resource::{Kind, ResourceId};
 
-pub fn find(routes: &[RouteConfig]) -> Vec<Diagnostic> {
+pub(super) fn find(routes: &[RouteConfig]) -> Vec<Diagnostic> {
     let mut owners: HashMap<String, &str> = HashMap::new();
     let mut out = Vec::new();
     for route in routes {

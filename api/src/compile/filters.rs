@@ -12,9 +12,9 @@ const TYPES: &str = "RequestHeaderModifier, ResponseHeaderModifier, URLRewrite, 
 const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
 
 /// What to say of a rule with both URLRewrite and RequestRedirect.
-pub const REWRITE_WITH_REDIRECT: &str = "URLRewrite and RequestRedirect cannot both be set on one rule: a redirect answers without a backend, so keep one";
+pub(super) const REWRITE_WITH_REDIRECT: &str = "URLRewrite and RequestRedirect cannot both be set on one rule: a redirect answers without a backend, so keep one";
 
-pub fn lower(
+pub(super) fn lower(
     rule: &RouteRule,
     matches: &[MatchConfig],
     rule_field: &str,
@@ -130,7 +130,12 @@ fn empty_prefix_is_slash(path: &mut Option<PathModifier>) {
 
 /// Checks one filter of a rule whose matches are `matches`; `field` names
 /// the filter. Also used on pushed configs, which no `compile` has checked.
-pub fn check(filter: &FilterConfig, matches: &[MatchConfig], field: &str, findings: &mut Findings) {
+pub(super) fn check(
+    filter: &FilterConfig,
+    matches: &[MatchConfig],
+    field: &str,
+    findings: &mut Findings,
+) {
     match filter {
         FilterConfig::RequestHeaderModifier(m) => {
             check_modifier(m, true, &format!("{field}.requestHeaderModifier"), findings)

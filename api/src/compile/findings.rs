@@ -3,13 +3,13 @@
 use crate::diagnostic::{ConditionKind, Diagnostic, Severity};
 use crate::resource::ResourceId;
 
-pub struct Findings {
+pub(super) struct Findings {
     resource: ResourceId,
     out: Vec<Diagnostic>,
 }
 
 impl Findings {
-    pub fn new(resource: ResourceId) -> Self {
+    pub(super) fn new(resource: ResourceId) -> Self {
         Findings {
             resource,
             out: Vec::new(),
@@ -17,7 +17,7 @@ impl Findings {
     }
 
     /// The resource is invalid and will be left out.
-    pub fn error(
+    pub(super) fn error(
         &mut self,
         field: impl Into<String>,
         reason: &'static str,
@@ -33,7 +33,7 @@ impl Findings {
     }
 
     /// The resource is served, but not as its author may expect.
-    pub fn warn(
+    pub(super) fn warn(
         &mut self,
         field: impl Into<String>,
         reason: &'static str,
@@ -49,7 +49,7 @@ impl Findings {
     }
 
     /// A reference to another object does not resolve; the resource is still served.
-    pub fn unresolved(
+    pub(super) fn unresolved(
         &mut self,
         field: impl Into<String>,
         reason: &'static str,
@@ -64,15 +64,15 @@ impl Findings {
         );
     }
 
-    pub fn error_count(&self) -> usize {
+    pub(super) fn error_count(&self) -> usize {
         self.out.iter().filter(|d| d.is_error()).count()
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(super) fn has_errors(&self) -> bool {
         self.out.iter().any(Diagnostic::is_error)
     }
 
-    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+    pub(super) fn into_diagnostics(self) -> Vec<Diagnostic> {
         self.out
     }
 

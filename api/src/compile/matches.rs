@@ -10,7 +10,11 @@ const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
 
-pub fn lower(matches: &[RouteMatch], rule: &str, findings: &mut Findings) -> Vec<MatchConfig> {
+pub(super) fn lower(
+    matches: &[RouteMatch],
+    rule: &str,
+    findings: &mut Findings,
+) -> Vec<MatchConfig> {
     if matches.is_empty() {
         return vec![MatchConfig {
             path: PathMatch {
@@ -48,7 +52,7 @@ fn lower_one(m: &RouteMatch, field: &str, findings: &mut Findings) -> MatchConfi
 
 /// `values` without the later entries of a name already seen; header names
 /// are compared case-insensitively, query parameter names exactly.
-pub fn first_of_each_name(values: Vec<ValueMatch>, headers: bool) -> Vec<ValueMatch> {
+pub(super) fn first_of_each_name(values: Vec<ValueMatch>, headers: bool) -> Vec<ValueMatch> {
     let mut kept: Vec<ValueMatch> = Vec::with_capacity(values.len());
     for value in values {
         let seen = kept.iter().any(|k| match headers {
@@ -63,7 +67,7 @@ pub fn first_of_each_name(values: Vec<ValueMatch>, headers: bool) -> Vec<ValueMa
 }
 
 /// Checks one match; `field` names it. Also used on pushed configs.
-pub fn check(m: &MatchConfig, field: &str, findings: &mut Findings) {
+pub(super) fn check(m: &MatchConfig, field: &str, findings: &mut Findings) {
     let path_field = format!("{field}.path.value");
     match m.path.kind {
         PathMatchType::Exact | PathMatchType::PathPrefix => {

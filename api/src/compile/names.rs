@@ -1,7 +1,7 @@
 //! Checks for the names users write: hostnames, header names and values, paths.
 
 /// A DNS name, optionally with one leading `*.` label when `wildcard` is allowed.
-pub fn check_hostname(host: &str, wildcard: bool) -> Result<(), String> {
+pub(super) fn check_hostname(host: &str, wildcard: bool) -> Result<(), String> {
     let name = match host.strip_prefix("*.") {
         Some(rest) if wildcard => rest,
         Some(_) => {
@@ -55,20 +55,20 @@ pub fn check_hostname(host: &str, wildcard: bool) -> Result<(), String> {
     Ok(())
 }
 
-pub fn check_header_name(name: &str) -> Result<(), String> {
+pub(super) fn check_header_name(name: &str) -> Result<(), String> {
     http::HeaderName::from_bytes(name.as_bytes())
         .map(drop)
         .map_err(|_| format!("`{name}` is not a valid header name: use letters, digits and `-`"))
 }
 
-pub fn check_header_value(value: &str) -> Result<(), String> {
+pub(super) fn check_header_value(value: &str) -> Result<(), String> {
     http::HeaderValue::from_str(value).map(drop).map_err(|_| {
         format!("`{value}` is not a valid header value: remove control characters and line breaks")
     })
 }
 
 /// An absolute path as Gateway API allows it in matches and rewrites.
-pub fn check_path(path: &str) -> Result<(), String> {
+pub(super) fn check_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("`{path}` must start with `/`"));
     }

@@ -11,11 +11,11 @@ use kube::client::Body;
 use serde_json::Value;
 use tower_test::mock::{self, Handle, SendResponse};
 
-pub struct ApiServer(Handle<Request<Body>, Response<Body>>);
+pub(super) struct ApiServer(Handle<Request<Body>, Response<Body>>);
 
 /// A request as the API server received it.
 #[derive(Debug)]
-pub struct Received {
+pub(super) struct Received {
     pub method: Method,
     pub path: String,
     pub query: String,
@@ -25,7 +25,7 @@ pub struct Received {
 }
 
 /// A client whose every request goes to the returned `ApiServer`.
-pub fn client() -> (kube::Client, ApiServer) {
+pub(super) fn client() -> (kube::Client, ApiServer) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     (kube::Client::new(service, "default"), ApiServer(handle))
 }
@@ -33,7 +33,7 @@ pub fn client() -> (kube::Client, ApiServer) {
 impl ApiServer {
     /// Takes the next request (within 5 s), unanswered: the client waits
     /// until the test answers it.
-    pub async fn next(&mut self) -> Held {
+    pub(super) async fn next(&mut self) -> Held {
         let (request, respond) =
             tokio::time::timeout(Duration::from_secs(5), self.0.next_request())
                 .await
@@ -60,17 +60,17 @@ impl ApiServer {
     }
 
     /// Takes the next request and answers `status` with `reply`.
-    pub async fn answer(&mut self, status: u16, reply: Value) -> Received {
+    pub(super) async fn answer(&mut self, status: u16, reply: Value) -> Received {
         self.next().await.answer(status, reply)
     }
 
     /// Takes the next request and answers 200 with its own body.
-    pub async fn echo(&mut self) -> Received {
+    pub(super) async fn echo(&mut self) -> Received {
         self.next().await.echo()
     }
 
     /// No request arrives within `within`.
-    pub async fn expect_none(&mut self, within: Duration) {
+    pub(super) async fn expect_none(&mut self, within: Duration) {
         if let Ok(Some((request, _))) = tokio::time::timeout(within, self.0.next_request()).await {
             panic!("unexpected request: {} {}", request.method(), request.uri());
         }
@@ -78,14 +78,14 @@ impl ApiServer {
 }
 
 /// A request the test has not answered yet.
-pub struct Held {
+pub(super) struct Held {
     pub received: Received,
     bytes: Bytes,
     respond: SendResponse<Response<Body>>,
 }
 
 impl Held {
-    pub fn answer(self, status: u16, reply: Value) -> Received {
+    pub(super) fn answer(self, status: u16, reply: Value) -> Received {
         let body = serde_json::to_vec(&reply).unwrap();
         self.respond.send_response(json_response(status, body));
         self.received
@@ -93,7 +93,7 @@ impl Held {
 
     /// Answers 200 with the request's own body, as the API server echoes a
     /// created or patched object.
-    pub fn echo(self) -> Received {
+    pub(super) fn echo(self) -> Received {
         self.respond
             .send_response(json_response(200, self.bytes.to_vec()));
         self.received
@@ -109,7 +109,7 @@ fn json_response(status: u16, body: Vec<u8>) -> Response<Body> {
 }
 
 /// A `Status` error body, as the API server sends with a 4xx.
-pub fn status_error(code: u16, reason: &str) -> Value {
+pub(super) fn status_error(code: u16, reason: &str) -> Value {
     serde_json::json!({
         "kind": "Status", "apiVersion": "v1", "status": "Failure",
         "message": format!("{reason} (test)"), "reason": reason, "code": code,
@@ -118,7 +118,7 @@ pub fn status_error(code: u16, reason: &str) -> Value {
 
 /// A Route as the API server stores it (generation 3, resourceVersion 41),
 /// of the default class unless `class` says otherwise.
-pub fn stored_route(name: &str, path: &str, class: Option<&str>) -> gatehouse_api::Route {
+pub(super) fn stored_route(name: &str, path: &str, class: Option<&str>) -> gatehouse_api::Route {
     let mut route: gatehouse_api::Route = serde_yaml::from_str(&format!(
         "apiVersion: gatehouse.dev/v1alpha1
 kind: Route
@@ -134,7 +134,7 @@ spec:
 }
 
 /// A recorder that reports as the operator does.
-pub fn recorder(client: &kube::Client) -> kube::runtime::events::Recorder {
+pub(super) fn recorder(client: &kube::Client) -> kube::runtime::events::Recorder {
     let reporter = kube::runtime::events::Reporter {
         controller: "gatehouse-operator".into(),
         instance: Some("operator-0".into()),

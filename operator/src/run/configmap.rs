@@ -8,16 +8,16 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 
 /// ConfigMaps hold at most 1 MiB, metadata included.
-pub const MAX_BYTES: usize = 1024 * 1024 - 4096;
+pub(super) const MAX_BYTES: usize = 1024 * 1024 - 4096;
 
-pub enum Written {
+pub(super) enum Written {
     Applied,
     /// Not written: the config's JSON is this many bytes.
     TooLarge(usize),
 }
 
 /// Server-side applies `config` to the ConfigMap `namespace/name`, key `config.json`.
-pub async fn write(
+pub(super) async fn write(
     client: &Client,
     namespace: &str,
     name: &str,

@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub struct Debounce {
+pub(super) struct Debounce {
     changed: Arc<Notify>,
     window: Duration,
     /// When the last round started; `None` before the first paced one.
@@ -20,7 +20,7 @@ pub struct Debounce {
 
 impl Debounce {
     /// Paces rounds on `changed`, which the watches notify on every change.
-    pub fn new(changed: Arc<Notify>, window: Duration) -> Debounce {
+    pub(super) fn new(changed: Arc<Notify>, window: Duration) -> Debounce {
         Debounce {
             changed,
             window,
@@ -32,7 +32,7 @@ impl Debounce {
     /// when given), then, if the last round started less than a window
     /// ago, for that window's end. Counted from the round's start, not from
     /// the change, so a steady stream of changes cannot postpone rounds.
-    pub async fn next_round(&mut self, retry: Option<Duration>) {
+    pub(super) async fn next_round(&mut self, retry: Option<Duration>) {
         let change = self.changed.notified();
         match retry {
             Some(after) => {

@@ -16,7 +16,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-pub struct Metrics {
+pub(super) struct Metrics {
     registry: Registry,
     pub reconciles: IntCounterVec,
     pub push_duration: Histogram,
@@ -28,7 +28,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(super) fn new() -> Metrics {
         let registry = Registry::new();
         let reconciles = IntCounterVec::new(
             Opts::new(
@@ -105,7 +105,7 @@ impl Metrics {
 }
 
 /// Serves the endpoints on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+pub(super) async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -123,7 +123,7 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
     }
 }
 
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+pub(super) async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: cannot bind: {e}"))

@@ -15,7 +15,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 const MAX_NOTE: usize = 1000;
 
 /// A Route left out of the config (its Accepted condition says why).
-pub async fn route_rejected(recorder: &Recorder, route: &Route, status: &RouteStatus) {
+pub(super) async fn route_rejected(recorder: &Recorder, route: &Route, status: &RouteStatus) {
     let Some(accepted) = status.conditions.iter().find(|c| c.type_ == "Accepted") else {
         return;
     };
@@ -31,7 +31,12 @@ pub async fn route_rejected(recorder: &Recorder, route: &Route, status: &RouteSt
 }
 
 /// The compiled config does not fit in the ConfigMap; proxies still get it by push.
-pub async fn config_too_large(recorder: &Recorder, namespace: &str, name: &str, bytes: usize) {
+pub(super) async fn config_too_large(
+    recorder: &Recorder,
+    namespace: &str,
+    name: &str,
+    bytes: usize,
+) {
     let reference = ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("ConfigMap".into()),
@@ -57,19 +62,19 @@ pub async fn config_too_large(recorder: &Recorder, namespace: &str, name: &str, 
 
 /// Routes the API server holds but the operator cannot read (stored under an
 /// older schema, say). They are left out; the others are served.
-pub struct Malformed {
+pub(super) struct Malformed {
     announced: HashSet<(String, Option<i64>)>,
 }
 
 impl Malformed {
-    pub fn new() -> Malformed {
+    pub(super) fn new() -> Malformed {
         Malformed {
             announced: HashSet::new(),
         }
     }
 
     /// Announces each object once per generation; forgets the ones that went.
-    pub async fn announce(&mut self, recorder: &Recorder, objects: &[InvalidObject]) {
+    pub(super) async fn announce(&mut self, recorder: &Recorder, objects: &[InvalidObject]) {
         let current: HashSet<_> = objects.iter().map(key).collect();
         self.announced.retain(|k| current.contains(k));
         for object in objects {

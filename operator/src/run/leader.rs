@@ -18,14 +18,14 @@ use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
 use tokio::sync::Notify;
 
-pub struct Leadership {
+pub(super) struct Leadership {
     leading: AtomicBool,
     /// Rung when leadership is won or lost.
     pub changed: Notify,
 }
 
 impl Leadership {
-    pub fn is_leader(&self) -> bool {
+    pub(super) fn is_leader(&self) -> bool {
         self.leading.load(Ordering::SeqCst)
     }
 
@@ -41,7 +41,7 @@ impl Leadership {
     }
 }
 
-pub fn spawn(
+pub(super) fn spawn(
     client: Client,
     namespace: &str,
     lease: String,

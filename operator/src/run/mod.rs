@@ -31,7 +31,7 @@ use watch::Watched;
 use writer::{Outcome, Writer};
 
 #[derive(clap::Args, Clone, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Watch Routes in this namespace only (default: all namespaces).
     #[arg(long, env = "GATEHOUSE_NAMESPACE")]
     pub namespace: Option<String>,
@@ -71,7 +71,7 @@ pub struct RunArgs {
 /// Changes within this of the last round are compiled once, at its end.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::try_default().await.context(
         "cannot reach the Kubernetes API: set KUBECONFIG, or run in a Pod with a service account",
     )?;

@@ -14,7 +14,7 @@ use super::endpoints::Metrics;
 
 /// One proxy Pod's admin API.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
+pub(super) struct Endpoint {
     /// `namespace/name` and uid, so a re-created Pod is a new endpoint.
     pub name: String,
     pub admin: String,
@@ -22,7 +22,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A running Pod with an IP and a container port named `admin`.
-    pub fn of(pod: &Pod) -> Option<Endpoint> {
+    pub(super) fn of(pod: &Pod) -> Option<Endpoint> {
         let status = pod.status.as_ref()?;
         if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
             return None;
@@ -53,7 +53,7 @@ impl Endpoint {
     }
 }
 
-pub struct Proxies {
+pub(super) struct Proxies {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     token: Option<String>,
@@ -68,7 +68,7 @@ struct Ack {
 }
 
 impl Proxies {
-    pub fn new(token: Option<String>, timeout: Duration, metrics: Arc<Metrics>) -> Proxies {
+    pub(super) fn new(token: Option<String>, timeout: Duration, metrics: Arc<Metrics>) -> Proxies {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .no_proxy()
@@ -83,7 +83,7 @@ impl Proxies {
     }
 
     /// Pushes `config` to every endpoint not serving it yet; true when all serve it.
-    pub async fn push(&self, config: &ProxyConfig, endpoints: &[Endpoint]) -> bool {
+    pub(super) async fn push(&self, config: &ProxyConfig, endpoints: &[Endpoint]) -> bool {
         let body = serde_json::to_vec(config).expect("a config serialises");
         let pending: Vec<&Endpoint> = {
             let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
@@ -130,12 +130,12 @@ impl Proxies {
     }
 
     /// Drops every acknowledgement, so the next round asks each proxy again.
-    pub fn forget(&self) {
+    pub(super) fn forget(&self) {
         self.acked.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// How many endpoints have acknowledged `revision`.
-    pub fn serving(&self, revision: &str, endpoints: &[Endpoint]) -> usize {
+    pub(super) fn serving(&self, revision: &str, endpoints: &[Endpoint]) -> usize {
         let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
         endpoints
             .iter()
@@ -144,7 +144,7 @@ impl Proxies {
     }
 
     /// Exponential backoff from the most-failed endpoint: 200 ms doubling to 30 s.
-    pub fn next_retry(&self) -> Duration {
+    pub(super) fn next_retry(&self) -> Duration {
         let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
         let failures = acked.values().map(|a| a.failures).max().unwrap_or(0);
         Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)))

@@ -10,7 +10,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::Recorder;
 
-pub async fn report(
+pub(super) async fn report(
     client: &Client,
     recorder: &Recorder,
     routes: &[Route],

@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use super::RunArgs;
 use super::proxies::Endpoint;
 
-pub struct Watched {
+pub(super) struct Watched {
     // A malformed Route must not stop the watch: it arrives as an error value.
     routes: Store<DeserializeGuard<Route>>,
     services: Store<Service>,
@@ -29,7 +29,7 @@ pub struct Watched {
 }
 
 impl Watched {
-    pub fn start(client: Client, args: &RunArgs) -> Watched {
+    pub(super) fn start(client: Client, args: &RunArgs) -> Watched {
         let changed = Arc::new(Notify::new());
         let (routes_api, services_api): (Api<DeserializeGuard<Route>>, Api<Service>) =
             match &args.namespace {
@@ -63,23 +63,23 @@ impl Watched {
         }
     }
 
-    pub async fn wait_until_ready(&self) {
+    pub(super) async fn wait_until_ready(&self) {
         let _ = self.routes.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
         let _ = self.pods.wait_until_ready().await;
     }
 
     /// Notified on every change of the watched objects.
-    pub fn changes(&self) -> Arc<Notify> {
+    pub(super) fn changes(&self) -> Arc<Notify> {
         self.changed.clone()
     }
 
-    pub fn routes(&self) -> Vec<Route> {
+    pub(super) fn routes(&self) -> Vec<Route> {
         super::valid_routes(&self.routes.state())
     }
 
     /// Routes that did not deserialise, with their metadata and the error.
-    pub fn malformed_routes(&self) -> Vec<InvalidObject> {
+    pub(super) fn malformed_routes(&self) -> Vec<InvalidObject> {
         self.routes
             .state()
             .iter()
@@ -87,7 +87,7 @@ impl Watched {
             .collect()
     }
 
-    pub fn services(&self) -> Vec<KnownService> {
+    pub(super) fn services(&self) -> Vec<KnownService> {
         self.services
             .state()
             .iter()
@@ -96,7 +96,7 @@ impl Watched {
     }
 
     /// Running proxy Pods with an IP, at their container port named `admin`.
-    pub fn proxy_endpoints(&self) -> Vec<Endpoint> {
+    pub(super) fn proxy_endpoints(&self) -> Vec<Endpoint> {
         let mut endpoints: Vec<Endpoint> = self
             .pods
             .state()

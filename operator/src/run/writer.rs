@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::{configmap, events, status};
 
 /// What one round compiled and how many proxies serve it.
-pub struct Outcome {
+pub(super) struct Outcome {
     /// Counts the times this replica became the leader: a new term writes
     /// the ConfigMap again, whatever it wrote before (another leader may
     /// have written since).
@@ -27,26 +27,26 @@ pub struct Outcome {
     pub proxies: usize,
 }
 
-pub struct Writer {
+pub(super) struct Writer {
     latest: watch::Sender<Option<Arc<Outcome>>>,
 }
 
 /// Where the writer writes.
-pub struct Targets {
+pub(super) struct Targets {
     pub class: String,
     pub namespace: String,
     pub config_map: String,
 }
 
 impl Writer {
-    pub fn spawn(client: Client, recorder: Recorder, targets: Targets) -> Writer {
+    pub(super) fn spawn(client: Client, recorder: Recorder, targets: Targets) -> Writer {
         let (latest, outcomes) = watch::channel(None);
         tokio::spawn(write_outcomes(client, recorder, targets, outcomes));
         Writer { latest }
     }
 
     /// Hands over a round's outcome; returns at once.
-    pub fn publish(&self, outcome: Outcome) {
+    pub(super) fn publish(&self, outcome: Outcome) {
         self.latest.send_replace(Some(Arc::new(outcome)));
     }
 }

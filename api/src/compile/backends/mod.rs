@@ -13,9 +13,9 @@ use super::findings::Findings;
 use crate::config::{BackendConfig, BackendTarget};
 use crate::route::{Backend, RouteRule};
 
-pub const MAX_WEIGHT: u32 = 1_000_000;
+pub(super) const MAX_WEIGHT: u32 = 1_000_000;
 
-pub fn lower(
+pub(super) fn lower(
     rule: &RouteRule,
     rule_field: &str,
     namespace: &str,
@@ -115,7 +115,7 @@ fn lower_target(
 
 /// Checks a lowered target; `field` names the backend (or its `static`).
 /// Also used on pushed configs.
-pub fn check_target(target: &BackendTarget, field: &str, findings: &mut Findings) {
+pub(super) fn check_target(target: &BackendTarget, field: &str, findings: &mut Findings) {
     match target {
         BackendTarget::Upstream { authority } => upstream::check(authority, field, findings),
         BackendTarget::Static {
@@ -129,12 +129,12 @@ pub fn check_target(target: &BackendTarget, field: &str, findings: &mut Findings
 }
 
 /// Why `weight` is out of range, if it is.
-pub fn weight_problem(weight: u32) -> Option<String> {
+pub(super) fn weight_problem(weight: u32) -> Option<String> {
     (weight > MAX_WEIGHT).then(|| format!("weight {weight} is above {MAX_WEIGHT}: weights are relative, so scale them down (90 and 10 make a 90/10 split)"))
 }
 
 /// What to say of a backend name used twice in a rule.
-pub fn duplicate_name(name: &str, first: usize) -> String {
+pub(super) fn duplicate_name(name: &str, first: usize) -> String {
     format!(
         "backend name `{name}` is already used by backends[{first}]: give each backend of a rule its own `name`"
     )

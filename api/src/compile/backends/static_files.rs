@@ -4,7 +4,11 @@ use crate::compile::findings::Findings;
 use crate::config::BackendTarget;
 use crate::route::StaticFiles;
 
-pub fn lower(files: &StaticFiles, field: &str, findings: &mut Findings) -> Option<BackendTarget> {
+pub(super) fn lower(
+    files: &StaticFiles,
+    field: &str,
+    findings: &mut Findings,
+) -> Option<BackendTarget> {
     let index = files
         .index
         .clone()
@@ -27,7 +31,7 @@ pub fn lower(files: &StaticFiles, field: &str, findings: &mut Findings) -> Optio
 }
 
 /// A lowered (or pushed) static target's fields.
-pub fn check(
+pub(super) fn check(
     root: &str,
     index: &[String],
     cache_control: Option<&str>,

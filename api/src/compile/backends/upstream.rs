@@ -8,7 +8,7 @@ use crate::route::ServiceRef;
 
 /// A Service in the Route's namespace: `name.namespace.svc:port`, checked
 /// against the cluster's Services when they are known (not in local mode).
-pub fn lower_service(
+pub(super) fn lower_service(
     service: &ServiceRef,
     field: &str,
     namespace: &str,
@@ -42,7 +42,7 @@ pub fn lower_service(
 }
 
 /// `url: http://host:port`.
-pub fn lower_url(url: &str, field: &str, findings: &mut Findings) -> Option<BackendTarget> {
+pub(super) fn lower_url(url: &str, field: &str, findings: &mut Findings) -> Option<BackendTarget> {
     match upstream_authority(url) {
         Ok(authority) => Some(BackendTarget::Upstream { authority }),
         Err(why) => {
@@ -53,7 +53,7 @@ pub fn lower_url(url: &str, field: &str, findings: &mut Findings) -> Option<Back
 }
 
 /// A lowered (or pushed) upstream's `authority`.
-pub fn check(authority: &str, field: &str, findings: &mut Findings) {
+pub(super) fn check(authority: &str, field: &str, findings: &mut Findings) {
     let valid = authority
         .parse::<http::uri::Authority>()
         .ok()
