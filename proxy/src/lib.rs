@@ -1,43 +1,42 @@
 //! Gatehouse's proxy: serves a `ProxyConfig`, swapped atomically whether it
 //! comes from the operator (admin API), a config file, or a folder of YAML.
 
-#[macro_use]
-mod pass_through;
+// The proxy by stage, in the order a request meets them: `server`
+// (listeners, workers, our HTTP/1.1 lane and the hand-off to hyper),
+// `route` (the request's phases, from its head to its answer), `backends`
+// (what answers: an upstream, a folder, …), with `config` (what is served,
+// swapped whole), `admin`, `observe` (metrics, access log), `proto` (HTTP
+// pieces both sides share) and `support` beside them. docs/DESIGN.md has
+// the table and the chain.
 
-pub mod access_log;
+#[macro_use]
+pub mod support;
+
 pub mod admin;
-pub mod allocator;
-pub mod blocking;
-pub mod body;
+pub mod backends;
 pub mod check;
 pub mod cli;
-pub mod client_body;
-pub mod client_headers;
-pub mod decimal;
-pub mod dial;
-pub mod embedded;
-pub mod files;
-pub mod filters;
-pub mod forward;
-pub mod forwarded;
-pub mod h1;
-pub mod handler;
-pub mod header_case;
-pub mod hop;
-pub mod lane;
-pub mod local;
-mod locks;
-pub mod metrics;
-pub mod pool;
-pub mod registry;
-pub mod runtime;
-pub mod send_timeout;
+pub mod config;
+pub mod observe;
+pub mod proto;
+pub mod route;
 pub mod server;
-pub mod state;
-pub mod target;
-pub mod timer;
-pub mod tunnel;
-pub mod workers;
+
+// The modules' old paths, while the move settles.
+pub use backends::files;
+pub use backends::upstream as forward;
+pub use backends::upstream::{
+    dial, http1 as h1, hyper_pool as pool, request_body as client_body, tunnel,
+};
+pub use config::{active as runtime, embedded, local, registry, state};
+pub use observe::{access_log, metrics};
+pub use proto::{header_case, hop};
+pub use route as handler;
+pub use route::{client_headers, filters, forwarded, target};
+pub use server::http1 as lane;
+pub use server::workers;
+pub(crate) use support::locks;
+pub use support::{allocator, blocking, body, decimal, send_timeout, timer};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,12 @@
 //! A request without a body goes out on Gatehouse's own client (`h1`), the
 //! others on hyper's (`pool`).
 
+pub mod dial;
+pub mod http1;
+pub mod hyper_pool;
+pub mod request_body;
+pub mod tunnel;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +30,7 @@ use crate::metrics::UpstreamError;
 use crate::pool::Pool;
 use crate::server::Held;
 use crate::timer::TimedBody;
-use crate::{h1, hop, tunnel};
+use crate::{h1, hop};
 
 /// One worker's HTTP/1.1 clients, each with its own upstream connections:
 /// Gatehouse's own for requests without a body, hyper's for the rest.

@@ -6,15 +6,21 @@ use std::path::PathBuf;
 
 /// `(path below examples/local, contents)`.
 const FILES: [(&str, &str); 4] = [
-    ("demo.yaml", include_str!("../../examples/local/demo.yaml")),
-    ("site.yaml", include_str!("../../examples/local/site.yaml")),
+    (
+        "demo.yaml",
+        include_str!("../../../examples/local/demo.yaml"),
+    ),
+    (
+        "site.yaml",
+        include_str!("../../../examples/local/site.yaml"),
+    ),
     (
         "site/index.html",
-        include_str!("../../examples/local/site/index.html"),
+        include_str!("../../../examples/local/site/index.html"),
     ),
     (
         "site/style.css",
-        include_str!("../../examples/local/site/style.css"),
+        include_str!("../../../examples/local/site/style.css"),
     ),
 ];
 

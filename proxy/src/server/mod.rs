@@ -2,10 +2,13 @@
 //! the HTTP/1.1 lane (which hands h2c and requests with a body to hyper),
 //! and drains gracefully on shutdown.
 
+pub mod http1;
+pub mod workers;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use prometheus::IntGauge;
 use tokio::net::TcpListener;
@@ -115,12 +118,12 @@ impl Drop for HeldSlot {
 
 /// hyper's servers, for the connections the lane hands over.
 pub struct HyperServers {
-    pub http1: http1::Builder,
+    pub http1: hyper::server::conn::http1::Builder,
     pub http2: http2::Builder<TokioExecutor>,
 }
 
 fn hyper_servers(limits: Limits) -> HyperServers {
-    let mut http1 = http1::Builder::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())
         // The lane's connections come with a whole head; `HeadTimeout`

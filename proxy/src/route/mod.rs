@@ -1,6 +1,11 @@
 //! One request's way through the proxy: find the rule, apply its filters,
 //! pick a backend by weight, forward, and count what happened.
 
+pub mod client_headers;
+pub mod filters;
+pub mod forwarded;
+pub mod target;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,17 +13,15 @@ use std::time::Instant;
 use gatehouse_api::table::{RequestView, pick_backend};
 use http::{HeaderValue, Request, Response, StatusCode};
 
+use self::client_headers::Underscores;
 use crate::access_log::{Served, WorkerLog};
 use crate::body::{self, Body};
-use crate::client_headers::{self, Underscores};
-use crate::filters;
 use crate::forward::{RequestBody, Upstreams, within};
 use crate::forwarded::TrustedProxies;
 use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::{RuleRuntime, Target};
 use crate::state::State;
-use crate::target;
 use crate::target::EscapedSlashes;
 use crate::timer::TimedBody;
 use http_body_util::BodyExt;

@@ -1,0 +1,10 @@
+//! What is served: the config being served and its swap (`state`), a
+//! config made ready to serve (`active`), state that outlives a swap
+//! (`registry`), and where configs come from besides a push: a folder of
+//! manifests (`local`) and the examples built in (`embedded`).
+
+pub mod active;
+pub mod embedded;
+pub mod local;
+pub mod registry;
+pub mod state;
