@@ -4,14 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_api::config::{BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
+use gatehouse_api::config::{FilterConfig, ProxyConfig, RuleConfig};
 use gatehouse_api::route::{HeaderModifier, PathModifier, RequestRedirect};
 use gatehouse_api::table::RouteTable;
-use http::uri::Authority;
 use http::{HeaderName, HeaderValue};
 use prometheus::Histogram;
 
-use crate::files::Site;
+use crate::backends::Backend;
 use crate::metrics::{Metrics, RequestCounters};
 
 /// The config being served. Each request takes one `Arc<Active>` and
@@ -43,14 +42,8 @@ pub struct RuleRuntime {
 
 pub struct BackendRuntime {
     pub name: Arc<str>,
-    pub target: Target,
+    pub target: Backend,
     pub counters: RequestCounters,
-}
-
-pub enum Target {
-    Upstream(Authority),
-    Static(Arc<Site>),
-    Unresolved(String),
 }
 
 #[derive(Default)]
@@ -178,40 +171,12 @@ impl RuleRuntime {
             }
         }
         for backend in &rule.backends {
-            let target = match &backend.target {
-                BackendTarget::Upstream { authority } => match authority.parse::<Authority>() {
-                    Ok(a) => Target::Upstream(a),
-                    Err(_) => {
-                        errors.push(format!(
-                            "{at}: backend {} authority `{authority}` is not host:port",
-                            backend.name
-                        ));
-                        continue;
-                    }
-                },
-                BackendTarget::Static {
-                    root,
-                    index,
-                    listing,
-                    precompressed,
-                    cache_control,
-                } => {
-                    let site = Site::new(
-                        std::path::Path::new(root),
-                        index.clone(),
-                        *listing,
-                        *precompressed,
-                        cache_control.as_deref(),
-                    );
-                    match site {
-                        Ok(site) => Target::Static(Arc::new(site)),
-                        Err(why) => {
-                            errors.push(format!("{at}: backend {}: {why}", backend.name));
-                            continue;
-                        }
-                    }
+            let target = match Backend::prepare(&backend.target) {
+                Ok(target) => target,
+                Err(why) => {
+                    errors.push(format!("{at}: backend {}: {why}", backend.name));
+                    continue;
                 }
-                BackendTarget::Unresolved { reason } => Target::Unresolved(reason.clone()),
             };
             runtime.backends.push(BackendRuntime {
                 counters: metrics.request_counters(&route, &backend.name),

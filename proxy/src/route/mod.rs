@@ -15,12 +15,13 @@ use http::{HeaderValue, Request, Response, StatusCode};
 
 use self::client_headers::Underscores;
 use crate::access_log::{Served, WorkerLog};
+use crate::backends::Backend;
 use crate::body::{self, Body};
 use crate::forward::{RequestBody, Upstreams, within};
 use crate::forwarded::TrustedProxies;
 use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
-use crate::runtime::{RuleRuntime, Target};
+use crate::runtime::RuleRuntime;
 use crate::state::State;
 use crate::target::EscapedSlashes;
 use crate::timer::TimedBody;
@@ -195,12 +196,12 @@ async fn serve_rule<B: RequestBody>(
         *served = Some(backend.name.clone());
     }
     let result = match &backend.target {
-        Target::Unresolved(reason) => {
+        Backend::Unresolved(reason) => {
             tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");
             Err(UpstreamError::Unresolved)
         }
-        Target::Static(site) => Ok(site.serve(&req)),
-        Target::Upstream(authority) => {
+        Backend::Static(site) => Ok(site.serve(&req)),
+        Backend::Upstream(authority) => {
             let origin = Origin {
                 client,
                 host: host.as_ref(),
