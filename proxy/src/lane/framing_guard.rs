@@ -24,6 +24,7 @@
 //! kept for the lane, which serves the connection again (`one_request.rs`).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -97,6 +98,24 @@ impl<S> FramingGuard<S> {
     /// The stream, and what was read from it after the request.
     pub fn into_parts(self) -> (S, BytesMut) {
         (self.inner, self.withheld)
+    }
+
+    /// Bytes read after the request so far.
+    pub fn withheld(&self) -> usize {
+        self.withheld.len()
+    }
+
+    /// After the request: reads what comes next into the bytes withheld;
+    /// how many came, 0 when the client closed its side.
+    pub fn poll_withhold(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        let mut room = [MaybeUninit::uninit(); 2048];
+        let mut read = ReadBuf::uninit(&mut room);
+        ready!(Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
+        self.withheld.extend_from_slice(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
     }
 }
 

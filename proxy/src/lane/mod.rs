@@ -506,7 +506,7 @@ async fn hand_off(
     });
     let (idle, head) = (limits.keep_alive_timeout, limits.header_read_timeout);
     let (result, back) = if one {
-        let stream = OneRequest::new(stream, activity.clone());
+        let stream = OneRequest::new(stream, activity.clone(), limits.max_header_bytes);
         let stream = HeadTimeout::new(stream, activity, idle, head, seen.clone());
         let mut connection = hyper.http1.serve_connection(TokioIo::new(stream), service);
         let result = until_done(

@@ -9,7 +9,9 @@
 //! hyper sees that end only once it has nothing left to do: the response
 //! is sent whole (its body dropped, hyper's write buffer flushed). Before
 //! then a read waits, so hyper, which reads on while it answers to notice
-//! a client that leaves, never takes the end for one. At the end, hyper,
+//! a client that leaves, never takes the end for one; it is told when the
+//! client does close, and drops the request as it always did (unless a
+//! pipelined request came first, which hyper would answer too). At the end, hyper,
 //! idle, takes it as the client closing and shuts the stream down, which
 //! here leaves the socket open: `into_parts` hands it back.
 //!
@@ -62,16 +64,24 @@ pub struct OneRequest<S> {
     reader: Option<Waker>,
     /// hyper was given the end: the connection goes back to the lane.
     handed_back: bool,
+    /// How much of what the client sends meanwhile is kept for the lane.
+    keep: usize,
+    /// The client closed its side after a pipelined request.
+    closed: bool,
 }
 
 impl<S> OneRequest<S> {
-    pub fn new(inner: S, activity: Arc<Activity>) -> OneRequest<S> {
+    /// `keep`: how much of what the client sends while the request is
+    /// answered is read and kept (a pipelined head's worth).
+    pub fn new(inner: S, activity: Arc<Activity>, keep: usize) -> OneRequest<S> {
         OneRequest {
             inner: FramingGuard::one_request(inner),
             activity,
             flushed: false,
             reader: None,
             handed_back: false,
+            keep,
+            closed: false,
         }
     }
 
@@ -114,6 +124,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for OneRequest<S> {
             // body's end may come after it, so its drop wakes too.
             this.reader = Some(cx.waker().clone());
             this.activity.wake_when_idle(cx.waker());
+            while !this.closed && this.inner.withheld() < this.keep {
+                match this.inner.poll_withhold(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Ready(Ok(0)) if this.inner.withheld() == 0 => {
+                        // The client has left: hyper drops its request.
+                        return Poll::Ready(Ok(()));
+                    }
+                    Poll::Ready(Ok(0)) => this.closed = true,
+                    Poll::Ready(Ok(_)) => {}
+                }
+            }
             if !this.answered() {
                 return Poll::Pending;
             }
