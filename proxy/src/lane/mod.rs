@@ -4,11 +4,12 @@
 //! back, often in one `writev` (see `h1` for the upstream side). hyper's
 //! server dispatcher costs more per request than the whole of this.
 //!
-//! The first request the lane does not serve itself (a body, an upgrade,
-//! `Expect`, h2c, a head it cannot read) hands the connection to hyper,
-//! with every byte still unread in front of it, for the rest of the
-//! connection's life: hyper then answers exactly as it always did,
-//! including its 400 and 431 answers.
+//! A request the lane does not serve itself hands the connection to hyper,
+//! with every byte still unread in front of it, and hyper answers exactly
+//! as it always did, including its 400 and 431 answers: one with a body or
+//! `Expect` alone, after which the connection is the lane's again
+//! (`one_request`); an upgrade, h2c or a head it cannot read for the rest
+//! of the connection's life.
 
 mod activity;
 mod framing_guard;
