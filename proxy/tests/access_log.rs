@@ -395,8 +395,11 @@ async fn a_head_with_too_many_fields_is_logged_431() {
     assert_logged(&lines, r#" "GET /many HTTP/1.1" 431 "#);
 }
 
-/// A refused head that hyper read with the request before it is logged
-/// with `-`, never with that request's line or a header line of its own.
+/// A refused head pipelined behind a request with a body is logged with
+/// its own request line, never with that request's line or a header line
+/// of its own. (hyper, which read it with the body, could only log `-`;
+/// the connection is the lane's again once hyper has answered the body's
+/// request, and the lane knows the line.)
 #[tokio::test]
 async fn a_pipelined_refused_head_is_never_logged_with_another_line() {
     use tokio::io::AsyncReadExt;
@@ -426,7 +429,14 @@ async fn a_pipelined_refused_head_is_never_logged_with_another_line() {
     let lines = lines(&path, 5).await;
     let refused: Vec<_> = lines.iter().filter(|l| l.contains(" 400 ")).collect();
     assert_eq!(refused.len(), 2, "{lines:#?}");
-    for line in refused {
-        assert!(line.contains(r#" "-" 400 "#), "{line}");
-    }
+    assert!(
+        refused[0].contains(r#" "BLAH \x22/malformed" 400 "#),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        refused[1].contains(r#" "GET /third HTTP/1.1" 400 "#),
+        "{}",
+        refused[1]
+    );
 }

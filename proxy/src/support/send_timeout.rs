@@ -48,6 +48,10 @@ impl<S> SendTimeout<S> {
         SendTimeout::new(inner, limit, Peer::Backend)
     }
 
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
     fn new(inner: S, limit: Duration, peer: Peer) -> SendTimeout<S> {
         SendTimeout {
             inner,

@@ -56,6 +56,16 @@ impl Activity {
             .count()
     }
 
+    /// Lets go of the room the last responses' waits took: an idle
+    /// connection holds none. (Kept while requests come and go, so a
+    /// busy connection does not allocate it anew for each.)
+    fn release_idle(&self) {
+        let mut waiting = lock(&self.waiting_on_client);
+        if waiting.is_empty() && waiting.capacity() > 0 {
+            *waiting = HashMap::new();
+        }
+    }
+
     pub fn begun(&self) -> usize {
         self.begun.load(Ordering::Relaxed)
     }
@@ -147,6 +157,7 @@ impl IdleWatch {
             return None;
         }
         let limit = if begun == 0 { self.first } else { self.later };
+        self.activity.release_idle();
         Some(self.idle_since + limit)
     }
 
@@ -223,4 +234,28 @@ where
     }
 
     body_hints_through!(body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_connection_keeps_no_room_for_waits() {
+        let activity = Arc::new(Activity::default());
+        let mut watch = IdleWatch::new(
+            activity.clone(),
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        );
+        let in_use = activity.begin();
+        in_use.waiting_on_client(true);
+        in_use.waiting_on_client(false);
+        assert!(watch.due().is_none(), "a request is under way");
+        assert!(lock(&activity.waiting_on_client).capacity() > 0);
+        drop(in_use);
+        assert!(watch.due().is_some(), "idle");
+        assert_eq!(lock(&activity.waiting_on_client).capacity(), 0);
+    }
 }

@@ -18,11 +18,17 @@
 //! It reads no bytes of its own and copies none: it walks the bytes hyper
 //! has just read. Heads are scanned for their framing (Content-Length,
 //! Transfer-Encoding); a body of known length is skipped in one step.
+//!
+//! Made with `one_request`, the stream ends where the first request ends:
+//! what came after it (a pipelined request) is withheld from hyper and
+//! kept for the lane, which serves the connection again (`one_request.rs`).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::h1::chunked::Chunked;
@@ -36,6 +42,10 @@ pub struct FramingGuard<S> {
     at: Position,
     /// What is wrong with the bytes after those hyper was given.
     fault: Option<&'static str>,
+    /// Whether the stream ends after its first request.
+    one: bool,
+    /// Bytes read after the end of that request, not given to hyper.
+    withheld: BytesMut,
 }
 
 /// Where in the stream of requests the next byte falls.
@@ -46,6 +56,8 @@ enum Position {
     /// After an upgrade or a CONNECT (the bytes are a tunnel's), or a head
     /// too large to follow: nothing more is watched.
     Off,
+    /// The one request the stream carries is read whole: it ends here.
+    Done,
 }
 
 /// What a head says about the body after it, line by line.
@@ -64,25 +76,72 @@ impl<S> FramingGuard<S> {
             inner,
             at: Position::Head(HeadScan::default()),
             fault: None,
+            one: false,
+            withheld: BytesMut::new(),
         }
+    }
+
+    /// A stream that ends after its first request (which must be one
+    /// without an upgrade: a tunnel's bytes have no end to find).
+    pub fn one_request(inner: S) -> FramingGuard<S> {
+        FramingGuard {
+            one: true,
+            ..FramingGuard::new(inner)
+        }
+    }
+
+    /// Whether the one request was read whole: the stream has ended.
+    pub fn request_read(&self) -> bool {
+        matches!(self.at, Position::Done)
+    }
+
+    /// The stream, and what was read from it after the request.
+    pub fn into_parts(self) -> (S, BytesMut) {
+        (self.inner, self.withheld)
+    }
+
+    /// Bytes read after the request so far.
+    pub fn withheld(&self) -> usize {
+        self.withheld.len()
+    }
+
+    /// After the request: reads what comes next into the bytes withheld;
+    /// how many came, 0 when the client closed its side.
+    pub fn poll_withhold(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        let mut room = [MaybeUninit::uninit(); 2048];
+        let mut read = ReadBuf::uninit(&mut room);
+        ready!(Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
+        self.withheld.extend_from_slice(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
     }
 }
 
 impl Position {
-    /// Follows `input`; what is wrong with its framing, if anything, and
-    /// how many of its bytes came before the fault.
-    fn follow(&mut self, input: &[u8]) -> Result<(), (usize, &'static str)> {
+    /// Follows `input`: how many of its bytes belong to the requests
+    /// followed (all unless `one` and the first request ended in them);
+    /// what is wrong with its framing, if anything, and how many of its
+    /// bytes came before the fault.
+    fn follow(&mut self, input: &[u8], one: bool) -> Result<usize, (usize, &'static str)> {
         let whole = input.len();
         let mut input = input;
+        // Where the stream goes once a request has ended.
+        let next = || match one {
+            true => Position::Done,
+            false => Position::Head(HeadScan::default()),
+        };
         while !input.is_empty() {
             match self {
-                Position::Off => return Ok(()),
+                Position::Off => return Ok(whole),
+                Position::Done => return Ok(whole - input.len()),
                 Position::Length(left) => {
                     let n = (*left).min(input.len() as u64);
                     input = &input[n as usize..];
                     *left -= n;
                     if *left == 0 {
-                        *self = Position::Head(HeadScan::default());
+                        *self = next();
                     }
                 }
                 Position::Chunked(decoder) => {
@@ -91,7 +150,7 @@ impl Position {
                     })?;
                     input = &input[used..];
                     if done {
-                        *self = Position::Head(HeadScan::default());
+                        *self = next();
                     }
                 }
                 Position::Head(scan) => {
@@ -100,19 +159,21 @@ impl Position {
                         if scan.line.len() > MAX_LINE {
                             *self = Position::Off;
                         }
-                        return Ok(());
+                        return Ok(whole);
                     };
                     scan.line.extend_from_slice(&input[..end]);
                     input = &input[end + 1..];
                     match scan.end_line() {
-                        Ok(Some(next)) => *self = next,
+                        // A head without a body ends its request.
+                        Ok(Some(Position::Head(_))) => *self = next(),
+                        Ok(Some(body)) => *self = body,
                         Ok(None) => {}
                         Err(why) => return Err((whole - input.len(), why)),
                     }
                 }
             }
         }
-        Ok(())
+        Ok(whole)
     }
 }
 
@@ -182,15 +243,28 @@ impl<S: AsyncRead + Unpin> AsyncRead for FramingGuard<S> {
             );
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
         }
+        if self.request_read() {
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
         let this = &mut *self;
-        if let Err((good, why)) = this.at.follow(&buf.filled()[before..]) {
-            this.at = Position::Off;
-            this.fault = Some(why);
-            buf.set_filled(before + good);
-            if good == 0 {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
+        match this.at.follow(&buf.filled()[before..], this.one) {
+            Ok(used) => {
+                let read = &buf.filled()[before + used..];
+                if !read.is_empty() {
+                    // The next request's bytes: the lane's, not hyper's.
+                    this.withheld.extend_from_slice(read);
+                    buf.set_filled(before + used);
+                }
+            }
+            Err((good, why)) => {
+                this.at = Position::Off;
+                this.fault = Some(why);
+                buf.set_filled(before + good);
+                if good == 0 {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
+                }
             }
         }
         Poll::Ready(Ok(()))
@@ -208,7 +282,7 @@ mod tests {
     fn follow_in_pieces(input: &[u8], step: usize) -> Result<(), &'static str> {
         let mut at = Position::Head(HeadScan::default());
         for piece in input.chunks(step) {
-            at.follow(piece).map_err(|(_, why)| why)?;
+            at.follow(piece, false).map_err(|(_, why)| why)?;
         }
         match at {
             Position::Head(scan) if scan.line.is_empty() && scan.lines == 0 => Ok(()),
@@ -221,6 +295,27 @@ mod tests {
         let input = b"\r\nPOST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPOST /b HTTP/1.1\r\ntransfer-encoding: gzip, Chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\nGET /c HTTP/1.1\nHost: x\n\n";
         for step in 1..=input.len() {
             assert_eq!(follow_in_pieces(input, step), Ok(()), "in pieces of {step}");
+        }
+    }
+
+    #[test]
+    fn one_request_ends_where_its_body_ends_in_any_pieces() {
+        let next = b"GET /next HTTP/1.1\r\n\r\n";
+        for first in [
+            &b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"[..],
+            b"POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
+            b"POST /c HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n",
+        ] {
+            let input = [first, next].concat();
+            for step in 1..=input.len() {
+                let mut at = Position::Head(HeadScan::default());
+                let mut taken = 0;
+                for piece in input.chunks(step) {
+                    taken += at.follow(piece, true).unwrap();
+                }
+                assert_eq!(taken, first.len(), "in pieces of {step}");
+                assert!(matches!(at, Position::Done));
+            }
         }
     }
 
@@ -241,16 +336,19 @@ mod tests {
         let mut input = head.to_vec();
         input.extend_from_slice(b"0\r\nX-T: 1\n\r\n");
         let mut at = Position::Head(HeadScan::default());
-        let (good, _) = at.follow(&input).unwrap_err();
+        let (good, _) = at.follow(&input, false).unwrap_err();
         assert_eq!(good, head.len());
     }
 
     #[test]
     fn stops_watching_a_tunnel() {
         let mut at = Position::Head(HeadScan::default());
-        at.follow(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
-            .unwrap();
+        at.follow(
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            false,
+        )
+        .unwrap();
         assert!(matches!(at, Position::Off));
-        at.follow(b"\x81\x05hello 0\r\nX\n\r\n").unwrap();
+        at.follow(b"\x81\x05hello 0\r\nX\n\r\n", false).unwrap();
     }
 }

@@ -152,6 +152,10 @@ impl<S> HeadTimeout<S> {
         }
     }
 
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
     /// Moves to what the connection waits for after a read that brought
     /// `got` bytes; says where to when it moved.
     fn look(&mut self, got: bool) -> Option<Waiting> {

@@ -4,15 +4,17 @@
 //! back, often in one `writev` (see `h1` for the upstream side). hyper's
 //! server dispatcher costs more per request than the whole of this.
 //!
-//! The first request the lane does not serve itself (a body, an upgrade,
-//! `Expect`, h2c, a head it cannot read) hands the connection to hyper,
-//! with every byte still unread in front of it, for the rest of the
-//! connection's life: hyper then answers exactly as it always did,
-//! including its 400 and 431 answers.
+//! A request the lane does not serve itself hands the connection to hyper,
+//! with every byte still unread in front of it, and hyper answers exactly
+//! as it always did, including its 400 and 431 answers: one with a body or
+//! `Expect` alone, after which the connection is the lane's again
+//! (`one_request`); an upgrade, h2c or a head it cannot read for the rest
+//! of the connection's life.
 
 mod activity;
 mod framing_guard;
 mod head_timeout;
+mod one_request;
 mod prefixed;
 mod request;
 mod response;
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use http_body_util::BodyExt;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
@@ -37,6 +40,7 @@ use tokio::time::{Instant, Sleep};
 use self::activity::{Activity, Counted, IdleWatch, InUse};
 use self::framing_guard::FramingGuard;
 use self::head_timeout::{HeadSeen, HeadTimeout};
+use self::one_request::OneRequest;
 use self::prefixed::Prefixed;
 use self::request::Head;
 use self::response::Asked;
@@ -141,11 +145,19 @@ pub fn serve(
                 }
                 Head::Hyper => {
                     let connection = Connection {
-                        shared,
-                        client,
-                        held,
+                        shared: shared.clone(),
+                        client: client.clone(),
+                        held: held.clone(),
                     };
-                    return Box::pin(hand_off(stream, buf, connection, &hyper, limits, stop)).await;
+                    let handed = hand_off(stream, buf, connection, &hyper, limits, stop.clone());
+                    // Served one request, hyper gives the connection back.
+                    let Some(back) = Box::pin(handed).await else {
+                        return;
+                    };
+                    (stream, buf) = back;
+                    idle = limits.keep_alive_timeout;
+                    first = false;
+                    continue;
                 }
             };
             // Boxed, as the refusals and the hand-off above: the connection's
@@ -430,8 +442,11 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     stopping(&mut stop).await
 }
 
-/// Serves the rest of the connection on hyper, from the bytes in `buf` on:
-/// HTTP/2 after the h2c preface, HTTP/1.1 (with upgrades) otherwise.
+/// Serves the connection on hyper from the bytes in `buf` on: HTTP/2
+/// after the h2c preface, and HTTP/1.1 with upgrades for a request that
+/// may upgrade, for the rest of the connection's life. Any other request
+/// is hyper's alone: answered, the connection and every byte still unread
+/// come back for the lane (`one_request`).
 async fn hand_off(
     stream: TcpStream,
     buf: BytesMut,
@@ -439,17 +454,18 @@ async fn hand_off(
     hyper: &HyperServers,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
-) {
+) -> Option<(TcpStream, BytesMut)> {
     let Connection {
         shared,
         client,
         held,
     } = connection;
     let h2 = request::is_h2_preface(&buf);
+    let one = !h2 && one_request::fits(&buf);
     let stream = SendTimeout::to_client(Prefixed::new(buf.freeze(), stream), limits.send_timeout);
     let activity = Arc::new(Activity::default());
     let counted = activity.clone();
-    let result = if h2 {
+    if h2 {
         let service = service_fn(move |req| {
             counted_request(shared.clone(), client.clone(), counted.begin(), true, req)
         });
@@ -460,48 +476,94 @@ async fn hand_off(
             limits.keep_alive_timeout,
             limits.send_timeout,
         );
-        until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await
+        let result = until_done(connection, |c| c.graceful_shutdown(), &mut stop, Some(idle)).await;
+        if let Some(Err(err)) = result {
+            tracing::debug!(error = %err, "connection ended with an error");
+        }
+        return None;
+    }
+    // With an access log, the head that ends the connection is logged.
+    let log = shared.access_log.clone();
+    let seen = log.as_ref().map(|_| Arc::new(HeadSeen::default()));
+    let (began, logged_client) = (seen.clone(), client.clone());
+    let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        if let Some(seen) = &began {
+            seen.begin();
+        }
+        // An upgrade's tunnel outlives the connection: it holds the slot.
+        req.extensions_mut().insert(held.clone());
+        // Counted from here, not from the future's first poll: hyper may
+        // read between the two, and `OneRequest` must see a request under way.
+        let in_use = counted.begin();
+        // Boxed: hyper keeps the room for this future for the
+        // connection's life, idle or not; a box there is a pointer.
+        Box::pin(h1_request(
+            shared.clone(),
+            client.clone(),
+            counted.clone(),
+            in_use,
+            req,
+        ))
+    });
+    let (idle, head) = (limits.keep_alive_timeout, limits.header_read_timeout);
+    let (result, back) = if one {
+        let stream = OneRequest::new(stream, activity.clone(), limits.max_header_bytes);
+        let stream = HeadTimeout::new(stream, activity, idle, head, seen.clone());
+        let mut connection = hyper.http1.serve_connection(TokioIo::new(stream), service);
+        let result = until_done(
+            &mut connection,
+            |c| Pin::new(&mut **c.get_mut()).graceful_shutdown(),
+            &mut stop,
+            None,
+        )
+        .await;
+        let back = match result {
+            Some(Ok(())) => given_back(connection.into_parts()),
+            _ => None,
+        };
+        (result, back)
     } else {
-        // With an access log, the head that ends the connection is logged.
-        let log = shared.access_log.clone();
-        let seen = log.as_ref().map(|_| Arc::new(HeadSeen::default()));
-        let (began, logged_client) = (seen.clone(), client.clone());
-        let stream = HeadTimeout::new(
-            FramingGuard::new(stream),
-            activity,
-            limits.keep_alive_timeout,
-            limits.header_read_timeout,
-            seen.clone(),
-        );
-        let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-            if let Some(seen) = &began {
-                seen.begin();
-            }
-            // An upgrade's tunnel outlives the connection: it holds the slot.
-            req.extensions_mut().insert(held.clone());
-            // Boxed: hyper keeps the room for this future for the
-            // connection's life, idle or not; a box there is a pointer.
-            Box::pin(h1_request(
-                shared.clone(),
-                client.clone(),
-                counted.clone(),
-                req,
-            ))
-        });
+        let stream = FramingGuard::new(stream);
+        let stream = HeadTimeout::new(stream, activity, idle, head, seen.clone());
         let connection = hyper
             .http1
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let result = until_done(connection, |c| c.graceful_shutdown(), &mut stop, None).await;
-        if let (Some(seen), Some(log), Some(Err(err))) = (&seen, &log, &result) {
-            log_refused_head(seen, log, &logged_client, err);
-        }
-        result
+        (result, None)
     };
+    if let (Some(seen), Some(log), Some(Err(err))) = (&seen, &log, &result) {
+        log_refused_head(seen, log, &logged_client, err);
+    }
     if let Some(Err(err)) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
+    back
 }
+
+/// The connection hyper served one request on, with what it has not read
+/// in the order the client sent it, if hyper gave it back (rather than
+/// ending it).
+fn given_back<S>(
+    parts: http1::Parts<TokioIo<HeadTimeout<OneRequest<Unread>>>, S>,
+) -> Option<(TcpStream, BytesMut)> {
+    let (stream, withheld) = parts.io.into_inner().into_inner().into_parts()?;
+    let (prefix, stream) = stream.into_inner().into_parts();
+    let unread = [&parts.read_buf[..], &withheld[..], &prefix[..]];
+    let len: usize = unread.iter().map(|part| part.len()).sum();
+    // An idle connection holds no buffer.
+    let mut buf = BytesMut::new();
+    if len > 0 {
+        buf.reserve(len.max(READ_SIZE));
+        for part in unread {
+            buf.extend_from_slice(part);
+        }
+    }
+    Some((stream, buf))
+}
+
+/// The client's stream as hyper is given it, before the HTTP/1.1 layers.
+type Unread = SendTimeout<Prefixed>;
 
 /// Logs the head that ended a connection hyper served, as the lane logs
 /// the heads it refuses: one hyper answered 400, 414 or 431 (its
@@ -554,9 +616,9 @@ async fn h1_request(
     shared: Arc<Shared>,
     client: ClientIp,
     activity: Arc<Activity>,
+    in_use: InUse,
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<crate::body::Body>, Infallible> {
-    let in_use = activity.begin();
     let Ok(mut response) = counted_request(shared, client, in_use, false, req).await;
     crate::header_case::for_hyper_server(&mut response);
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {

@@ -19,6 +19,11 @@ impl Prefixed {
     pub fn new(prefix: Bytes, stream: TcpStream) -> Prefixed {
         Prefixed { prefix, stream }
     }
+
+    /// The stream, and the bytes before it not read yet.
+    pub fn into_parts(self) -> (Bytes, TcpStream) {
+        (self.prefix, self.stream)
+    }
 }
 
 impl AsyncRead for Prefixed {
