@@ -3,6 +3,7 @@
 //! and drains gracefully on shutdown.
 
 pub mod http1;
+mod hyper_served;
 pub mod workers;
 
 use std::sync::Arc;

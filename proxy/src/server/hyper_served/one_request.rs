@@ -30,7 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::activity::Activity;
 use super::framing_guard::FramingGuard;
-use super::request::MAX_HEADERS;
+use crate::server::http1::request::MAX_HEADERS;
 
 /// Whether the request at the front of `buf` can be served alone: a whole
 /// head that asks for no upgrade (nor CONNECT), whose tunnel would keep
