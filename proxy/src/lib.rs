@@ -23,6 +23,7 @@ pub mod h1;
 pub mod handler;
 pub mod header_case;
 pub mod hop;
+pub mod in_place;
 pub mod lane;
 pub mod local;
 mod locks;
