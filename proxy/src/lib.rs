@@ -36,7 +36,7 @@ pub use route::{client_headers, filters, forwarded, target};
 pub use server::http1 as lane;
 pub use server::workers;
 pub(crate) use support::locks;
-pub use support::{allocator, blocking, body, decimal, send_timeout, timer};
+pub use support::{allocator, blocking, body, decimal, in_place, send_timeout, timer};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

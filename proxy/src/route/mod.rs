@@ -210,12 +210,10 @@ async fn serve_rule<B: RequestBody>(
             // Boxed, so this function's future (and the connection's,
             // which hyper moves around) stays small: moving a future
             // copies all of it, and the forward future is kilobytes.
-            let forward = Box::pin(shared.upstreams.forward(
-                req,
-                authority,
-                origin,
-                rule.backend_timeout,
-            ));
+            let forward =
+                shared
+                    .upstreams
+                    .forward_boxed(req, authority, origin, rule.backend_timeout);
             let response = within(rule.request_timeout, forward).await;
             match rule.request_timeout {
                 // The body too must come by the deadline, as with Envoy's route timeout.

@@ -8,6 +8,7 @@ pub mod allocator;
 pub mod blocking;
 pub mod body;
 pub mod decimal;
+pub mod in_place;
 pub(crate) mod locks;
 pub mod send_timeout;
 pub mod timer;

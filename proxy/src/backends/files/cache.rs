@@ -85,10 +85,12 @@ pub fn new_site_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Per worker thread: site id -> relative path -> file.
+/// Per worker thread: site id -> relative path -> file. FNV, not SipHash:
+/// the keys are files that exist under a site's root, which a client can
+/// look up but not choose, so flooding has nothing to aim at.
 #[derive(Default)]
 struct Files {
-    sites: HashMap<u64, HashMap<OsString, Cached>>,
+    sites: HashMap<u64, HashMap<OsString, Cached, fnv::FnvBuildHasher>, fnv::FnvBuildHasher>,
     entries: usize,
 }
 

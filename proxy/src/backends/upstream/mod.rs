@@ -61,6 +61,20 @@ impl Upstreams {
         }
     }
 
+    /// `forward`'s future in its box, built in place: out of line, so that
+    /// its kilobytes are not built on the caller's stack and then copied.
+    #[inline(never)]
+    pub fn forward_boxed<'a, B: RequestBody>(
+        &'a self,
+        req: Request<B>,
+        authority: &'a Authority,
+        origin: Origin<'a>,
+        timeout: Option<Duration>,
+    ) -> std::pin::Pin<Box<impl Future<Output = Result<Response<Body>, UpstreamError>> + use<'a, B>>>
+    {
+        crate::in_place::boxed(|| self.forward(req, authority, origin, timeout))
+    }
+
     /// Sends `req` to `authority`; `timeout` bounds the wait for response
     /// headers, the read timeout each wait for the backend's next bytes.
     pub async fn forward<B: RequestBody>(

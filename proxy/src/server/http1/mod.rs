@@ -11,8 +11,10 @@
 //! (`one_request`); an upgrade, h2c or a head it cannot read for the rest
 //! of the connection's life.
 
+mod read_buf;
 pub(super) mod request;
 mod response;
+mod stop;
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -29,6 +31,7 @@ use tokio::time::Sleep;
 
 use self::request::Head;
 use self::response::Asked;
+use self::stop::Stop;
 use super::hyper_served::{Connection, hand_off};
 use crate::forwarded::ClientIp;
 use crate::h1;
@@ -61,8 +64,9 @@ pub fn serve(
     // An `async` block, not an `async fn`: that would move each argument
     // into a second slot of the task, which every idle connection carries.
     async move {
-        // An idle connection holds no buffer: `poll_read_some` makes one
-        // when a head's first bytes come, and it goes once it is answered.
+        // An idle connection holds no buffer: `poll_read_some` takes the
+        // worker's when a head's first bytes come, and it goes back once
+        // the head is answered (`read_buf`).
         let mut buf = BytesMut::new();
         // One timer for the connection, moved on for each head: pushing a
         // deadline later costs tokio nothing, where a new timer per request
@@ -72,6 +76,7 @@ pub fn serve(
         // Waited on between requests; made once, so its waiter stays
         // registered instead of joining and leaving the list each request.
         let mut stopped = pin!(stopped(stop.clone()));
+        let mut listening = false;
         // The first request must come within the header timeout; later ones
         // may idle up to the keep-alive time, then have the header timeout
         // from their first byte.
@@ -83,7 +88,11 @@ pub fn serve(
                 idle,
                 limits: &limits,
                 timer: timer.as_mut(),
-                stopped: stopped.as_mut(),
+                stop: Stop {
+                    stopped: stopped.as_mut(),
+                    listening: &mut listening,
+                    news: &stop,
+                },
             };
             let head = match read_head(&mut stream, &mut buf, waiting).await {
                 Ok(head) => head,
@@ -156,7 +165,7 @@ pub fn serve(
                 limits: &limits,
                 stop: &stop,
             };
-            if !Box::pin(exchange.answer(lane)).await {
+            if !exchange.answer(lane).await {
                 return;
             }
             release_idle(&mut buf);
@@ -166,12 +175,12 @@ pub fn serve(
     }
 }
 
-/// Lets go of the read buffer between requests, unless it holds the start
-/// of the next (pipelined) one: the head just answered shares it, and an
-/// idle connection would keep its 8 KiB.
+/// Gives the read buffer back to the worker between requests, unless it
+/// holds the start of the next (pipelined) one: an idle connection would
+/// keep its 8 KiB.
 fn release_idle(buf: &mut BytesMut) {
     if buf.is_empty() {
-        *buf = BytesMut::new();
+        read_buf::give_back(std::mem::take(buf));
     }
 }
 
@@ -185,36 +194,60 @@ struct Exchange<'a> {
     stop: &'a watch::Receiver<bool>,
 }
 
-impl Exchange<'_> {
-    /// Answers the request; whether the connection may carry another.
-    async fn answer(self, lane: Box<request::LaneRequest>) -> bool {
+impl<'a> Exchange<'a> {
+    /// Answers the request: a future, in its box, that says whether the
+    /// connection may carry another. One box holds it all, the handler's
+    /// future included, and it is built in place: out of line, as
+    /// `in_place` says, where built in the connection's loop it was built
+    /// on the stack, then its kilobytes copied into the box.
+    #[inline(never)]
+    fn answer(
+        self,
+        lane: Box<request::LaneRequest>,
+    ) -> Pin<Box<impl Future<Output = bool> + use<'a>>> {
         let mut asked = Asked {
             head: lane.request.method() == http::Method::HEAD,
             http10: lane.request.version() == http::Version::HTTP_10,
             keep_alive: lane.keep_alive,
         };
-        let answer = handler::handle(self.shared.clone(), self.client.clone(), lane.request);
         let waiting = Answer {
             max_head: self.limits.max_header_bytes,
             // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
             interim: !asked.http10,
         };
-        let Some(Ok(response)) = unless_client_leaves(self.stream, self.buf, answer, waiting).await
-        else {
-            tracing::debug!("the client closed before its answer was ready");
-            return false;
-        };
-        // A draining server answers what it has and closes, as hyper does.
-        asked.keep_alive &= !*self.stop.borrow();
-        let mut out = Vec::with_capacity(1024);
-        let mut sink = SendTimeout::to_client(self.stream, self.limits.send_timeout);
-        match response::write(&mut sink, &mut out, response, asked).await {
-            Ok(keep_alive) => keep_alive,
-            Err(err) => {
-                tracing::debug!(error = %err, "writing a response failed");
-                false
+        let (shared, client) = (self.shared.clone(), self.client.clone());
+        crate::in_place::boxed(move || {
+            let mut handle = handler::handle(shared, client, lane.request);
+            async move {
+                // Polled where it lies: moved into a future of its own
+                // (an `async fn`'s argument, `pin!`), the handler's future
+                // would take a second slot of the box and a copy of it.
+                // SAFETY: `handle` lives in this async block's future,
+                // which is polled only pinned and is never `Unpin`, and
+                // is never moved out of it: it stays where it is pinned
+                // until dropped with the block.
+                let handle = unsafe { Pin::new_unchecked(&mut handle) };
+                let Some(Ok(response)) =
+                    unless_client_leaves(self.stream, self.buf, handle, waiting).await
+                else {
+                    tracing::debug!("the client closed before its answer was ready");
+                    return false;
+                };
+                // A draining server answers what it has and closes, as hyper does.
+                asked.keep_alive &= !*self.stop.borrow();
+                let mut out = response::take_out();
+                let mut sink = SendTimeout::to_client(self.stream, self.limits.send_timeout);
+                let written = response::write(&mut sink, &mut out, response, asked).await;
+                response::give_back_out(out);
+                match written {
+                    Ok(keep_alive) => keep_alive,
+                    Err(err) => {
+                        tracing::debug!(error = %err, "writing a response failed");
+                        false
+                    }
+                }
             }
-        }
+        })
     }
 }
 
@@ -327,7 +360,7 @@ struct Waiting<'a, S> {
     idle: Duration,
     limits: &'a Limits,
     timer: Pin<&'a mut Sleep>,
-    stopped: Pin<&'a mut S>,
+    stop: Stop<'a, S>,
 }
 
 /// Why no head came: the connection is done.
@@ -350,7 +383,7 @@ async fn read_head<S: Future<Output = ()>>(
         idle,
         limits,
         mut timer,
-        mut stopped,
+        mut stop,
     } = waiting;
     // The idle time runs until the head's first byte, the header timeout
     // from then on; most heads come whole in one read and need neither
@@ -381,7 +414,7 @@ async fn read_head<S: Future<Output = ()>>(
                 tracing::debug!(idling, "no request head in time; closing the connection");
                 return Poll::Ready(Err(HeadMissing::TimedOut));
             }
-            if idling && stopped.as_mut().poll(cx).is_ready() {
+            if idling && stop.poll(cx) {
                 return Poll::Ready(Err(HeadMissing::Stopping));
             }
             Poll::Pending
@@ -411,7 +444,7 @@ fn poll_read_some(
         ready!(Pin::new(stream).poll_read(cx, &mut first))?;
         let read = first.filled();
         if !read.is_empty() {
-            *buf = BytesMut::with_capacity(READ_SIZE);
+            *buf = read_buf::take();
             buf.extend_from_slice(read);
         }
         return Poll::Ready(Ok(read.len()));

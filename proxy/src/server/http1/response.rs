@@ -6,7 +6,7 @@
 //! with the head (a whole upstream response, a cached file) goes out in
 //! the same `writev`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::Poll;
@@ -160,6 +160,28 @@ pub async fn write(
                 }
             }
         }
+    }
+}
+
+/// Most of a head the worker keeps room for between responses.
+const KEPT_OUT: usize = 16 * 1024;
+
+thread_local! {
+    /// Room for a response head, one a worker: an idle connection holds
+    /// none, and a request costs no allocation for it.
+    static OUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The worker's room for a response head (an empty one when another
+/// response, waiting on its client, holds it).
+pub fn take_out() -> Vec<u8> {
+    OUT.take()
+}
+
+/// Gives the room `take_out` lent back, for the next response.
+pub fn give_back_out(out: Vec<u8>) {
+    if out.capacity() <= KEPT_OUT {
+        OUT.set(out);
     }
 }
 

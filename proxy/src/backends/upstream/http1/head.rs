@@ -139,7 +139,7 @@ pub fn parse_response(
             let start = field.value.as_ptr() as usize - base;
             let end = start + field.value.len();
             scan.note(&name, field.value, (start, end))?;
-            unusual = unusual || !header_case::is_usual(field.name.as_bytes(), &name);
+            unusual = unusual || !header_case::is_usual(field.name.as_bytes());
             let name_start = field.name.as_ptr() as usize - base;
             fields.push(Field {
                 name,
