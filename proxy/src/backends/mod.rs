@@ -1,19 +1,40 @@
 //! What answers a request once a rule is chosen: an upstream over HTTP,
 //! or a folder of files. Each kind is a module; this file is the proxy's
 //! only match on kinds: `prepare` makes a config's backend ready to serve
-//! (once, at the swap), and serving it is one arm of `route`'s dispatch
-//! below (`Backend`). A backend takes a request and gives a response: it
-//! never sees the client's socket, the lane or hyper.
+//! (once, at the swap), `serve` answers a request with it. A backend takes
+//! a request and gives a response: it never sees the client's socket, the
+//! lane or hyper.
 
 pub mod files;
 pub mod upstream;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use gatehouse_api::config::BackendTarget;
 use http::uri::Authority;
+use http::{Request, Response};
+use http_body_util::BodyExt;
 
 use self::files::Site;
+use self::upstream::{RequestBody, Upstreams, within};
+use crate::body::Body;
+use crate::forwarded::Origin;
+use crate::metrics::UpstreamError;
+use crate::timer::TimedBody;
+
+/// What a backend may use to answer, besides the request: the worker's
+/// upstream connections, who asked, and the rule's time limits.
+pub struct Call<'a> {
+    pub upstreams: &'a Upstreams,
+    pub origin: Origin<'a>,
+    /// The rule's limit on each wait for the backend.
+    pub backend_timeout: Option<Duration>,
+    /// The rule's limit on the whole exchange, body included.
+    pub request_timeout: Option<Duration>,
+    /// When the request arrived.
+    pub started: Instant,
+}
 
 /// A backend ready to serve.
 pub enum Backend {
@@ -52,5 +73,39 @@ impl Backend {
             }
             BackendTarget::Unresolved { reason } => Backend::Unresolved(reason.clone()),
         })
+    }
+}
+
+impl Backend {
+    /// Answers `req`; an error is the kind of failure, which the route
+    /// turns into its answer and counts.
+    pub async fn serve<B: RequestBody>(
+        &self,
+        req: Request<B>,
+        call: Call<'_>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        match self {
+            Backend::Unresolved(_) => Err(UpstreamError::Unresolved),
+            Backend::Static(site) => Ok(site.serve(&req)),
+            Backend::Upstream(authority) => {
+                // Boxed, so this future (and the connection's, which hyper
+                // moves around) stays small: moving a future copies all of
+                // it, and the forward future is kilobytes.
+                let forward =
+                    call.upstreams
+                        .forward_boxed(req, authority, call.origin, call.backend_timeout);
+                let response = within(call.request_timeout, forward).await;
+                match call.request_timeout {
+                    // The body too must come by the deadline, as with
+                    // Envoy's route timeout.
+                    Some(limit) => response.map(|response| {
+                        let deadline = tokio::time::Instant::from_std(call.started) + limit;
+                        response
+                            .map(|body| TimedBody::new(body, None, Some(deadline)).boxed_unsync())
+                    }),
+                    None => response,
+                }
+            }
+        }
     }
 }

@@ -15,17 +15,15 @@ use http::{HeaderValue, Request, Response, StatusCode};
 
 use self::client_headers::Underscores;
 use crate::access_log::{Served, WorkerLog};
-use crate::backends::Backend;
+use crate::backends::{Backend, Call};
 use crate::body::{self, Body};
-use crate::forward::{RequestBody, Upstreams, within};
+use crate::forward::{RequestBody, Upstreams};
 use crate::forwarded::TrustedProxies;
 use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::RuleRuntime;
 use crate::state::State;
 use crate::target::EscapedSlashes;
-use crate::timer::TimedBody;
-use http_body_util::BodyExt;
 
 /// Everything a connection's requests share.
 pub struct Shared {
@@ -195,36 +193,21 @@ async fn serve_rule<B: RequestBody>(
     if let Some(served) = backend_served {
         *served = Some(backend.name.clone());
     }
-    let result = match &backend.target {
-        Backend::Unresolved(reason) => {
-            tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");
-            Err(UpstreamError::Unresolved)
-        }
-        Backend::Static(site) => Ok(site.serve(&req)),
-        Backend::Upstream(authority) => {
-            let origin = Origin {
-                client,
-                host: host.as_ref(),
-                rewritten_host: rule.rewrite_host.as_ref(),
-            };
-            // Boxed, so this function's future (and the connection's,
-            // which hyper moves around) stays small: moving a future
-            // copies all of it, and the forward future is kilobytes.
-            let forward =
-                shared
-                    .upstreams
-                    .forward_boxed(req, authority, origin, rule.backend_timeout);
-            let response = within(rule.request_timeout, forward).await;
-            match rule.request_timeout {
-                // The body too must come by the deadline, as with Envoy's route timeout.
-                Some(limit) => response.map(|response| {
-                    let deadline = tokio::time::Instant::from_std(started) + limit;
-                    response.map(|body| TimedBody::new(body, None, Some(deadline)).boxed_unsync())
-                }),
-                None => response,
-            }
-        }
+    let call = Call {
+        upstreams: &shared.upstreams,
+        origin: Origin {
+            client,
+            host: host.as_ref(),
+            rewritten_host: rule.rewrite_host.as_ref(),
+        },
+        backend_timeout: rule.backend_timeout,
+        request_timeout: rule.request_timeout,
+        started,
     };
+    let result = backend.target.serve(req, call).await;
+    if let Backend::Unresolved(reason) = &backend.target {
+        tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");
+    }
     let response = match result {
         Ok(response) => response,
         Err(kind) if !kind.is_backend_fault() => error_response(kind, &backend.name),
