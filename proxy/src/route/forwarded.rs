@@ -9,60 +9,17 @@
 //! Once such a list is given, the `X-Forwarded-For` of any other peer is
 //! no longer believed either: the backend gets that peer's address alone.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
 
+use crate::server::peer::{Peer, Trust};
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-/// The client's IP as `X-Forwarded-For` carries it, formatted once per
-/// connection, not on each of its requests, and how far its own
-/// `X-Forwarded-*` headers are believed.
-#[derive(Clone)]
-pub struct ClientIp(HeaderValue, Trust);
-
-/// Whose `X-Forwarded-*` headers are believed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trust {
-    /// No `--trusted-proxies`: the client's `X-Forwarded-For` is extended,
-    /// as nginx's `$proxy_add_x_forwarded_for` does; the rest are ours.
-    Unset,
-    /// A trusted proxy: its scheme and host are passed on too.
-    Trusted,
-    /// Not one of the trusted proxies: none of its headers are.
-    Untrusted,
-}
-
-impl ClientIp {
-    /// A client with no trusted proxies configured.
-    pub fn new(addr: SocketAddr) -> ClientIp {
-        ClientIp::of(addr, Trust::Unset)
-    }
-
-    /// A client at `addr`, trusted if `trusted` names it.
-    pub fn judged(addr: SocketAddr, trusted: &TrustedProxies) -> ClientIp {
-        let trust = match trusted.0.is_empty() {
-            true => Trust::Unset,
-            false if trusted.contains(addr.ip()) => Trust::Trusted,
-            false => Trust::Untrusted,
-        };
-        ClientIp::of(addr, trust)
-    }
-
-    fn of(addr: SocketAddr, trust: Trust) -> ClientIp {
-        let text = addr.ip().to_string();
-        let value = HeaderValue::from_str(&text).expect("an IP address is a valid header value");
-        ClientIp(value, trust)
-    }
-
-    pub fn as_header(&self) -> &HeaderValue {
-        &self.0
-    }
-}
 
 /// The peers whose `X-Forwarded-*` headers are believed: addresses and
 /// networks, as `--trusted-proxies 10.0.0.0/8,192.0.2.7` gives them.
@@ -104,7 +61,11 @@ impl TrustedProxies {
         Ok(TrustedProxies(networks.into()))
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         // A v4 client on a dual-stack socket shows as `::ffff:a.b.c.d`.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -126,7 +87,7 @@ fn same_prefix(a: &[u8], b: &[u8], bits: u8) -> bool {
 
 /// Who asked, for the `X-Forwarded-*` headers.
 pub struct Origin<'a> {
-    pub client: &'a ClientIp,
+    pub client: &'a Peer,
     /// The Host the client sent, before any rewrite.
     pub host: Option<&'a HeaderValue>,
     /// The Host to send upstream, when a URLRewrite changes it.
@@ -152,12 +113,12 @@ impl ProxyHeaders {
                 HeaderValue::from_str(authority.as_str()).expect("an authority is a valid Host")
             }
         };
-        let ClientIp(client_ip, trust) = origin.client;
+        let (client_ip, trust) = (origin.client.ip_header(), origin.client.trust());
         // Every line of the client's list, in order, then its address, as
         // nginx's `$proxy_add_x_forwarded_for`; bytes are kept as sent.
         let mut previous = headers.get_all(X_FORWARDED_FOR).iter();
         let forwarded_for = match (previous.next(), previous.next()) {
-            _ if *trust == Trust::Untrusted => client_ip.clone(),
+            _ if trust == Trust::Untrusted => client_ip.clone(),
             (None, _) => client_ip.clone(),
             (Some(only), None) => joined([only, client_ip]),
             (Some(first), Some(second)) => {
@@ -174,7 +135,7 @@ impl ProxyHeaders {
             forwarded_host: passed_on(&X_FORWARDED_HOST).or_else(|| origin.host.cloned()),
             forwarded_for,
             forwarded_proto: passed_on(&X_FORWARDED_PROTO)
-                .unwrap_or(HeaderValue::from_static("http")),
+                .unwrap_or(HeaderValue::from_static(origin.client.scheme())),
         }
     }
 
@@ -257,5 +218,37 @@ mod tests {
         let err = TrustedProxies::parse("::ffff:10.0.0.0/64").unwrap_err();
         assert!(err.contains("96 or more"), "{err}");
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());
+    }
+
+    /// `X-Forwarded-Proto` as `headers` from `peer` get it.
+    fn proto(peer: &Peer, headers: &HeaderMap) -> HeaderValue {
+        let origin = Origin {
+            client: peer,
+            host: None,
+            rewritten_host: None,
+        };
+        let authority: Authority = "app:80".parse().unwrap();
+        let mut out = HeaderMap::new();
+        ProxyHeaders::new(&origin, &authority, headers).insert_into(&mut out);
+        out[X_FORWARDED_PROTO].clone()
+    }
+
+    #[test]
+    fn the_scheme_sent_on_is_the_connection_s_unless_a_trusted_proxy_says() {
+        use crate::server::peer::TlsFacts;
+        let addr = "192.0.2.7:1".parse().unwrap();
+        let plain = Peer::new(addr);
+        let tls = Peer::new(addr).with_tls(TlsFacts::default());
+        let mut claims = HeaderMap::new();
+        claims.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        assert_eq!(proto(&plain, &HeaderMap::new()), "http");
+        assert_eq!(proto(&tls, &HeaderMap::new()), "https");
+        assert_eq!(
+            proto(&plain, &claims),
+            "http",
+            "a client's own claim is not believed"
+        );
+        let trusted = TrustedProxies::parse("192.0.2.0/24").unwrap();
+        assert_eq!(proto(&Peer::judged(addr, &trusted), &claims), "https");
     }
 }

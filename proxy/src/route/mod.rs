@@ -18,10 +18,11 @@ use crate::access_log::{Served, WorkerLog};
 use crate::backends::{Backend, Call};
 use crate::body::{self, Body};
 use crate::forward::{RequestBody, Upstreams};
+use crate::forwarded::Origin;
 use crate::forwarded::TrustedProxies;
-use crate::forwarded::{ClientIp, Origin};
 use crate::metrics::UpstreamError;
 use crate::runtime::RuleRuntime;
+use crate::server::peer::Peer;
 use crate::state::State;
 use crate::target::EscapedSlashes;
 
@@ -41,7 +42,7 @@ pub struct Shared {
 
 pub async fn handle<B: RequestBody>(
     shared: Arc<Shared>,
-    client: ClientIp,
+    client: Peer,
     req: Request<B>,
 ) -> Result<Response<Body>, Infallible> {
     let Some(log) = &shared.access_log else {
@@ -56,7 +57,7 @@ pub async fn handle<B: RequestBody>(
 /// Answers `req`; what served it goes to `served`, for the access log.
 async fn route<B: RequestBody>(
     shared: &Shared,
-    client: &ClientIp,
+    client: &Peer,
     mut req: Request<B>,
     served: Option<&mut Served>,
 ) -> Response<Body> {
@@ -142,7 +143,7 @@ fn undecoded_coding(headers: &http::HeaderMap) -> Option<String> {
 
 /// Who asked, and when.
 struct Asker<'a> {
-    client: &'a ClientIp,
+    client: &'a Peer,
     host: Option<HeaderValue>,
     started: Instant,
 }

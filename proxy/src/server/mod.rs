@@ -4,6 +4,7 @@
 
 pub mod http1;
 mod hyper_served;
+pub mod peer;
 pub mod workers;
 
 use std::sync::Arc;
@@ -15,9 +16,9 @@ use prometheus::IntGauge;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::forwarded::ClientIp;
 use crate::handler::Shared;
 use crate::lane;
+use crate::server::peer::Peer;
 
 /// Limits that bound what one client can hold.
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +72,7 @@ pub async fn serve(
         let connection = lane::serve(
             stream,
             shared.clone(),
-            ClientIp::judged(client, &shared.trusted_proxies),
+            Peer::judged(client, &shared.trusted_proxies),
             limits,
             hyper.clone(),
             worker_stop.clone(),

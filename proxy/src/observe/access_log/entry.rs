@@ -17,12 +17,12 @@ use super::WorkerLog;
 use super::time::Clock;
 use crate::body::{Body, BoxError};
 use crate::decimal::{itoa, push_seconds};
-use crate::forwarded::ClientIp;
 use crate::locks::lock;
+use crate::server::peer::Peer;
 
 impl WorkerLog {
     /// The entry for `req`, taken before anything changes it.
-    pub fn begin<B>(self: &Arc<Self>, client: &ClientIp, req: &Request<B>) -> Entry {
+    pub fn begin<B>(self: &Arc<Self>, client: &Peer, req: &Request<B>) -> Entry {
         let header = |name| req.headers().get(name).cloned();
         let target = match req.uri().path_and_query() {
             Some(target) => target.as_str().as_bytes().to_vec(),
@@ -43,16 +43,16 @@ impl WorkerLog {
 
     /// The entry for a head refused before it could be read: logged with
     /// its request line as it came, as nginx logs a bad request.
-    pub fn refused(self: &Arc<Self>, client: &ClientIp, line: &[u8]) -> Entry {
+    pub fn refused(self: &Arc<Self>, client: &Peer, line: &[u8]) -> Entry {
         self.entry(client, line.to_vec(), 400)
     }
 
     /// An entry that knows only who asked, and `target`.
-    fn entry(self: &Arc<Self>, client: &ClientIp, target: Vec<u8>, status: u16) -> Entry {
+    fn entry(self: &Arc<Self>, client: &Peer, target: Vec<u8>, status: u16) -> Entry {
         Entry {
             log: self.clone(),
             started: Instant::now(),
-            client: client.as_header().clone(),
+            client: client.ip_header().clone(),
             method: None,
             target,
             version: None,

@@ -289,7 +289,7 @@ fn open_append(path: &Path) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forwarded::ClientIp;
+    use crate::server::peer::Peer;
     use http::Request;
     use std::time::Instant;
 
@@ -301,7 +301,7 @@ mod tests {
             .map(Arc::new)
             .unwrap();
         let worker = log.for_worker();
-        let client = ClientIp::new("127.0.0.1:1".parse().unwrap());
+        let client = Peer::new("127.0.0.1:1".parse().unwrap());
         let req = Request::get("/stalled").body(()).unwrap();
         {
             // Standard output held: the writer cannot write.

@@ -33,10 +33,10 @@ use self::request::Head;
 use self::response::Asked;
 use self::stop::Stop;
 use super::hyper_served::{Connection, hand_off};
-use crate::forwarded::ClientIp;
 use crate::h1;
 use crate::handler::{self, Shared};
 use crate::send_timeout::SendTimeout;
+use crate::server::peer::Peer;
 use crate::server::{Held, HyperServers, Limits, stopping};
 use crate::timer::arm;
 
@@ -55,7 +55,7 @@ const FIRST_READ: usize = 2 * 1024;
 pub fn serve(
     mut stream: TcpStream,
     shared: Arc<Shared>,
-    client: ClientIp,
+    client: Peer,
     limits: Limits,
     hyper: Arc<HyperServers>,
     stop: watch::Receiver<bool>,
@@ -189,7 +189,7 @@ struct Exchange<'a> {
     stream: &'a mut TcpStream,
     buf: &'a mut BytesMut,
     shared: &'a Arc<Shared>,
-    client: &'a ClientIp,
+    client: &'a Peer,
     limits: &'a Limits,
     stop: &'a watch::Receiver<bool>,
 }
@@ -266,7 +266,7 @@ async fn refuse(
     stream: &mut TcpStream,
     limits: &Limits,
     shared: &Shared,
-    client: &ClientIp,
+    client: &Peer,
     refused: Refused<'_>,
 ) {
     let entry = shared

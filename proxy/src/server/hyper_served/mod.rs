@@ -34,10 +34,10 @@ use self::head_timeout::{HeadSeen, HeadTimeout};
 use self::one_request::OneRequest;
 use self::prefixed::Prefixed;
 use crate::access_log::WorkerLog;
-use crate::forwarded::ClientIp;
 use crate::handler::{self, Shared};
 use crate::send_timeout::SendTimeout;
 use crate::server::http1::{READ_SIZE, request};
+use crate::server::peer::Peer;
 use crate::server::{Held, HyperServers, Limits, stopping};
 
 /// Serves the connection on hyper from the bytes in `buf` on: HTTP/2
@@ -166,7 +166,7 @@ type Unread = SendTimeout<Prefixed>;
 /// Logs the head that ended a connection hyper served, as the lane logs
 /// the heads it refuses: one hyper answered 400, 414 or 431 (its
 /// `on_error`), or one not finished within the header timeout (408).
-fn log_refused_head(seen: &HeadSeen, log: &Arc<WorkerLog>, client: &ClientIp, err: &hyper::Error) {
+fn log_refused_head(seen: &HeadSeen, log: &Arc<WorkerLog>, client: &Peer, err: &hyper::Error) {
     let Some(head) = seen.last() else {
         return;
     };
@@ -192,14 +192,14 @@ fn log_refused_head(seen: &HeadSeen, log: &Arc<WorkerLog>, client: &ClientIp, er
 /// What the lane hands hyper with a connection.
 pub(super) struct Connection {
     pub(super) shared: Arc<Shared>,
-    pub(super) client: ClientIp,
+    pub(super) client: Peer,
     pub(super) held: Held,
 }
 
 /// One h2 request, counted as under way until its response is sent.
 async fn counted_request(
     shared: Arc<Shared>,
-    client: ClientIp,
+    client: Peer,
     in_use: InUse,
     h2: bool,
     req: http::Request<hyper::body::Incoming>,
@@ -212,7 +212,7 @@ async fn counted_request(
 /// carries no more requests.
 async fn h1_request(
     shared: Arc<Shared>,
-    client: ClientIp,
+    client: Peer,
     activity: Arc<Activity>,
     in_use: InUse,
     req: http::Request<hyper::body::Incoming>,

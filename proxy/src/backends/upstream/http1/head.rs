@@ -452,7 +452,8 @@ mod tests {
 
     #[test]
     fn writes_the_request_in_origin_form_with_the_proxy_headers() {
-        use crate::forwarded::{ClientIp, Origin};
+        use crate::forwarded::Origin;
+        use crate::server::peer::Peer;
         let req = Request::builder()
             .method(Method::DELETE)
             .uri("http://shop.example/cart/1?all")
@@ -464,7 +465,7 @@ mod tests {
             .header("accept", "*/*")
             .body(())
             .unwrap();
-        let client = ClientIp::new("192.0.2.7:1234".parse().unwrap());
+        let client = Peer::new("192.0.2.7:1234".parse().unwrap());
         let host = HeaderValue::from_static("shop.example");
         let origin = Origin {
             client: &client,
