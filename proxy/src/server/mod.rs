@@ -5,6 +5,7 @@
 pub mod http1;
 mod hyper_served;
 pub mod peer;
+pub mod stream;
 pub mod workers;
 
 use std::sync::Arc;

@@ -24,8 +24,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
@@ -37,6 +36,7 @@ use crate::h1;
 use crate::handler::{self, Shared};
 use crate::send_timeout::SendTimeout;
 use crate::server::peer::Peer;
+use crate::server::stream::ClientStream;
 use crate::server::{Held, HyperServers, Limits, stopping};
 use crate::timer::arm;
 
@@ -52,15 +52,15 @@ const FIRST_READ: usize = 2 * 1024;
     clippy::manual_async_fn,
     reason = "an async fn keeps a second copy of its arguments in the task"
 )]
-pub fn serve(
-    mut stream: TcpStream,
+pub fn serve<S: ClientStream>(
+    mut stream: S,
     shared: Arc<Shared>,
     client: Peer,
     limits: Limits,
     hyper: Arc<HyperServers>,
     stop: watch::Receiver<bool>,
     held: Held,
-) -> impl Future<Output = ()> + use<> {
+) -> impl Future<Output = ()> + use<S> {
     // An `async` block, not an `async fn`: that would move each argument
     // into a second slot of the task, which every idle connection carries.
     async move {
@@ -185,8 +185,8 @@ fn release_idle(buf: &mut BytesMut) {
 }
 
 /// One request the lane serves, and what answering it needs.
-struct Exchange<'a> {
-    stream: &'a mut TcpStream,
+struct Exchange<'a, S> {
+    stream: &'a mut S,
     buf: &'a mut BytesMut,
     shared: &'a Arc<Shared>,
     client: &'a Peer,
@@ -194,7 +194,7 @@ struct Exchange<'a> {
     stop: &'a watch::Receiver<bool>,
 }
 
-impl<'a> Exchange<'a> {
+impl<'a, S: ClientStream> Exchange<'a, S> {
     /// Answers the request: a future, in its box, that says whether the
     /// connection may carry another. One box holds it all, the handler's
     /// future included, and it is built in place: out of line, as
@@ -204,7 +204,7 @@ impl<'a> Exchange<'a> {
     fn answer(
         self,
         lane: Box<request::LaneRequest>,
-    ) -> Pin<Box<impl Future<Output = bool> + use<'a>>> {
+    ) -> Pin<Box<impl Future<Output = bool> + use<'a, S>>> {
         let mut asked = Asked {
             head: lane.request.method() == http::Method::HEAD,
             http10: lane.request.version() == http::Version::HTTP_10,
@@ -262,8 +262,8 @@ struct Refused<'a> {
 /// Answers a head that cannot be served (431 for one over the limit, as
 /// nginx's 400 "Request Header Or Cookie Too Large"; 400 for one that is
 /// not HTTP), logs it, then the connection closes.
-async fn refuse(
-    stream: &mut TcpStream,
+async fn refuse<S: ClientStream>(
+    stream: &mut S,
     limits: &Limits,
     shared: &Shared,
     client: &Peer,
@@ -293,8 +293,8 @@ async fn refuse(
 /// meanwhile (a pipelined request) is kept, up to a head's worth. Costs no
 /// syscall unless the client sends something. Interim responses from the
 /// upstream go to the client as they come, before the answer.
-async fn unless_client_leaves<F: Future>(
-    stream: &mut TcpStream,
+async fn unless_client_leaves<S: ClientStream, F: Future>(
+    stream: &mut S,
     buf: &mut BytesMut,
     answer: F,
     waiting: Answer,
@@ -324,19 +324,12 @@ async fn unless_client_leaves<F: Future>(
         if let Some(out) = answered.take() {
             return Poll::Ready(Some(out));
         }
-        // Readiness first, without a read: only a client that sent
-        // something (or closed) costs a syscall.
+        // What the client sends meanwhile is kept, up to a head's worth.
         while buf.len() <= waiting.max_head {
-            match stream.poll_read_ready(cx) {
+            match stream.poll_read_sent(cx, buf) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(_)) => return Poll::Ready(None),
-                Poll::Ready(Ok(())) => match stream.try_read_buf(buf) {
-                    Ok(0) => return Poll::Ready(None),
-                    Ok(_) => {}
-                    // The readiness was stale; polling again waits for news.
-                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return Poll::Ready(None),
-                },
+                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(None),
+                Poll::Ready(Ok(_)) => {}
             }
         }
         Poll::Pending
@@ -373,10 +366,10 @@ enum HeadMissing {
 }
 
 /// Reads until `buf` starts with a whole head (or one for hyper).
-async fn read_head<S: Future<Output = ()>>(
-    stream: &mut TcpStream,
+async fn read_head<S: ClientStream, Stop: Future<Output = ()>>(
+    stream: &mut S,
     buf: &mut BytesMut,
-    waiting: Waiting<'_, S>,
+    waiting: Waiting<'_, Stop>,
 ) -> Result<Head, HeadMissing> {
     let Waiting {
         first,
@@ -433,8 +426,8 @@ async fn read_head<S: Future<Output = ()>>(
 /// through `poll_read`, which takes a short read as the socket drained
 /// and waits for news, where a `try_read` would cost an `EAGAIN` read
 /// before each wait.
-fn poll_read_some(
-    stream: &mut TcpStream,
+fn poll_read_some<S: ClientStream>(
+    stream: &mut S,
     buf: &mut BytesMut,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
@@ -463,7 +456,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use tokio::io::AsyncWriteExt;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
 
@@ -521,5 +514,63 @@ mod tests {
         };
         release_idle(&mut buf);
         assert_eq!(&buf[..], b"GET /b HT");
+    }
+
+    /// The lane over an in-memory pipe: no socket, scripted bytes in, the
+    /// answer's bytes out.
+    #[tokio::test]
+    async fn the_lane_serves_scripted_bytes_without_a_socket() {
+        use tokio::io::AsyncReadExt;
+        use tokio::sync::Semaphore;
+
+        use crate::backends::upstream::{BackendTimeouts, Upstreams};
+        use crate::route::client_headers::Underscores;
+        use crate::route::target::EscapedSlashes;
+        use crate::server::peer::Peer;
+
+        let state = crate::state::State::new();
+        state
+            .apply(gatehouse_api::ProxyConfig::new(Vec::new()), "test")
+            .unwrap();
+        let second = Duration::from_secs(1);
+        let shared = Arc::new(Shared {
+            state: state.clone(),
+            upstreams: Upstreams::new(BackendTimeouts {
+                connect: second,
+                read: second,
+                client_body: second,
+            }),
+            access_log: None,
+            escaped_slashes: EscapedSlashes::default(),
+            trusted_proxies: Default::default(),
+            underscores: Underscores::default(),
+        });
+        let limits = Limits {
+            max_header_bytes: 8192,
+            header_read_timeout: second,
+            keep_alive_timeout: second,
+            send_timeout: second,
+            max_connections: 1,
+        };
+        let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let held = crate::server::Held::new(slot, state.metrics.open_connections.clone());
+        let (_stop_tx, stop) = watch::channel(false);
+        let (mut client, server) = tokio::io::duplex(4096);
+        let hyper = Arc::new(crate::server::hyper_servers(limits));
+        let peer = Peer::new("192.0.2.1:1".parse().unwrap());
+        let served = tokio::spawn(serve(server, shared, peer, limits, hyper, stop, held));
+        client
+            .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answers = String::new();
+        client.read_to_string(&mut answers).await.unwrap();
+        assert_eq!(
+            answers.matches("HTTP/1.1 404 Not Found\r\n").count(),
+            2,
+            "{answers}"
+        );
+        assert!(answers.contains("no route matches"), "{answers}");
+        served.await.unwrap();
     }
 }

@@ -24,7 +24,6 @@ use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -38,6 +37,7 @@ use crate::handler::{self, Shared};
 use crate::send_timeout::SendTimeout;
 use crate::server::http1::{READ_SIZE, request};
 use crate::server::peer::Peer;
+use crate::server::stream::ClientStream;
 use crate::server::{Held, HyperServers, Limits, stopping};
 
 /// Serves the connection on hyper from the bytes in `buf` on: HTTP/2
@@ -45,14 +45,14 @@ use crate::server::{Held, HyperServers, Limits, stopping};
 /// may upgrade, for the rest of the connection's life. Any other request
 /// is hyper's alone: answered, the connection and every byte still unread
 /// come back for the lane (`one_request`).
-pub(super) async fn hand_off(
-    stream: TcpStream,
+pub(super) async fn hand_off<S: ClientStream>(
+    stream: S,
     buf: BytesMut,
     connection: Connection,
     hyper: &HyperServers,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
-) -> Option<(TcpStream, BytesMut)> {
+) -> Option<(S, BytesMut)> {
     let Connection {
         shared,
         client,
@@ -142,9 +142,9 @@ pub(super) async fn hand_off(
 /// The connection hyper served one request on, with what it has not read
 /// in the order the client sent it, if hyper gave it back (rather than
 /// ending it).
-fn given_back<S>(
-    parts: http1::Parts<TokioIo<HeadTimeout<OneRequest<Unread>>>, S>,
-) -> Option<(TcpStream, BytesMut)> {
+fn given_back<S, Service>(
+    parts: http1::Parts<TokioIo<HeadTimeout<OneRequest<Unread<S>>>>, Service>,
+) -> Option<(S, BytesMut)> {
     let (stream, withheld) = parts.io.into_inner().into_inner().into_parts()?;
     let (prefix, stream) = stream.into_inner().into_parts();
     let unread = [&parts.read_buf[..], &withheld[..], &prefix[..]];
@@ -161,7 +161,7 @@ fn given_back<S>(
 }
 
 /// The client's stream as hyper is given it, before the HTTP/1.1 layers.
-type Unread = SendTimeout<Prefixed>;
+type Unread<S> = SendTimeout<Prefixed<S>>;
 
 /// Logs the head that ended a connection hyper served, as the lane logs
 /// the heads it refuses: one hyper answered 400, 414 or 431 (its

@@ -8,25 +8,24 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
-pub struct Prefixed {
+pub struct Prefixed<S> {
     prefix: Bytes,
-    stream: TcpStream,
+    stream: S,
 }
 
-impl Prefixed {
-    pub fn new(prefix: Bytes, stream: TcpStream) -> Prefixed {
+impl<S> Prefixed<S> {
+    pub fn new(prefix: Bytes, stream: S) -> Prefixed<S> {
         Prefixed { prefix, stream }
     }
 
     /// The stream, and the bytes before it not read yet.
-    pub fn into_parts(self) -> (Bytes, TcpStream) {
+    pub fn into_parts(self) -> (Bytes, S) {
         (self.prefix, self.stream)
     }
 }
 
-impl AsyncRead for Prefixed {
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -47,6 +46,6 @@ impl AsyncRead for Prefixed {
     }
 }
 
-impl AsyncWrite for Prefixed {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     write_through!(stream);
 }

@@ -1,0 +1,70 @@
+//! A client connection's byte stream. The lane and the hand-off to hyper
+//! are generic over it: TCP today, TLS over TCP next, and in tests an
+//! in-memory pipe, so the lane can be driven by scripted bytes alone.
+
+use std::io;
+use std::pin::pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, DuplexStream};
+use tokio::net::TcpStream;
+
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Reads what the client sent meanwhile into `buf` (a pipelined
+    /// request, or its close as `Ok(0)`), while the lane awaits an answer.
+    /// Pending until it sends something.
+    fn poll_read_sent(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        pin!(self.read_buf(buf)).poll(cx)
+    }
+}
+
+impl ClientStream for TcpStream {
+    /// Readiness first, without a read: only a client that sent something
+    /// (or closed) costs a syscall.
+    fn poll_read_sent(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.poll_read_ready(cx))?;
+            match self.try_read_buf(buf) {
+                // The readiness was stale; polling again waits for news.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                read => return Poll::Ready(read),
+            }
+        }
+    }
+}
+
+/// In tests: the lane driven over an in-memory pipe.
+impl ClientStream for DuplexStream {}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn what_the_client_sent_is_read_and_a_close_reads_as_zero() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        let mut buf = BytesMut::new();
+        let pending = std::future::poll_fn(|cx| {
+            Poll::Ready(server.poll_read_sent(cx, &mut buf).is_pending())
+        });
+        assert!(pending.await, "nothing sent: pending");
+        client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        drop(client);
+        let mut buf = BytesMut::new();
+        let n = std::future::poll_fn(|cx| server.poll_read_sent(cx, &mut buf)).await;
+        assert_eq!(n.unwrap(), 16);
+        let n = std::future::poll_fn(|cx| server.poll_read_sent(cx, &mut buf)).await;
+        assert_eq!(n.unwrap(), 0, "a close reads as 0");
+    }
+}
