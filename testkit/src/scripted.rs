@@ -175,3 +175,33 @@ impl Connection {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw::exchange;
+
+    #[tokio::test]
+    async fn each_request_is_read_with_its_body_and_numbered_on_its_connection() {
+        let upstream = Scripted::start(|_, connection, request| {
+            let text = format!("{connection}.{request}");
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", text.len());
+            Reply::Send((head + &text).into_bytes())
+        })
+        .await;
+        let mut stream = TcpStream::connect(upstream.addr).await.unwrap();
+        let post = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+        assert_eq!(exchange(&mut stream, post).await.1, b"0.0");
+        let get = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(exchange(&mut stream, get).await.1, b"0.1");
+
+        let heads = upstream.take_heads();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        assert!(
+            heads[1].starts_with("GET /b "),
+            "the body is not taken for a head"
+        );
+        assert!(upstream.take_heads().is_empty(), "each head is seen once");
+        assert_eq!(upstream.connections(), 1);
+    }
+}

@@ -345,3 +345,60 @@ fn stream(name: &str) -> Response<TestBody> {
 fn full(text: impl Into<Bytes>) -> TestBody {
     BodyExt::boxed(Full::new(text.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client;
+
+    #[tokio::test]
+    async fn a_named_upstream_answers_its_name_or_the_code_asked_for_and_records_the_request() {
+        let upstream = Upstream::start("shop");
+        let client = client();
+        let answer = client
+            .post(format!("{}/cart?x=1", upstream.url()))
+            .body("hi")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["x-upstream"], "shop");
+        assert_eq!(answer.text().await.unwrap(), "shop");
+        let coded = client
+            .get(format!("{}/app/code/503", upstream.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(coded.status(), 503);
+
+        let seen = upstream.requests();
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].uri.as_str()),
+            ("POST", "/cart?x=1")
+        );
+        assert_eq!(seen[0].body, "hi");
+        assert_eq!(upstream.request_count(), 2);
+        assert_eq!(upstream.connection_count(), 1, "one kept-alive connection");
+    }
+
+    #[tokio::test]
+    async fn a_reporting_upstream_answers_with_what_it_was_sent() {
+        let upstream = Upstream::reporting("a");
+        let report: serde_json::Value = client()
+            .post(format!("{}/p?q=1", upstream.url()))
+            .header("x-twice", "1")
+            .header("x-twice", "2")
+            .body("four")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(report["upstream"], "a");
+        assert_eq!(report["method"], "POST");
+        assert_eq!(report["path"], "/p");
+        assert_eq!(report["query"], "q=1");
+        assert_eq!(report["headers"]["x-twice"], "1, 2");
+        assert_eq!(report["bodyLength"], 4);
+    }
+}

@@ -54,3 +54,38 @@ pub async fn wait_for<T>(
         tokio::time::sleep(POLL_EVERY).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_probe_that_never_passes_fails_saying_what_and_what_it_last_saw() {
+        let mut tries = 0;
+        let result: Result<((), Duration), String> =
+            wait_for("the thing", Duration::from_millis(60), async || {
+                tries += 1;
+                Err(format!("try {tries}"))
+            })
+            .await;
+        let error = result.unwrap_err();
+        assert!(error.starts_with("the thing: not seen within"), "{error}");
+        assert!(
+            error.ends_with(&format!("the last try saw: try {tries}")),
+            "{error}"
+        );
+        assert!(!eventually(Duration::from_millis(30), async || false).await);
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_passes_returns_at_once() {
+        let mut tries = 0;
+        let passed = eventually(Duration::from_secs(5), async || {
+            tries += 1;
+            tries == 3
+        })
+        .await;
+        assert!(passed);
+        assert_eq!(tries, 3);
+    }
+}
