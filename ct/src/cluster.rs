@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gatehouse_api::Route;
+use gatehouse_testkit::{TempDir, eventually, free_port};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -18,21 +19,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, CustomResourceExt};
 
-use crate::fixtures::TempDir;
-use crate::process::{ProxyProcess, free_port, operator_binary};
-use crate::wait::scaled;
-
-/// Polls `check` every 50 ms until it holds or `within` (scaled) passes.
-pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + scaled(within);
-    while std::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
+use crate::process::{ProxyProcess, operator_binary};
 
 pub struct Cluster {
     pub client: Client,

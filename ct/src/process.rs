@@ -4,34 +4,19 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Display;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use gatehouse_testkit::{TempDir, client, free_port, scaled, wait_for};
 use serde_json::Value;
 
-use crate::fixtures::TempDir;
 use crate::metrics::Metrics;
-use crate::wait::{eventually, scaled};
 
 /// How long a started proxy may take to answer its `/healthz`.
 const START_WITHIN: Duration = Duration::from_secs(30);
-/// One HTTP exchange with the proxy, at most.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A free port on 127.0.0.1, as the OS picks it for `127.0.0.1:0`.
-pub fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-}
-
-/// True when nothing listens on `addr` (and we may bind it).
-pub fn port_is_free(addr: SocketAddr) -> bool {
-    TcpListener::bind(addr).is_ok()
-}
 
 /// The `gatehouse-proxy` binary under test: `GATEHOUSE_PROXY_BIN` when set,
 /// else `<target>/<profile>/gatehouse-proxy` beside this test executable,
@@ -224,16 +209,6 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// A client that follows no redirects and ignores `*_PROXY` variables.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .expect("an HTTP client")
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Addresses {
     /// `--listen` and `--admin-listen`.
@@ -365,7 +340,7 @@ impl ProxyBuilder {
             stderr_path,
             stdout_path,
             description,
-            client: http_client(),
+            client: client(),
             _logs: logs,
         }
     }
@@ -579,7 +554,7 @@ impl ProxyProcess {
     pub async fn wait_served_by(&self, path: &str, upstream: &str, within: Duration) -> Duration {
         let proxy = self;
         let what = format!("GET {path} served by upstream {upstream}");
-        eventually(&what, within, || async move {
+        wait_for(&what, within, || async move {
             let reply = proxy.try_get(path).await?;
             match reply.header("x-upstream") {
                 Some(name) if reply.status == 200 && name == upstream => Ok(()),
@@ -600,7 +575,7 @@ impl ProxyProcess {
     pub async fn wait_generation(&self, generation: u64, within: Duration) -> Duration {
         let proxy = self;
         let what = format!("config generation {generation}");
-        eventually(&what, within, || async move {
+        wait_for(&what, within, || async move {
             let reply = proxy.try_admin_get("/metrics").await?;
             let now = Metrics::parse(&reply.body)
                 .get("gatehouse_config_generation", &[])
@@ -620,7 +595,7 @@ impl ProxyProcess {
     pub async fn wait_status(&self, path: &str, status: u16, within: Duration) -> Reply {
         let proxy = self;
         let what = format!("GET {path} answered {status}");
-        eventually(&what, within, || async move {
+        wait_for(&what, within, || async move {
             let reply = proxy.try_get(path).await?;
             if reply.status == status {
                 Ok(reply)
@@ -637,7 +612,7 @@ impl ProxyProcess {
     pub async fn wait_for_log_line(&self, needles: &[&str], within: Duration) -> String {
         let proxy = self;
         let what = format!("a stderr line containing all of {needles:?}");
-        eventually(&what, within, || async move {
+        wait_for(&what, within, || async move {
             proxy
                 .stderr()
                 .lines()

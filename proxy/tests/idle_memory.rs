@@ -3,7 +3,8 @@
 //! freed. Its one test runs alone in the process, so nothing else
 //! allocates while the connections idle.
 
-mod common;
+#[path = "it/support.rs"]
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -11,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use support::*;
 
 /// Bytes allocated and not yet freed, in the whole process.
 static LIVE: AtomicIsize = AtomicIsize::new(0);

@@ -1,0 +1,5 @@
+//! `gatehouse-api`'s integration tests: one binary, one module per subject,
+//! so the crate's tests link once.
+
+mod compile;
+mod table;

@@ -1,0 +1,17 @@
+//! The component tests: one binary, one module per subject, so they link
+//! once. Each test starts its own processes on their own ports and temp
+//! folders, so the modules share nothing but the binaries under test.
+
+mod access_log;
+mod admin;
+mod check;
+mod config_file;
+mod crd_modern;
+mod embedded;
+mod env_and_logs;
+mod local_mode;
+mod metrics;
+mod operator;
+mod operator_malformed;
+mod shutdown;
+mod static_site;
