@@ -3,11 +3,10 @@
 //! client sockets: the lane passes an upstream's `103 Early Hints` on,
 //! hyper cannot, so a request answered with the hints was the lane's.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
+use gatehouse_testkit::{Upstream, read_head, read_response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -206,7 +205,7 @@ async fn a_post_with_connection_close_still_ends_the_connection() {
 
 #[tokio::test]
 async fn an_upgrade_after_a_post_still_upgrades() {
-    let upstream = Upstream::start("a").await;
+    let upstream = Upstream::reporting("a");
     let proxy = start_proxy(|_| {}).await;
     apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
@@ -235,7 +234,7 @@ async fn an_upgrade_after_a_post_still_upgrades() {
 
 #[tokio::test]
 async fn a_large_answer_to_a_post_read_slowly_comes_whole_before_the_next() {
-    let upstream = Upstream::start("a").await;
+    let upstream = Upstream::reporting("a");
     let proxy = start_proxy(|_| {}).await;
     apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();

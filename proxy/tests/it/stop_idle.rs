@@ -1,17 +1,16 @@
 //! A keep-alive connection idling between requests on the lane closes as
 //! soon as the proxy stops, not when its keep-alive time runs out.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
+use gatehouse_testkit::{Upstream, read_response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_closes_when_the_proxy_stops() {
-    let upstream = Upstream::start("a").await;
+    let upstream = Upstream::reporting("a");
     let proxy = start_proxy(|s| s.keep_alive_timeout = Duration::from_secs(60)).await;
     apply_yaml(&proxy, &one_backend("app", "up", &upstream.url()));
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
