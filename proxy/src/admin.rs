@@ -21,8 +21,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::body::{self, Body};
-use crate::state::State;
+use crate::config::state::State;
+use crate::support::body::{self, Body};
 
 /// The header `/readyz` names the served revision in.
 const REVISION_HEADER: &str = "gatehouse-revision";

@@ -4,7 +4,8 @@
 
 use std::process::ExitCode;
 
-use crate::{Settings, Source, State, embedded, load_static_root, local, read_config_file};
+use crate::config::{embedded, local};
+use crate::{Settings, Source, State, load_static_root, read_config_file};
 
 /// What loading the config source found.
 pub struct Report {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::client_headers::Underscores;
-use crate::forwarded::TrustedProxies;
-use crate::target::EscapedSlashes;
+use crate::route::client_headers::Underscores;
+use crate::route::forwarded::TrustedProxies;
+use crate::route::target::EscapedSlashes;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -116,8 +116,8 @@ pub struct Settings {
     /// A line per request: `off`, `stdout`, or a file to append to (opened
     /// again on SIGUSR1, for log rotation). nginx's `combined` format plus
     /// the time taken, Route and backend; JSON with `--log-format json`.
-    #[arg(long, env = "GATEHOUSE_ACCESS_LOG", default_value = "off", value_parser = crate::access_log::Destination::parse)]
-    pub access_log: crate::access_log::Destination,
+    #[arg(long, env = "GATEHOUSE_ACCESS_LOG", default_value = "off", value_parser = crate::observe::access_log::Destination::parse)]
+    pub access_log: crate::observe::access_log::Destination,
 
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -22,22 +22,6 @@ pub mod proto;
 pub mod route;
 pub mod server;
 
-// The modules' old paths, while the move settles.
-pub use backends::files;
-pub use backends::upstream as forward;
-pub use backends::upstream::{
-    dial, http1 as h1, hyper_pool as pool, request_body as client_body, tunnel,
-};
-pub use config::{active as runtime, embedded, local, registry, state};
-pub use observe::{access_log, metrics};
-pub use proto::{header_case, hop};
-pub use route as handler;
-pub use route::{client_headers, filters, forwarded, target};
-pub use server::http1 as lane;
-pub use server::workers;
-pub(crate) use support::locks;
-pub use support::{allocator, blocking, body, decimal, in_place, send_timeout, timer};
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,7 +32,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cli::Settings;
-pub use state::State;
+pub use config::state::State;
+
+use crate::config::{embedded, local};
+use crate::observe::access_log;
+use crate::server::workers;
 
 /// A started proxy: its bound addresses, state, and a way to stop it.
 pub struct Running {
@@ -149,7 +137,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             send_timeout: settings.send_timeout,
             max_connections: settings.max_connections,
         },
-        backend: forward::BackendTimeouts {
+        backend: backends::upstream::BackendTimeouts {
             connect: settings.connect_timeout,
             read: settings.backend_read_timeout,
             client_body: settings.client_body_timeout,

@@ -6,7 +6,8 @@ use gatehouse_proxy::cli::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
-static ALLOCATOR: gatehouse_proxy::allocator::MiMalloc = gatehouse_proxy::allocator::MiMalloc;
+static ALLOCATOR: gatehouse_proxy::support::allocator::MiMalloc =
+    gatehouse_proxy::support::allocator::MiMalloc;
 
 fn main() -> anyhow::Result<ExitCode> {
     let settings = Settings::parse();

@@ -18,10 +18,10 @@ use http_body_util::BodyExt;
 
 use self::files::Site;
 use self::upstream::{RequestBody, Upstreams, within};
-use crate::body::Body;
-use crate::forwarded::Origin;
-use crate::metrics::UpstreamError;
-use crate::timer::TimedBody;
+use crate::observe::metrics::UpstreamError;
+use crate::route::forwarded::Origin;
+use crate::support::body::Body;
+use crate::support::timer::TimedBody;
 
 /// What a backend may use to answer, besides the request: the worker's
 /// upstream connections, who asked, and the rule's time limits.

@@ -11,7 +11,7 @@ use http::{HeaderName, HeaderValue};
 use prometheus::Histogram;
 
 use crate::backends::Backend;
-use crate::metrics::{Metrics, RequestCounters};
+use crate::observe::metrics::{Metrics, RequestCounters};
 
 /// The config being served. Each request takes one `Arc<Active>` and
 /// finishes on it, so a swap never disturbs a request in flight.

@@ -13,7 +13,7 @@ use gatehouse_api::{ProxyConfig, Resources, Route, RouteSpec, compile};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::state::{Applied, State};
+use crate::config::state::{Applied, State};
 
 /// Changes closer together than this are read as one.
 const DEBOUNCE: Duration = Duration::from_millis(100);

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use gatehouse_api::ResourceId;
 
-use crate::locks::lock;
+use crate::support::locks::lock;
 
 pub struct Registry<T> {
     entries: Mutex<HashMap<ResourceId, Arc<T>>>,

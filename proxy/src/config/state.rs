@@ -10,10 +10,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use gatehouse_api::ProxyConfig;
 
-use crate::blocking::BlockingPool;
-use crate::locks::lock;
-use crate::metrics::Metrics;
-use crate::runtime::Active;
+use crate::config::active::Active;
+use crate::observe::metrics::Metrics;
+use crate::support::blocking::BlockingPool;
+use crate::support::locks::lock;
 
 pub struct State {
     active: ArcSwapOption<Active>,

@@ -14,7 +14,7 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::hop;
+use crate::proto::hop;
 
 /// Whether header names with `_` are passed on (`--allow-underscores-in-headers`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use gatehouse_api::route::{PathMatchType, PathModifier, PathModifierType, Reques
 use gatehouse_api::table::normalize_prefix;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::body::{self, Body};
+use crate::support::body::{self, Body};
 
 /// The new path for `path` under a path modifier; the matched prefix is
 /// replaced for `ReplacePrefixMatch` (on segment boundaries, as it matched).

@@ -14,17 +14,17 @@ use gatehouse_api::table::{RequestView, pick_backend};
 use http::{HeaderValue, Request, Response, StatusCode};
 
 use self::client_headers::Underscores;
-use crate::access_log::{Served, WorkerLog};
+use crate::backends::upstream::{RequestBody, Upstreams};
 use crate::backends::{Backend, Call};
-use crate::body::{self, Body};
-use crate::forward::{RequestBody, Upstreams};
-use crate::forwarded::Origin;
-use crate::forwarded::TrustedProxies;
-use crate::metrics::UpstreamError;
-use crate::runtime::RuleRuntime;
+use crate::config::active::RuleRuntime;
+use crate::config::state::State;
+use crate::observe::access_log::{Served, WorkerLog};
+use crate::observe::metrics::UpstreamError;
+use crate::route::forwarded::Origin;
+use crate::route::forwarded::TrustedProxies;
+use crate::route::target::EscapedSlashes;
 use crate::server::peer::Peer;
-use crate::state::State;
-use crate::target::EscapedSlashes;
+use crate::support::body::{self, Body};
 
 /// Everything a connection's requests share.
 pub struct Shared {

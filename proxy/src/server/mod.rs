@@ -17,8 +17,7 @@ use prometheus::IntGauge;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::handler::Shared;
-use crate::lane;
+use crate::route::Shared;
 use crate::server::peer::Peer;
 
 /// Limits that bound what one client can hold.
@@ -70,7 +69,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let held = Held::new(slot, shared.state.metrics.open_connections.clone());
-        let connection = lane::serve(
+        let connection = http1::serve(
             stream,
             shared.clone(),
             Peer::judged(client, &shared.trusted_proxies),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 
-use crate::forwarded::TrustedProxies;
+use crate::route::forwarded::TrustedProxies;
 
 #[derive(Clone)]
 pub struct Peer {

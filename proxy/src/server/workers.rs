@@ -12,14 +12,14 @@ use std::time::Duration;
 use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, oneshot, watch};
 
-use crate::access_log::{self, AccessLog, WorkerLog};
-use crate::client_headers::Underscores;
-use crate::forward::{BackendTimeouts, Upstreams};
-use crate::forwarded::TrustedProxies;
-use crate::handler::Shared;
+use crate::backends::upstream::{BackendTimeouts, Upstreams};
+use crate::config::state::State;
+use crate::observe::access_log::{self, AccessLog, WorkerLog};
+use crate::route::Shared;
+use crate::route::client_headers::Underscores;
+use crate::route::forwarded::TrustedProxies;
+use crate::route::target::EscapedSlashes;
 use crate::server::{self, Limits};
-use crate::state::State;
-use crate::target::EscapedSlashes;
 
 /// `count` listeners on one address (the first decides the port when `addr` has port 0).
 pub fn bind(

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use crate::timer::WaitTimer;
+use crate::support::timer::WaitTimer;
 
 /// `S`, whose writes fail with `TimedOut` once one has waited `limit`
 /// without the client taking a byte.

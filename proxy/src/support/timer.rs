@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use tokio::time::{Instant, Sleep};
 
-use crate::body::BoxError;
+use crate::support::body::BoxError;
 
 /// A deadline that would move later by less than this (or an eighth of
 /// the wait, if less) stays where it is.

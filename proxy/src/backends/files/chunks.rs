@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 
-use crate::body::BoxError;
+use crate::support::body::BoxError;
 
 /// Bytes read per blocking call.
 const CHUNK: usize = 256 * 1024;

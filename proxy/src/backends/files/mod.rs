@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use http_body_util::BodyExt;
 
-use crate::body::{self, Body};
+use crate::support::body::{self, Body};
 use beneath::{Refusal, Root};
 use conditional::{RangeAnswer, Validators};
 use request_path::{Refused, RequestPath};

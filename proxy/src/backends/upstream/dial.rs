@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::uri::Authority;
 use tokio::net::TcpStream;
 
-use crate::metrics::UpstreamError;
+use crate::observe::metrics::UpstreamError;
 
 /// A connection to `authority` (port 80 when it names none), with Nagle off.
 /// A name that resolves to nothing is `NoEndpoint` (503); addresses that all

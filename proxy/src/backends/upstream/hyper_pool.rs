@@ -8,15 +8,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::dial::dial;
-use crate::locks::lock;
-use crate::metrics::UpstreamError;
+use crate::backends::upstream::dial::dial;
+use crate::observe::metrics::UpstreamError;
+use crate::support::locks::lock;
 use http::uri::Authority;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::body::Body;
-use crate::send_timeout::SendTimeout;
+use crate::support::body::Body;
+use crate::support::send_timeout::SendTimeout;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
@@ -82,7 +82,7 @@ impl Pool {
         // hyper bounds a head by its read buffer only when the head needs
         // more than one read; measured here, the limit holds however the
         // bytes arrive, as on the proxy's own client.
-        if head_size(&response) > crate::h1::MAX_RESPONSE_HEAD {
+        if head_size(&response) > crate::backends::upstream::http1::MAX_RESPONSE_HEAD {
             tracing::debug!(%authority, "upstream response head too large");
             return Err(UpstreamError::Protocol);
         }
@@ -97,7 +97,7 @@ impl Pool {
         // backend that sends both is not trusted with another request.
         response
             .extensions_mut()
-            .insert(crate::header_case::SpelledByHyper);
+            .insert(crate::proto::header_case::SpelledByHyper);
         let headers = response.headers_mut();
         if headers.contains_key(http::header::TRANSFER_ENCODING)
             && headers.remove(http::header::CONTENT_LENGTH).is_some()

@@ -22,15 +22,16 @@ use hyper_util::rt::TokioIo;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::access_log::{Entry, TunnelLog};
-use crate::body::{Body, BoxError};
-use crate::client_body::{ClientBody, Fault};
-use crate::forwarded::{Origin, ProxyHeaders};
-use crate::metrics::UpstreamError;
-use crate::pool::Pool;
+use self::http1 as h1;
+use crate::backends::upstream::hyper_pool::Pool;
+use crate::backends::upstream::request_body::{ClientBody, Fault};
+use crate::observe::access_log::{Entry, TunnelLog};
+use crate::observe::metrics::UpstreamError;
+use crate::proto::hop;
+use crate::route::forwarded::{Origin, ProxyHeaders};
 use crate::server::Held;
-use crate::timer::TimedBody;
-use crate::{h1, hop};
+use crate::support::body::{Body, BoxError};
+use crate::support::timer::TimedBody;
 
 /// One worker's HTTP/1.1 clients, each with its own upstream connections:
 /// Gatehouse's own for requests without a body, hyper's for the rest.
@@ -72,7 +73,7 @@ impl Upstreams {
         timeout: Option<Duration>,
     ) -> std::pin::Pin<Box<impl Future<Output = Result<Response<Body>, UpstreamError>> + use<'a, B>>>
     {
-        crate::in_place::boxed(|| self.forward(req, authority, origin, timeout))
+        crate::support::in_place::boxed(|| self.forward(req, authority, origin, timeout))
     }
 
     /// Sends `req` to `authority`; `timeout` bounds the wait for response
@@ -161,14 +162,14 @@ impl Upstreams {
                 }
             });
             let (parts, _) = response.into_parts();
-            let mut response = Response::from_parts(parts, crate::body::empty());
+            let mut response = Response::from_parts(parts, crate::support::body::empty());
             response.extensions_mut().insert(log_here);
             return Ok(response);
         }
         hop::strip(response.headers_mut());
         let idle = Some(self.read_timeout);
         Ok(response.map(|body| {
-            let body = body.map_err(crate::body::BoxError::from);
+            let body = body.map_err(crate::support::body::BoxError::from);
             TimedBody::new(body, idle, None).boxed_unsync()
         }))
     }

@@ -13,9 +13,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use tokio::sync::Notify;
 
-use crate::body::BoxError;
-use crate::metrics::UpstreamError;
-use crate::timer::{BodyTimedOut, TimedBody};
+use crate::observe::metrics::UpstreamError;
+use crate::support::body::BoxError;
+use crate::support::timer::{BodyTimedOut, TimedBody};
 
 /// The fault's values; 0, the default, is none.
 const BROKEN: u8 = 1;

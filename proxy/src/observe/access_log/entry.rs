@@ -15,10 +15,10 @@ use tokio::sync::oneshot;
 
 use super::WorkerLog;
 use super::time::Clock;
-use crate::body::{Body, BoxError};
-use crate::decimal::{itoa, push_seconds};
-use crate::locks::lock;
 use crate::server::peer::Peer;
+use crate::support::body::{Body, BoxError};
+use crate::support::decimal::{itoa, push_seconds};
+use crate::support::locks::lock;
 
 impl WorkerLog {
     /// The entry for `req`, taken before anything changes it.

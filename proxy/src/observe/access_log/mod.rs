@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use prometheus::IntCounter;
 
-use crate::locks::lock;
+use crate::support::locks::lock;
 
 pub use self::entry::{Entry, Served, TunnelLog};
 

@@ -32,13 +32,12 @@ use self::request::Head;
 use self::response::Asked;
 use self::stop::Stop;
 use super::hyper_served::{Connection, hand_off};
-use crate::h1;
-use crate::handler::{self, Shared};
-use crate::send_timeout::SendTimeout;
+use crate::route::{self, Shared};
 use crate::server::peer::Peer;
 use crate::server::stream::ClientStream;
 use crate::server::{Held, HyperServers, Limits, stopping};
-use crate::timer::arm;
+use crate::support::send_timeout::SendTimeout;
+use crate::support::timer::arm;
 
 /// Room for a typical request head.
 pub(super) const READ_SIZE: usize = 8 * 1024;
@@ -216,8 +215,8 @@ impl<'a, S: ClientStream> Exchange<'a, S> {
             interim: !asked.http10,
         };
         let (shared, client) = (self.shared.clone(), self.client.clone());
-        crate::in_place::boxed(move || {
-            let mut handle = handler::handle(shared, client, lane.request);
+        crate::support::in_place::boxed(move || {
+            let mut handle = route::handle(shared, client, lane.request);
             async move {
                 // Polled where it lies: moved into a future of its own
                 // (an `async fn`'s argument, `pin!`), the handler's future
@@ -273,7 +272,7 @@ async fn refuse<S: ClientStream>(
         .access_log
         .as_ref()
         .map(|log| log.refused(client, refused.line));
-    let response = crate::body::plain(refused.status, refused.why);
+    let response = crate::support::body::plain(refused.status, refused.why);
     let response = match entry {
         Some(entry) => entry.respond(response),
         None => response,
@@ -305,7 +304,7 @@ async fn unless_client_leaves<S: ClientStream, F: Future>(
     std::future::poll_fn(|cx| {
         if answered.is_none() {
             let polled = if waiting.interim {
-                h1::interim::taken_during(|| answer.as_mut().poll(cx))
+                crate::backends::upstream::http1::interim::taken_during(|| answer.as_mut().poll(cx))
             } else {
                 answer.as_mut().poll(cx)
             };
@@ -528,7 +527,7 @@ mod tests {
         use crate::route::target::EscapedSlashes;
         use crate::server::peer::Peer;
 
-        let state = crate::state::State::new();
+        let state = crate::config::state::State::new();
         state
             .apply(gatehouse_api::ProxyConfig::new(Vec::new()), "test")
             .unwrap();

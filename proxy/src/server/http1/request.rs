@@ -8,7 +8,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri, Version};
 use http_body_util::Empty;
 
-use crate::hop;
+use crate::proto::hop;
 
 /// Most fields a request head may carry, as hyper allows (and Envoy's
 /// default); more are answered 431.

@@ -19,9 +19,9 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::body::Body;
-use crate::decimal::itoa;
-use crate::header_case::{self, Spellings};
+use crate::proto::header_case::{self, Spellings};
+use crate::support::body::Body;
+use crate::support::decimal::itoa;
 
 /// What the response's request said about it.
 #[derive(Clone, Copy)]
@@ -203,10 +203,10 @@ impl Interim {
         cx: &mut std::task::Context<'_>,
     ) -> Poll<io::Result<()>> {
         let before = self.bytes.len();
-        crate::h1::interim::take(&mut self.bytes);
+        crate::backends::upstream::http1::interim::take(&mut self.bytes);
         // A client that reads none of them does not make the proxy hold
         // an upstream's every one: past a head's worth, more are dropped.
-        if self.bytes.len() - self.sent > crate::h1::MAX_RESPONSE_HEAD {
+        if self.bytes.len() - self.sent > crate::backends::upstream::http1::MAX_RESPONSE_HEAD {
             self.bytes.truncate(before);
         }
         while self.sent < self.bytes.len() {

@@ -15,8 +15,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use tokio::time::Instant;
 
-use crate::body::BoxError;
-use crate::locks::lock;
+use crate::support::body::BoxError;
+use crate::support::locks::lock;
 
 /// Requests (with their response bodies) under way on one connection, and
 /// how many have begun: the connection is idle while the first is zero and

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::activity::Activity;
-use crate::locks::lock;
+use crate::support::locks::lock;
 
 /// The longest request line kept for the log, as the lane's `first_line`.
 const LINE_KEPT: usize = 2048;

@@ -32,13 +32,13 @@ use self::framing_guard::FramingGuard;
 use self::head_timeout::{HeadSeen, HeadTimeout};
 use self::one_request::OneRequest;
 use self::prefixed::Prefixed;
-use crate::access_log::WorkerLog;
-use crate::handler::{self, Shared};
-use crate::send_timeout::SendTimeout;
+use crate::observe::access_log::WorkerLog;
+use crate::route::{self, Shared};
 use crate::server::http1::{READ_SIZE, request};
 use crate::server::peer::Peer;
 use crate::server::stream::ClientStream;
 use crate::server::{Held, HyperServers, Limits, stopping};
+use crate::support::send_timeout::SendTimeout;
 
 /// Serves the connection on hyper from the bytes in `buf` on: HTTP/2
 /// after the h2c preface, and HTTP/1.1 with upgrades for a request that
@@ -203,8 +203,8 @@ async fn counted_request(
     in_use: InUse,
     h2: bool,
     req: http::Request<hyper::body::Incoming>,
-) -> Result<http::Response<crate::body::Body>, Infallible> {
-    let Ok(response) = handler::handle(shared, client, req).await;
+) -> Result<http::Response<crate::support::body::Body>, Infallible> {
+    let Ok(response) = route::handle(shared, client, req).await;
     Ok(response.map(|body| Counted::new(body, in_use, h2).boxed_unsync()))
 }
 
@@ -216,9 +216,9 @@ async fn h1_request(
     activity: Arc<Activity>,
     in_use: InUse,
     req: http::Request<hyper::body::Incoming>,
-) -> Result<http::Response<crate::body::Body>, Infallible> {
+) -> Result<http::Response<crate::support::body::Body>, Infallible> {
     let Ok(mut response) = counted_request(shared, client, in_use, false, req).await;
-    crate::header_case::for_hyper_server(&mut response);
+    crate::proto::header_case::for_hyper_server(&mut response);
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         activity.upgrade();
     }

@@ -15,7 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::chunked::{ChunkError, Chunked, Decoded};
 use super::conn::Conn;
 use super::idle::Idle;
-use crate::body::BoxError;
+use crate::support::body::BoxError;
 
 pub struct ResponseBody {
     /// `None` once the body is complete.

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use super::head::Scratch;
-use crate::timer::arm;
+use crate::support::timer::arm;
 
 /// Room kept free before each read: a typical head and small body in one.
 const READ_SIZE: usize = 8 * 1024;

@@ -9,9 +9,9 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 
-use crate::forwarded::ProxyHeaders;
-use crate::header_case::{self, Spellings};
-use crate::hop;
+use crate::proto::header_case::{self, Spellings};
+use crate::proto::hop;
+use crate::route::forwarded::ProxyHeaders;
 
 use super::interim;
 
@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn writes_the_request_in_origin_form_with_the_proxy_headers() {
-        use crate::forwarded::Origin;
+        use crate::route::forwarded::Origin;
         use crate::server::peer::Peer;
         let req = Request::builder()
             .method(Method::DELETE)

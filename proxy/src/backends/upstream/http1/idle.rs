@@ -1,6 +1,6 @@
 //! One worker's idle keep-alive connections, by upstream authority.
 
-use crate::locks::lock;
+use crate::support::locks::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -25,10 +25,10 @@ use self::body::{ResponseBody, Rest};
 use self::conn::Conn;
 use self::head::{Framing, HeadError, ResponseHead};
 use self::idle::Idle;
-use crate::body::{self as proxy_body, Body};
-use crate::dial::dial;
-use crate::forwarded::ProxyHeaders;
-use crate::metrics::UpstreamError;
+use crate::backends::upstream::dial::dial;
+use crate::observe::metrics::UpstreamError;
+use crate::route::forwarded::ProxyHeaders;
+use crate::support::body::{self as proxy_body, Body};
 
 /// Largest response head accepted, however its bytes arrive; nginx's
 /// default (`proxy_buffer_size`) is 4–8 KiB, hyper's about 400 KiB (the
