@@ -34,13 +34,17 @@ const MISSING_SECRETS: &str = "missing-secrets";
 /// Largest config a push may carry.
 const MAX_CONFIG_BYTES: usize = 64 * 1024 * 1024;
 
-pub struct Admin {
+pub(crate) struct Admin {
     pub state: Arc<State>,
     /// Required as `Authorization: Bearer <token>` on /config when set.
     pub token: Option<String>,
 }
 
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    mut stop: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {

@@ -10,17 +10,17 @@
 // the table and the chain.
 
 #[macro_use]
-pub mod support;
+mod support;
 
-pub mod admin;
-pub mod backends;
+mod admin;
+mod backends;
 pub mod check;
 pub mod cli;
-pub mod config;
-pub mod observe;
-pub mod proto;
-pub mod route;
-pub mod server;
+mod config;
+mod observe;
+mod proto;
+mod route;
+mod server;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,8 +31,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+// What the binary and the integration tests use; everything else is
+// `pub(crate)`, so the compiler reports code nothing calls.
 pub use cli::Settings;
+pub use config::active::Active;
 pub use config::state::State;
+pub use observe::access_log::Destination;
+pub use observe::metrics::Metrics;
+pub use route::forwarded::TrustedProxies;
+pub use route::target::EscapedSlashes;
+pub use support::allocator::MiMalloc;
 
 use crate::config::{embedded, local};
 use crate::observe::access_log;

@@ -6,8 +6,7 @@ use gatehouse_proxy::cli::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
-static ALLOCATOR: gatehouse_proxy::support::allocator::MiMalloc =
-    gatehouse_proxy::support::allocator::MiMalloc;
+static ALLOCATOR: gatehouse_proxy::MiMalloc = gatehouse_proxy::MiMalloc;
 
 fn main() -> anyhow::Result<ExitCode> {
     let settings = Settings::parse();

@@ -3,6 +3,9 @@
 //! freed. Its one test runs alone in the process, so nothing else
 //! allocates while the connections idle.
 
+// Allowed here: the counting allocator is a `GlobalAlloc`.
+#![allow(unsafe_code)]
+
 #[path = "it/support.rs"]
 mod support;
 

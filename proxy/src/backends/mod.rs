@@ -5,8 +5,8 @@
 //! a request and gives a response: it never sees the client's socket, the
 //! lane or hyper.
 
-pub mod files;
-pub mod upstream;
+pub(crate) mod files;
+pub(crate) mod upstream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

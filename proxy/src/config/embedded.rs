@@ -26,7 +26,7 @@ const FILES: [(&str, &str); 4] = [
 
 /// Writes the examples to a fresh temporary folder and returns it, so they
 /// load exactly as `--manifests examples/local` would.
-pub fn write_examples() -> std::io::Result<PathBuf> {
+pub(crate) fn write_examples() -> std::io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("gatehouse-examples-{}", std::process::id()));
     for (name, text) in FILES {
         let path = dir.join(name);

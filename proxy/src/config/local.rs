@@ -19,13 +19,13 @@ use crate::config::state::{Applied, State};
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// A folder's manifests compiled, or every error that stops them.
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub config: ProxyConfig,
     pub warnings: Vec<String>,
 }
 
 /// Compiles `(name, text)` manifests; errors carry `file:line` and the resource.
-pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<String>> {
+pub(crate) fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<String>> {
     let mut manifests = Manifests::default();
     for (name, text) in files {
         let first_new = manifests.resources.len();
@@ -57,7 +57,7 @@ pub fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<Strin
 }
 
 /// `--static-root DIR`: one Route serving `dir` at `/` on every host.
-pub fn static_site_config(dir: &Path) -> ProxyConfig {
+pub(crate) fn static_site_config(dir: &Path) -> ProxyConfig {
     let root = std::env::current_dir()
         .map(|cwd| cwd.join(dir))
         .unwrap_or_else(|_| dir.to_owned());
@@ -106,7 +106,7 @@ fn resolve_static_roots(route: &mut Route, base: &Path) {
 
 /// Reads every `.yaml`/`.yml` below `dir` (hidden entries skipped, as
 /// ConfigMap volumes keep their `..data` there), sorted by path.
-pub fn read_folder(dir: &Path) -> Result<Vec<(String, String)>, Vec<String>> {
+pub(crate) fn read_folder(dir: &Path) -> Result<Vec<(String, String)>, Vec<String>> {
     let mut paths = Vec::new();
     collect_yaml(dir, &mut paths)
         .map_err(|e| vec![format!("{}: cannot read the folder: {e}", dir.display())])?;
@@ -149,7 +149,7 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// What loading a folder's manifests came to.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Findings that do not stop the config (only known once it compiles).
     pub warnings: Vec<String>,
     /// Routes in the compiled config.
@@ -160,7 +160,7 @@ pub struct Outcome {
 
 /// Compiles `files` and builds the result into `state`; logs nothing, so
 /// `--check` and the watcher report the same findings each their own way.
-pub fn load(
+pub(crate) fn load(
     state: &State,
     files: Result<Vec<(String, String)>, Vec<String>>,
     source: &str,
@@ -183,7 +183,7 @@ pub fn load(
 }
 
 /// Loads `files` into `state`, logging what happened; false when rejected.
-pub fn apply(
+pub(crate) fn apply(
     state: &State,
     files: Result<Vec<(String, String)>, Vec<String>>,
     source: &str,
@@ -224,7 +224,7 @@ fn report(state: &State, errors: &[String]) {
 }
 
 /// `--manifests` must name a folder: the proxy refuses to start on anything else.
-pub fn require_folder(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn require_folder(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         anyhow::bail!(
             "--manifests {}: no such folder; give a folder of Route YAML files",
@@ -236,10 +236,10 @@ pub fn require_folder(dir: &Path) -> anyhow::Result<()> {
 
 /// Asks the watcher to read its folder again now (SIGHUP).
 #[derive(Clone)]
-pub struct Reload(mpsc::UnboundedSender<()>);
+pub(crate) struct Reload(mpsc::UnboundedSender<()>);
 
 impl Reload {
-    pub fn now(&self) {
+    pub(crate) fn now(&self) {
         let _ = self.0.send(());
     }
 }
@@ -254,7 +254,7 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 /// Loads `dir` now, then reloads it on every change until the process ends.
 /// The folder's parent is watched too, so a folder that is replaced is
 /// followed, not lost.
-pub fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<Reload> {
+pub(crate) fn watch(dir: PathBuf, state: Arc<State>) -> anyhow::Result<Reload> {
     require_folder(&dir)?;
     apply(&state, read_folder(&dir), "manifests");
     let (changed, mut changes) = mpsc::unbounded_channel();

@@ -3,8 +3,8 @@
 //! (`registry`), and where configs come from besides a push: a folder of
 //! manifests (`local`) and the examples built in (`embedded`).
 
-pub mod active;
-pub mod embedded;
-pub mod local;
-pub mod registry;
-pub mod state;
+pub(crate) mod active;
+pub(crate) mod embedded;
+pub(crate) mod local;
+pub(crate) mod registry;
+pub(crate) mod state;

@@ -1,5 +1,5 @@
 //! What an operator sees of the traffic: Prometheus metrics and the
 //! access log.
 
-pub mod access_log;
-pub mod metrics;
+pub(crate) mod access_log;
+pub(crate) mod metrics;

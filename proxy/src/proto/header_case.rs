@@ -10,7 +10,7 @@ use http::HeaderName;
 /// Writes `name` in its usual case: each word capitalised, as most
 /// servers write them, but for the names whose usual spelling is not
 /// (`ETag`, `WWW-Authenticate`, …).
-pub fn write_usual(out: &mut Vec<u8>, name: &HeaderName) {
+pub(crate) fn write_usual(out: &mut Vec<u8>, name: &HeaderName) {
     let name = name.as_str();
     match known(name) {
         Some(spelled) => out.extend_from_slice(spelled.as_bytes()),
@@ -37,7 +37,7 @@ fn write_capitalised(out: &mut Vec<u8>, name: &str) {
 /// writing it again needs no note of how it came. Read from the bytes
 /// alone: the names nearly every response carries are matched as they
 /// are usually spelled, by length and a compare or two.
-pub fn is_usual(spelled: &[u8]) -> bool {
+pub(crate) fn is_usual(spelled: &[u8]) -> bool {
     if is_known_spelling(spelled) {
         return true;
     }
@@ -136,20 +136,20 @@ fn unusual_usual(name: &str) -> Option<&'static str> {
 /// was not their usual case, in the order they came; a response extension,
 /// present only when there is one (most upstreams write the usual case).
 #[derive(Clone, Debug, Default)]
-pub struct Spellings(Vec<(HeaderName, Bytes)>);
+pub(crate) struct Spellings(Vec<(HeaderName, Bytes)>);
 
 impl Spellings {
-    pub fn push(&mut self, name: HeaderName, spelled: Bytes) {
+    pub(crate) fn push(&mut self, name: HeaderName, spelled: Bytes) {
         self.0.push((name, spelled));
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Writes `name` as the upstream spelled its next field of that name
     /// not yet written (`used` marks those written), else in its usual case.
-    pub fn write(&self, out: &mut Vec<u8>, name: &HeaderName, used: &mut u128) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>, name: &HeaderName, used: &mut u128) {
         let mut unused = self.0.iter().enumerate().filter(|&(i, _)| {
             // Past 128 fields, later spellings are reused: never wrong in
             // meaning, at worst in case.
@@ -170,7 +170,7 @@ impl Spellings {
 /// Marks a response from hyper's client: hyper's own map of how the
 /// upstream spelled its names came with it, and its server uses that.
 #[derive(Clone, Copy, Debug)]
-pub struct SpelledByHyper;
+pub(crate) struct SpelledByHyper;
 
 /// Readies a response for hyper's HTTP/1.1 server, which writes a name as
 /// its case map in the response's extensions says, else capitalised
@@ -180,7 +180,7 @@ pub struct SpelledByHyper;
 /// unusual spellings from Gatehouse's own client, made on each such
 /// answer, and for the names capitals alone do not spell (`ETag`), from a
 /// map made once per thread.
-pub fn for_hyper_server<B>(response: &mut http::Response<B>) {
+pub(crate) fn for_hyper_server<B>(response: &mut http::Response<B>) {
     let extensions = response.extensions();
     if extensions.get::<SpelledByHyper>().is_some() {
         return;

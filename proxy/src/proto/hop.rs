@@ -3,7 +3,7 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     name == header::CONNECTION
         || name == header::TE
         || name == header::TRAILER
@@ -15,7 +15,9 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// The comma-separated tokens of header values, trimmed.
-pub fn tokens<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> impl Iterator<Item = &'a [u8]> {
+pub(crate) fn tokens<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> impl Iterator<Item = &'a [u8]> {
     values
         .into_iter()
         .flat_map(|v| v.split(|&b| b == b','))
@@ -25,7 +27,7 @@ pub fn tokens<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> impl Iterator<I
 
 /// Whether the `Connection` values list `name` (or say `token`, for `close`
 /// and `upgrade`).
-pub fn connection_lists<'a>(
+pub(crate) fn connection_lists<'a>(
     connection: impl IntoIterator<Item = &'a HeaderValue>,
     token: &str,
 ) -> bool {
@@ -35,7 +37,7 @@ pub fn connection_lists<'a>(
 
 /// What a message's `Connection` values say, read one value at a time.
 #[derive(Default)]
-pub struct ConnectionOptions {
+pub(crate) struct ConnectionOptions {
     pub close: bool,
     pub keep_alive: bool,
     pub upgrade: bool,
@@ -44,7 +46,7 @@ pub struct ConnectionOptions {
 impl ConnectionOptions {
     /// Notes one `Connection` value; true when it also names other
     /// headers, which are then hop-by-hop.
-    pub fn note(&mut self, value: &[u8]) -> bool {
+    pub(crate) fn note(&mut self, value: &[u8]) -> bool {
         let mut names_others = false;
         for token in tokens([value]) {
             if token.eq_ignore_ascii_case(b"close") {
@@ -62,7 +64,7 @@ impl ConnectionOptions {
 
     /// RFC 9112 §9.3: HTTP/1.1 keeps the connection unless told `close`;
     /// HTTP/1.0 closes it unless told `keep-alive`.
-    pub fn keeps_alive(&self, http11: bool) -> bool {
+    pub(crate) fn keeps_alive(&self, http11: bool) -> bool {
         if http11 { !self.close } else { self.keep_alive }
     }
 }
@@ -71,7 +73,7 @@ impl ConnectionOptions {
 /// `Connection` names. One pass over the names finds
 /// those present, so a message without any (most requests) costs no hashed
 /// removal, and one with only `Connection` costs one instead of eight.
-pub fn strip(headers: &mut HeaderMap) {
+pub(crate) fn strip(headers: &mut HeaderMap) {
     let mut present: Vec<HeaderName> = headers
         .keys()
         .filter(|n| is_hop_by_hop(n))
@@ -98,7 +100,7 @@ pub fn strip(headers: &mut HeaderMap) {
 /// its `Connection` named were taken from the client's headers before the
 /// filters ran (`client_headers`); removing them now would remove what the
 /// proxy itself set under those names.
-pub fn strip_fixed(headers: &mut HeaderMap) {
+pub(crate) fn strip_fixed(headers: &mut HeaderMap) {
     let present: Vec<HeaderName> = headers
         .keys()
         .filter(|n| is_hop_by_hop(n))

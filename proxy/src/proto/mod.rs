@@ -1,5 +1,5 @@
 //! HTTP pieces the server and the client sides share: hop-by-hop headers
 //! and header names as nginx writes them.
 
-pub mod header_case;
-pub mod hop;
+pub(crate) mod header_case;
+pub(crate) mod hop;

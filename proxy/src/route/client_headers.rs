@@ -30,7 +30,10 @@ pub enum Underscores {
 /// Different values frame no message: the 400's reason. One pass over the
 /// names finds all three cases, so a request with none of them (nearly
 /// every one) costs no hashed lookup here.
-pub fn sanitize(headers: &mut HeaderMap, underscores: Underscores) -> Result<(), &'static str> {
+pub(crate) fn sanitize(
+    headers: &mut HeaderMap,
+    underscores: Underscores,
+) -> Result<(), &'static str> {
     let (mut length, mut connection, mut underscore) = (false, false, false);
     // Without branches: each name costs a few instructions.
     for name in headers.keys() {

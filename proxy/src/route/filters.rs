@@ -9,7 +9,7 @@ use crate::support::body::{self, Body};
 
 /// The new path for `path` under a path modifier; the matched prefix is
 /// replaced for `ReplacePrefixMatch` (on segment boundaries, as it matched).
-pub fn rewrite_path(modifier: &PathModifier, matched: &MatchConfig, path: &str) -> String {
+pub(crate) fn rewrite_path(modifier: &PathModifier, matched: &MatchConfig, path: &str) -> String {
     match modifier.kind {
         PathModifierType::ReplaceFullPath => modifier
             .replace_full_path
@@ -36,7 +36,7 @@ pub fn rewrite_path(modifier: &PathModifier, matched: &MatchConfig, path: &str) 
 }
 
 /// The redirect response for a request to `host` (as sent, maybe with a port) at `path?query`.
-pub fn redirect(
+pub(crate) fn redirect(
     rule: &RequestRedirect,
     matched: &MatchConfig,
     host: &str,

@@ -97,7 +97,7 @@ pub struct Origin<'a> {
 /// The values set on one forwarded request. They replace any the client
 /// sent under these names, except that `X-Forwarded-For` extends the
 /// client's list, and a trusted proxy's scheme and host are kept.
-pub struct ProxyHeaders {
+pub(crate) struct ProxyHeaders {
     host: HeaderValue,
     forwarded_host: Option<HeaderValue>,
     forwarded_for: HeaderValue,
@@ -106,7 +106,11 @@ pub struct ProxyHeaders {
 
 impl ProxyHeaders {
     /// For a request with `headers` from `origin`, sent to `authority`.
-    pub fn new(origin: &Origin<'_>, authority: &Authority, headers: &HeaderMap) -> ProxyHeaders {
+    pub(crate) fn new(
+        origin: &Origin<'_>,
+        authority: &Authority,
+        headers: &HeaderMap,
+    ) -> ProxyHeaders {
         let host = match origin.rewritten_host.or(origin.host) {
             Some(host) => host.clone(),
             None => {
@@ -140,7 +144,7 @@ impl ProxyHeaders {
     }
 
     /// Whether a client's header of this name gives way to ours.
-    pub fn replaces(name: &HeaderName) -> bool {
+    pub(crate) fn replaces(name: &HeaderName) -> bool {
         name == header::HOST
             || name == X_FORWARDED_FOR
             || name == X_FORWARDED_PROTO
@@ -148,7 +152,7 @@ impl ProxyHeaders {
     }
 
     /// Each header to send, in order.
-    pub fn each(&self, mut set: impl FnMut(&HeaderName, &HeaderValue)) {
+    pub(crate) fn each(&self, mut set: impl FnMut(&HeaderName, &HeaderValue)) {
         set(&header::HOST, &self.host);
         if let Some(host) = &self.forwarded_host {
             set(&X_FORWARDED_HOST, host);
@@ -158,7 +162,7 @@ impl ProxyHeaders {
     }
 
     /// Sets them in `headers`.
-    pub fn insert_into(&self, headers: &mut HeaderMap) {
+    pub(crate) fn insert_into(&self, headers: &mut HeaderMap) {
         self.each(|name, value| {
             headers.insert(name.clone(), value.clone());
         });

@@ -1,10 +1,10 @@
 //! One request's way through the proxy: find the rule, apply its filters,
 //! pick a backend by weight, forward, and count what happened.
 
-pub mod client_headers;
-pub mod filters;
-pub mod forwarded;
-pub mod target;
+pub(crate) mod client_headers;
+pub(crate) mod filters;
+pub(crate) mod forwarded;
+pub(crate) mod target;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use crate::server::peer::Peer;
 use crate::support::body::{self, Body};
 
 /// Everything a connection's requests share.
-pub struct Shared {
+pub(crate) struct Shared {
     pub state: Arc<State>,
     pub upstreams: Upstreams,
     /// This worker's part of the access log, when there is one.
@@ -40,7 +40,7 @@ pub struct Shared {
     pub underscores: Underscores,
 }
 
-pub async fn handle<B: RequestBody>(
+pub(crate) async fn handle<B: RequestBody>(
     shared: Arc<Shared>,
     client: Peer,
     req: Request<B>,

@@ -31,7 +31,7 @@ pub enum EscapedSlashes {
 
 /// Why a request was refused with 400, in words for the client.
 #[derive(Debug, PartialEq, Eq)]
-pub enum BadTarget {
+pub(crate) enum BadTarget {
     MissingHost,
     ManyHosts,
     /// HTTP/2: `Host` names another host than `:authority`.
@@ -45,14 +45,14 @@ pub enum BadTarget {
 }
 
 impl BadTarget {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             BadTarget::Connect => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
-    pub fn explain(&self) -> &'static str {
+    pub(crate) fn explain(&self) -> &'static str {
         match self {
             BadTarget::MissingHost => "an HTTP/1.1 request needs a Host header",
             BadTarget::ManyHosts => "the request has more than one Host header",
@@ -75,7 +75,7 @@ impl BadTarget {
 /// Checks `req`'s host and target and normalizes its path in place.
 /// Returns the host the request is for: the target's authority when it has
 /// one (absolute form, HTTP/2's `:authority`), else the Host header.
-pub fn check<B>(
+pub(crate) fn check<B>(
     req: &mut Request<B>,
     slashes: EscapedSlashes,
 ) -> Result<Option<HeaderValue>, BadTarget> {
@@ -151,7 +151,7 @@ fn is_authority(host: &[u8]) -> bool {
 /// (never above `/`). A kept `%2F` is part of its segment: `..%2Fadmin` is
 /// a segment of that name, not a way up.
 /// Borrowed when the path is already normal, as nearly every one is.
-pub fn normalize(path: &str, slashes: EscapedSlashes) -> Result<Cow<'_, str>, BadTarget> {
+pub(crate) fn normalize(path: &str, slashes: EscapedSlashes) -> Result<Cow<'_, str>, BadTarget> {
     if is_normal(path.as_bytes()) {
         return Ok(Cow::Borrowed(path));
     }
@@ -243,7 +243,7 @@ fn hex(byte: u8) -> Option<u8> {
 
 /// Replaces the path of `req`'s target, keeping its query (and, for an
 /// absolute target, its scheme and authority).
-pub fn set_path<B>(req: &mut Request<B>, path: &str) {
+pub(crate) fn set_path<B>(req: &mut Request<B>, path: &str) {
     let with_query = match req.uri().query() {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),

@@ -2,11 +2,11 @@
 //! the HTTP/1.1 lane (which hands h2c and requests with a body to hyper),
 //! and drains gracefully on shutdown.
 
-pub mod http1;
+pub(crate) mod http1;
 mod hyper_served;
-pub mod peer;
-pub mod stream;
-pub mod workers;
+pub(crate) mod peer;
+pub(crate) mod stream;
+pub(crate) mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use crate::server::peer::Peer;
 
 /// Limits that bound what one client can hold.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
     /// Idle time allowed between requests on an HTTP/1.1 connection.
@@ -36,7 +36,7 @@ pub struct Limits {
 /// `slots` bounds connections across every worker. A worker holds at most
 /// one accepted connection while it waits for a free slot, so the limit
 /// holds and nothing piles up in the process.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     limits: Limits,
@@ -98,7 +98,7 @@ pub async fn serve(
 /// `gatehouse_open_connections`, kept while anything serves the client:
 /// its connection, or the tunnel of the WebSocket it upgraded to.
 #[derive(Clone)]
-pub struct Held(#[allow(dead_code, reason = "held for its Drop")] Arc<HeldSlot>);
+pub(crate) struct Held(#[allow(dead_code, reason = "held for its Drop")] Arc<HeldSlot>);
 
 struct HeldSlot {
     _slot: OwnedSemaphorePermit,
@@ -119,7 +119,7 @@ impl Drop for HeldSlot {
 }
 
 /// hyper's servers, for the connections the lane hands over.
-pub struct HyperServers {
+pub(crate) struct HyperServers {
     pub http1: hyper::server::conn::http1::Builder,
     pub http2: http2::Builder<TokioExecutor>,
 }
@@ -144,6 +144,6 @@ fn hyper_servers(limits: Limits) -> HyperServers {
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
-pub async fn stopping(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopping(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
 
-pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Reads what the client sent meanwhile into `buf` (a pipelined
     /// request, or its close as `Ok(0)`), while the lane awaits an answer.
     /// Pending until it sends something.

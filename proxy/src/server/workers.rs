@@ -22,7 +22,7 @@ use crate::route::target::EscapedSlashes;
 use crate::server::{self, Limits};
 
 /// `count` listeners on one address (the first decides the port when `addr` has port 0).
-pub fn bind(
+pub(crate) fn bind(
     addr: SocketAddr,
     count: usize,
 ) -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
@@ -63,7 +63,7 @@ fn refuse_a_taken_port(addr: SocketAddr) -> io::Result<()> {
 }
 
 /// What every worker is started with.
-pub struct WorkerSettings {
+pub(crate) struct WorkerSettings {
     pub limits: Limits,
     pub backend: BackendTimeouts,
     pub shutdown_grace: Duration,
@@ -74,12 +74,12 @@ pub struct WorkerSettings {
 }
 
 /// The running worker threads.
-pub struct Workers {
+pub(crate) struct Workers {
     finished: Vec<oneshot::Receiver<()>>,
 }
 
 impl Workers {
-    pub fn spawn(
+    pub(crate) fn spawn(
         listeners: Vec<std::net::TcpListener>,
         state: Arc<State>,
         settings: WorkerSettings,
@@ -130,7 +130,7 @@ impl Workers {
     }
 
     /// Waits until every worker has drained and stopped.
-    pub async fn wait(self) {
+    pub(crate) async fn wait(self) {
         for finished in self.finished {
             let _ = finished.await;
         }

@@ -7,6 +7,9 @@
 //! `mi_malloc` on its fast path, though nearly every Rust allocation asks
 //! for no more than the alignment `mi_malloc` always gives.
 
+// Allowed here: a `GlobalAlloc` is unsafe by definition.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;
 

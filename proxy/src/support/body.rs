@@ -5,23 +5,23 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full, combinators::UnsyncBoxBody};
 
 /// Any error a body can end with (upstream, file read).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Streams upstream bodies and files through, or carries a small body of our own.
-pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
 
-pub fn full(bytes: impl Into<Bytes>) -> Body {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed_unsync()
 }
 
-pub fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 /// `status` with a one-line `text/plain` body, as nginx and Envoy answer errors.
-pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
+pub(crate) fn plain(status: StatusCode, text: &str) -> Response<Body> {
     let mut body = String::with_capacity(text.len() + 24);
     body.push_str(status.as_str());
     body.push(' ');
@@ -40,7 +40,7 @@ pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
     let mut text = serde_json::to_vec_pretty(value).expect("serialisable");
     text.push(b'\n');
     let mut response = Response::new(full(text));

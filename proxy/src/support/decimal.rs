@@ -1,7 +1,7 @@
 //! Numbers written as text without `fmt`, on paths that run per request.
 
 /// `n` in decimal.
-pub fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
     loop {
         start -= 1;
@@ -14,7 +14,7 @@ pub fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// `nanos` as seconds with three decimals, rounded: `0.002`, `12.345`.
-pub fn push_seconds(out: &mut Vec<u8>, nanos: u128) {
+pub(crate) fn push_seconds(out: &mut Vec<u8>, nanos: u128) {
     let millis = u64::try_from((nanos + 500_000) / 1_000_000).unwrap_or(u64::MAX);
     out.extend_from_slice(itoa(millis / 1000, &mut [0; 20]));
     let fraction = millis % 1000;

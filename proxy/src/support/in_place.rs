@@ -10,6 +10,6 @@ use std::pin::Pin;
 
 /// `make()`'s value, boxed and pinned, written in place.
 #[inline(always)]
-pub fn boxed<F>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
+pub(crate) fn boxed<F>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
     Box::into_pin(Box::write(Box::new_uninit(), make()))
 }

@@ -4,11 +4,11 @@
 #[macro_use]
 mod pass_through;
 
-pub mod allocator;
-pub mod blocking;
-pub mod body;
-pub mod decimal;
-pub mod in_place;
+pub(crate) mod allocator;
+pub(crate) mod blocking;
+pub(crate) mod body;
+pub(crate) mod decimal;
+pub(crate) mod in_place;
 pub(crate) mod locks;
-pub mod send_timeout;
-pub mod timer;
+pub(crate) mod send_timeout;
+pub(crate) mod timer;

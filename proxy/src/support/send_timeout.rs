@@ -22,7 +22,7 @@ use crate::support::timer::WaitTimer;
 
 /// `S`, whose writes fail with `TimedOut` once one has waited `limit`
 /// without the client taking a byte.
-pub struct SendTimeout<S> {
+pub(crate) struct SendTimeout<S> {
     inner: S,
     limit: Duration,
     /// Who takes what is written, and the flag that sets the limit.
@@ -38,17 +38,17 @@ enum Peer {
 
 impl<S> SendTimeout<S> {
     /// Writes to a client, under `--send-timeout`.
-    pub fn to_client(inner: S, limit: Duration) -> SendTimeout<S> {
+    pub(crate) fn to_client(inner: S, limit: Duration) -> SendTimeout<S> {
         SendTimeout::new(inner, limit, Peer::Client)
     }
 
     /// Writes to a backend, under `--backend-read-timeout` (nginx has
     /// `proxy_send_timeout` for this, of the same 60 s default).
-    pub fn to_backend(inner: S, limit: Duration) -> SendTimeout<S> {
+    pub(crate) fn to_backend(inner: S, limit: Duration) -> SendTimeout<S> {
         SendTimeout::new(inner, limit, Peer::Backend)
     }
 
-    pub fn into_inner(self) -> S {
+    pub(crate) fn into_inner(self) -> S {
         self.inner
     }
 

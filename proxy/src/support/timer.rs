@@ -20,7 +20,7 @@ use crate::support::body::BoxError;
 const TIMER_SLACK: Duration = Duration::from_millis(300);
 
 /// Sets `timer` to `wait` from now, or leaves it a little early.
-pub fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
+pub(crate) fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
     let deadline = Instant::now() + wait;
     let current = timer.deadline();
     if current > deadline || deadline - current >= TIMER_SLACK.min(wait / 8) {
@@ -32,7 +32,7 @@ pub fn arm(timer: Pin<&mut Sleep>, wait: Duration) {
 /// made the first time something has to wait, set when a wait starts, and
 /// let be when the wait ends, so whatever never waits costs a branch.
 #[derive(Default)]
-pub struct WaitTimer {
+pub(crate) struct WaitTimer {
     timer: Option<Pin<Box<Sleep>>>,
     /// Whether the timer is set for the wait under way.
     waiting: bool,
@@ -41,7 +41,7 @@ pub struct WaitTimer {
 impl WaitTimer {
     /// Within a wait: `Ready` once it has lasted until `due`, which is
     /// asked for when the wait starts (`None`: this wait has no limit).
-    pub fn poll_wait(
+    pub(crate) fn poll_wait(
         &mut self,
         cx: &mut Context<'_>,
         due: impl FnOnce() -> Option<Instant>,
@@ -60,7 +60,7 @@ impl WaitTimer {
     }
 
     /// The wait is over: the next one starts afresh.
-    pub fn done(&mut self) {
+    pub(crate) fn done(&mut self) {
         self.waiting = false;
     }
 }
@@ -71,7 +71,7 @@ impl WaitTimer {
 /// Out of time, it ends with an error, so the client sees the response cut
 /// off, never a clean end. The timer is made only when the body first has
 /// to wait: a body that came whole with its head never makes one.
-pub struct TimedBody<B> {
+pub(crate) struct TimedBody<B> {
     inner: B,
     idle: Option<Duration>,
     deadline: Option<Instant>,
@@ -79,7 +79,7 @@ pub struct TimedBody<B> {
 }
 
 impl<B> TimedBody<B> {
-    pub fn new(inner: B, idle: Option<Duration>, deadline: Option<Instant>) -> TimedBody<B> {
+    pub(crate) fn new(inner: B, idle: Option<Duration>, deadline: Option<Instant>) -> TimedBody<B> {
         TimedBody {
             inner,
             idle,
@@ -102,7 +102,7 @@ fn due(idle: Option<Duration>, deadline: Option<Instant>) -> Option<Instant> {
 #[error(
     "the backend's response took too long: nothing came for the read timeout, or the rule's request timeout passed"
 )]
-pub struct BodyTimedOut;
+pub(crate) struct BodyTimedOut;
 
 impl<B> Body for TimedBody<B>
 where

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::*;
+use gatehouse_proxy::Destination;
 use gatehouse_proxy::cli::LogFormat;
-use gatehouse_proxy::observe::access_log::Destination;
 use gatehouse_testkit::{Upstream, client, eventually, read_response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

@@ -71,7 +71,7 @@ async fn forwarded_for_keeps_every_line_of_the_client_list() {
 /// the balancer adds them.
 async fn forwarded_as_seen(trusted: &str) -> serde_json::Value {
     let upstream = Upstream::reporting("a");
-    let trusted = gatehouse_proxy::route::forwarded::TrustedProxies::parse(trusted).unwrap();
+    let trusted = gatehouse_proxy::TrustedProxies::parse(trusted).unwrap();
     let proxy = start_proxy(|s| s.trusted_proxies = trusted).await;
     apply_yaml(&proxy, &one_backend("app", "a", &upstream.url()));
     let seen: serde_json::Value = json_of(

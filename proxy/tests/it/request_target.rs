@@ -112,7 +112,7 @@ async fn an_encoded_slash_is_kept_in_its_segment_and_forwarded_as_sent() {
 /// refuse it.
 #[tokio::test]
 async fn an_encoded_slash_can_be_decoded_or_refused_instead() {
-    use gatehouse_proxy::route::target::EscapedSlashes;
+    use gatehouse_proxy::EscapedSlashes;
     let admin = Upstream::reporting("admin");
     let app = Upstream::reporting("app");
     let rules = format!(

@@ -4,6 +4,9 @@
 //! (`EXDEV`) anything that would leave the root. Where the kernel lacks
 //! openat2 (before 5.6), the path is canonicalised and prefix-checked instead.
 
+// Allowed here: the `openat2` and `fstatat` system calls (SAFETY at each).
+#![allow(unsafe_code)]
+
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
@@ -27,7 +30,7 @@ const RESOLVE_BENEATH: u64 = 0x08;
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug)]
-pub struct Root {
+pub(super) struct Root {
     /// Canonical path of the root.
     path: PathBuf,
     /// The root itself, held open: paths are resolved from it.
@@ -36,7 +39,7 @@ pub struct Root {
 
 /// Why a path was not opened.
 #[derive(Debug)]
-pub enum Refusal {
+pub(super) enum Refusal {
     /// It does not exist.
     Missing,
     /// It would leave the root (a symlink pointing outside, say).
@@ -45,7 +48,7 @@ pub enum Refusal {
 }
 
 impl Root {
-    pub fn open(path: &Path) -> io::Result<Root> {
+    pub(super) fn open(path: &Path) -> io::Result<Root> {
         let path = path.canonicalize()?;
         let dir = File::open(&path)?;
         if !dir.metadata()?.is_dir() {
@@ -57,12 +60,12 @@ impl Root {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Opens `relative` (no leading `/`; empty for the root) for reading.
-    pub fn open_beneath(&self, relative: &Path) -> Result<File, Refusal> {
+    pub(super) fn open_beneath(&self, relative: &Path) -> Result<File, Refusal> {
         let relative = if relative.as_os_str().is_empty() {
             Path::new(".")
         } else {
@@ -82,7 +85,7 @@ impl Root {
     /// `fstatat(2)` of `relative` from the root, symlinks followed. Only
     /// for checking a file opened before through `open_beneath` is still the
     /// same inode (see `cache`): it does not keep a path inside the root.
-    pub fn stat(&self, relative: &Path) -> Option<libc::stat> {
+    pub(super) fn stat(&self, relative: &Path) -> Option<libc::stat> {
         let name = CString::new(relative.as_os_str().as_bytes()).ok()?;
         // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 /// Files larger than this are read from disk each time.
-pub const MAX_FILE: u64 = 16 * 1024;
+pub(super) const MAX_FILE: u64 = 16 * 1024;
 /// Entries per worker thread; past this the cache starts over.
 const MAX_ENTRIES: usize = 256;
 /// How old a change must be before the file is kept.
@@ -27,7 +27,7 @@ const SETTLED: Duration = Duration::from_secs(2);
 
 /// What identifies one version of a file, from `stat(2)`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Identity {
+pub(super) struct Identity {
     dev: u64,
     ino: u64,
     size: u64,
@@ -36,7 +36,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn of(meta: &std::fs::Metadata) -> Identity {
+    pub(super) fn of(meta: &std::fs::Metadata) -> Identity {
         use std::os::unix::fs::MetadataExt;
         Identity {
             dev: meta.dev(),
@@ -48,7 +48,7 @@ impl Identity {
     }
 
     /// A regular file's identity from `fstatat`; `None` for anything else.
-    pub fn of_stat(st: &libc::stat) -> Option<Identity> {
+    pub(super) fn of_stat(st: &libc::stat) -> Option<Identity> {
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return None;
         }
@@ -71,7 +71,7 @@ impl Identity {
 
 /// A kept file: its bytes and what its answer needs besides.
 #[derive(Clone)]
-pub struct Cached {
+pub(super) struct Cached {
     pub identity: Identity,
     pub bytes: Bytes,
     pub modified: SystemTime,
@@ -80,7 +80,7 @@ pub struct Cached {
 
 /// Tells one `Site` from another in the per-thread maps (a new config
 /// builds new sites; their entries must not meet the old ones').
-pub fn new_site_id() -> u64 {
+pub(super) fn new_site_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -99,12 +99,12 @@ thread_local! {
 }
 
 /// The kept copy of `relative`, to be checked with `Identity` before use.
-pub fn get(site: u64, relative: &Path) -> Option<Cached> {
+pub(super) fn get(site: u64, relative: &Path) -> Option<Cached> {
     FILES.with_borrow(|files| files.sites.get(&site)?.get(relative.as_os_str()).cloned())
 }
 
 /// Keeps `cached` for `relative` when it is small and has not changed lately.
-pub fn put(site: u64, relative: &Path, cached: Cached) {
+pub(super) fn put(site: u64, relative: &Path, cached: Cached) {
     if cached.identity.size > MAX_FILE
         || cached.bytes.len() as u64 != cached.identity.size
         || !cached.identity.settled()

@@ -14,14 +14,14 @@ use crate::support::body::BoxError;
 /// Bytes read per blocking call.
 const CHUNK: usize = 256 * 1024;
 
-pub struct FileChunks {
+pub(super) struct FileChunks {
     file: File,
     remaining: u64,
 }
 
 impl FileChunks {
     /// `len` bytes of `file`, starting at `start`.
-    pub fn new(mut file: File, start: u64, len: u64) -> io::Result<FileChunks> {
+    pub(super) fn new(mut file: File, start: u64, len: u64) -> io::Result<FileChunks> {
         if start > 0 {
             file.seek(SeekFrom::Start(start))?;
         }

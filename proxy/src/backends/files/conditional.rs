@@ -9,7 +9,7 @@ use http::header;
 use http::{HeaderMap, HeaderValue};
 
 /// What identifies one version of one representation.
-pub struct Validators {
+pub(super) struct Validators {
     pub etag: String,
     pub last_modified: SystemTime,
 }
@@ -17,7 +17,7 @@ pub struct Validators {
 impl Validators {
     /// nginx's form, `"<mtime hex>-<length hex>"`, plus the encoding for a
     /// precompressed variant so each variant has its own tag.
-    pub fn new(modified: SystemTime, len: u64, encoding: Option<&str>) -> Validators {
+    pub(super) fn new(modified: SystemTime, len: u64, encoding: Option<&str>) -> Validators {
         let since = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
         // Built by hand: `format!` costs more than the rest of the answer's headers.
         let mut etag = String::with_capacity(48);
@@ -39,7 +39,7 @@ impl Validators {
     }
 
     /// True when the client's copy is current and a 304 should be sent.
-    pub fn not_modified(&self, headers: &HeaderMap) -> bool {
+    pub(super) fn not_modified(&self, headers: &HeaderMap) -> bool {
         if let Some(tags) = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -66,14 +66,14 @@ impl Validators {
         }
     }
 
-    pub fn last_modified_header(&self) -> String {
+    pub(super) fn last_modified_header(&self) -> String {
         httpdate::fmt_http_date(self.last_modified)
     }
 
     /// `Last-Modified` as a header value. Formatting an HTTP date is the
     /// dearest step of a small file's answer and the same file asks for the
     /// same date again and again, so each worker remembers the last one.
-    pub fn last_modified_value(&self) -> HeaderValue {
+    pub(super) fn last_modified_value(&self) -> HeaderValue {
         thread_local! {
             static LAST: RefCell<Option<(SystemTime, HeaderValue)>> = const { RefCell::new(None) };
         }
@@ -107,7 +107,7 @@ fn push_hex(out: &mut String, n: u64) {
 
 /// What to send of a representation `len` bytes long.
 #[derive(Debug, PartialEq, Eq)]
-pub enum RangeAnswer {
+pub(super) enum RangeAnswer {
     /// All of it, 200.
     Full,
     /// Bytes `start..=end`, 206.
@@ -116,7 +116,7 @@ pub enum RangeAnswer {
     Unsatisfiable,
 }
 
-pub fn range(headers: &HeaderMap, validators: &Validators, len: u64) -> RangeAnswer {
+pub(super) fn range(headers: &HeaderMap, validators: &Validators, len: u64) -> RangeAnswer {
     let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return RangeAnswer::Full;
     };

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// Lists `dir` for the request path `shown` (which ends in `/`).
-pub fn render(dir: &Path, shown: &str) -> std::io::Result<String> {
+pub(super) fn render(dir: &Path, shown: &str) -> std::io::Result<String> {
     let mut entries: Vec<(String, bool)> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .filter_map(|e| {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct RequestPath {
+pub(super) struct RequestPath {
     /// Decoded segments, none empty, `.` or `..`.
     pub segments: Vec<String>,
     /// The path ended in `/` (a directory was asked for).
@@ -14,7 +14,7 @@ pub struct RequestPath {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refused {
+pub(super) enum Refused {
     /// `..` would climb above the root.
     Traversal,
     /// Encoded `/` or `\`, NUL, or bytes that are not UTF-8.
@@ -22,7 +22,7 @@ pub enum Refused {
 }
 
 impl RequestPath {
-    pub fn parse(raw: &str) -> Result<RequestPath, Refused> {
+    pub(super) fn parse(raw: &str) -> Result<RequestPath, Refused> {
         let mut segments: Vec<String> = Vec::new();
         let trailing_slash = raw.ends_with('/');
         for raw_segment in raw.split('/') {
@@ -44,7 +44,7 @@ impl RequestPath {
     }
 
     /// The path relative to the root.
-    pub fn relative(&self) -> PathBuf {
+    pub(super) fn relative(&self) -> PathBuf {
         self.segments.iter().collect()
     }
 }

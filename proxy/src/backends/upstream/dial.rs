@@ -15,7 +15,10 @@ use crate::observe::metrics::UpstreamError;
 /// Service (`*.svc`) that refuses has no ready endpoint: kube-proxy rejects
 /// connections to a Service without one, and Gateway API asks for a 503
 /// there, as Envoy Gateway and Contour answer.
-pub async fn dial(authority: &Authority, timeout: Duration) -> Result<TcpStream, UpstreamError> {
+pub(crate) async fn dial(
+    authority: &Authority,
+    timeout: Duration,
+) -> Result<TcpStream, UpstreamError> {
     let port = authority.port_u16().unwrap_or(80);
     let connecting = async {
         let addrs = tokio::net::lookup_host((authority.host(), port))

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 /// Idle connections kept per upstream; more are closed when they finish.
 const MAX_IDLE_PER_UPSTREAM: usize = 256;
 
-pub struct Pool {
+pub(crate) struct Pool {
     /// FNV, not SipHash: `Authority` hashes itself a byte at a time, which
     /// SipHash makes the costliest part of a checkout; the keys are the
     /// config's own upstreams, never a client's input, so a keyed hash buys
@@ -37,7 +37,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(connect_timeout: Duration, send_timeout: Duration) -> Pool {
+    pub(crate) fn new(connect_timeout: Duration, send_timeout: Duration) -> Pool {
         Pool {
             connections: Mutex::new(HashMap::default()),
             connect_timeout,
@@ -48,7 +48,7 @@ impl Pool {
     /// Sends `req` on a pooled connection, or a new one. A request a pooled
     /// connection could not take (closed by the upstream meanwhile) is sent
     /// again on a fresh connection; nothing of it had been sent.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         authority: &Authority,
         req: Request<Body>,

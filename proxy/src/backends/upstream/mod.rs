@@ -4,11 +4,11 @@
 //! A request without a body goes out on Gatehouse's own client (`h1`), the
 //! others on hyper's (`pool`).
 
-pub mod dial;
-pub mod http1;
-pub mod hyper_pool;
-pub mod request_body;
-pub mod tunnel;
+pub(crate) mod dial;
+pub(crate) mod http1;
+pub(crate) mod hyper_pool;
+pub(crate) mod request_body;
+pub(crate) mod tunnel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,8 +155,7 @@ impl Upstreams {
                     Ok((client, upstream)) => {
                         let (client, upstream) = (TokioIo::new(client), TokioIo::new(upstream));
                         let ended = tunnel::relay(client, upstream, idle, carried.clone()).await;
-                        let (up, down) = (carried.up(), carried.down());
-                        tracing::debug!(?ended, up, down, "WebSocket tunnel closed");
+                        ended.log(carried.up(), carried.down());
                     }
                     Err(err) => tracing::debug!(%err, "upgrade failed"),
                 }
@@ -205,7 +204,7 @@ impl<B> RequestBody for B where
 }
 
 /// `sent`, given up with a 504 after `timeout`.
-pub async fn within<T>(
+pub(crate) async fn within<T>(
     timeout: Option<Duration>,
     sent: impl Future<Output = Result<T, UpstreamError>>,
 ) -> Result<T, UpstreamError> {

@@ -25,7 +25,7 @@ const TIMED_OUT: u8 = 2;
 /// all been sent; shared between the body (which the upstream client
 /// polls) and the request's task.
 #[derive(Clone, Default)]
-pub struct Fault(Arc<Shared>);
+pub(crate) struct Fault(Arc<Shared>);
 
 #[derive(Default)]
 struct Shared {
@@ -36,12 +36,12 @@ struct Shared {
 impl Fault {
     /// Resolves once the whole body has gone to the backend: only then
     /// does the wait for its answer begin (an upload may take minutes).
-    pub async fn sent(&self) {
+    pub(crate) async fn sent(&self) {
         self.0.sent.notified().await;
     }
 
     /// The error to answer with when the body failed.
-    pub fn get(&self) -> Option<UpstreamError> {
+    pub(crate) fn get(&self) -> Option<UpstreamError> {
         match self.0.fault.load(Ordering::Relaxed) {
             BROKEN => Some(UpstreamError::ClientBodyBroken),
             TIMED_OUT => Some(UpstreamError::ClientBodyTimeout),
@@ -50,13 +50,13 @@ impl Fault {
     }
 }
 
-pub struct ClientBody<B> {
+pub(crate) struct ClientBody<B> {
     inner: TimedBody<B>,
     fault: Fault,
 }
 
 impl<B> ClientBody<B> {
-    pub fn new(inner: B, timeout: Duration, fault: Fault) -> ClientBody<B>
+    pub(crate) fn new(inner: B, timeout: Duration, fault: Fault) -> ClientBody<B>
     where
         B: Body,
     {

@@ -20,26 +20,26 @@ use tokio::time::Instant;
 /// Bytes a tunnel has carried each way so far: readable while it runs,
 /// and after it was cut short (at shutdown, its task is dropped).
 #[derive(Debug, Default)]
-pub struct Carried {
+pub(crate) struct Carried {
     up: AtomicU64,
     down: AtomicU64,
 }
 
 impl Carried {
     /// Bytes from the client to the backend.
-    pub fn up(&self) -> u64 {
+    pub(crate) fn up(&self) -> u64 {
         self.up.load(Ordering::Relaxed)
     }
 
     /// Bytes from the backend to the client.
-    pub fn down(&self) -> u64 {
+    pub(crate) fn down(&self) -> u64 {
         self.down.load(Ordering::Relaxed)
     }
 }
 
 /// How a tunnel ended.
 #[derive(Debug)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// Both sides closed.
     Closed,
     /// Nothing moved either way for the idle limit.
@@ -47,9 +47,34 @@ pub enum Ended {
     Failed(io::Error),
 }
 
+impl Ended {
+    /// Logs the tunnel's end with what it carried each way.
+    pub(crate) fn log(&self, up: u64, down: u64) {
+        match self {
+            Ended::Closed => tracing::debug!(up, down, "WebSocket tunnel closed"),
+            Ended::Idle(limit) => {
+                tracing::debug!(
+                    ?limit,
+                    up,
+                    down,
+                    "WebSocket tunnel closed: nothing moved for the idle limit"
+                )
+            }
+            Ended::Failed(err) => {
+                tracing::debug!(%err, up, down, "WebSocket tunnel closed on an error")
+            }
+        }
+    }
+}
+
 /// Relays between `client` and `backend` until the tunnel ends, counting
 /// what it carries in `carried`.
-pub async fn relay<C, B>(client: C, backend: B, idle: Duration, carried: Arc<Carried>) -> Ended
+pub(crate) async fn relay<C, B>(
+    client: C,
+    backend: B,
+    idle: Duration,
+    carried: Arc<Carried>,
+) -> Ended
 where
     C: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,

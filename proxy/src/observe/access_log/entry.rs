@@ -22,7 +22,7 @@ use crate::support::locks::lock;
 
 impl WorkerLog {
     /// The entry for `req`, taken before anything changes it.
-    pub fn begin<B>(self: &Arc<Self>, client: &Peer, req: &Request<B>) -> Entry {
+    pub(crate) fn begin<B>(self: &Arc<Self>, client: &Peer, req: &Request<B>) -> Entry {
         let header = |name| req.headers().get(name).cloned();
         let target = match req.uri().path_and_query() {
             Some(target) => target.as_str().as_bytes().to_vec(),
@@ -43,7 +43,7 @@ impl WorkerLog {
 
     /// The entry for a head refused before it could be read: logged with
     /// its request line as it came, as nginx logs a bad request.
-    pub fn refused(self: &Arc<Self>, client: &Peer, line: &[u8]) -> Entry {
+    pub(crate) fn refused(self: &Arc<Self>, client: &Peer, line: &[u8]) -> Entry {
         self.entry(client, line.to_vec(), 400)
     }
 
@@ -68,14 +68,14 @@ impl WorkerLog {
 
 /// The Route and backend that served a request.
 #[derive(Default)]
-pub struct Served {
+pub(crate) struct Served {
     pub route: Option<Arc<str>>,
     pub backend: Option<Arc<str>>,
 }
 
 /// One request's line, written when it is dropped: when its answer has
 /// been sent, or when the request is given up.
-pub struct Entry {
+pub(crate) struct Entry {
     log: Arc<WorkerLog>,
     started: Instant,
     client: HeaderValue,
@@ -96,11 +96,11 @@ pub struct Entry {
 /// Where an upgrade's entry goes, to be logged when its tunnel closes (a
 /// response extension, which must be `Clone`: hence the shared slot).
 #[derive(Clone)]
-pub struct TunnelLog(Arc<Mutex<Option<oneshot::Sender<Entry>>>>);
+pub(crate) struct TunnelLog(Arc<Mutex<Option<oneshot::Sender<Entry>>>>);
 
 impl TunnelLog {
     /// The slot, and the tunnel's end of it.
-    pub fn new() -> (TunnelLog, oneshot::Receiver<Entry>) {
+    pub(crate) fn new() -> (TunnelLog, oneshot::Receiver<Entry>) {
         let (sender, receiver) = oneshot::channel();
         (TunnelLog(Arc::new(Mutex::new(Some(sender)))), receiver)
     }
@@ -109,7 +109,7 @@ impl TunnelLog {
 impl Entry {
     /// `response`, whose body logs the entry once it is sent; an upgrade's
     /// entry goes to its tunnel instead.
-    pub fn respond(mut self, mut response: Response<Body>) -> Response<Body> {
+    pub(crate) fn respond(mut self, mut response: Response<Body>) -> Response<Body> {
         self.status = response.status().as_u16();
         if let Some(tunnel) = response.extensions_mut().remove::<TunnelLog>() {
             let sender = lock(&tunnel.0).take();
@@ -125,7 +125,7 @@ impl Entry {
 
     /// The tunnel this request opened has closed, having sent `down`
     /// bytes to the client (nginx's `$body_bytes_sent` for a WebSocket).
-    pub fn tunnel_closed(&mut self, down: u64) {
+    pub(crate) fn tunnel_closed(&mut self, down: u64) {
         self.bytes = down;
     }
 

@@ -27,7 +27,7 @@ use prometheus::IntCounter;
 
 use crate::support::locks::lock;
 
-pub use self::entry::{Entry, Served, TunnelLog};
+pub(crate) use self::entry::{Entry, Served, TunnelLog};
 
 /// A worker hands its lines over once it has this many bytes of them.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -36,7 +36,7 @@ const CHUNK_BYTES: usize = 64 * 1024;
 const QUEUED_CHUNKS: usize = 64;
 
 /// How long a line may wait in a quiet worker's buffer.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 /// Where access log lines go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +60,7 @@ impl Destination {
 }
 
 /// The log, shared by every worker: the way to its writer thread.
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     /// The one sender; taken at exit, which ends the writer.
     chunks: Mutex<Option<mpsc::SyncSender<Vec<u8>>>>,
     json: bool,
@@ -72,7 +72,7 @@ pub struct AccessLog {
 impl AccessLog {
     /// Opens `destination` (a file is created if missing) and starts the
     /// writer thread; `None` when the log is off.
-    pub fn start(
+    pub(crate) fn start(
         destination: Destination,
         json: bool,
         dropped: IntCounter,
@@ -114,7 +114,7 @@ impl AccessLog {
     /// At exit, once the workers are gone: waits up to `within` for the
     /// writer to write every line it was given (a stalled destination is
     /// not waited on for ever).
-    pub fn finish(&self, within: Duration) {
+    pub(crate) fn finish(&self, within: Duration) {
         // The writer ends once it has written what it was given; what is
         // handed over from now on is counted as lost.
         drop(lock(&self.chunks).take());
@@ -132,12 +132,12 @@ impl AccessLog {
     }
 
     /// Asks the writer to open its file again before its next write.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         self.reopen.store(true, Ordering::Relaxed);
     }
 
     /// A worker's own buffer of lines.
-    pub fn for_worker(self: &Arc<Self>) -> Arc<WorkerLog> {
+    pub(crate) fn for_worker(self: &Arc<Self>) -> Arc<WorkerLog> {
         Arc::new(WorkerLog {
             log: self.clone(),
             pending: Mutex::new(Pending::default()),
@@ -147,7 +147,7 @@ impl AccessLog {
 
 /// One worker's lines not yet handed to the writer. Its lock is taken
 /// only by that worker's own thread (and its flush tick), so never waited on.
-pub struct WorkerLog {
+pub(crate) struct WorkerLog {
     log: Arc<AccessLog>,
     pending: Mutex<Pending>,
 }
@@ -175,7 +175,7 @@ impl WorkerLog {
     }
 
     /// Hands what the worker has to the writer (every `FLUSH_EVERY`).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let mut pending = lock(&self.pending);
         if !pending.buf.is_empty() {
             self.hand_over(&mut pending);

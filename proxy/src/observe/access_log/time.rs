@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The last second formatted, both ways.
 #[derive(Default)]
-pub struct Clock {
+pub(super) struct Clock {
     second: Option<u64>,
     /// `02/Dec/2026:10:04:05 +0000`
     clf: String,
@@ -15,13 +15,13 @@ pub struct Clock {
 
 impl Clock {
     /// `at` as nginx writes it.
-    pub fn clf(&mut self, at: SystemTime) -> &str {
+    pub(super) fn clf(&mut self, at: SystemTime) -> &str {
         self.turn(at);
         &self.clf
     }
 
     /// `at` as RFC 3339 wants it, to the millisecond.
-    pub fn rfc3339(&mut self, at: SystemTime) -> String {
+    pub(super) fn rfc3339(&mut self, at: SystemTime) -> String {
         self.turn(at);
         let millis = at
             .duration_since(UNIX_EPOCH)

@@ -11,6 +11,9 @@
 //! (`one_request`); an upgrade, h2c or a head it cannot read for the rest
 //! of the connection's life.
 
+// Allowed here: one `Pin::new_unchecked` on a future that never moves (SAFETY below).
+#![allow(unsafe_code)]
+
 mod read_buf;
 pub(super) mod request;
 mod response;
@@ -51,7 +54,7 @@ const FIRST_READ: usize = 2 * 1024;
     clippy::manual_async_fn,
     reason = "an async fn keeps a second copy of its arguments in the task"
 )]
-pub fn serve<S: ClientStream>(
+pub(crate) fn serve<S: ClientStream>(
     mut stream: S,
     shared: Arc<Shared>,
     client: Peer,

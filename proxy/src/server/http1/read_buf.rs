@@ -19,7 +19,7 @@ thread_local! {
 }
 
 /// A buffer with room for a typical head: the worker's, if it has one.
-pub fn take() -> BytesMut {
+pub(super) fn take() -> BytesMut {
     SPARE
         .take()
         .unwrap_or_else(|| BytesMut::with_capacity(READ_SIZE))
@@ -28,7 +28,7 @@ pub fn take() -> BytesMut {
 /// Gives back an empty buffer. Kept only when all its room can be had
 /// again: the head that was read into it may still be held (a request
 /// some future kept), and then its room is not the buffer's to reuse.
-pub fn give_back(mut buf: BytesMut) {
+pub(super) fn give_back(mut buf: BytesMut) {
     debug_assert!(buf.is_empty());
     if buf.capacity() <= MAX_KEPT && buf.try_reclaim(READ_SIZE) {
         SPARE.set(Some(buf));

@@ -12,13 +12,13 @@ use crate::proto::hop;
 
 /// Most fields a request head may carry, as hyper allows (and Envoy's
 /// default); more are answered 431.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// The HTTP/2 connection preface, which h2c clients open with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 /// A whole head at the front of the read buffer.
-pub enum Head {
+pub(crate) enum Head {
     /// A request the lane serves; its head is consumed from the buffer.
     Lane(Box<LaneRequest>),
     /// Something only hyper handles (a body, an upgrade, `Expect`, h2c, a
@@ -34,14 +34,14 @@ pub enum Head {
     Malformed(&'static str),
 }
 
-pub struct LaneRequest {
+pub(crate) struct LaneRequest {
     pub request: Request<Empty<Bytes>>,
     /// Whether the client lets the connection carry another request.
     pub keep_alive: bool,
 }
 
 /// Whether `buf` opens with the HTTP/2 connection preface.
-pub fn is_h2_preface(buf: &[u8]) -> bool {
+pub(crate) fn is_h2_preface(buf: &[u8]) -> bool {
     buf.starts_with(H2_PREFACE)
 }
 
@@ -49,7 +49,7 @@ pub fn is_h2_preface(buf: &[u8]) -> bool {
 /// `None`: not a whole head yet, read more. A head larger than `max_head`
 /// goes to hyper, which answers 431. `first`: nothing came on the
 /// connection before, so the HTTP/2 preface may open it.
-pub fn parse(buf: &mut BytesMut, max_head: usize, first: bool) -> Option<Head> {
+pub(crate) fn parse(buf: &mut BytesMut, max_head: usize, first: bool) -> Option<Head> {
     if buf.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(buf) {
         // Empty, or what may still turn into the preface.
         return None;
@@ -155,7 +155,7 @@ fn malformed(err: httparse::Error) -> &'static str {
 }
 
 /// The request line of `buf` (or as much as a log line takes of it).
-pub fn first_line(buf: &[u8]) -> &[u8] {
+pub(crate) fn first_line(buf: &[u8]) -> &[u8] {
     let end = buf
         .iter()
         .position(|&byte| byte == b'\r' || byte == b'\n')

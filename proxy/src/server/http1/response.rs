@@ -25,7 +25,7 @@ use crate::support::decimal::itoa;
 
 /// What the response's request said about it.
 #[derive(Clone, Copy)]
-pub struct Asked {
+pub(super) struct Asked {
     pub head: bool,
     pub http10: bool,
     /// Whether client and server both mean to keep the connection.
@@ -43,7 +43,7 @@ enum Framing {
 }
 
 /// Writes `response`; `Ok(true)` when the connection may serve another request.
-pub async fn write(
+pub(super) async fn write(
     stream: &mut (impl AsyncWrite + Unpin),
     out: &mut Vec<u8>,
     response: Response<Body>,
@@ -174,12 +174,12 @@ thread_local! {
 
 /// The worker's room for a response head (an empty one when another
 /// response, waiting on its client, holds it).
-pub fn take_out() -> Vec<u8> {
+pub(super) fn take_out() -> Vec<u8> {
     OUT.take()
 }
 
 /// Gives the room `take_out` lent back, for the next response.
-pub fn give_back_out(out: Vec<u8>) {
+pub(super) fn give_back_out(out: Vec<u8>) {
     if out.capacity() <= KEPT_OUT {
         OUT.set(out);
     }
@@ -188,7 +188,7 @@ pub fn give_back_out(out: Vec<u8>) {
 /// Interim (1xx) responses the upstream sent while the final answer is
 /// awaited, sent on to the client as they come (see `h1::interim`).
 #[derive(Default)]
-pub struct Interim {
+pub(super) struct Interim {
     bytes: Vec<u8>,
     sent: usize,
 }
@@ -197,7 +197,7 @@ impl Interim {
     /// Takes the interim responses that came during the last poll of the
     /// answer and sends what the socket takes now; `Ready(Ok)` once all
     /// that came is sent.
-    pub fn poll_send(
+    pub(super) fn poll_send(
         &mut self,
         stream: &mut (impl AsyncWrite + Unpin),
         cx: &mut std::task::Context<'_>,

@@ -10,7 +10,7 @@ use std::task::Context;
 use tokio::sync::watch;
 
 /// The connection's `stopped` future, and what tells whether to poll it.
-pub struct Stop<'a, S> {
+pub(super) struct Stop<'a, S> {
     pub stopped: Pin<&'a mut S>,
     /// Whether `stopped` was polled, so its waiter is registered.
     pub listening: &'a mut bool,
@@ -21,7 +21,7 @@ pub struct Stop<'a, S> {
 impl<S: Future<Output = ()>> Stop<'_, S> {
     /// Whether the server is stopping; until it is, `cx`'s task is woken
     /// when it starts to.
-    pub fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> bool {
         if *self.listening && !self.news.has_changed().unwrap_or(true) {
             return false;
         }

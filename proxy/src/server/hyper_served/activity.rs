@@ -22,7 +22,7 @@ use crate::support::locks::lock;
 /// how many have begun: the connection is idle while the first is zero and
 /// the second stands still.
 #[derive(Default)]
-pub struct Activity {
+pub(super) struct Activity {
     open: AtomicUsize,
     begun: AtomicUsize,
     /// The connection became a tunnel: no more requests come on it.
@@ -38,7 +38,7 @@ pub struct Activity {
 
 impl Activity {
     /// A request has begun; it ends when the guard is dropped.
-    pub fn begin(self: &Arc<Self>) -> InUse {
+    pub(super) fn begin(self: &Arc<Self>) -> InUse {
         self.open.fetch_add(1, Ordering::Relaxed);
         let id = self.begun.fetch_add(1, Ordering::Relaxed);
         InUse {
@@ -66,21 +66,21 @@ impl Activity {
         }
     }
 
-    pub fn begun(&self) -> usize {
+    pub(super) fn begun(&self) -> usize {
         self.begun.load(Ordering::Relaxed)
     }
 
     /// No request is under way, and the connection may carry another.
-    pub fn between_requests(&self) -> bool {
+    pub(super) fn between_requests(&self) -> bool {
         self.open.load(Ordering::Relaxed) == 0 && !self.upgraded.load(Ordering::Relaxed)
     }
 
-    pub fn upgrade(&self) {
+    pub(super) fn upgrade(&self) {
         self.upgraded.store(true, Ordering::Relaxed);
     }
 
     /// Wakes `waker` when the last request under way ends.
-    pub fn wake_when_idle(&self, waker: &Waker) {
+    pub(super) fn wake_when_idle(&self, waker: &Waker) {
         let mut reader = lock(&self.reader);
         if !reader
             .as_ref()
@@ -91,7 +91,7 @@ impl Activity {
     }
 }
 
-pub struct InUse {
+pub(super) struct InUse {
     activity: Arc<Activity>,
     id: usize,
 }
@@ -120,7 +120,7 @@ impl Drop for InUse {
 
 /// Watches an `Activity` from the connection's task: the connection may
 /// wait `first` for its first request and `later` after each.
-pub struct IdleWatch {
+pub(super) struct IdleWatch {
     activity: Arc<Activity>,
     first: Duration,
     later: Duration,
@@ -131,7 +131,7 @@ pub struct IdleWatch {
 }
 
 impl IdleWatch {
-    pub fn new(
+    pub(super) fn new(
         activity: Arc<Activity>,
         first: Duration,
         later: Duration,
@@ -149,7 +149,7 @@ impl IdleWatch {
 
     /// When the connection idles out, as far as is known now; `None` while
     /// a request is under way or has begun since the last look.
-    pub fn due(&mut self) -> Option<Instant> {
+    pub(super) fn due(&mut self) -> Option<Instant> {
         let begun = self.activity.begun.load(Ordering::Relaxed);
         if begun != self.seen_begun || self.activity.open.load(Ordering::Relaxed) > 0 {
             self.seen_begun = begun;
@@ -163,13 +163,13 @@ impl IdleWatch {
 
     /// Whether every request under way is one whose response has waited
     /// on the client past the send timeout.
-    pub fn only_stalled_left(&self) -> bool {
+    pub(super) fn only_stalled_left(&self) -> bool {
         let open = self.activity.open.load(Ordering::Relaxed);
         self.activity.waited_on_client(self.send_timeout) >= open
     }
 
     /// Whether a response has waited on the client past the send timeout.
-    pub fn stalled(&self) -> bool {
+    pub(super) fn stalled(&self) -> bool {
         self.activity.waited_on_client(self.send_timeout) > 0
     }
 }
@@ -180,7 +180,7 @@ impl IdleWatch {
 /// polled since it gave bytes is waiting on the client. An HTTP/2 client
 /// can stall a response so without stalling the connection, by granting
 /// no flow-control window; nginx's `send_timeout` covers that wait too.
-pub struct Counted<B> {
+pub(super) struct Counted<B> {
     body: B,
     in_use: InUse,
     /// Whether to note waits on the client (HTTP/2, where they are looked at).
@@ -189,7 +189,7 @@ pub struct Counted<B> {
 }
 
 impl<B> Counted<B> {
-    pub fn new(body: B, in_use: InUse, watch_waits: bool) -> Counted<B> {
+    pub(super) fn new(body: B, in_use: InUse, watch_waits: bool) -> Counted<B> {
         Counted {
             body,
             in_use,

@@ -37,7 +37,7 @@ use crate::backends::upstream::http1::chunked::Chunked;
 /// and the guard stops watching rather than buffer more.
 const MAX_LINE: usize = 64 * 1024;
 
-pub struct FramingGuard<S> {
+pub(super) struct FramingGuard<S> {
     inner: S,
     at: Position,
     /// What is wrong with the bytes after those hyper was given.
@@ -71,7 +71,7 @@ struct HeadScan {
 }
 
 impl<S> FramingGuard<S> {
-    pub fn new(inner: S) -> FramingGuard<S> {
+    pub(super) fn new(inner: S) -> FramingGuard<S> {
         FramingGuard {
             inner,
             at: Position::Head(HeadScan::default()),
@@ -83,7 +83,7 @@ impl<S> FramingGuard<S> {
 
     /// A stream that ends after its first request (which must be one
     /// without an upgrade: a tunnel's bytes have no end to find).
-    pub fn one_request(inner: S) -> FramingGuard<S> {
+    pub(super) fn one_request(inner: S) -> FramingGuard<S> {
         FramingGuard {
             one: true,
             ..FramingGuard::new(inner)
@@ -91,23 +91,23 @@ impl<S> FramingGuard<S> {
     }
 
     /// Whether the one request was read whole: the stream has ended.
-    pub fn request_read(&self) -> bool {
+    pub(super) fn request_read(&self) -> bool {
         matches!(self.at, Position::Done)
     }
 
     /// The stream, and what was read from it after the request.
-    pub fn into_parts(self) -> (S, BytesMut) {
+    pub(super) fn into_parts(self) -> (S, BytesMut) {
         (self.inner, self.withheld)
     }
 
     /// Bytes read after the request so far.
-    pub fn withheld(&self) -> usize {
+    pub(super) fn withheld(&self) -> usize {
         self.withheld.len()
     }
 
     /// After the request: reads what comes next into the bytes withheld;
     /// how many came, 0 when the client closed its side.
-    pub fn poll_withhold(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>>
+    pub(super) fn poll_withhold(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>>
     where
         S: AsyncRead + Unpin,
     {

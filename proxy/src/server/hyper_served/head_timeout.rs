@@ -27,7 +27,7 @@ use crate::support::locks::lock;
 /// The longest request line kept for the log, as the lane's `first_line`.
 const LINE_KEPT: usize = 2048;
 
-pub struct HeadTimeout<S> {
+pub(super) struct HeadTimeout<S> {
     inner: S,
     activity: Arc<Activity>,
     idle: Duration,
@@ -49,7 +49,7 @@ pub struct HeadTimeout<S> {
 /// an earlier request's line or a header line is never logged as the
 /// refused head's. When the line is unknown, `-` is logged.
 #[derive(Default)]
-pub struct HeadSeen(Mutex<Seen>);
+pub(super) struct HeadSeen(Mutex<Seen>);
 
 #[derive(Default)]
 struct Seen {
@@ -60,7 +60,7 @@ struct Seen {
 }
 
 /// What is logged of the head that ended a connection.
-pub struct LastHead {
+pub(super) struct LastHead {
     /// Its request line, or `-` when it is not known.
     pub line: Vec<u8>,
     /// Whether the header timeout cut it off (else hyper refused it).
@@ -70,7 +70,7 @@ pub struct LastHead {
 impl HeadSeen {
     /// The head to log. `None` after a timeout on a head of empty lines
     /// only, which is no request (RFC 9112 §2.2).
-    pub fn last(&self) -> Option<LastHead> {
+    pub(super) fn last(&self) -> Option<LastHead> {
         let seen = lock(&self.0);
         if seen.timed_out && seen.line.is_empty() {
             return None;
@@ -87,7 +87,7 @@ impl HeadSeen {
 
     /// A head begins, or a request does (its head was read whole): the
     /// line kept is no longer the one to log.
-    pub fn begin(&self) {
+    pub(super) fn begin(&self) {
         let mut seen = lock(&self.0);
         seen.line.clear();
         seen.whole = false;
@@ -133,7 +133,7 @@ enum Waiting {
 impl<S> HeadTimeout<S> {
     /// `idle`: the keep-alive time; `head`: the header timeout; `seen`:
     /// where to keep request lines, if they are to be logged.
-    pub fn new(
+    pub(super) fn new(
         inner: S,
         activity: Arc<Activity>,
         idle: Duration,
@@ -152,7 +152,7 @@ impl<S> HeadTimeout<S> {
         }
     }
 
-    pub fn into_inner(self) -> S {
+    pub(super) fn into_inner(self) -> S {
         self.inner
     }
 

@@ -36,7 +36,7 @@ use crate::server::http1::request::MAX_HEADERS;
 /// head that asks for no upgrade (nor CONNECT), whose tunnel would keep
 /// the connection. Others, and heads hyper will refuse, are hyper's for
 /// the rest of the connection's life, as they always were.
-pub fn fits(buf: &[u8]) -> bool {
+pub(super) fn fits(buf: &[u8]) -> bool {
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut []);
     let Ok(httparse::Status::Complete(_)) = parsed.parse_with_uninit_headers(buf, &mut slots)
@@ -54,7 +54,7 @@ pub fn fits(buf: &[u8]) -> bool {
         })
 }
 
-pub struct OneRequest<S> {
+pub(super) struct OneRequest<S> {
     inner: FramingGuard<S>,
     activity: Arc<Activity>,
     /// hyper's write buffer was empty at its last flush, and nothing was
@@ -73,7 +73,7 @@ pub struct OneRequest<S> {
 impl<S> OneRequest<S> {
     /// `keep`: how much of what the client sends while the request is
     /// answered is read and kept (a pipelined head's worth).
-    pub fn new(inner: S, activity: Arc<Activity>, keep: usize) -> OneRequest<S> {
+    pub(super) fn new(inner: S, activity: Arc<Activity>, keep: usize) -> OneRequest<S> {
         OneRequest {
             inner: FramingGuard::one_request(inner),
             activity,
@@ -87,7 +87,7 @@ impl<S> OneRequest<S> {
 
     /// The stream and the bytes read past the request, if the connection
     /// is the lane's again; `None` if hyper ended it.
-    pub fn into_parts(self) -> Option<(S, BytesMut)> {
+    pub(super) fn into_parts(self) -> Option<(S, BytesMut)> {
         self.handed_back.then(|| self.inner.into_parts())
     }
 

@@ -9,18 +9,18 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-pub struct Prefixed<S> {
+pub(super) struct Prefixed<S> {
     prefix: Bytes,
     stream: S,
 }
 
 impl<S> Prefixed<S> {
-    pub fn new(prefix: Bytes, stream: S) -> Prefixed<S> {
+    pub(super) fn new(prefix: Bytes, stream: S) -> Prefixed<S> {
         Prefixed { prefix, stream }
     }
 
     /// The stream, and the bytes before it not read yet.
-    pub fn into_parts(self) -> (Bytes, S) {
+    pub(super) fn into_parts(self) -> (Bytes, S) {
         (self.prefix, self.stream)
     }
 }

@@ -17,7 +17,7 @@ use super::conn::Conn;
 use super::idle::Idle;
 use crate::support::body::BoxError;
 
-pub struct ResponseBody {
+pub(super) struct ResponseBody {
     /// `None` once the body is complete.
     conn: Option<Conn>,
     rest: Rest,
@@ -28,14 +28,14 @@ pub struct ResponseBody {
 }
 
 /// What is left of the body.
-pub enum Rest {
+pub(super) enum Rest {
     Length(u64),
     Chunked(Chunked),
     UntilClose,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(super) enum BodyError {
     #[error("the upstream closed the connection before the end of the body")]
     Truncated,
     #[error("the upstream's chunked body is malformed: {0}")]
@@ -45,7 +45,7 @@ pub enum BodyError {
 }
 
 impl ResponseBody {
-    pub fn new(
+    pub(super) fn new(
         conn: Conn,
         rest: Rest,
         keep: Option<(Arc<Idle>, Authority)>,

@@ -11,7 +11,7 @@ const MAX_TRAILERS: usize = 16 * 1024;
 
 /// Decoder state between reads.
 #[derive(Debug)]
-pub struct Chunked {
+pub(crate) struct Chunked {
     state: State,
     /// Bytes of the current size line, or of the trailer section, so far.
     seen: usize,
@@ -47,7 +47,7 @@ enum State {
 
 /// What one call made of the buffer.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Decoded {
+pub(crate) enum Decoded {
     Data(Bytes),
     /// Everything buffered is consumed; read more.
     NeedMore,
@@ -56,7 +56,7 @@ pub enum Decoded {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ChunkError {
+pub(crate) enum ChunkError {
     #[error("invalid chunk size line")]
     SizeLine,
     #[error("chunk size line or trailer section too long")]
@@ -79,7 +79,7 @@ impl Default for Chunked {
 impl Chunked {
     /// Consumes framing bytes from the front of `buf` and returns the next
     /// piece of data, sharing the buffer's bytes.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
         loop {
             match self.state {
                 State::Done => return Ok(Decoded::Done),
@@ -109,7 +109,7 @@ impl Chunked {
     /// Walks the framing of `input` without taking its data out, for a
     /// reader that only watches a body go by: how many bytes of `input`
     /// the body used, and whether it ended in them.
-    pub fn skip(&mut self, input: &[u8]) -> Result<(usize, bool), ChunkError> {
+    pub(crate) fn skip(&mut self, input: &[u8]) -> Result<(usize, bool), ChunkError> {
         let mut used = 0;
         while used < input.len() && self.state != State::Done {
             if let State::Data(remaining) = self.state {

@@ -1,6 +1,9 @@
 //! One upstream connection as the client uses it: the socket, the bytes
 //! read but not yet consumed, and a buffer for request heads.
 
+// Allowed here: one `set_len` over bytes the kernel just wrote (SAFETY below).
+#![allow(unsafe_code)]
+
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
@@ -17,7 +20,7 @@ use crate::support::timer::arm;
 /// Room kept free before each read: a typical head and small body in one.
 const READ_SIZE: usize = 8 * 1024;
 
-pub struct Conn {
+pub(super) struct Conn {
     stream: TcpStream,
     /// Read from the socket, not yet consumed by a head or a body.
     pub buf: BytesMut,
@@ -31,7 +34,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream) -> Conn {
+    pub(super) fn new(stream: TcpStream) -> Conn {
         Conn {
             stream,
             buf: BytesMut::with_capacity(READ_SIZE),
@@ -43,7 +46,7 @@ impl Conn {
     }
 
     /// Sends `out` whole.
-    pub async fn send_out(&mut self) -> io::Result<()> {
+    pub(super) async fn send_out(&mut self) -> io::Result<()> {
         self.stream.write_all(&self.out).await
     }
 
@@ -53,7 +56,7 @@ impl Conn {
     /// read to mean the socket is drained and waits for epoll before the
     /// next one, where `try_read_buf` would try again and get `EAGAIN`, a
     /// wasted syscall on every request.
-    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    pub(super) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
             self.buf.reserve(READ_SIZE);
         }
@@ -67,7 +70,7 @@ impl Conn {
 
     /// `poll_fill`, given up with `TimedOut` when the upstream sends
     /// nothing for `idle` (nginx's `proxy_read_timeout`).
-    pub fn poll_fill_within(
+    pub(super) fn poll_fill_within(
         &mut self,
         cx: &mut Context<'_>,
         idle: Duration,
@@ -88,14 +91,14 @@ impl Conn {
         )))
     }
 
-    pub async fn fill_within(&mut self, idle: Duration) -> io::Result<usize> {
+    pub(super) async fn fill_within(&mut self, idle: Duration) -> io::Result<usize> {
         std::future::poll_fn(|cx| self.poll_fill_within(cx, idle)).await
     }
 
     /// Whether an idle connection can still take a request: the upstream
     /// has neither closed it nor sent anything unasked. Costs no syscall
     /// unless the socket was reported readable since it was last read.
-    pub fn is_open(&mut self) -> bool {
+    pub(super) fn is_open(&mut self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }

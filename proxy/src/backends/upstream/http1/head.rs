@@ -16,12 +16,12 @@ use crate::route::forwarded::ProxyHeaders;
 use super::interim;
 
 /// Most headers a response head may carry, as hyper allows.
-pub const MAX_HEADERS: usize = 100;
+pub(super) const MAX_HEADERS: usize = 100;
 
 /// Writes `req`'s request line and headers, ready to send: origin form,
 /// HTTP/1.1, the client's headers but the hop-by-hop ones and those
 /// `proxy_headers` replaces, then `proxy_headers`.
-pub fn encode_request<B>(req: &Request<B>, proxy_headers: &ProxyHeaders, out: &mut Vec<u8>) {
+pub(super) fn encode_request<B>(req: &Request<B>, proxy_headers: &ProxyHeaders, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(req.method().as_str().as_bytes());
     out.push(b' ');
@@ -49,7 +49,7 @@ pub fn encode_request<B>(req: &Request<B>, proxy_headers: &ProxyHeaders, out: &m
 
 /// How the body after a response head ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(super) enum Framing {
     /// No body at all: HEAD, 204, 304.
     Empty,
     /// `Content-Length` bytes.
@@ -62,7 +62,7 @@ pub enum Framing {
 
 /// A parsed response head.
 #[derive(Debug)]
-pub struct ResponseHead {
+pub(super) struct ResponseHead {
     pub status: StatusCode,
     /// As received, without hop-by-hop headers, and without
     /// `Content-Length` when it does not frame the body.
@@ -76,7 +76,7 @@ pub struct ResponseHead {
 
 /// Why a response head is refused (the client gets a 502).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum HeadError {
+pub(super) enum HeadError {
     #[error("malformed response head: {0}")]
     Syntax(httparse::Error),
     #[error("invalid status code {0}")]
@@ -92,7 +92,7 @@ pub enum HeadError {
 /// responses (100 Continue, 103 Early Hints) are consumed and offered to
 /// the client (see `interim`); a 101 is refused, as nothing here asks
 /// for an upgrade.
-pub fn parse_response(
+pub(super) fn parse_response(
     buf: &mut BytesMut,
     method: &Method,
     scratch: &mut Scratch,
@@ -221,7 +221,7 @@ fn write_interim(out: &mut Vec<u8>, status: StatusCode, fields: &[httparse::Head
 /// Room for one head's field names and value offsets, kept with the
 /// connection so parsing a head allocates only the HeaderMap.
 #[derive(Default)]
-pub struct Scratch(Vec<Field>);
+pub(super) struct Scratch(Vec<Field>);
 
 /// A field of the head being read: its name, where the name starts, and
 /// where its value lies.

@@ -19,7 +19,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const OPEN_CHECK_AGE: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
-pub struct Idle {
+pub(super) struct Idle {
     /// Keyed by the authority's text, compared byte for byte (the config
     /// spells each upstream one way). FNV: the keys are the config's own,
     /// never a client's, so a keyed hash buys nothing.
@@ -34,7 +34,7 @@ impl Idle {
     /// The most recently used open connection to `authority`, if any
     /// (the likeliest to be open still); closed and expired ones are
     /// dropped on the way.
-    pub fn checkout(&self, authority: &str) -> Option<Conn> {
+    pub(super) fn checkout(&self, authority: &str) -> Option<Conn> {
         let mut conns = lock(&self.conns);
         let parked = conns.get_mut(authority)?;
         let now = Instant::now();
@@ -55,7 +55,7 @@ impl Idle {
     /// connections are looked at on the way: checkout takes the newest, so
     /// under steady traffic the old ones would otherwise sit there after
     /// the upstream closed them, holding a socket each.
-    pub fn checkin(&self, authority: &str, conn: Conn) {
+    pub(super) fn checkin(&self, authority: &str, conn: Conn) {
         let mut conns = lock(&self.conns);
         let parked = match conns.get_mut(authority) {
             Some(parked) => parked,

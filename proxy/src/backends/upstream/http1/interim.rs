@@ -17,7 +17,7 @@ thread_local! {
 
 /// Runs `poll` with interim responses taken: whatever the upstream sends
 /// meanwhile is kept for `take`.
-pub fn taken_during<R>(poll: impl FnOnce() -> R) -> R {
+pub(crate) fn taken_during<R>(poll: impl FnOnce() -> R) -> R {
     struct Untake;
     impl Drop for Untake {
         fn drop(&mut self) {
@@ -30,7 +30,7 @@ pub fn taken_during<R>(poll: impl FnOnce() -> R) -> R {
 }
 
 /// Moves the interim heads that came to the end of `into`.
-pub fn take(into: &mut Vec<u8>) {
+pub(crate) fn take(into: &mut Vec<u8>) {
     CAME.with_borrow_mut(|came| {
         if !came.is_empty() {
             into.append(came);

@@ -12,7 +12,7 @@ pub(crate) mod chunked;
 mod conn;
 mod head;
 mod idle;
-pub mod interim;
+pub(crate) mod interim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,10 +33,10 @@ use crate::support::body::{self as proxy_body, Body};
 /// Largest response head accepted, however its bytes arrive; nginx's
 /// default (`proxy_buffer_size`) is 4–8 KiB, hyper's about 400 KiB (the
 /// pool holds hyper's responses to this one too).
-pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// One worker's client and its idle connections.
-pub struct Client {
+pub(crate) struct Client {
     idle: Arc<Idle>,
     connect_timeout: Duration,
     /// The longest wait for the upstream's next bytes, head or body.
@@ -72,7 +72,7 @@ impl Failure {
 }
 
 impl Client {
-    pub fn new(connect_timeout: Duration, read_timeout: Duration) -> Client {
+    pub(crate) fn new(connect_timeout: Duration, read_timeout: Duration) -> Client {
         Client {
             idle: Arc::new(Idle::default()),
             connect_timeout,
@@ -83,7 +83,7 @@ impl Client {
     /// Sends `req` (its body is not read: the caller checked it is empty)
     /// to `authority` with `proxy_headers`, and returns the response, its
     /// body still streaming.
-    pub async fn send<B>(
+    pub(crate) async fn send<B>(
         &self,
         authority: &Authority,
         req: &Request<B>,
