@@ -1,8 +1,8 @@
 //! Sends a request to an upstream and brings its response back, as nginx and
 //! Envoy do: bodies streamed both ways, pooled keep-alive connections,
 //! hop-by-hop headers dropped, `X-Forwarded-*` set, WebSocket upgrades passed through.
-//! A request without a body goes out on Gatehouse's own client (`h1`), the
-//! others on hyper's (`pool`).
+//! A request without a body goes out on Gatehouse's own client (`http1`), the
+//! others on hyper's (`hyper_pool`).
 
 pub(crate) mod dial;
 pub(crate) mod http1;

@@ -1,7 +1,7 @@
 //! The server's HTTP/1.1 lane: Gatehouse's own loop for requests without a
 //! body, most of what a proxy serves. It parses the head where it lands,
 //! calls the handler in the connection's own task and writes the response
-//! back, often in one `writev` (see `h1` for the upstream side). hyper's
+//! back, often in one `writev` (`backends/upstream/http1` is the upstream side). hyper's
 //! server dispatcher costs more per request than the whole of this.
 //!
 //! A request the lane does not serve itself hands the connection to hyper,

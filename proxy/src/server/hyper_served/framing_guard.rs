@@ -31,7 +31,7 @@ use std::task::{Context, Poll, ready};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::backends::upstream::http1::chunked::Chunked;
+use crate::proto::chunked::Chunked;
 
 /// Longest head line followed; past it hyper refuses the head anyway (431),
 /// and the guard stops watching rather than buffer more.

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::uri::Authority;
 use http_body::{Body, Frame, SizeHint};
 
-use super::chunked::{ChunkError, Chunked, Decoded};
+use crate::proto::chunked::{ChunkError, Chunked, Decoded};
 use super::conn::Conn;
 use super::idle::Idle;
 use crate::support::body::BoxError;

@@ -2,13 +2,12 @@
 //! what a proxy forwards. It runs inside the request's own task: the head
 //! is written straight to a pooled socket, the response head parsed where
 //! it lands, and a body that came in the same read is handed over whole.
-//! hyper's client (see `pool`) needs a connection task and channels for
+//! hyper's client (see `hyper_pool`) needs a connection task and channels for
 //! each request; skipping them is what lets a proxied GET cost about what
 //! it costs nginx. Requests with a body and upgrades still go to hyper,
 //! which sends the body while the response is already coming back.
 
 mod body;
-pub(crate) mod chunked;
 mod conn;
 mod head;
 mod idle;

@@ -1,11 +1,13 @@
 //! The chunked transfer coding (RFC 9112 §7.1), decoded from a read buffer
 //! as bytes arrive. Chunk extensions are skipped and trailer fields are
 //! read and dropped: the server side frames the body anew for the client.
+//! The upstream client decodes responses with it; the server follows
+//! requests on connections hyper serves with it (`framing_guard.rs`).
 
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Longest chunk-size line (size and extensions) and trailer section
-/// accepted, so an upstream cannot make the proxy buffer without bound.
+/// accepted, so a peer cannot make the proxy buffer without bound.
 const MAX_SIZE_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
 
