@@ -1,0 +1,35 @@
+//! Gatehouse's depot engine: a versioned file depot that keeps HouseDepot's
+//! on-disk layout and reproduces its web API (see `docs/depot-api.md` in the
+//! shared notes), so an existing HouseDepot folder is served as it is and
+//! people can move back.
+//!
+//! The crate is synchronous and blocking (`std::fs`): the proxy calls it from
+//! its bounded blocking pool, never from an async worker. It opens no socket.
+//! Layers, one job each:
+//!
+//! - [`layout`](crate::layout) — the on-disk format (`F~N`, `F~current`, …).
+//! - [`store`](crate::store) and [`upload`](crate::upload) — operations on one
+//!   repository folder: durable, atomic, safe under concurrent writers.
+//! - [`names`](crate::names) — what a file, group or tag may be called.
+//! - [`journal`](crate::journal) — the `updated` stamp and the audit events.
+//! - [`rest`](crate::rest) — HouseDepot's request semantics on `http` types:
+//!   a request becomes a [`Plan`] the caller carries out.
+
+mod error;
+mod journal;
+mod layout;
+mod names;
+mod query;
+mod rest;
+mod store;
+mod upload;
+
+pub use error::DepotError;
+pub use journal::{Action, Event, Journal};
+pub use names::FileName;
+pub use rest::{Answer, Depot, DepotRequest, Plan, ReadPlan, UploadPlan};
+pub use store::{
+    Change, DEFAULT_MAX_FILE_SIZE, DeleteTarget, History, Listed, Opened, Repo, RepoOptions,
+    Selector, Visibility,
+};
+pub use upload::{CommitOptions, Committed, Upload};
