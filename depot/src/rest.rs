@@ -477,6 +477,9 @@ fn put_file(
     {
         return Err(DepotError::TooLarge { limit });
     }
+    // Checked again under the file's lock at commit; refusing here spares
+    // reading a body that cannot be stored.
+    Repo::check_if_match(&repo.dir(file), file, if_match)?;
     let upload = repo.begin_upload(file)?;
     Ok(Plan::Upload(UploadPlan {
         upload,

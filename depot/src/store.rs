@@ -29,6 +29,9 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// How many per-file locks a repository keeps before forgetting idle ones.
+const LOCKS_KEPT: usize = 1024;
+
 /// Bodies larger than this are refused (413) unless a repository says otherwise.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
 
@@ -243,6 +246,11 @@ impl Repo {
     /// The lock that serialises changes to `file` in this process.
     pub(crate) fn file_lock(&self, file: &FileName) -> Arc<Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if locks.len() >= LOCKS_KEPT {
+            // Forget the locks nobody holds, so the map stays bounded by
+            // the files being changed at once, not every file ever written.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
         locks.entry(file.path()).or_default().clone()
     }
 

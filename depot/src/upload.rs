@@ -12,7 +12,9 @@
 //! 5. fsync the folder, then answer.
 //!
 //! A crash before 5 leaves either nothing visible or a complete revision;
-//! an `Upload` dropped without commit removes its temp file.
+//! an error in 4 or 5 puts the links back and removes the revision (the
+//! client was not told it exists); an `Upload` dropped without commit
+//! removes its temp file.
 
 use crate::error::DepotError;
 use crate::journal::Action;
@@ -194,12 +196,33 @@ impl Upload {
         let _ = fs::remove_file(&self.temp);
         self.done = true;
         let target = layout::revision_file(&name, revision);
-        layout::replace_link(&dir, &layout::tag_link(&name, LATEST), &target)?;
-        if options.make_current {
-            layout::replace_link(&dir, &layout::tag_link(&name, CURRENT), &target)?;
-            layout::replace_link(&dir, &name, &target)?;
+        let moved = (|| -> io::Result<()> {
+            layout::replace_link(&dir, &layout::tag_link(&name, LATEST), &target)?;
+            if options.make_current {
+                layout::replace_link(&dir, &layout::tag_link(&name, CURRENT), &target)?;
+                layout::replace_link(&dir, &name, &target)?;
+            }
+            layout::sync_dir(&dir)
+        })();
+        if let Err(e) = moved {
+            // Not acknowledged, so not kept: put the links back where they
+            // were and remove the revision (best effort; a full disk still
+            // lets names be removed).
+            let before = [
+                (layout::tag_link(&name, LATEST), scan.link(LATEST)),
+                (layout::tag_link(&name, CURRENT), scan.link(CURRENT)),
+                (name.clone(), scan.link(CURRENT)),
+            ];
+            for (link, old) in before {
+                let _ = match old {
+                    Some(n) => layout::replace_link(&dir, &link, &layout::revision_file(&name, n)),
+                    None => layout::remove_if_present(&dir.join(&link)).map(drop),
+                };
+            }
+            let _ = layout::remove_if_present(&dir.join(&target));
+            let _ = layout::sync_dir(&dir);
+            return Err(e.into());
         }
-        layout::sync_dir(&dir)?;
         repo.record(
             &self.file,
             Action::Checkin,

@@ -163,3 +163,25 @@ fn an_upload_dropped_before_commit_leaves_nothing() {
     assert_eq!((same.revision, same.created), (1, false));
     assert!(hidden(repo.root()).is_empty());
 }
+
+#[test]
+fn a_check_in_that_fails_after_the_revision_is_linked_leaves_nothing_visible() {
+    let f = Fixture::new();
+    f.put("/r/f.txt", b"one");
+    // Make the `latest` link impossible to replace: a folder in its place
+    // (rename(2) of a link over a folder fails), as a full disk would fail it.
+    fs::remove_file(f.root().join("f.txt~latest")).unwrap();
+    fs::create_dir(f.root().join("f.txt~latest")).unwrap();
+    let r = f.put("/r/f.txt", b"two");
+    assert_eq!(r.refusal().0, 500);
+    assert_eq!(regular_files(&f.root()), ["f.txt~1"]);
+    assert!(
+        hidden(&f.root()).is_empty(),
+        "left: {:?}",
+        hidden(&f.root())
+    );
+    let l = links(&f.root());
+    assert_eq!(l["f.txt"], "f.txt~1");
+    assert_eq!(l["f.txt~current"], "f.txt~1");
+    assert_eq!(f.get("/r/f.txt").ok_text(), "one");
+}

@@ -353,3 +353,25 @@ fn reserved_repository_names_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_stale_if_match_on_put_is_refused_before_the_body_is_read() {
+    use gatehouse_depot::{DepotRequest, Plan};
+    let f = Fixture::new();
+    f.put("/r/f.txt", b"a");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("if-match", "\"7\"".parse().unwrap());
+    let plan = f.depot.plan(&DepotRequest {
+        method: &Method::PUT,
+        path: "/r/f.txt",
+        query: None,
+        headers: &headers,
+        mount: "/depot",
+        user: None,
+    });
+    match plan {
+        Plan::Answer(a) => assert_eq!(a.status, StatusCode::PRECONDITION_FAILED),
+        other => panic!("expected a 412 answer at once, got {other:?}"),
+    }
+    assert!(hidden(&f.root()).is_empty());
+}
