@@ -21,6 +21,38 @@ pub struct ProxyConfig {
     /// copy for reading.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretEntry>,
+    /// Repositories of versioned files, by `namespace/name`, in that order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depots: Vec<DepotConfig>,
+}
+
+/// A `DepotRepo` as a proxy serves it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DepotConfig {
+    /// `namespace/name` of the DepotRepo; its folder under the data dir.
+    pub id: String,
+    /// Revisions kept of each file; all when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
+    /// Which groups a GET may see; all when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<GroupFilter>,
+    /// The largest revision taken, in bytes.
+    pub max_file_size: u64,
+    /// Browser origins allowed to write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_write_origins: Vec<String>,
+}
+
+/// Group names, each exact or (ending in `.`) a prefix.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum GroupFilter {
+    /// Only these groups (and no top-level file) are visible.
+    Allow(Vec<String>),
+    /// Every group but these is visible.
+    Deny(Vec<String>),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -94,6 +126,9 @@ pub enum BackendTarget {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cache_control: Option<String>,
     },
+    /// Repositories of versioned files, by `namespace/name` (each one of
+    /// the config's `depots`), served at the matched path prefix.
+    Depot { repos: Vec<String> },
     /// A reference that could not be resolved: its share is answered 500.
     Unresolved { reason: String },
 }
@@ -105,6 +140,7 @@ impl ProxyConfig {
             revision: String::new(),
             routes,
             secrets: Vec::new(),
+            depots: Vec::new(),
         };
         config.revision = config.content_revision();
         config
@@ -136,8 +172,9 @@ impl ProxyConfig {
             revision: _,
             routes,
             secrets,
+            depots,
         } = self;
-        *routes == other.routes && *secrets == other.secrets
+        *routes == other.routes && *secrets == other.secrets && *depots == other.depots
     }
 
     /// The config for copies people can read (`GET /config`, the
@@ -147,6 +184,7 @@ impl ProxyConfig {
             revision: self.revision.clone(),
             routes: self.routes.clone(),
             secrets: self.secrets.iter().map(SecretEntry::redacted).collect(),
+            depots: self.depots.clone(),
         }
     }
 
@@ -173,6 +211,13 @@ mod tests {
         };
         let mut config = ProxyConfig::new(vec![route]);
         config.secrets = vec![secret("v")];
+        config.depots = vec![DepotConfig {
+            id: "default/configs".into(),
+            depth: None,
+            groups: None,
+            max_file_size: 1024,
+            cors_write_origins: Vec::new(),
+        }];
         config.revision = config.content_revision();
         let json = serde_json::to_value(&config).unwrap();
         let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();

@@ -5,6 +5,7 @@
 
 pub mod compile;
 pub mod config;
+pub mod depot_repo;
 pub mod diagnostic;
 pub mod duration;
 pub mod locate;
@@ -16,6 +17,7 @@ pub mod table;
 
 pub use compile::{Compiled, KnownService, Resources, compile};
 pub use config::ProxyConfig;
+pub use depot_repo::{DepotRepo, DepotRepoSpec};
 pub use diagnostic::{Diagnostic, Severity};
 pub use resource::{Kind, ResourceId};
 pub use route::{Route, RouteSpec};

@@ -5,8 +5,9 @@
 use serde_yaml::Value;
 
 use crate::compile::{Compiled, Resources, compile};
+use crate::depot_repo::DepotRepo;
 use crate::resource::{Kind, ResourceId};
-use crate::route::Route;
+use crate::route::{DEFAULT_CLASS, Route};
 
 pub const GROUP: &str = "gatehouse.dev";
 pub const API_VERSION: &str = "gatehouse.dev/v1alpha1";
@@ -24,12 +25,14 @@ pub struct Sourced<T> {
 #[derive(Clone, Debug)]
 pub enum Resource {
     Route(Box<Route>),
+    DepotRepo(Box<DepotRepo>),
 }
 
 impl Resource {
     pub fn id(&self) -> ResourceId {
         match self {
             Resource::Route(route) => ResourceId::route(route),
+            Resource::DepotRepo(repo) => ResourceId::depot_repo(repo),
         }
     }
 }
@@ -86,20 +89,37 @@ impl Manifests {
     }
 
     pub fn routes(&self) -> impl Iterator<Item = Sourced<&Route>> {
-        // A `map` while Route is the only kind; a `filter_map` once there are more.
-        self.resources.iter().map(|r| match &r.value {
-            Resource::Route(route) => Sourced {
+        self.resources.iter().filter_map(|r| match &r.value {
+            Resource::Route(route) => Some(Sourced {
                 value: route.as_ref(),
                 origin: r.origin.clone(),
-            },
+            }),
+            _ => None,
         })
     }
 
-    /// Compiles the Routes read (default class, Services unchecked, as local
-    /// mode and `check` do); each diagnostic carries its resource's `file:line`.
+    pub fn depot_repos(&self) -> impl Iterator<Item = Sourced<&DepotRepo>> {
+        self.resources.iter().filter_map(|r| match &r.value {
+            Resource::DepotRepo(repo) => Some(Sourced {
+                value: repo.as_ref(),
+                origin: r.origin.clone(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Compiles every resource read (default class, Services unchecked, as
+    /// local mode and `check` do); each diagnostic carries its resource's
+    /// `file:line`.
     pub fn compile(&self) -> Compiled {
         let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
-        let mut compiled = compile(Resources::routes(&routes));
+        let depot_repos: Vec<DepotRepo> = self.depot_repos().map(|r| r.value.clone()).collect();
+        let mut compiled = compile(Resources {
+            routes: &routes,
+            depot_repos: &depot_repos,
+            services: None,
+            class: DEFAULT_CLASS,
+        });
         for diagnostic in &mut compiled.diagnostics {
             let Some(&at) = self.by_id.get(&diagnostic.resource) else {
                 continue;
@@ -215,6 +235,12 @@ impl Manifests {
                     .namespace
                     .get_or_insert_with(|| namespace.to_owned());
                 Resource::Route(Box::new(route))
+            }),
+            Kind::DepotRepo => serde_yaml::from_str::<DepotRepo>(doc).map(|mut repo| {
+                repo.metadata
+                    .namespace
+                    .get_or_insert_with(|| namespace.to_owned());
+                Resource::DepotRepo(Box::new(repo))
             }),
         };
         let resource = match read {
@@ -489,13 +515,13 @@ spec:
     #[test]
     fn unsupported_kinds_and_versions_are_named() {
         let mut m = Manifests::default();
-        m.read("k.yaml", "apiVersion: gatehouse.dev/v1alpha1\nkind: DepotRepo\nmetadata: {name: d}\n---\napiVersion: gatehouse.dev/v2\nkind: Route\nmetadata: {name: r}\n---\nkind: Route\n");
+        m.read("k.yaml", "apiVersion: gatehouse.dev/v1alpha1\nkind: MockProvision\nmetadata: {name: d}\n---\napiVersion: gatehouse.dev/v2\nkind: Route\nmetadata: {name: r}\n---\nkind: Route\n");
         let messages: Vec<_> = m.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(messages.len(), 3, "{messages:?}");
         assert!(
             messages[0].starts_with(
-                "k.yaml:1: error: DepotRepo default/d: kind `DepotRepo` is not served"
-            ) && messages[0].ends_with("the kinds are Route"),
+                "k.yaml:1: error: MockProvision default/d: kind `MockProvision` is not served"
+            ) && messages[0].ends_with("the kinds are DepotRepo and Route"),
             "{}",
             messages[0]
         );

@@ -9,16 +9,18 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Route,
+    DepotRepo,
 }
 
 impl Kind {
     /// Every kind, in the order messages list them.
-    pub const ALL: &'static [Kind] = &[Kind::Route];
+    pub const ALL: &'static [Kind] = &[Kind::DepotRepo, Kind::Route];
 
     /// The name written in a manifest's `kind:`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Route => "Route",
+            Kind::DepotRepo => "DepotRepo",
         }
     }
 
@@ -27,7 +29,7 @@ impl Kind {
         Kind::ALL.iter().copied().find(|k| k.as_str() == kind)
     }
 
-    /// `Route` today; `DepotRepo, MockProvision and Route` as kinds are added.
+    /// `DepotRepo and Route`, as messages list the kinds.
     pub fn list() -> String {
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
         match names.split_last() {
@@ -35,6 +37,22 @@ impl Kind {
             Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
             None => String::new(),
         }
+    }
+}
+
+/// `4 Route(s)`, or `4 Route(s) and 1 DepotRepo(s)`: how many of each
+/// kind, Routes always, the others when there are some.
+pub fn tally(kinds: impl IntoIterator<Item = Kind>) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for kind in kinds {
+        *counts.entry(kind).or_insert(0usize) += 1;
+    }
+    let routes = counts.remove(&Kind::Route).unwrap_or(0);
+    let mut parts = vec![format!("{routes} Route(s)")];
+    parts.extend(counts.iter().map(|(kind, n)| format!("{n} {kind}(s)")));
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
     }
 }
 
@@ -71,6 +89,15 @@ impl ResourceId {
         )
     }
 
+    /// A DepotRepo's id, in `default` when it names no namespace.
+    pub fn depot_repo(repo: &crate::depot_repo::DepotRepo) -> Self {
+        ResourceId::new(
+            Kind::DepotRepo,
+            repo.metadata.namespace.as_deref().unwrap_or("default"),
+            repo.metadata.name.as_deref().unwrap_or(""),
+        )
+    }
+
     /// The id of a resource the config keys by `namespace/name` (a
     /// `RouteConfig::id`); a key without `/` is a name in `default`.
     pub fn from_key(kind: Kind, key: &str) -> Self {
@@ -101,6 +128,16 @@ mod tests {
         let id = ResourceId::new(Kind::Route, "shop", "cart");
         assert_eq!(id.to_string(), "Route shop/cart");
         assert_eq!(id.key(), "shop/cart");
+    }
+
+    #[test]
+    fn a_tally_names_routes_always_and_other_kinds_when_present() {
+        assert_eq!(tally([]), "0 Route(s)");
+        assert_eq!(tally([Kind::Route, Kind::Route]), "2 Route(s)");
+        assert_eq!(
+            tally([Kind::DepotRepo, Kind::Route]),
+            "1 Route(s) and 1 DepotRepo(s)"
+        );
     }
 
     #[test]

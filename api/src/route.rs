@@ -213,11 +213,11 @@ pub struct RequestRedirect {
     pub status_code: Option<u16>,
 }
 
-/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`) is set.
+/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`, `depot`) is set.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) == 1",
-    "message": "set exactly one of service, url or static"
+    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) + (has(self.depot) ? 1 : 0) == 1",
+    "message": "set exactly one of service, url, static or depot"
 }]))]
 #[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
@@ -238,7 +238,26 @@ pub struct Backend {
     /// Files from a folder on the proxy's disk, served as nginx's `root` would.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "static")]
     pub static_files: Option<StaticFiles>,
+    /// Repositories of versioned files (DepotRepos), served with
+    /// HouseDepot's API at the rule's path prefix: `<prefix>/all`,
+    /// `<prefix>/<repo>/<file>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depot: Option<DepotBackend>,
 }
+
+/// The DepotRepos a `depot` backend serves.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DepotBackend {
+    /// DepotRepos of the Route's namespace, by name. Unset: every
+    /// DepotRepo of the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_DEPOT_REPOS))]
+    pub repos: Option<Vec<String>>,
+}
+
+/// DepotRepos one `depot` backend names.
+pub const MAX_DEPOT_REPOS: usize = 64;
 
 /// A folder served as a static site. The request path is looked up below
 /// `root` as it is (nginx's `root`); strip a prefix with a URLRewrite filter.

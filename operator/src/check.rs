@@ -5,14 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use gatehouse_api::Route;
-use gatehouse_api::manifest::Manifests;
+use gatehouse_api::manifest::{Manifests, Resource};
 
 /// What a check found; `errors > 0` fails it.
 pub(crate) struct Report {
     pub lines: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
-    pub routes: usize,
+    /// `3 Route(s)`, `3 Route(s) and 1 DepotRepo(s)`: what was read.
+    pub read: String,
     /// Folders (as given) with a relative static root: local mode's
     /// manifests, which `gatehouse-proxy --check` checks as they are served.
     pub local_mode: Vec<String>,
@@ -32,10 +33,9 @@ pub(crate) fn check(paths: &[PathBuf]) -> Report {
                             let first_new = manifests.resources.len();
                             manifests.read(&file.display().to_string(), &text);
                             let folder = local_mode_folder(path, &file);
-                            let relative = manifests
-                                .routes()
-                                .skip(first_new)
-                                .any(|route| has_relative_root(route.value));
+                            let relative = manifests.resources[first_new..].iter().any(
+                                |r| matches!(&r.value, Resource::Route(route) if has_relative_root(route)),
+                            );
                             if relative && !local_mode.contains(&folder) {
                                 local_mode.push(folder);
                             }
@@ -60,7 +60,7 @@ pub(crate) fn check(paths: &[PathBuf]) -> Report {
     Report {
         errors: unreadable + manifests.errors.len() + compile_errors,
         warnings: compiled.diagnostics.len() - compile_errors,
-        routes: manifests.routes().count(),
+        read: gatehouse_api::resource::tally(manifests.resources.iter().map(|r| r.value.id().kind)),
         lines,
         local_mode,
     }

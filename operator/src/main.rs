@@ -28,7 +28,12 @@ enum Command {
     /// Watch Routes and program the proxies (in a Pod, or locally with a kubeconfig).
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (`kubectl apply -f -`).
-    Crds,
+    Crds {
+        /// Write each CRD to its own file in this folder instead
+        /// (`route.yaml`, `depotrepo.yaml`), as `crds/` holds them.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Compile manifests offline, as for a cluster, and print every finding
     /// with file and line; exit 1 when any is an error. (Local mode's
     /// manifests: `gatehouse-proxy --check --manifests DIR`.)
@@ -55,10 +60,17 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Crds => {
+        Command::Crds { out_dir: None } => {
             print!("{}", crds::yaml());
             ExitCode::SUCCESS
         }
+        Command::Crds { out_dir: Some(dir) } => match crds::write_files(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: --out-dir {}: cannot write: {err}", dir.display());
+                ExitCode::from(2)
+            }
+        },
         Command::Check { paths } => {
             let report = check::check(&paths);
             for line in &report.lines {
@@ -70,8 +82,8 @@ fn main() -> ExitCode {
                 );
             }
             println!(
-                "{} Route(s) checked as the operator compiles them for a cluster: {} error(s), {} warning(s)",
-                report.routes, report.errors, report.warnings
+                "{} checked as the operator compiles them for a cluster: {} error(s), {} warning(s)",
+                report.read, report.errors, report.warnings
             );
             if report.errors > 0 {
                 ExitCode::from(1)

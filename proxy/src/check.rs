@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 
+use gatehouse_api::resource::{Kind, tally};
+
 use crate::config::{embedded, local};
 use crate::{Settings, Source, State, load_static_root, read_config_file};
 
@@ -13,8 +15,8 @@ pub struct Report {
     pub source: String,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
-    /// Routes the proxy would serve; 0 when refused.
-    pub routes: usize,
+    /// What the proxy would serve (`4 Route(s)`); nothing when refused.
+    pub served: String,
 }
 
 impl Report {
@@ -23,7 +25,7 @@ impl Report {
             source,
             errors: Vec::new(),
             warnings: Vec::new(),
-            routes: 0,
+            served: tally([]),
         }
     }
 
@@ -36,8 +38,8 @@ impl Report {
         );
         if self.errors.is_empty() {
             format!(
-                "{}: {} Route(s) checked as the proxy loads them at start: {counts}",
-                self.source, self.routes
+                "{}: {} checked as the proxy loads them at start: {counts}",
+                self.source, self.served
             )
         } else {
             format!(
@@ -48,6 +50,12 @@ impl Report {
     }
 }
 
+/// What a config serves, by kind.
+pub(crate) fn served(config: &gatehouse_api::ProxyConfig) -> String {
+    let routes = config.routes.iter().map(|_| Kind::Route);
+    tally(routes.chain(config.depots.iter().map(|_| Kind::DepotRepo)))
+}
+
 /// Loads the flags' config source into a state nothing serves.
 pub fn check(settings: &Settings) -> Report {
     let state = State::new();
@@ -56,9 +64,9 @@ pub fn check(settings: &Settings) -> Report {
             let mut report = Report::new(format!("--config-file {}", path.display()));
             match read_config_file(path) {
                 Ok(config) => {
-                    let routes = config.routes.len();
+                    let served = served(&config);
                     match state.apply(config, "file") {
-                        Ok(_) => report.routes = routes,
+                        Ok(_) => report.served = served,
                         Err(errors) => report.errors = errors,
                     }
                 }
@@ -69,7 +77,7 @@ pub fn check(settings: &Settings) -> Report {
         Source::StaticRoot(root) => {
             let mut report = Report::new(format!("--static-root {}", root.display()));
             match load_static_root(root, &state) {
-                Ok(()) => report.routes = 1,
+                Ok(()) => report.served = tally([Kind::Route]),
                 Err(errors) => report.errors = errors,
             }
             report
@@ -102,7 +110,7 @@ fn folder(report: &mut Report, state: &State, dir: &std::path::Path) {
     let outcome = local::load(state, local::read_folder(dir), "check");
     report.warnings = outcome.warnings;
     match outcome.applied {
-        Ok(_) => report.routes = outcome.routes,
+        Ok(_) => report.served = outcome.served,
         Err(errors) => report.errors = errors,
     }
 }

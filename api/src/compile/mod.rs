@@ -5,6 +5,7 @@
 mod backends;
 mod bounds;
 mod conflicts;
+mod depot_repos;
 mod filters;
 mod findings;
 mod matches;
@@ -14,6 +15,7 @@ mod verify;
 use std::cmp::Ordering;
 
 use crate::config::{ProxyConfig, RouteConfig, RuleConfig};
+use crate::depot_repo::DepotRepo;
 use crate::diagnostic::Diagnostic;
 use crate::duration::parse_duration;
 use crate::resource::{Kind, ResourceId};
@@ -33,6 +35,8 @@ pub struct KnownService {
 #[derive(Clone, Copy, Debug)]
 pub struct Resources<'a> {
     pub routes: &'a [Route],
+    /// Repositories of versioned files (`depot_repos.rs`).
+    pub depot_repos: &'a [DepotRepo],
     /// The cluster's Services; `None` when unknown (local mode), in which case
     /// service backends are sent to `name.namespace.svc:port` unchecked.
     pub services: Option<&'a [KnownService]>,
@@ -44,6 +48,7 @@ impl<'a> Resources<'a> {
     pub fn routes(routes: &'a [Route]) -> Self {
         Resources {
             routes,
+            depot_repos: &[],
             services: None,
             class: DEFAULT_CLASS,
         }
@@ -55,7 +60,8 @@ pub struct Compiled {
     pub config: ProxyConfig,
     /// Errors (the resource was left out) and warnings, in input order.
     pub diagnostics: Vec<Diagnostic>,
-    /// Every Route of our class accepted into the config.
+    /// Every resource accepted into the config: Routes of our class, then
+    /// DepotRepos.
     pub accepted: Vec<ResourceId>,
 }
 
@@ -74,10 +80,17 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
     routes.sort_by(|a, b| precedence(a, b));
 
     let mut diagnostics = Vec::new();
+    // Repositories first: the Routes' `depot` backends name them.
+    let depots = depot_repos::lower_all(resources.depot_repos, &mut diagnostics);
+    let depot_ids: Vec<String> = depots.iter().map(|d| d.id.clone()).collect();
+    let refs = Refs {
+        services: resources.services,
+        depots: &depot_ids,
+    };
     let mut accepted = Vec::new();
     for route in &routes {
         let mut findings = Findings::new(ResourceId::route(route));
-        let lowered = lower_route(route, resources.services, &mut findings);
+        let lowered = lower_route(route, &refs, &mut findings);
         let rejected = findings.has_errors();
         diagnostics.extend(findings.into_diagnostics());
         if !rejected {
@@ -86,12 +99,21 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
     }
     diagnostics.extend(conflicts::find(&accepted));
 
-    Compiled {
-        accepted: accepted
+    let mut accepted_ids: Vec<ResourceId> = accepted
+        .iter()
+        .map(|r| ResourceId::from_key(Kind::Route, &r.id))
+        .collect();
+    accepted_ids.extend(
+        depots
             .iter()
-            .map(|r| ResourceId::from_key(Kind::Route, &r.id))
-            .collect(),
-        config: ProxyConfig::new(accepted),
+            .map(|d| ResourceId::from_key(Kind::DepotRepo, &d.id)),
+    );
+    let mut config = ProxyConfig::new(accepted);
+    config.depots = depots;
+    config.revision = config.content_revision();
+    Compiled {
+        accepted: accepted_ids,
+        config,
         diagnostics,
     }
 }
@@ -114,11 +136,15 @@ fn precedence(a: &Route, b: &Route) -> Ordering {
         .then_with(|| route_id(a).cmp(&route_id(b)))
 }
 
-fn lower_route(
-    route: &Route,
-    services: Option<&[KnownService]>,
-    findings: &mut Findings,
-) -> RouteConfig {
+/// What a Route's backends may refer to.
+pub(super) struct Refs<'a> {
+    /// The cluster's Services; `None` when unknown (local mode).
+    pub(super) services: Option<&'a [KnownService]>,
+    /// The config's repositories, by `namespace/name`.
+    pub(super) depots: &'a [String],
+}
+
+fn lower_route(route: &Route, refs: &Refs<'_>, findings: &mut Findings) -> RouteConfig {
     let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
     bounds::check(route, findings);
     for (i, host) in route.spec.hostnames.iter().enumerate() {
@@ -140,7 +166,7 @@ fn lower_route(
         .enumerate()
         .map(|(i, rule)| {
             let field = format!("spec.rules[{i}]");
-            lower_rule(rule, &field, namespace, services, findings)
+            lower_rule(rule, &field, namespace, refs, findings)
         })
         .collect();
     RouteConfig {
@@ -154,13 +180,13 @@ fn lower_rule(
     rule: &RouteRule,
     field: &str,
     namespace: &str,
-    services: Option<&[KnownService]>,
+    refs: &Refs<'_>,
     findings: &mut Findings,
 ) -> RuleConfig {
     let matches = matches::lower(&rule.matches, field, findings);
     let filters = filters::lower(rule, &matches, field, findings);
     let errors_before = findings.error_count();
-    let backends = backends::lower(rule, field, namespace, services, findings);
+    let backends = backends::lower(rule, field, namespace, refs, findings);
     // A backend left out for its own error already names the problem; a
     // warning that the rule then has none would only mislead.
     let backends_failed = findings.error_count() > errors_before;

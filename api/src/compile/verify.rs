@@ -5,13 +5,14 @@
 use super::backends::{check_target, duplicate_name, weight_problem};
 use super::findings::Findings;
 use super::names::check_hostname;
-use super::{filters, matches};
+use super::{depot_repos, filters, matches};
 use crate::config::{BackendConfig, BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
 use crate::resource::{Kind, ResourceId};
 
 /// Every error in `config`, each naming its field (`routes[0].rules[1]…`).
 pub fn verify(config: &ProxyConfig) -> Vec<String> {
     let mut errors = Vec::new();
+    let depot_ids: Vec<String> = config.depots.iter().map(|d| d.id.clone()).collect();
     for (r, route) in config.routes.iter().enumerate() {
         let at = format!("routes[{r}]");
         let mut findings = Findings::new(ResourceId::from_key(Kind::Route, &route.id));
@@ -42,8 +43,34 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
             }
         }
         for (i, rule) in route.rules.iter().enumerate() {
-            verify_rule(rule, &format!("{at}.rules[{i}]"), &mut findings);
+            verify_rule(rule, &format!("{at}.rules[{i}]"), &depot_ids, &mut findings);
         }
+        errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
+    }
+    for (i, depot) in config.depots.iter().enumerate() {
+        let mut findings = Findings::new(ResourceId::from_key(Kind::DepotRepo, &depot.id));
+        let id_ok = depot
+            .id
+            .split_once('/')
+            .is_some_and(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'));
+        if !id_ok {
+            findings.error(
+                format!("depots[{i}].id"),
+                "InvalidDepotRepo",
+                format!(
+                    "`{}` is not `namespace/name`: give each DepotRepo its namespace and name",
+                    depot.id
+                ),
+            );
+        }
+        if let Some(first) = config.depots[..i].iter().position(|o| o.id == depot.id) {
+            findings.error(
+                format!("depots[{i}].id"),
+                "DuplicateDepotRepo",
+                format!("depots[{first}] has the same id: each DepotRepo appears once"),
+            );
+        }
+        depot_repos::check(depot, &depot_repos::Fields::Config(i), &mut findings);
         errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
     }
     for (i, secret) in config.secrets.iter().enumerate() {
@@ -63,7 +90,7 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
     errors
 }
 
-fn verify_rule(rule: &RuleConfig, field: &str, findings: &mut Findings) {
+fn verify_rule(rule: &RuleConfig, field: &str, depots: &[String], findings: &mut Findings) {
     if rule.matches.is_empty() {
         findings.error(
             format!("{field}.matches"),
@@ -112,7 +139,7 @@ fn verify_rule(rule: &RuleConfig, field: &str, findings: &mut Findings) {
             format!("{backend} ms is longer than requestTimeoutMs ({request} ms): make it at most the request timeout"),
         );
     }
-    verify_backends(&rule.backends, field, findings);
+    verify_backends(&rule.backends, field, depots, findings);
     for (name, timeout) in [
         ("requestTimeoutMs", rule.request_timeout_ms),
         ("backendTimeoutMs", rule.backend_timeout_ms),
@@ -127,7 +154,12 @@ fn verify_rule(rule: &RuleConfig, field: &str, findings: &mut Findings) {
     }
 }
 
-fn verify_backends(backends: &[BackendConfig], rule_field: &str, findings: &mut Findings) {
+fn verify_backends(
+    backends: &[BackendConfig],
+    rule_field: &str,
+    depots: &[String],
+    findings: &mut Findings,
+) {
     for (i, backend) in backends.iter().enumerate() {
         let field = format!("{rule_field}.backends[{i}]");
         if backend.name.is_empty() {
@@ -148,7 +180,12 @@ fn verify_backends(backends: &[BackendConfig], rule_field: &str, findings: &mut 
             findings.error(format!("{field}.weight"), "InvalidWeight", problem);
         }
         if !matches!(backend.target, BackendTarget::Unresolved { .. }) {
-            check_target(&backend.target, &format!("{field}.target"), findings);
+            check_target(
+                &backend.target,
+                depots,
+                &format!("{field}.target"),
+                findings,
+            );
         }
     }
 }

@@ -640,6 +640,7 @@ fn compile_with_services(spec: &str) -> Compiled {
     let known = services();
     compile(Resources {
         routes: &routes,
+        depot_repos: &[],
         services: Some(&known),
         class: "gatehouse",
     })
@@ -1193,6 +1194,7 @@ fn only_routes_of_our_class_are_compiled() {
 
     let c = compile(Resources {
         routes: &routes,
+        depot_repos: &[],
         services: None,
         class: "feature-x",
     });

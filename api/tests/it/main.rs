@@ -2,4 +2,5 @@
 //! so the crate's tests link once.
 
 mod compile;
+mod depot_repos;
 mod table;

@@ -144,14 +144,16 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         let routes = watched.routes();
         let services = watched.services();
+        let depot_repos = watched.depot_repos();
         let compiled = compile(Resources {
             routes: &routes,
+            depot_repos: &depot_repos,
             services: Some(&services),
             class: &args.class,
         });
         if compiled.config.revision != last_revision {
             let revision = &compiled.config.revision;
-            tracing::info!(%revision, routes = compiled.accepted.len(), "compiled");
+            tracing::info!(%revision, resources = compiled.accepted.len(), "compiled");
             last_revision = revision.clone();
         }
         let endpoints = watched.proxy_endpoints();

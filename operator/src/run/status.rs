@@ -205,6 +205,7 @@ mod tests {
         let recorder = api_server::recorder(client);
         let compiled = compile(Resources {
             routes,
+            depot_repos: &[],
             services: None,
             class: DEFAULT_CLASS,
         });

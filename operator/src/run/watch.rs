@@ -1,11 +1,12 @@
-//! The operator's view of the cluster: reflector stores of Routes, Services
-//! and proxy Pods, and one signal that any of them changed.
+//! The operator's view of the cluster: reflector stores of Routes,
+//! DepotRepos, Services and proxy Pods, and one signal that any of them
+//! changed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use gatehouse_api::{KnownService, Route};
+use gatehouse_api::{DepotRepo, KnownService, Route};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
@@ -23,6 +24,7 @@ use super::proxies::Endpoint;
 pub(super) struct Watched {
     // A malformed Route must not stop the watch: it arrives as an error value.
     routes: Store<DeserializeGuard<Route>>,
+    depot_repos: Store<DeserializeGuard<DepotRepo>>,
     services: Store<Service>,
     pods: Store<Pod>,
     changed: Arc<Notify>,
@@ -39,6 +41,10 @@ impl Watched {
                 ),
                 None => (Api::all(client.clone()), Api::all(client.clone())),
             };
+        let depot_repos_api: Api<DeserializeGuard<DepotRepo>> = match &args.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
         let pods_api: Api<Pod> = Api::namespaced(client, &args.operator_namespace);
         let pods_config = watcher::Config::default().labels(&args.proxy_selector);
         Watched {
@@ -46,6 +52,12 @@ impl Watched {
             // writes must not wake us. Any change of a Service or Pod does.
             routes: spawn_reflector(
                 routes_api,
+                watcher::Config::default(),
+                changed.clone(),
+                |m| m.generation.map(|g| g.to_string()),
+            ),
+            depot_repos: spawn_reflector(
+                depot_repos_api,
                 watcher::Config::default(),
                 changed.clone(),
                 |m| m.generation.map(|g| g.to_string()),
@@ -65,6 +77,7 @@ impl Watched {
 
     pub(super) async fn wait_until_ready(&self) {
         let _ = self.routes.wait_until_ready().await;
+        let _ = self.depot_repos.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
         let _ = self.pods.wait_until_ready().await;
     }
@@ -76,6 +89,16 @@ impl Watched {
 
     pub(super) fn routes(&self) -> Vec<Route> {
         super::valid_routes(&self.routes.state())
+    }
+
+    /// DepotRepos that deserialised; one that did not is left out (the
+    /// API server's schema refuses most such objects before they exist).
+    pub(super) fn depot_repos(&self) -> Vec<DepotRepo> {
+        self.depot_repos
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok().cloned())
+            .collect()
     }
 
     /// Routes that did not deserialise, with their metadata and the error.

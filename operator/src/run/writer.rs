@@ -124,6 +124,7 @@ mod tests {
         )];
         let compiled = compile(Resources {
             routes: &routes,
+            depot_repos: &[],
             services: None,
             class: gatehouse_api::route::DEFAULT_CLASS,
         });

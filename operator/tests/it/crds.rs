@@ -15,13 +15,42 @@ fn generated() -> String {
 
 #[test]
 fn the_committed_crds_match_the_code() {
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/route.yaml"))
-            .unwrap();
-    assert!(
-        committed == generated(),
-        "crds/route.yaml is stale: run `cargo run -p gatehouse-operator -- crds > crds/route.yaml` and commit it"
-    );
+    let out = tempdir();
+    let status = Command::new(env!("CARGO_BIN_EXE_gatehouse-operator"))
+        .args(["crds", "--out-dir"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/../crds");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let fresh = std::fs::read_to_string(out.join(&name)).unwrap();
+        let kept = std::fs::read_to_string(format!("{committed}/{name}")).unwrap_or_default();
+        assert!(
+            kept == fresh,
+            "crds/{name} is stale or missing: run `cargo run -p gatehouse-operator -- crds --out-dir crds` and commit it"
+        );
+        files.push(name);
+    }
+    files.sort();
+    assert_eq!(files, ["depotrepo.yaml", "route.yaml"]);
+    // The one stream `crds` prints is the files, one after another.
+    let stream: String = generated();
+    for name in &files {
+        let fresh = std::fs::read_to_string(out.join(name)).unwrap();
+        let body = fresh.split_once("---\n").unwrap().1;
+        assert!(stream.contains(body), "{name} is not in `crds`'s output");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gh-crds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn route_schema() -> serde_json::Value {
@@ -40,7 +69,7 @@ fn backends_need_exactly_one_kind_and_a_weight_in_range() {
         .as_array()
         .expect("a CEL rule on backends");
     let rule = rules[0]["rule"].as_str().unwrap();
-    for kind in ["service", "url", "static"] {
+    for kind in ["service", "url", "static", "depot"] {
         assert!(rule.contains(&format!("has(self.{kind})")), "{rule}");
     }
     assert!(rule.ends_with("== 1"), "{rule}");
@@ -72,4 +101,52 @@ fn the_crd_is_structural_with_status_printer_columns_and_a_short_name() {
     let filter_types = &version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["rules"]
         ["items"]["properties"]["filters"]["items"]["properties"]["type"]["enum"];
     assert_eq!(filter_types.as_array().unwrap().len(), 4);
+}
+
+fn crd_named(name: &str) -> serde_json::Value {
+    generated()
+        .split("---\n")
+        .skip(1)
+        .map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).unwrap())
+        .find(|crd| crd["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no CRD {name} in `crds`"))
+}
+
+#[test]
+fn the_depot_repo_crd_has_status_columns_and_its_option_rules() {
+    let crd = crd_named("depotrepos.gatehouse.dev");
+    assert_eq!(crd["spec"]["scope"], "Namespaced");
+    assert_eq!(crd["spec"]["names"]["kind"], "DepotRepo");
+    let version = &crd["spec"]["versions"][0];
+    assert_eq!(version["name"], "v1alpha1");
+    assert_eq!(version["subresources"]["status"], serde_json::json!({}));
+    let columns: Vec<(&str, &str)> = version["additionalPrinterColumns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("Files", "integer"),
+            ("Bytes", "integer"),
+            ("Last change", "date"),
+            ("Ready", "string"),
+            ("Age", "date")
+        ]
+    );
+    let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+    assert_eq!(spec["depth"]["minimum"], 1.0);
+    assert!(
+        spec["maxFileSize"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("Mi")
+    );
+    assert_eq!(spec["corsWriteOrigins"]["maxItems"], 16);
+    let groups_rule = spec["groups"]["x-kubernetes-validations"][0]["rule"]
+        .as_str()
+        .unwrap();
+    assert_eq!(groups_rule, "has(self.allow) != has(self.deny)");
 }

@@ -71,6 +71,9 @@ impl Backend {
                 )?;
                 Backend::Static(Arc::new(site))
             }
+            BackendTarget::Depot { .. } => Backend::Unresolved(
+                "the depot backend is not served by this build of the proxy yet".to_owned(),
+            ),
             BackendTarget::Unresolved { reason } => Backend::Unresolved(reason.clone()),
         })
     }

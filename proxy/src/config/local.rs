@@ -32,8 +32,9 @@ pub(crate) fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Ve
         manifests.read(name, text);
         let base = manifest_folder(name);
         for resource in &mut manifests.resources[first_new..] {
-            let Resource::Route(route) = &mut resource.value;
-            resolve_static_roots(route, &base);
+            if let Resource::Route(route) = &mut resource.value {
+                resolve_static_roots(route, &base);
+            }
         }
     }
     let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
@@ -152,8 +153,8 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub(crate) struct Outcome {
     /// Findings that do not stop the config (only known once it compiles).
     pub warnings: Vec<String>,
-    /// Routes in the compiled config.
-    pub routes: usize,
+    /// What the compiled config serves (`4 Route(s)`).
+    pub served: String,
     /// Swapped in, or every error that rejected the config whole.
     pub applied: Result<Applied, Vec<String>>,
 }
@@ -168,14 +169,14 @@ pub(crate) fn load(
     match files.and_then(|files| compile_manifests(&files)) {
         Ok(loaded) => Outcome {
             warnings: loaded.warnings,
-            routes: loaded.config.routes.len(),
+            served: crate::check::served(&loaded.config),
             applied: state.apply(loaded.config, source),
         },
         Err(errors) => {
             state.metrics.config_applied(source, false);
             Outcome {
                 warnings: Vec::new(),
-                routes: 0,
+                served: String::new(),
                 applied: Err(errors),
             }
         }
@@ -195,8 +196,8 @@ pub(crate) fn apply(
     match outcome.applied {
         Ok(applied) if applied.unchanged => true,
         Ok(applied) => {
-            let routes = outcome.routes;
-            tracing::info!(revision = %applied.revision, generation = applied.generation, routes, source, "config applied");
+            let served = outcome.served;
+            tracing::info!(revision = %applied.revision, generation = applied.generation, %served, source, "config applied");
             true
         }
         Err(errors) => {

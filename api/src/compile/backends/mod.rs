@@ -5,10 +5,11 @@
 //! `check` of the lowered target, which `verify` reuses on pushed
 //! configs); this file is the compiler's only match on kinds.
 
+mod depot;
 mod static_files;
 mod upstream;
 
-use super::KnownService;
+use super::Refs;
 use super::findings::Findings;
 use crate::config::{BackendConfig, BackendTarget};
 use crate::route::{Backend, RouteRule};
@@ -19,7 +20,7 @@ pub(super) fn lower(
     rule: &RouteRule,
     rule_field: &str,
     namespace: &str,
-    services: Option<&[KnownService]>,
+    refs: &Refs<'_>,
     findings: &mut Findings,
 ) -> Vec<BackendConfig> {
     let errors_before = findings.error_count();
@@ -32,7 +33,7 @@ pub(super) fn lower(
         if let Some(problem) = weight_problem(weight) {
             findings.error(format!("{field}.weight"), "InvalidWeight", problem);
         }
-        let Some(target) = lower_target(backend, &field, namespace, services, findings) else {
+        let Some(target) = lower_target(backend, rule, &field, namespace, refs, findings) else {
             continue;
         };
         let name = backend
@@ -70,41 +71,51 @@ pub(super) fn lower(
 }
 
 fn default_name(backend: &Backend) -> String {
-    match (&backend.service, &backend.url) {
-        (Some(s), _) => format!("{}:{}", s.name, s.port),
-        (None, Some(url)) => url
+    match (&backend.service, &backend.url, &backend.depot) {
+        (Some(s), _, _) => format!("{}:{}", s.name, s.port),
+        (None, Some(url), _) => url
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned(),
-        (None, None) => "static".to_owned(),
+        (None, None, Some(_)) => "depot".to_owned(),
+        (None, None, None) => "static".to_owned(),
     }
 }
 
 /// The kind a backend names, checked to be exactly one.
 fn lower_target(
     backend: &Backend,
+    rule: &RouteRule,
     field: &str,
     namespace: &str,
-    services: Option<&[KnownService]>,
+    refs: &Refs<'_>,
     findings: &mut Findings,
 ) -> Option<BackendTarget> {
     let kinds = [
         backend.service.is_some(),
         backend.url.is_some(),
         backend.static_files.is_some(),
+        backend.depot.is_some(),
     ];
     if kinds.iter().filter(|set| **set).count() != 1 {
         findings.error(
             field.to_owned(),
             "InvalidBackend",
-            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port` or `static: {root}`",
+            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port`, `static: {root}` or `depot: {repos}`",
         );
         return None;
     }
     if let Some(service) = &backend.service {
         return Some(upstream::lower_service(
-            service, field, namespace, services, findings,
+            service,
+            field,
+            namespace,
+            refs.services,
+            findings,
         ));
+    }
+    if let Some(depot) = &backend.depot {
+        return depot::lower(depot, rule, field, namespace, refs.depots, findings);
     }
     if let Some(url) = &backend.url {
         return upstream::lower_url(url, field, findings);
@@ -114,9 +125,15 @@ fn lower_target(
 }
 
 /// Checks a lowered target; `field` names the backend (or its `static`).
-/// Also used on pushed configs.
-pub(super) fn check_target(target: &BackendTarget, field: &str, findings: &mut Findings) {
+/// Also used on pushed configs, whose repositories are `depots`.
+pub(super) fn check_target(
+    target: &BackendTarget,
+    depots: &[String],
+    field: &str,
+    findings: &mut Findings,
+) {
     match target {
+        BackendTarget::Depot { repos } => depot::check(repos, depots, field, findings),
         BackendTarget::Upstream { authority } => upstream::check(authority, field, findings),
         BackendTarget::Static {
             root,

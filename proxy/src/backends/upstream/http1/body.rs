@@ -12,9 +12,9 @@ use bytes::Bytes;
 use http::uri::Authority;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::proto::chunked::{ChunkError, Chunked, Decoded};
 use super::conn::Conn;
 use super::idle::Idle;
+use crate::proto::chunked::{ChunkError, Chunked, Decoded};
 use crate::support::body::BoxError;
 
 pub(super) struct ResponseBody {
