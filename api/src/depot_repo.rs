@@ -30,6 +30,10 @@ pub const MAX_ORIGINS: usize = 16;
 #[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
 pub struct DepotRepoSpec {
+    /// Which Gatehouse install serves this repository (default `gatehouse`),
+    /// as a Route's `className`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
     /// Revisions kept of each file: after a check-in, revisions numbered
     /// at or below `latest - depth` are removed (never `current` or
     /// `latest`). Unset: every revision is kept.

@@ -16,7 +16,7 @@ const RESERVED_NAMES: [&str; 3] = ["all", "check", "log"];
 
 /// Every valid repository, by `namespace/name`; the findings of all of them.
 pub(super) fn lower_all(
-    repos: &[DepotRepo],
+    repos: &[&DepotRepo],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<DepotConfig> {
     let mut lowered = Vec::new();

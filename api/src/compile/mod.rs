@@ -81,7 +81,12 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
 
     let mut diagnostics = Vec::new();
     // Repositories first: the Routes' `depot` backends name them.
-    let depots = depot_repos::lower_all(resources.depot_repos, &mut diagnostics);
+    let depot_repos: Vec<&DepotRepo> = resources
+        .depot_repos
+        .iter()
+        .filter(|r| r.spec.class_name.as_deref().unwrap_or(DEFAULT_CLASS) == resources.class)
+        .collect();
+    let depots = depot_repos::lower_all(&depot_repos, &mut diagnostics);
     let depot_ids: Vec<String> = depots.iter().map(|d| d.id.clone()).collect();
     let refs = Refs {
         services: resources.services,

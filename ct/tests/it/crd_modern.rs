@@ -10,8 +10,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gatehouse_api::Route;
 use gatehouse_api::route::MAX_RULES;
+use gatehouse_api::{DepotRepo, Route};
 use gatehouse_ct::process::operator_binary;
 use gatehouse_testkit::eventually;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -117,7 +117,7 @@ async fn api_server_1_36_accepts_every_crd_and_its_rules_hold() {
     }
 
     let resource = ApiResource::erase::<Route>(&());
-    let routes: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
     let id = std::process::id();
     let valid = format!("valid-{id}");
     let _ = routes.delete(&valid, &DeleteParams::default()).await;
@@ -147,7 +147,7 @@ async fn api_server_1_36_accepts_every_crd_and_its_rules_hold() {
     );
     let message = refused(&routes, &route(&format!("two-kinds-{id}"), &two_kinds)).await;
     assert!(
-        message.contains("set exactly one of service, url or static"),
+        message.contains("set exactly one of service, url, static or depot"),
         "not the CEL rule's message: {message}"
     );
 
@@ -165,4 +165,53 @@ async fn api_server_1_36_accepts_every_crd_and_its_rules_hold() {
             && message.contains(&format!("must have at most {MAX_RULES} items")),
         "not the maxItems refusal of spec.rules: {message}"
     );
+
+    // DepotRepo: its CEL rule on groups and its bounds hold.
+    let resource = ApiResource::erase::<DepotRepo>(&());
+    let repos: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let repo = |name: &str, spec: &str| -> DynamicObject {
+        serde_yaml::from_str(&format!(
+            "apiVersion: gatehouse.dev/v1alpha1\nkind: DepotRepo\nmetadata: {{name: {name}}}\nspec: {spec}\n"
+        ))
+        .unwrap()
+    };
+    let valid = format!("repo-{id}");
+    let _ = repos.delete(&valid, &DeleteParams::default()).await;
+    let created = async || {
+        repos
+            .create(
+                &PostParams::default(),
+                &repo(&valid, "{depth: 3, groups: {allow: [rail.]}}"),
+            )
+            .await
+            .is_ok()
+    };
+    assert!(
+        eventually(Duration::from_secs(20), created).await,
+        "a valid DepotRepo was refused"
+    );
+    repos
+        .delete(&valid, &DeleteParams::default())
+        .await
+        .unwrap();
+    for (spec, expected) in [
+        (
+            "{groups: {allow: [a], deny: [b]}}",
+            "set exactly one of allow or deny",
+        ),
+        ("{depth: 0}", "spec.depth"),
+        ("{maxFileSize: 64MB}", "spec.maxFileSize"),
+    ] {
+        let message = match repos
+            .create(&PostParams::default(), &repo(&format!("bad-{id}"), spec))
+            .await
+        {
+            Err(kube::Error::Api(e)) => {
+                assert_eq!(e.code, 422, "{spec}: {e:?}");
+                e.message
+            }
+            other => panic!("{spec}: the API server did not refuse it: {other:?}"),
+        };
+        assert!(message.contains(expected), "{spec}: {message}");
+    }
 }

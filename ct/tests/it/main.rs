@@ -12,6 +12,7 @@ mod env_and_logs;
 mod local_mode;
 mod metrics;
 mod operator;
+mod operator_depot;
 mod operator_malformed;
 mod shutdown;
 mod static_site;

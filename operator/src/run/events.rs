@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use gatehouse_api::Route;
 use gatehouse_api::route::RouteStatus;
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -16,13 +17,21 @@ const MAX_NOTE: usize = 1000;
 
 /// A Route left out of the config (its Accepted condition says why).
 pub(super) async fn route_rejected(recorder: &Recorder, route: &Route, status: &RouteStatus) {
-    let Some(accepted) = status.conditions.iter().find(|c| c.type_ == "Accepted") else {
+    rejected(recorder, &route.object_ref(&()), &status.conditions).await;
+}
+
+/// A resource left out of the config, by its Accepted condition.
+pub(super) async fn rejected(
+    recorder: &Recorder,
+    reference: &ObjectReference,
+    conditions: &[Condition],
+) {
+    let Some(accepted) = conditions.iter().find(|c| c.type_ == "Accepted") else {
         return;
     };
-    let reference = route.object_ref(&());
     warn(
         recorder,
-        &reference,
+        reference,
         &accepted.reason,
         "Compile",
         &accepted.message,

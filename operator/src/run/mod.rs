@@ -9,6 +9,7 @@
 mod api_server;
 mod configmap;
 mod debounce;
+mod depot_status;
 mod endpoints;
 mod events;
 mod leader;
@@ -166,6 +167,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         writer.publish(Outcome {
             term,
             routes,
+            depot_repos,
             malformed: watched.malformed_routes(),
             compiled,
             serving,

@@ -35,7 +35,7 @@ pub(super) async fn report(
         if same_status(&current, &wanted) {
             continue;
         }
-        if !accepted && newly_rejected(&current, &wanted) {
+        if !accepted && newly_rejected(&current.conditions, &wanted.conditions) {
             super::events::route_rejected(recorder, route, &wanted).await;
         }
         let api: Api<Route> = Api::namespaced(client.clone(), &id.namespace);
@@ -141,10 +141,10 @@ fn status_for(
     }
 }
 
-/// The Route was not rejected for this reason and generation before.
-fn newly_rejected(current: &RouteStatus, wanted: &RouteStatus) -> bool {
-    let accepted = |s: &RouteStatus| {
-        s.conditions
+/// The resource was not rejected for this reason and generation before.
+pub(super) fn newly_rejected(current: &[Condition], wanted: &[Condition]) -> bool {
+    let accepted = |conditions: &[Condition]| {
+        conditions
             .iter()
             .find(|c| c.type_ == "Accepted")
             .map(|c| (c.status.clone(), c.reason.clone(), c.observed_generation))
@@ -154,9 +154,13 @@ fn newly_rejected(current: &RouteStatus, wanted: &RouteStatus) -> bool {
 
 /// Equal but for transition times.
 fn same_status(a: &RouteStatus, b: &RouteStatus) -> bool {
-    let key = |s: &RouteStatus| {
-        let conditions: Vec<_> = s
-            .conditions
+    same_conditions(&a.conditions, &b.conditions) && a.proxies == b.proxies
+}
+
+/// Equal conditions but for transition times.
+pub(super) fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
+    let key = |conditions: &[Condition]| -> Vec<_> {
+        conditions
             .iter()
             .map(|c| {
                 (
@@ -167,25 +171,27 @@ fn same_status(a: &RouteStatus, b: &RouteStatus) -> bool {
                     c.observed_generation,
                 )
             })
-            .collect();
-        (conditions, s.proxies.clone())
+            .collect()
     };
     key(a) == key(b)
 }
 
 /// Keeps a condition's `lastTransitionTime` while its status stays the same.
 fn merge_times(current: &RouteStatus, mut wanted: RouteStatus) -> RouteStatus {
-    for condition in &mut wanted.conditions {
-        if let Some(old) = current
-            .conditions
-            .iter()
-            .find(|c| c.type_ == condition.type_)
+    keep_transition_times(&current.conditions, &mut wanted.conditions);
+    wanted
+}
+
+/// Each wanted condition keeps the time of the current one of its type
+/// while its status stays the same.
+pub(super) fn keep_transition_times(current: &[Condition], wanted: &mut [Condition]) {
+    for condition in wanted {
+        if let Some(old) = current.iter().find(|c| c.type_ == condition.type_)
             && old.status == condition.status
         {
             condition.last_transition_time = old.last_transition_time.clone();
         }
     }
-    wanted
 }
 
 #[cfg(test)]

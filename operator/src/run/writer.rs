@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use gatehouse_api::{Compiled, Route};
+use gatehouse_api::{Compiled, DepotRepo, Route};
 use kube::Client;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::events::Recorder;
 use tokio::sync::watch;
 
-use super::{configmap, events, status};
+use super::{configmap, depot_status, events, status};
 
 /// What one round compiled and how many proxies serve it.
 pub(super) struct Outcome {
@@ -20,6 +20,7 @@ pub(super) struct Outcome {
     /// have written since).
     pub term: u64,
     pub routes: Vec<Route>,
+    pub depot_repos: Vec<DepotRepo>,
     /// Routes that could not be read.
     pub malformed: Vec<InvalidObject>,
     pub compiled: Compiled,
@@ -94,6 +95,16 @@ async fn write_outcomes(
             outcome.proxies,
         )
         .await;
+        depot_status::report(
+            &client,
+            &recorder,
+            &outcome.depot_repos,
+            &targets.class,
+            &outcome.compiled,
+            outcome.serving,
+            outcome.proxies,
+        )
+        .await;
     }
 }
 
@@ -131,6 +142,7 @@ mod tests {
         Outcome {
             term,
             routes,
+            depot_repos: Vec::new(),
             malformed: Vec::new(),
             compiled,
             serving,
