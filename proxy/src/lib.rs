@@ -111,7 +111,7 @@ impl Running {
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let data_dir = data_dir(settings);
     match &data_dir {
-        Some(dir) => tracing::info!(folder = %dir.display(), "DepotRepos keep their files here"),
+        Some(dir) => tracing::info!(data_dir = %dir.display(), "DepotRepos keep their files here"),
         None => tracing::info!(
             "no --data-dir: depot routes answer 503 until the proxy is started with one"
         ),
