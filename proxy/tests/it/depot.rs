@@ -652,3 +652,18 @@ async fn eight_clients_writing_at_once_each_get_their_own_revision() {
     }
     assert_eq!(listed.len(), shared.len(), "no revision nobody was told of");
 }
+
+#[tokio::test]
+async fn local_mode_keeps_depot_files_beside_the_manifests_folder() {
+    let manifests = TempDir::new("depot-local");
+    manifests.write("depot.yaml", &two_repos());
+    let dir = manifests.path().to_owned();
+    let proxy = start_proxy(|s| s.manifests = Some(dir)).await;
+    let beside = std::path::PathBuf::from(format!("{}.data", manifests.path().display()));
+    assert_eq!(proxy.state.data_dir(), Some(beside.as_path()));
+    let reply = put(&proxy, "/depot/configs/f.txt", "here").await;
+    let stored = beside.join("default/configs/f.txt~1").is_file();
+    let _ = std::fs::remove_dir_all(&beside);
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(stored, "the revision is in {}", beside.display());
+}
