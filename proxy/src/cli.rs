@@ -34,6 +34,14 @@ pub struct Settings {
     #[arg(long, short = 'r', env = "GATEHOUSE_STATIC_ROOT", conflicts_with_all = ["manifests", "config_file"])]
     pub static_root: Option<PathBuf>,
 
+    /// Where DepotRepos keep their files: `DIR/<namespace>/<name>`, made on
+    /// demand. With `--manifests FOLDER` the default is `FOLDER.data` beside
+    /// it; with the embedded examples, a folder removed at exit. Otherwise
+    /// (a config file, admin pushes) there is none, and depot routes answer
+    /// 503 until the proxy is started with it.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// Check the config source as the proxy loads it at start (relative
     /// static roots included), print every finding and exit: 0 when it
     /// would be served, 1 when not. Binds no port (nginx's `-t`). No

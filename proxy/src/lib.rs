@@ -109,7 +109,14 @@ impl Running {
 
 /// Binds the listeners, loads the config source and starts serving.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
-    let state = State::new();
+    let data_dir = data_dir(settings);
+    match &data_dir {
+        Some(dir) => tracing::info!(data_dir = %dir.display(), "DepotRepos keep their files here"),
+        None => tracing::info!(
+            "no --data-dir: depot routes answer 503 until the proxy is started with one"
+        ),
+    }
+    let state = State::with_data_dir(data_dir);
     let token = match &settings.admin_token_file {
         Some(path) => Some(read_token(path)?),
         None => None,
@@ -176,6 +183,33 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         reload,
         access_log,
     })
+}
+
+/// `--data-dir`, or its default for the config source: `FOLDER.data`
+/// beside `--manifests FOLDER`, a folder inside the embedded examples'
+/// scratch folder; none for a config file or a static root.
+fn data_dir(settings: &Settings) -> Option<PathBuf> {
+    if let Some(dir) = &settings.data_dir {
+        return Some(dir.clone());
+    }
+    match Source::of(settings) {
+        Source::Manifests(dir) => Some(beside(dir)),
+        Source::Embedded => Some(embedded::data_dir()),
+        Source::ConfigFile(_) | Source::StaticRoot(_) => None,
+    }
+}
+
+/// `examples/local` → `examples/local.data`.
+fn beside(folder: &Path) -> PathBuf {
+    let absolute = std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned());
+    match absolute.file_name() {
+        Some(name) => {
+            let mut name = name.to_owned();
+            name.push(".data");
+            absolute.with_file_name(name)
+        }
+        None => absolute.join(".data"),
+    }
 }
 
 /// What SIGHUP reads again, as nginx rereads its config on HUP.

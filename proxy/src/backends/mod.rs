@@ -1,10 +1,11 @@
 //! What answers a request once a rule is chosen: an upstream over HTTP,
-//! or a folder of files. Each kind is a module; this file is the proxy's
+//! a folder of files, or a depot of versioned files. Each kind is a module; this file is the proxy's
 //! only match on kinds: `prepare` makes a config's backend ready to serve
 //! (once, at the swap), `serve` answers a request with it. A backend takes
 //! a request and gives a response: it never sees the client's socket, the
 //! lane or hyper.
 
+pub(crate) mod depot;
 pub(crate) mod files;
 pub(crate) mod upstream;
 
@@ -16,17 +17,25 @@ use http::uri::Authority;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 
+use self::depot::{Bound, Mount};
 use self::files::Site;
 use self::upstream::{RequestBody, Upstreams, within};
 use crate::observe::metrics::UpstreamError;
 use crate::route::forwarded::Origin;
+use crate::support::blocking::BlockingPool;
 use crate::support::body::Body;
 use crate::support::timer::TimedBody;
 
 /// What a backend may use to answer, besides the request: the worker's
-/// upstream connections, who asked, and the rule's time limits.
+/// upstream connections, the blocking pool, who asked, the path prefix
+/// the rule matched, and the rule's time limits.
 pub struct Call<'a> {
     pub upstreams: &'a Upstreams,
+    /// Where slow work goes (the depot's fsyncs).
+    pub blocking: &'a BlockingPool,
+    /// The rule's matched path prefix (`/depot`), when it matched one: a
+    /// depot serves its URLs below it.
+    pub mount: Option<&'a str>,
     pub origin: Origin<'a>,
     /// The rule's limit on each wait for the backend.
     pub backend_timeout: Option<Duration>,
@@ -42,6 +51,8 @@ pub enum Backend {
     Upstream(Authority),
     /// A folder on the proxy's disk.
     Static(Arc<Site>),
+    /// DepotRepos, served with HouseDepot's API below the rule's prefix.
+    Depot(Mount),
     /// A reference the operator could not resolve: answered 500, the
     /// reason logged.
     Unresolved(String),
@@ -49,7 +60,8 @@ pub enum Backend {
 
 impl Backend {
     /// Makes a config's backend ready, or says why it cannot be served.
-    pub fn prepare(target: &BackendTarget) -> Result<Backend, String> {
+    /// `depots` holds the config's repositories, bound at this swap.
+    pub(crate) fn prepare(target: &BackendTarget, depots: &Bound<'_>) -> Result<Backend, String> {
         Ok(match target {
             BackendTarget::Upstream { authority } => match authority.parse::<Authority>() {
                 Ok(authority) => Backend::Upstream(authority),
@@ -71,9 +83,12 @@ impl Backend {
                 )?;
                 Backend::Static(Arc::new(site))
             }
-            BackendTarget::Depot { .. } => Backend::Unresolved(
-                "the depot backend is not served by this build of the proxy yet".to_owned(),
-            ),
+            // A repository that could not be opened is a reference that
+            // cannot be resolved: the rest of the config still serves.
+            BackendTarget::Depot { repos } => match depots.mount(repos) {
+                Ok(mount) => Backend::Depot(mount),
+                Err(why) => Backend::Unresolved(why),
+            },
             BackendTarget::Unresolved { reason } => Backend::Unresolved(reason.clone()),
         })
     }
@@ -90,6 +105,7 @@ impl Backend {
         match self {
             Backend::Unresolved(_) => Err(UpstreamError::Unresolved),
             Backend::Static(site) => Ok(site.serve(&req)),
+            Backend::Depot(mount) => Ok(mount.serve(req, call).await),
             Backend::Upstream(authority) => {
                 // Boxed, so this future (and the connection's, which hyper
                 // moves around) stays small: moving a future copies all of

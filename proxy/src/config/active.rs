@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue};
 use prometheus::Histogram;
 
 use crate::backends::Backend;
+use crate::backends::depot::Bound;
 use crate::observe::metrics::{Metrics, RequestCounters};
 
 /// The config being served. Each request takes one `Arc<Active>` and
@@ -69,10 +70,11 @@ impl HeaderEdits {
 
 impl Active {
     /// Prepares a config; every problem found is returned, nothing is half-built.
-    pub fn build(
+    pub(crate) fn build(
         config: ProxyConfig,
         generation: u64,
         metrics: &Metrics,
+        depots: &Bound<'_>,
     ) -> Result<Active, Vec<String>> {
         // Configs from `compile` pass; hand-made pushes are held to the same
         // rules, and what they break is said in the Route's own terms.
@@ -102,7 +104,7 @@ impl Active {
                     .enumerate()
                     .map(|(i, rule)| {
                         let at = format!("route {} rule {i}", route.id);
-                        RuleRuntime::build(id.clone(), rule, &at, metrics, &mut errors)
+                        RuleRuntime::build(id.clone(), rule, &at, metrics, depots, &mut errors)
                     })
                     .collect()
             })
@@ -129,6 +131,7 @@ impl RuleRuntime {
         rule: &RuleConfig,
         at: &str,
         metrics: &Metrics,
+        depots: &Bound<'_>,
         errors: &mut Vec<String>,
     ) -> RuleRuntime {
         let mut runtime = RuleRuntime {
@@ -171,7 +174,7 @@ impl RuleRuntime {
             }
         }
         for backend in &rule.backends {
-            let target = match Backend::prepare(&backend.target) {
+            let target = match Backend::prepare(&backend.target, depots) {
                 Ok(target) => target,
                 Err(why) => {
                     errors.push(format!("{at}: backend {}: {why}", backend.name));

@@ -24,10 +24,21 @@ const FILES: [(&str, &str); 4] = [
     ),
 ];
 
+/// The temporary folder the examples are written to, removed at exit.
+pub(crate) fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("gatehouse-examples-{}", std::process::id()))
+}
+
+/// Where the examples' DepotRepos keep their files: inside the scratch
+/// folder (hidden, so it is never read as manifests), gone with it.
+pub(crate) fn data_dir() -> PathBuf {
+    scratch_dir().join(".data")
+}
+
 /// Writes the examples to a fresh temporary folder and returns it, so they
 /// load exactly as `--manifests examples/local` would.
 pub(crate) fn write_examples() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("gatehouse-examples-{}", std::process::id()));
+    let dir = scratch_dir();
     for (name, text) in FILES {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().expect("files sit in a folder"))?;

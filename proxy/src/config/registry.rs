@@ -12,12 +12,11 @@
 //! keep theirs until they finish. Binds happen under `State::apply`'s lock,
 //! one swap at a time.
 //!
-//! No kind binds one yet: the depot's locks (#12) and the mock's journals
-//! (#13) are the first. Until then only its tests use it.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the depot and the mock bind the first registries")
-)]
+//! The depot binds one (`backends/depot/repos.rs`: each DepotRepo's
+//! `Repo`, so its per-file locks outlive swaps); the mock's journals (#13)
+//! will be the next. A state whose resource changed in a way the old state
+//! cannot serve (a DepotRepo with new options) is replaced: `bind_checked`
+//! asks whether the held one may be kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,29 +46,62 @@ pub(crate) struct Binding<'r, T> {
 impl<T> Registry<T> {
     /// The state of each of `ids`: kept for those the registry holds,
     /// made with `fresh` for the others. Nothing changes until `commit`.
+    #[cfg(test)]
     pub(crate) fn bind<'r>(
         &'r self,
         ids: impl IntoIterator<Item = ResourceId>,
         mut fresh: impl FnMut(&ResourceId) -> T,
     ) -> Binding<'r, T> {
+        let (binding, failed) = self.bind_checked(
+            ids,
+            |_, _| true,
+            |id| Ok::<_, std::convert::Infallible>(Arc::new(fresh(id))),
+        );
+        debug_assert!(failed.is_empty());
+        binding
+    }
+
+    /// As `bind`, but a held state is kept only when `keep` says it still
+    /// fits its resource (else `fresh` replaces it), and `fresh` may fail:
+    /// a resource whose state cannot be made is left out of the binding,
+    /// and returned with why.
+    pub(crate) fn bind_checked<'r, E>(
+        &'r self,
+        ids: impl IntoIterator<Item = ResourceId>,
+        mut keep: impl FnMut(&ResourceId, &T) -> bool,
+        mut fresh: impl FnMut(&ResourceId) -> Result<Arc<T>, E>,
+    ) -> (Binding<'r, T>, Vec<(ResourceId, E)>) {
         let held = lock(&self.entries);
-        let entries = ids
-            .into_iter()
-            .map(|id| {
-                let state = match held.get(&id) {
-                    Some(state) => state.clone(),
-                    None => Arc::new(fresh(&id)),
-                };
-                (id, state)
-            })
-            .collect();
-        Binding {
-            registry: self,
-            entries,
+        let mut entries = HashMap::new();
+        let mut failed = Vec::new();
+        for id in ids {
+            let state = match held.get(&id) {
+                Some(state) if keep(&id, state) => Ok(state.clone()),
+                _ => fresh(&id),
+            };
+            match state {
+                Ok(state) => {
+                    entries.insert(id, state);
+                }
+                Err(why) => failed.push((id, why)),
+            }
         }
+        (
+            Binding {
+                registry: self,
+                entries,
+            },
+            failed,
+        )
+    }
+
+    /// The state held for `id` now.
+    pub(crate) fn held(&self, id: &ResourceId) -> Option<Arc<T>> {
+        lock(&self.entries).get(id).cloned()
     }
 
     /// How many resources have state now.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         lock(&self.entries).len()
     }
@@ -140,5 +172,28 @@ mod tests {
         drop(refused);
         let next = registry.bind([id("a")], |_| Journal::default()).commit();
         assert_eq!(next[&id("a")].0.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn a_state_that_no_longer_fits_is_replaced_and_a_failed_one_left_out() {
+        let registry = Registry::<Journal>::default();
+        let first = registry
+            .bind([id("a"), id("b")], |_| Journal::default())
+            .commit();
+        first[&id("a")].0.fetch_add(1, Ordering::Relaxed);
+        first[&id("b")].0.fetch_add(1, Ordering::Relaxed);
+        let (binding, failed) = registry.bind_checked(
+            [id("a"), id("b"), id("c")],
+            |id, _| id.name != "b",
+            |id| match id.name.as_str() {
+                "c" => Err("cannot"),
+                _ => Ok(Arc::new(Journal::default())),
+            },
+        );
+        assert_eq!(failed, vec![(id("c"), "cannot")]);
+        let next = binding.commit();
+        assert!(Arc::ptr_eq(&first[&id("a")], &next[&id("a")]), "kept");
+        assert_eq!(next[&id("b")].0.load(Ordering::Relaxed), 0, "replaced");
+        assert!(!next.contains_key(&id("c")));
     }
 }

@@ -2,6 +2,7 @@
 //! metrics, and whether the process is draining.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use gatehouse_api::ProxyConfig;
 
+use crate::backends::depot::DepotStore;
 use crate::config::active::Active;
 use crate::observe::metrics::Metrics;
 use crate::support::blocking::BlockingPool;
@@ -20,6 +22,8 @@ pub struct State {
     pub metrics: Metrics,
     /// Where backends send work too slow for a worker thread.
     pub blocking: BlockingPool,
+    /// The depot's repositories, kept across swaps, and its data dir.
+    pub(crate) depots: DepotStore,
     /// Serialises applies so generations rise in the order configs land.
     apply_lock: Mutex<u64>,
     draining: AtomicBool,
@@ -35,17 +39,25 @@ pub struct Applied {
 }
 
 impl State {
+    /// A state with no data dir: depot backends answer 503.
     pub fn new() -> Arc<State> {
+        State::with_data_dir(None)
+    }
+
+    /// A state whose DepotRepos live under `data_dir` (`--data-dir`).
+    pub fn with_data_dir(data_dir: Option<PathBuf>) -> Arc<State> {
         let metrics = Metrics::new();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let blocking = BlockingPool::new(cores);
         for collector in blocking.collectors() {
             metrics.register(collector);
         }
+        let depots = DepotStore::new(data_dir, &metrics);
         Arc::new(State {
             active: ArcSwapOption::empty(),
             metrics,
             blocking,
+            depots,
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
@@ -72,13 +84,17 @@ impl State {
                 unchanged: true,
             });
         }
-        let active = match Active::build(config, *generation + 1, &self.metrics) {
+        // Under the apply lock: a DepotRepo that stays keeps its `Repo`;
+        // nothing is the registry's until the config is accepted.
+        let depots = self.depots.bind(&config.depots);
+        let active = match Active::build(config, *generation + 1, &self.metrics, &depots) {
             Ok(active) => active,
             Err(errors) => {
                 self.metrics.config_applied(source, false);
                 return Err(errors);
             }
         };
+        depots.commit();
         *generation += 1;
         let applied = Applied {
             revision: active.config.revision.clone(),
@@ -102,6 +118,19 @@ impl State {
             .config_apply_duration
             .observe(started.elapsed().as_secs_f64());
         Ok(applied)
+    }
+
+    /// Where DepotRepos live; `None` when depot backends answer 503.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.depots.data_dir()
+    }
+
+    /// Which `Repo` serves the DepotRepo `namespace/name` now, as an
+    /// address: equal across swaps while the very same `Repo` is kept.
+    /// For tests, which cannot see the `Repo` itself.
+    #[doc(hidden)]
+    pub fn depot_repo_identity(&self, id: &str) -> Option<usize> {
+        self.depots.identity(id)
     }
 
     pub fn start_draining(&self) {

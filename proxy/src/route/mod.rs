@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
+use gatehouse_api::route::PathMatchType;
 use gatehouse_api::table::{RequestView, pick_backend};
 use http::{HeaderValue, Request, Response, StatusCode};
 
@@ -194,8 +195,12 @@ async fn serve_rule<B: RequestBody>(
     if let Some(served) = backend_served {
         *served = Some(backend.name.clone());
     }
+    let mount =
+        (matched.path.kind == PathMatchType::PathPrefix).then_some(matched.path.value.as_str());
     let call = Call {
         upstreams: &shared.upstreams,
+        blocking: &shared.state.blocking,
+        mount,
         origin: Origin {
             client,
             host: host.as_ref(),
@@ -212,12 +217,24 @@ async fn serve_rule<B: RequestBody>(
     let response = match result {
         Ok(response) => response,
         Err(kind) if !kind.is_backend_fault() => error_response(kind, &backend.name),
+
         Err(kind) => {
             shared
                 .state
                 .metrics
                 .upstream_error(&rule.route, &backend.name, kind);
-            let response = error_response(kind, &backend.name);
+            let response = match (kind, &backend.target) {
+                // The reason is the Route's status message (names of
+                // resources, no secret): the client sees what an operator would.
+                (UpstreamError::Unresolved, Backend::Unresolved(reason)) => body::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!(
+                        "backend {} is not resolved: {reason}; see the Route's status",
+                        backend.name
+                    ),
+                ),
+                _ => error_response(kind, &backend.name),
+            };
             // As nginx's error log has each upstream failure: the answer
             // alone would leave an operator guessing which backend failed.
             tracing::warn!(

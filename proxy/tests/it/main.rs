@@ -10,6 +10,7 @@ mod support;
 
 mod access_log;
 mod admin;
+mod depot;
 mod filters;
 mod forwarding;
 mod hand_back;

@@ -1,5 +1,6 @@
 //! A file body read in bounded chunks, so a 1 GiB file never holds more
-//! than one chunk in memory per response.
+//! than one chunk in memory per response. The depot streams its
+//! revisions with it too.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -14,14 +15,14 @@ use crate::support::body::BoxError;
 /// Bytes read per blocking call.
 const CHUNK: usize = 256 * 1024;
 
-pub(super) struct FileChunks {
+pub(crate) struct FileChunks {
     file: File,
     remaining: u64,
 }
 
 impl FileChunks {
     /// `len` bytes of `file`, starting at `start`.
-    pub(super) fn new(mut file: File, start: u64, len: u64) -> io::Result<FileChunks> {
+    pub(crate) fn new(mut file: File, start: u64, len: u64) -> io::Result<FileChunks> {
         if start > 0 {
             file.seek(SeekFrom::Start(start))?;
         }

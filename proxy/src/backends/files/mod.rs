@@ -6,6 +6,8 @@
 mod beneath;
 mod cache;
 mod chunks;
+
+pub(crate) use chunks::FileChunks;
 mod conditional;
 mod listing;
 mod request_path;

@@ -62,6 +62,11 @@ impl Upstreams {
         }
     }
 
+    /// The longest pause allowed while a client sends a request body.
+    pub(crate) fn client_body_timeout(&self) -> Duration {
+        self.client_body_timeout
+    }
+
     /// `forward`'s future in its box, built in place: out of line, so that
     /// its kilobytes are not built on the caller's stack and then copied.
     #[inline(never)]

@@ -1,0 +1,211 @@
+//! The proxy's repositories: one `gatehouse_depot::Repo` per DepotRepo,
+//! kept in a `Registry` across config swaps, and one `Journal` for them
+//! all (what `<mount>/check` and `<mount>/log/events` report).
+//!
+//! Why a registry: a `Repo` holds the per-file locks that serialise
+//! writers of one file. Were each swap to open the repositories afresh, a
+//! PUT under way on the old config and one on the new would hold two
+//! different locks for the same file. So a DepotRepo that stays keeps its
+//! very `Repo`, and one that goes is let go when the swap commits (requests
+//! under way keep theirs through the old `Active`).
+//!
+//! A DepotRepo whose options changed gets a new `Repo` (its options are
+//! fixed when opened). That is safe even while writes run on the old one:
+//! the engine puts a revision in place with `link(2)`, which never
+//! overwrites, so two `Repo`s on one folder never clobber each other's
+//! revision, and links are replaced atomically. (The new `Repo` removes
+//! the temp files it finds when opened, so an upload under way on the old
+//! one at that moment fails with a 500 rather than being acknowledged:
+//! nothing acknowledged is lost.)
+//!
+//! Where: `<data dir>/<namespace>/<name>`, made on demand. Without a data
+//! dir nothing is opened, and every depot backend answers 503 naming the
+//! `--data-dir` flag.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use gatehouse_api::config::{DepotConfig, GroupFilter};
+use gatehouse_api::{Kind, ResourceId};
+use gatehouse_depot::{Depot, Journal, Repo, RepoOptions, Visibility};
+
+use super::Mount;
+use super::metrics::DepotMetrics;
+use crate::config::registry::{Binding, Registry};
+use crate::observe::metrics::Metrics;
+use crate::support::locks::lock;
+
+/// The depot state of one proxy; lives in `State`.
+pub(crate) struct DepotStore {
+    data_dir: Option<PathBuf>,
+    journal: Arc<Journal>,
+    registry: Registry<Repo>,
+    /// The `host` of the depot's JSON answers: this machine's name.
+    host: String,
+    metrics: Arc<DepotMetrics>,
+    /// The ids of the repositories the served config has, for metrics.
+    served: Mutex<Vec<String>>,
+}
+
+impl DepotStore {
+    pub(crate) fn new(data_dir: Option<PathBuf>, metrics: &Metrics) -> DepotStore {
+        DepotStore {
+            data_dir,
+            journal: Arc::new(Journal::new()),
+            registry: Registry::default(),
+            host: hostname(),
+            metrics: Arc::new(DepotMetrics::new(metrics)),
+            served: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// The address of the `Repo` the registry holds for `id` (tests).
+    pub(crate) fn identity(&self, id: &str) -> Option<usize> {
+        self.registry
+            .held(&ResourceId::from_key(Kind::DepotRepo, id))
+            .map(|repo| Arc::as_ptr(&repo) as usize)
+    }
+
+    /// The repositories of `depots`, opened or kept; call under the apply
+    /// lock, then `commit` once the config is accepted (or drop it).
+    pub(crate) fn bind(&self, depots: &[DepotConfig]) -> Bound<'_> {
+        let Some(data_dir) = &self.data_dir else {
+            return Bound {
+                store: self,
+                binding: None,
+                failed: HashMap::new(),
+            };
+        };
+        let wanted: HashMap<ResourceId, RepoOptions> = depots
+            .iter()
+            .map(|d| (ResourceId::from_key(Kind::DepotRepo, &d.id), options(d)))
+            .collect();
+        let (binding, failed) = self.registry.bind_checked(
+            depots
+                .iter()
+                .map(|d| ResourceId::from_key(Kind::DepotRepo, &d.id)),
+            |id, held| wanted.get(id) == Some(held.options()),
+            |id| {
+                let folder = folder(data_dir, id)?;
+                let opened = Repo::open(
+                    &id.name,
+                    &folder,
+                    wanted[id].clone(),
+                    self.journal.clone(),
+                )
+                .map_err(|e| format!("cannot open its folder {}: {e}", folder.display()))?;
+                tracing::info!(repo = %id.key(), folder = %folder.display(), "depot repository opened");
+                Ok(opened)
+            },
+        );
+        let failed = failed
+            .into_iter()
+            .map(|(id, why): (ResourceId, String)| {
+                tracing::error!(repo = %id.key(), "DepotRepo not served: {why}");
+                (id.key(), format!("DepotRepo {}: {why}", id.key()))
+            })
+            .collect();
+        Bound {
+            store: self,
+            binding: Some(binding),
+            failed,
+        }
+    }
+}
+
+/// One config's repositories, not yet the registry's.
+pub(crate) struct Bound<'s> {
+    store: &'s DepotStore,
+    /// `None` without a data dir.
+    binding: Option<Binding<'s, Repo>>,
+    /// Repositories that could not be opened, by id, with why.
+    failed: HashMap<String, String>,
+}
+
+impl Bound<'_> {
+    /// What a `depot` backend naming `repos` (`namespace/name` ids) serves;
+    /// `Err` is why it cannot (answered 500, as an unresolved reference).
+    pub(crate) fn mount(&self, repos: &[String]) -> Result<Mount, String> {
+        let Some(binding) = &self.binding else {
+            return Ok(Mount::NoDataDir);
+        };
+        let mut depot = Depot::new(self.store.host.clone(), self.store.journal.clone());
+        let mut labels = HashMap::new();
+        for id in repos {
+            if let Some(why) = self.failed.get(id) {
+                return Err(why.clone());
+            }
+            let repo = binding
+                .get(&ResourceId::from_key(Kind::DepotRepo, id))
+                .ok_or_else(|| format!("DepotRepo {id} is not among the config's depots"))?;
+            labels.insert(repo.name().to_owned(), Arc::<str>::from(id.as_str()));
+            depot
+                .insert(repo.clone())
+                .map_err(|e| format!("DepotRepo {id}: {e}"))?;
+        }
+        Ok(Mount::serving(depot, labels, self.store.metrics.clone()))
+    }
+
+    /// The config was accepted: its repositories become the registry's,
+    /// the others are let go (and their metric series dropped).
+    pub(crate) fn commit(self) {
+        let Some(binding) = self.binding else { return };
+        let kept = binding.commit();
+        let mut served = lock(&self.store.served);
+        for repo in served.iter() {
+            if !kept.contains_key(&ResourceId::from_key(Kind::DepotRepo, repo)) {
+                tracing::info!(%repo, "depot repository no longer served");
+                self.store.metrics.forget(repo);
+            }
+        }
+        *served = kept.keys().map(ResourceId::key).collect();
+    }
+}
+
+/// A DepotRepo's options as the engine takes them.
+fn options(config: &DepotConfig) -> RepoOptions {
+    RepoOptions {
+        depth: config.depth,
+        visibility: match &config.groups {
+            None => Visibility::All,
+            Some(GroupFilter::Allow(names)) => Visibility::Allow(names.clone()),
+            Some(GroupFilter::Deny(names)) => Visibility::Deny(names.clone()),
+        },
+        max_file_size: config.max_file_size,
+        cors_write_origins: config.cors_write_origins.clone(),
+    }
+}
+
+/// `<data dir>/<namespace>/<name>`. A hand-made push is checked as
+/// `compile` checks names, but its ids are checked here too: no part may
+/// be a way out of the data dir.
+fn folder(data_dir: &Path, id: &ResourceId) -> Result<PathBuf, String> {
+    for part in [&id.namespace, &id.name] {
+        let safe = !part.is_empty()
+            && !part.starts_with('.')
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !safe {
+            return Err(format!(
+                "`{part}` is not a Kubernetes name (letters, digits, `-`, `.`), so it names no folder"
+            ));
+        }
+    }
+    Ok(data_dir.join(&id.namespace).join(&id.name))
+}
+
+/// This machine's name, as HouseDepot puts it in its answers.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
