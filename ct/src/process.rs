@@ -51,6 +51,8 @@ const PROXY: Binary = Binary {
         "proxy/src",
         "api/Cargo.toml",
         "api/src",
+        "depot/Cargo.toml",
+        "depot/src",
         "examples/local",
     ],
 };

@@ -38,10 +38,47 @@ pub(crate) fn tag_link(name: &str, tag: &str) -> String {
     format!("{name}~{tag}")
 }
 
-/// A fresh hidden name for a temp file or link next to `name`.
+/// A fresh hidden name for a temp file or link next to `name`:
+/// `.F~tmp-<pid>-<run>-<n>`. The pid and this process's run stamp say
+/// whose it is, so a repository opened again (new options, a second
+/// process) removes only what a process that is gone left behind.
 pub(crate) fn temp_name(name: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(".{name}{TEMP_MARK}{}-{n}", std::process::id())
+    format!(
+        ".{name}{TEMP_MARK}{}-{:x}-{n}",
+        std::process::id(),
+        run_stamp()
+    )
+}
+
+/// Tells this run of the process from an earlier one with the same pid (a
+/// container's pid 1 after a restart).
+fn run_stamp() -> u64 {
+    static STAMP: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *STAMP.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    })
+}
+
+/// Whether the writer of temp entry `entry` may still be at work: this
+/// very run, or another process that is still alive.
+fn writer_alive(entry: &str) -> bool {
+    let Some((_, owner)) = entry.split_once(TEMP_MARK) else {
+        return false;
+    };
+    let mut parts = owner.split('-');
+    let (Some(pid), Some(run)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return u64::from_str_radix(run, 16) == Ok(run_stamp());
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Whether a folder entry is one of the engine's temp files.
@@ -245,7 +282,8 @@ pub(crate) fn groups(root: &Path) -> io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// Remove the temp files a crashed writer left, at the top and in groups.
+/// Remove the temp files a crashed writer left, at the top and in groups;
+/// a live writer's (an upload under way) stay.
 pub(crate) fn clean_temps(root: &Path) -> io::Result<()> {
     let mut dirs = vec![root.to_path_buf()];
     for g in groups(root)? {
@@ -254,7 +292,11 @@ pub(crate) fn clean_temps(root: &Path) -> io::Result<()> {
     for dir in dirs {
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
-            if entry.file_name().to_str().is_some_and(is_temp) && !entry.file_type()?.is_dir() {
+            let stale = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| is_temp(name) && !writer_alive(name));
+            if stale && !entry.file_type()?.is_dir() {
                 remove_if_present(&entry.path())?;
             }
         }
@@ -273,6 +315,13 @@ mod tests {
         assert_eq!(tag_link("f.json", "prod"), "f.json~prod");
         let t = temp_name("f");
         assert!(t.starts_with(".f~tmp-") && is_temp(&t), "{t}");
+        assert!(writer_alive(&t), "this run's own temp is live");
+        let earlier_run = format!(".f~tmp-{}-1-0", std::process::id());
+        assert!(
+            !writer_alive(&earlier_run),
+            "an earlier run with this pid is gone"
+        );
+        assert!(!writer_alive(".f~tmp-4294967295-1-0"), "no such process");
         assert!(!is_temp("f~1"));
         assert_eq!(target_revision(Path::new("f~12"), "f"), Some(12));
         assert_eq!(

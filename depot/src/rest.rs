@@ -35,7 +35,7 @@ use crate::journal::{Event, Journal};
 use crate::names::FileName;
 use crate::query::{content_type, param, parse_query, percent_decode};
 use crate::store::{Change, DeleteTarget, Repo, Selector};
-use crate::upload::{CommitOptions, Upload};
+use crate::upload::{CommitOptions, Committed, Upload};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use serde::Serialize;
@@ -116,17 +116,25 @@ impl UploadPlan {
     /// The body is complete: commit it and get the answer (200, empty,
     /// with the `ETag` of the file's latest revision).
     pub fn finish(self) -> Answer {
+        self.finish_committed().0
+    }
+
+    /// As [`UploadPlan::finish`], with what the commit did: `None` when it
+    /// was refused, `created: false` when the bytes equal `latest`'s and
+    /// no revision was made.
+    pub fn finish_committed(self) -> (Answer, Option<Committed>) {
         let mut headers = self.headers;
         match self.upload.commit(self.options) {
             Ok(done) => {
                 headers.insert(header::ETAG, etag_value(done.revision));
-                Answer {
+                let answer = Answer {
                     status: StatusCode::OK,
                     headers,
                     body: Vec::new(),
-                }
+                };
+                (answer, Some(done))
             }
-            Err(e) => error_answer(&e, headers),
+            Err(e) => (error_answer(&e, headers), None),
         }
     }
 

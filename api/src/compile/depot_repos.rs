@@ -87,7 +87,20 @@ impl Fields {
 
 /// What a repository must be, whether `compile` made it or a push brought it.
 pub(super) fn check(config: &DepotConfig, fields: &Fields, findings: &mut Findings) {
-    let name = config.id.split_once('/').map_or("", |(_, name)| name);
+    let (namespace, name) = config.id.split_once('/').unwrap_or(("", ""));
+    // Each part is a folder under the data dir: a Kubernetes name, never
+    // `.`, `..` or hidden.
+    for (part, what) in [(namespace, "namespace"), (name, "name")] {
+        if !is_folder_safe_name(part) {
+            findings.error(
+                fields.name(&format!("metadata.{what}"), ".id"),
+                "InvalidName",
+                format!(
+                    "`{part}` is not a Kubernetes name (lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit): it names the repository's folder"
+                ),
+            );
+        }
+    }
     if RESERVED_NAMES.contains(&name) {
         findings.error(
             fields.name("metadata.name", ".id"),
@@ -146,6 +159,18 @@ pub(super) fn check(config: &DepotConfig, fields: &Fields, findings: &mut Findin
             );
         }
     }
+}
+
+/// A DNS-1123 subdomain, as Kubernetes names objects: safe as a folder name.
+fn is_folder_safe_name(part: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    part.len() <= 253
+        && edge_ok(part.chars().next())
+        && edge_ok(part.chars().last())
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && !part.contains("..")
 }
 
 /// Group names are folder names: one path segment, not hidden, no `~`

@@ -156,8 +156,16 @@ fn a_pushed_config_with_bad_depots_is_refused_naming_each_field() {
         id: "no-namespace".into(),
         ..good.depots[0].clone()
     });
+    pushed.depots.push(DepotConfig {
+        id: "ops/..".into(),
+        ..good.depots[0].clone()
+    });
     let errors = gatehouse_api::compile::verify(&pushed).join("\n");
     assert!(errors.contains("depots[0].depth"), "{errors}");
+    assert!(
+        errors.contains("depots[3].id") && errors.contains("`..` is not a Kubernetes name"),
+        "{errors}"
+    );
     assert!(
         errors.contains("depots[1].id") && errors.contains("each DepotRepo appears once"),
         "{errors}"

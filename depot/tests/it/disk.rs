@@ -117,13 +117,32 @@ fn temp_files_a_crash_left_are_cleaned_when_the_repository_opens() {
     let tmp = TempDir::new();
     let root = tmp.path().join("r");
     fs::create_dir_all(root.join("g")).unwrap();
-    fs::write(root.join(".f.txt~tmp-999-1"), "partial").unwrap();
-    fs::write(root.join("g/.x~tmp-999-2"), "partial").unwrap();
-    symlink("f.txt~1", root.join(".f.txt~current~tmp-999-3")).unwrap();
+    fs::write(root.join(".f.txt~tmp-4194999-1"), "partial").unwrap();
+    fs::write(root.join("g/.x~tmp-4194999-2"), "partial").unwrap();
+    symlink("f.txt~1", root.join(".f.txt~current~tmp-4194999-3")).unwrap();
     fs::write(root.join(".keep"), "not ours").unwrap();
     Repo::open("r", &root, RepoOptions::default(), Arc::new(Journal::new())).unwrap();
     assert_eq!(hidden(&root), [".keep"]);
     assert!(hidden(&root.join("g")).is_empty());
+}
+
+#[test]
+fn a_repository_opened_again_leaves_an_upload_under_way_alone() {
+    let tmp = TempDir::new();
+    let root = tmp.path().join("r");
+    let journal = Arc::new(Journal::new());
+    let first = Repo::open("r", &root, RepoOptions::default(), journal.clone()).unwrap();
+    let file = FileName::parse("f.txt").unwrap();
+    let mut up = first.begin_upload(&file).unwrap();
+    up.write_all(b"a body on its way").unwrap();
+    // New options, or a second process: the folder is opened again.
+    let _second = Repo::open("r", &root, RepoOptions::default(), journal).unwrap();
+    let committed = up.commit(Default::default()).unwrap();
+    assert_eq!(committed.revision, 1);
+    assert_eq!(
+        fs::read_to_string(root.join("f.txt")).unwrap(),
+        "a body on its way"
+    );
 }
 
 #[test]

@@ -46,6 +46,8 @@ enum Done {
     CheckedIn {
         answer: Answer,
         bytes: u64,
+        /// Whether a revision was made (not when the bytes equal latest's).
+        created: bool,
     },
     /// The body never came whole (the client left, or its body failed):
     /// nothing was stored.
@@ -128,9 +130,11 @@ fn carry_out(plan: Plan, ready: oneshot::Sender<()>, mut pieces: mpsc::Receiver<
                     None => return Done::Abandoned,
                 }
             }
+            let (answer, committed) = upload.finish_committed();
             Done::CheckedIn {
-                answer: upload.finish(),
+                answer,
                 bytes,
+                created: committed.is_some_and(|c| c.created),
             }
         }
     }
@@ -195,7 +199,16 @@ fn finish(
     serving.metrics.write_took(started.elapsed().as_secs_f64());
     let (answered, bytes) = match done {
         Done::Answer(a) => (a, None),
-        Done::CheckedIn { answer, bytes } => (answer, Some(bytes)),
+        Done::CheckedIn {
+            answer,
+            bytes,
+            created: true,
+        } => (answer, Some(bytes)),
+        Done::CheckedIn {
+            answer,
+            created: false,
+            ..
+        } => (answer, None),
         Done::Abandoned => {
             return error(
                 StatusCode::BAD_REQUEST,
