@@ -501,6 +501,14 @@ fn put_file(
     }))
 }
 
+/// Who asks for a change, and on which revision they based it.
+fn change_of(req: &DepotRequest<'_>) -> Result<Change, DepotError> {
+    Ok(Change {
+        if_match: if_match(req.headers)?,
+        user: req.user.map(str::to_string),
+    })
+}
+
 fn post_file(
     req: &DepotRequest<'_>,
     repo: &Repo,
@@ -508,10 +516,7 @@ fn post_file(
     params: &[(String, String)],
     cors: &HeaderMap,
 ) -> Result<Plan, DepotError> {
-    let change = Change {
-        if_match: if_match(req.headers)?,
-        user: req.user.map(str::to_string),
-    };
+    let change = change_of(req)?;
     let revision = param(params, "revision");
     let tag = param(params, "tag");
     if revision == Some("all") {
@@ -539,10 +544,7 @@ fn delete_file(
     params: &[(String, String)],
     cors: &HeaderMap,
 ) -> Result<Plan, DepotError> {
-    let change = Change {
-        if_match: if_match(req.headers)?,
-        user: req.user.map(str::to_string),
-    };
+    let change = change_of(req)?;
     let target = match param(params, "revision") {
         None | Some("") => {
             return Err(DepotError::BadRequest("Revision to delete not specified"));

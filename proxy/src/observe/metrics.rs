@@ -6,6 +6,11 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+/// Buckets for request and write durations: half a millisecond to 30 s.
+pub(crate) const LATENCY_BUCKETS: [f64; 15] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -90,10 +95,7 @@ impl Metrics {
                 "gatehouse_request_duration_seconds",
                 "Time from a request's arrival to its response headers, by route",
             )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0, 30.0,
-            ]),
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["route"],
         )
         .expect("valid metric");

@@ -47,10 +47,7 @@ impl DepotMetrics {
                 "gatehouse_depot_write_duration_seconds",
                 "Time to plan and carry out a depot change (PUT, POST, DELETE) off the workers, body included",
             )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ]),
+            .buckets(crate::observe::metrics::LATENCY_BUCKETS.to_vec()),
         )
         .expect("valid metric");
         for collector in [
