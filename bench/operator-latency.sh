@@ -63,8 +63,8 @@ def call(method, path, body, content="application/json"):
         return urllib.request.urlopen(req, context=context).status
     except urllib.error.HTTPError as e:
         return e.code
-crd = open(crds).read().split("---\n", 1)[1].encode()
-assert call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, "application/yaml") in (201, 409)
+for crd in open(crds).read().split("---\n")[1:]:
+    assert call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.encode(), "application/yaml") in (201, 409)
 pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-proxy", "labels": {"app": "bench-proxy"}},
        "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
                 "ports": [{"name": "admin", "containerPort": int(admin_port)}]}]}}

@@ -42,6 +42,17 @@ async fn with_no_flags_the_embedded_example_routes_are_served() {
         "Location: {location}"
     );
 
+    // The depot example takes a revision and gives it back.
+    let url = proxy.url("/depot/configs/hello.txt");
+    let put = proxy
+        .try_request(reqwest::Method::PUT, &url, &[], Some("hello".into()))
+        .await
+        .unwrap();
+    assert_eq!(put.status, 200, "{put:?}");
+    assert_eq!(put.header("etag"), Some("\"1\""), "{put:?}");
+    let reply = proxy.get("/depot/configs/hello.txt").await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, "hello"));
+
     let stderr = proxy.stderr();
     assert!(
         stderr.contains("embedded"),
@@ -54,7 +65,12 @@ async fn with_no_flags_the_embedded_example_routes_are_served() {
         .iter()
         .filter_map(|r| r["id"].as_str())
         .collect();
-    for id in ["default/app", "default/status", "default/moved"] {
+    for id in [
+        "default/app",
+        "default/status",
+        "default/moved",
+        "default/depot",
+    ] {
         assert!(ids.contains(&id), "{id} in {ids:?}");
     }
     // The proxy is killed on drop and cannot tidy up: remove the folder it

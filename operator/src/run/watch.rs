@@ -21,6 +21,10 @@ use tokio::sync::Notify;
 use super::RunArgs;
 use super::proxies::Endpoint;
 
+/// How long a start waits for DepotRepos to be listed before it serves
+/// the Routes without them.
+const DEPOT_REPOS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(super) struct Watched {
     // A malformed Route must not stop the watch: it arrives as an error value.
     routes: Store<DeserializeGuard<Route>>,
@@ -77,9 +81,17 @@ impl Watched {
 
     pub(super) async fn wait_until_ready(&self) {
         let _ = self.routes.wait_until_ready().await;
-        let _ = self.depot_repos.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
         let _ = self.pods.wait_until_ready().await;
+        // A cluster whose CRDs predate DepotRepo cannot list them: Routes
+        // are served meanwhile (a depot backend stays unresolved), and the
+        // watch keeps trying, so applying the CRD later brings them in.
+        let listed = tokio::time::timeout(DEPOT_REPOS_GRACE, self.depot_repos.wait_until_ready());
+        if listed.await.is_err() {
+            tracing::warn!(
+                "DepotRepos cannot be listed (is the DepotRepo CRD installed? `gatehouse-operator crds | kubectl apply -f -`); serving Routes without them until they can"
+            );
+        }
     }
 
     /// Notified on every change of the watched objects.

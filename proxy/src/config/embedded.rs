@@ -5,10 +5,14 @@
 use std::path::PathBuf;
 
 /// `(path below examples/local, contents)`.
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     (
         "demo.yaml",
         include_str!("../../../examples/local/demo.yaml"),
+    ),
+    (
+        "depot.yaml",
+        include_str!("../../../examples/local/depot.yaml"),
     ),
     (
         "site.yaml",
