@@ -132,13 +132,6 @@ impl Scan {
     pub(crate) fn link(&self, tag: &str) -> Option<u64> {
         self.links.get(tag).copied()
     }
-
-    /// The highest revision number ever used that the folder still shows.
-    pub(crate) fn highest(&self) -> u64 {
-        let by_file = self.revisions.keys().next_back().copied().unwrap_or(0);
-        let by_links = self.links.values().copied().max().unwrap_or(0);
-        by_file.max(by_links)
-    }
 }
 
 pub(crate) fn mtime_secs(md: &fs::Metadata) -> i64 {
@@ -184,6 +177,35 @@ pub(crate) fn scan(dir: &Path, name: &str) -> io::Result<Scan> {
         }
     }
     Ok(out)
+}
+
+/// The highest revision number `name` has used that the folder still
+/// shows, by a revision file or a tag naming one: entry names and a few
+/// link reads, never a file's metadata.
+pub(crate) fn highest_number(dir: &Path, name: &str) -> io::Result<u64> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let prefix = format!("{name}~");
+    let mut highest = 0;
+    for entry in entries {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(suffix) = file_name.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let number = match parse_number(suffix) {
+            Some(n) => Some(n),
+            None if !suffix.contains('~') && entry.file_type()?.is_symlink() => {
+                target_revision(&fs::read_link(entry.path())?, name)
+            }
+            None => None,
+        };
+        highest = highest.max(number.unwrap_or(0));
+    }
+    Ok(highest)
 }
 
 /// Point `dir/link` at `target` atomically: the new link is made under a

@@ -5,8 +5,9 @@
 //! 1. fsync the temp file (its mtime set first when a time is given);
 //! 2. under the file's lock, compare with `latest`: equal bytes make no
 //!    revision (HouseDepot compares with latest, not current);
-//! 3. `link(2)` the temp file to `F~N`, N = highest + 1; `link` never
-//!    overwrites, so if another process took N we take N+1;
+//! 3. `link(2)` the temp file to `F~N`, N = highest + 1 (from entry
+//!    names and tag links, no file's metadata); `link` never overwrites,
+//!    so if another process took N we take N+1;
 //! 4. replace `F~latest` (and, unless staged, `F~current` and `F`) by
 //!    renaming a new link over each;
 //! 5. fsync the folder, then answer.
@@ -174,9 +175,12 @@ impl Upload {
         let name = self.file.name().to_string();
         let dir = self.dir.clone();
         Repo::check_if_match(&dir, &self.file, options.if_match)?;
-        let scan = layout::scan(&dir, &name)?;
-        if let Some(latest) = scan.link(LATEST)
-            && scan.revisions.contains_key(&latest)
+        // Links and entry names say all a check-in needs: no revision's
+        // metadata is read (thousands of revisions would cost each PUT a
+        // `statx` apiece).
+        let latest = layout::read_tag(&dir, &name, LATEST)?;
+        let current = layout::read_tag(&dir, &name, CURRENT)?;
+        if let Some(latest) = latest
             && same_bytes(&self.temp, &dir.join(layout::revision_file(&name, latest)))?
         {
             return Ok(Committed {
@@ -184,7 +188,11 @@ impl Upload {
                 created: false,
             });
         }
-        let mut revision = scan.highest() + 1;
+        // Numbers only grow: past every revision file and every tag the
+        // folder shows (a HouseDepot folder may hold a tag whose file was
+        // removed by hand). A number another writer takes meanwhile makes
+        // `link` fail, and the next one is tried.
+        let mut revision = layout::highest_number(&dir, &name)?.max(latest.unwrap_or(0)) + 1;
         loop {
             match fs::hard_link(&self.temp, dir.join(layout::revision_file(&name, revision))) {
                 Ok(()) => break,
@@ -209,9 +217,9 @@ impl Upload {
             // were and remove the revision (best effort; a full disk still
             // lets names be removed).
             let before = [
-                (layout::tag_link(&name, LATEST), scan.link(LATEST)),
-                (layout::tag_link(&name, CURRENT), scan.link(CURRENT)),
-                (name.clone(), scan.link(CURRENT)),
+                (layout::tag_link(&name, LATEST), latest),
+                (layout::tag_link(&name, CURRENT), current),
+                (name.clone(), current),
             ];
             for (link, old) in before {
                 let _ = match old {
@@ -246,10 +254,14 @@ impl Drop for Upload {
     }
 }
 
-/// Whether two files hold the same bytes.
+/// Whether two files hold the same bytes; a missing `b` holds none.
 fn same_bytes(a: &std::path::Path, b: &std::path::Path) -> io::Result<bool> {
     let mut fa = File::open(a)?;
-    let mut fb = File::open(b)?;
+    let mut fb = match File::open(b) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
     if fa.metadata()?.len() != fb.metadata()?.len() {
         return Ok(false);
     }
