@@ -458,22 +458,32 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
         )
         .await
         .unwrap();
-    // Under way: its upload holds an fsync slot, waiting for the rest.
-    let metrics = format!("http://{}/metrics", proxy.admin_addr);
-    let running = "gatehouse_blocking_tasks{kind=\"fsync\",state=\"running\"} 1";
+    // Under way: its body goes to a hidden temp file, and no slot of the
+    // fsync lane is held while the client takes its time.
+    let folder = data.path().join("default/scripts");
     let under_way = eventually(Duration::from_secs(5), async || {
-        let text = client()
-            .get(&metrics)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.contains(running)
+        std::fs::read_dir(&folder).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".long.txt~tmp-")
+            })
+        })
     })
     .await;
     assert!(under_way, "the upload started");
+    let metrics = client()
+        .get(format!("http://{}/metrics", proxy.admin_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gatehouse_blocking_tasks{kind=\"fsync\",state=\"running\"} 0"),
+        "a body on its way holds no fsync slot"
+    );
     // The Route changes (another mount too); the DepotRepos do not.
     let changed = repo_yaml("configs", "{maxFileSize: 1Ki}")
         + &repo_yaml("scripts", "{}")

@@ -13,10 +13,9 @@
 //! fixed when opened). That is safe even while writes run on the old one:
 //! the engine puts a revision in place with `link(2)`, which never
 //! overwrites, so two `Repo`s on one folder never clobber each other's
-//! revision, and links are replaced atomically. (The new `Repo` removes
-//! the temp files it finds when opened, so an upload under way on the old
-//! one at that moment fails with a 500 rather than being acknowledged:
-//! nothing acknowledged is lost.)
+//! revision, and links are replaced atomically. The new `Repo` removes
+//! only temp files whose writer is gone, so an upload under way on the old
+//! one completes.
 //!
 //! Where: `<data dir>/<namespace>/<name>`, made on demand. Without a data
 //! dir nothing is opened, and every depot backend answers 503 naming the

@@ -1,27 +1,27 @@
-//! Changes: PUT, POST and DELETE, carried out off the worker on the
-//! blocking pool's `fsync` lane (each one fsyncs files and folders).
+//! Changes: PUT, POST and DELETE. What fsyncs runs off the worker, on the
+//! blocking pool's `fsync` lane: the plan (which, for POST and DELETE, is
+//! the change itself) and a PUT's commit.
 //!
-//! A PUT's body streams: the blocking task plans the request first (so a
-//! refusal — a bad name, a stale `If-Match`, a `Content-Length` over the
-//! repository's `maxFileSize` — is answered before a byte of the body is
-//! read, and a client that sent `Expect: 100-continue` is told to go on
-//! only then), then takes the body chunk by chunk from a bounded channel
-//! the worker fills as the client sends. The first chunk past the limit
-//! ends it at once with 413. Nothing is buffered beyond the channel's few
-//! chunks, and nothing is stored unless the whole body came: a client that
-//! leaves or stalls (`--client-body-timeout`) drops the channel, and the
-//! engine removes the upload's temp file.
+//! A PUT's body streams between the two, on the worker, into the upload's
+//! temp file: page-cache writes, as nginx writes a client body to its temp
+//! file, so a client that sends slowly holds no slot of the lane while its
+//! bytes trickle in. The plan comes first, so a refusal — a bad name, a
+//! stale `If-Match`, a `Content-Length` over the repository's
+//! `maxFileSize` — is answered before a byte of the body is read (and a
+//! client that sent `Expect: 100-continue` is told to go on only then).
+//! The first chunk past the limit ends it at once with 413. Nothing is
+//! stored unless the whole body came: a client that leaves or stalls
+//! (`--client-body-timeout`) drops the upload, and the engine removes its
+//! temp file.
 //!
 //! A full blocking lane is answered 503 with `Retry-After`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use gatehouse_depot::{Answer, DepotRequest, Plan};
+use gatehouse_depot::{Answer, DepotRequest, Plan, UploadPlan};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use tokio::sync::{mpsc, oneshot};
 
 use super::read::with_host;
 use super::{Asked, Serving, answer, error};
@@ -30,17 +30,7 @@ use crate::backends::upstream::RequestBody;
 use crate::support::blocking::{BlockingKind, Busy};
 use crate::support::body::Body;
 
-/// Body chunks on their way to the blocking task: a few, so a fast client
-/// waits for the disk rather than filling memory.
-const CHANNEL: usize = 4;
-
-enum Piece {
-    Chunk(Bytes),
-    /// The whole body came.
-    End,
-}
-
-/// What the blocking task did.
+/// What a change came to.
 enum Done {
     Answer(Answer),
     CheckedIn {
@@ -49,9 +39,6 @@ enum Done {
         /// Whether a revision was made (not when the bytes equal latest's).
         created: bool,
     },
-    /// The body never came whole (the client left, or its body failed):
-    /// nothing was stored.
-    Abandoned,
 }
 
 pub(super) async fn serve<B: RequestBody>(
@@ -65,115 +52,106 @@ pub(super) async fn serve<B: RequestBody>(
     let (parts, mut body) = req.into_parts();
     let method = parts.method;
     let label = serving.label(&asked.below).to_owned();
-    let (pieces_tx, pieces) = mpsc::channel::<Piece>(CHANNEL);
-    let (ready_tx, ready) = oneshot::channel::<()>();
-    let work = {
+    let plan = {
         let (serving, method, path) = (serving.clone(), method.clone(), asked.below.clone());
         let (mount, query) = (asked.mount.clone(), asked.query.clone());
-        move || {
-            let plan = serving.depot.plan(&DepotRequest {
-                method: &method,
-                path: &path,
-                query: query.as_deref(),
-                headers: &headers,
-                mount: &mount,
-                user: None,
-            });
-            carry_out(plan, ready_tx, pieces)
-        }
+        call.blocking
+            .run(BlockingKind::Fsync, move || {
+                serving.depot.plan(&DepotRequest {
+                    method: &method,
+                    path: &path,
+                    query: query.as_deref(),
+                    headers: &headers,
+                    mount: &mount,
+                    user: None,
+                })
+            })
+            .await
     };
-    let task = call.blocking.run(BlockingKind::Fsync, work);
-    tokio::pin!(task);
-    let ready = tokio::select! {
-        done = &mut task => return finish(&serving, &label, &method, &asked, done, started),
-        ready = ready => ready.is_ok(),
-    };
-    if ready {
-        let idle = call.upstreams.client_body_timeout();
-        tokio::select! {
-            // 413 past the limit, 507 on a full disk: answered at once.
-            done = &mut task => return finish(&serving, &label, &method, &asked, done, started),
-            pumped = pump(&mut body, pieces_tx, idle) => {
-                if let Err(refused) = pumped {
-                    serving.metrics.refused(&label, refused.status());
-                    return refused;
-                }
-            }
-        }
-    }
-    let done = task.await;
-    finish(&serving, &label, &method, &asked, done, started)
-}
-
-/// On the blocking pool: the plan carried out, a PUT's body taken from
-/// `pieces` once the worker is told (`ready`) to send it.
-fn carry_out(plan: Plan, ready: oneshot::Sender<()>, mut pieces: mpsc::Receiver<Piece>) -> Done {
-    match plan {
-        Plan::Answer(answer) => Done::Answer(answer),
-        Plan::Read(_) => Done::Answer(Answer {
+    let done = match plan {
+        Err(busy) => Err(busy),
+        Ok(Plan::Answer(answer)) => Ok(Done::Answer(answer)),
+        // The engine reads only on GET, which never comes here.
+        Ok(Plan::Read(_)) => Ok(Done::Answer(Answer {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             headers: HeaderMap::new(),
             body: Vec::new(),
-        }),
-        Plan::Upload(mut upload) => {
-            let _ = ready.send(());
-            let mut bytes = 0;
-            loop {
-                match pieces.blocking_recv() {
-                    Some(Piece::Chunk(chunk)) => {
-                        if let Err(refused) = upload.write(&chunk) {
-                            return Done::Answer(*refused);
-                        }
-                        bytes += chunk.len() as u64;
-                    }
-                    Some(Piece::End) => break,
-                    None => return Done::Abandoned,
+        })),
+        Ok(Plan::Upload(mut upload)) => {
+            let idle = call.upstreams.client_body_timeout();
+            let bytes = match take_body(&mut body, &mut upload, idle).await {
+                Ok(bytes) => bytes,
+                Err(Refusal::Engine(answer)) => {
+                    return finish(
+                        &serving,
+                        &label,
+                        &method,
+                        &asked,
+                        Ok(Done::Answer(answer)),
+                        started,
+                    );
                 }
-            }
-            let (answer, committed) = upload.finish_committed();
-            Done::CheckedIn {
-                answer,
-                bytes,
-                created: committed.is_some_and(|c| c.created),
-            }
+                Err(Refusal::Client(refused)) => {
+                    serving.metrics.refused(&label, refused.status());
+                    return refused;
+                }
+            };
+            call.blocking
+                .run(BlockingKind::Fsync, move || {
+                    let (answer, committed) = upload.finish_committed();
+                    Done::CheckedIn {
+                        answer,
+                        bytes,
+                        created: committed.is_some_and(|c| c.created),
+                    }
+                })
+                .await
         }
-    }
+    };
+    finish(&serving, &label, &method, &asked, done, started)
 }
 
-/// Sends the body's chunks to the blocking task. `Ok` once it all went
-/// (or the task stopped taking it: its answer says why); `Err` is the
-/// answer to a body that failed or stalled.
-async fn pump<B: RequestBody>(
+/// Why a body was not taken whole.
+enum Refusal {
+    /// The engine's answer: 413 past the limit, 507 on a full disk.
+    Engine(Answer),
+    /// The client's body failed or stalled.
+    Client(Response<Body>),
+}
+
+/// The body, chunk by chunk, into the upload's temp file; how many bytes.
+async fn take_body<B: RequestBody>(
     body: &mut B,
-    pieces: mpsc::Sender<Piece>,
+    upload: &mut UploadPlan,
     idle: Duration,
-) -> Result<(), Response<Body>> {
+) -> Result<u64, Refusal> {
+    let mut bytes = 0;
     loop {
         let frame = match tokio::time::timeout(idle, body.frame()).await {
             Err(_) => {
-                return Err(error(
+                return Err(Refusal::Client(error(
                     StatusCode::REQUEST_TIMEOUT,
                     "the request body stopped arriving: send it without pauses; nothing was stored",
-                ));
+                )));
             }
-            Ok(None) => break,
+            Ok(None) => return Ok(bytes),
             Ok(Some(Err(_))) => {
-                return Err(error(
+                return Err(Refusal::Client(error(
                     StatusCode::BAD_REQUEST,
                     "the request body is malformed or was cut off; nothing was stored",
-                ));
+                )));
             }
             Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(data) = frame.into_data()
             && !data.is_empty()
-            && pieces.send(Piece::Chunk(data)).await.is_err()
         {
-            return Ok(());
+            upload
+                .write(&data)
+                .map_err(|refused| Refusal::Engine(*refused))?;
+            bytes += data.len() as u64;
         }
     }
-    let _ = pieces.send(Piece::End).await;
-    Ok(())
 }
 
 /// The answer, counted and logged.
@@ -209,12 +187,6 @@ fn finish(
             created: false,
             ..
         } => (answer, None),
-        Done::Abandoned => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "the request body ended early; nothing was stored",
-            );
-        }
     };
     let status = answered.status;
     if status.as_u16() >= 400 {
