@@ -160,17 +160,9 @@ EOF
 
 # GET: $1 name, $2 url, $3 round -> prints "<req/s> <p99 ms> <CPU us/request>".
 measure_get() {
-    local name=$1 url=$2 round=$3 pids before after
+    local name=$1 pids
     if [[ $name == nginx ]]; then pids=("${NGINX_WORKERS[@]}"); else pids=("$GATEHOUSE_PID"); fi
-    log "GET $name, round $round: warm-up ($WARMUP)"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
-    log "GET $name, round $round: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ($(machine_load))"
-    before=$(cpu_ticks "${pids[@]}")
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" \
-        | tee "$BENCH_TMP/wrk-get-$name-$round.txt" >&2
-    after=$(cpu_ticks "${pids[@]}")
-    echo "$(parse_wrk <"$BENCH_TMP/wrk-get-$name-$round.txt")" \
-        "$(cpu_us_per_request $((after - before)) "$(wrk_requests <"$BENCH_TMP/wrk-get-$name-$round.txt")")"
+    measure_wrk "GET $name, round $3" "get-$name-$3" "$2" "${pids[@]}"
 }
 
 # The ceiling: write 1 KiB + fsync + rename + fsync of the folder, in a

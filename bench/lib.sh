@@ -208,3 +208,19 @@ machine_load() {
     busy=$(ps -eo comm= | grep -cE '^(rustc|cargo|cc1|cc1plus|ld|clang)$' || true)
     echo "load average $load; $busy compiler process(es) running; $(nproc) cores"
 }
+
+# One wrk run at THREADS/CONNECTIONS/DURATION after a WARMUP, counting the
+# CPU time of the given pids: $1 what it measures (for the log), $2 a key
+# for its output file ($BENCH_TMP/wrk-<key>.txt, checked after the runs),
+# $3 the URL, then the pids -> prints "<req/s> <p99 ms> <CPU us/request>".
+measure_wrk() {
+    local what=$1 out="$BENCH_TMP/wrk-$2.txt" url=$3 before after
+    shift 3
+    log "$what: warm-up ($WARMUP)"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
+    log "$what: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ($(machine_load))"
+    before=$(cpu_ticks "$@")
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" | tee "$out" >&2
+    after=$(cpu_ticks "$@")
+    echo "$(parse_wrk <"$out")" "$(cpu_us_per_request $((after - before)) "$(wrk_requests <"$out")")"
+}

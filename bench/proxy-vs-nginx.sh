@@ -131,17 +131,9 @@ NGINX_WORKERS=($(pgrep -P "$(cat "$BENCH_TMP/nginx-proxy/nginx.pid")"))
 # $1 name, $2 port, $3 round -> prints "<req/s> <p99 ms> <CPU us/request>",
 # keeps wrk's output.
 measure() {
-    local name=$1 port=$2 round=$3 pids before after
+    local name=$1 pids
     if [[ $name == nginx ]]; then pids=("${NGINX_WORKERS[@]}"); else pids=("$GATEHOUSE_PID"); fi
-    log "$name, round $round: warm-up ($WARMUP)"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "http://127.0.0.1:$port/bench" >/dev/null
-    log "$name, round $round: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ($(machine_load))"
-    before=$(cpu_ticks "${pids[@]}")
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/bench" \
-        | tee "$BENCH_TMP/wrk-$name-$round.txt" >&2
-    after=$(cpu_ticks "${pids[@]}")
-    echo "$(parse_wrk <"$BENCH_TMP/wrk-$name-$round.txt")" \
-        "$(cpu_us_per_request $((after - before)) "$(wrk_requests <"$BENCH_TMP/wrk-$name-$round.txt")")"
+    measure_wrk "$name, round $3" "$name-$3" "http://127.0.0.1:$2/bench" "${pids[@]}"
 }
 
 RESULTS=()

@@ -188,6 +188,13 @@ impl ProxyConfig {
         }
     }
 
+    /// What the config serves, by kind: `4 Route(s) and 1 DepotRepo(s)`.
+    pub fn served(&self) -> String {
+        use crate::resource::{Kind, tally};
+        let routes = self.routes.iter().map(|_| Kind::Route);
+        tally(routes.chain(self.depots.iter().map(|_| Kind::DepotRepo)))
+    }
+
     /// The secrets whose values this config lacks (it was read from a
     /// snapshot); what uses them is not served until a push brings them.
     pub fn missing_secrets(&self) -> impl Iterator<Item = &SecretEntry> {

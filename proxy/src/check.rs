@@ -50,12 +50,6 @@ impl Report {
     }
 }
 
-/// What a config serves, by kind.
-pub(crate) fn served(config: &gatehouse_api::ProxyConfig) -> String {
-    let routes = config.routes.iter().map(|_| Kind::Route);
-    tally(routes.chain(config.depots.iter().map(|_| Kind::DepotRepo)))
-}
-
 /// Loads the flags' config source into a state nothing serves.
 pub fn check(settings: &Settings) -> Report {
     let state = State::new();
@@ -64,7 +58,7 @@ pub fn check(settings: &Settings) -> Report {
             let mut report = Report::new(format!("--config-file {}", path.display()));
             match read_config_file(path) {
                 Ok(config) => {
-                    let served = served(&config);
+                    let served = config.served();
                     match state.apply(config, "file") {
                         Ok(_) => report.served = served,
                         Err(errors) => report.errors = errors,

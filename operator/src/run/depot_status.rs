@@ -7,7 +7,7 @@ use gatehouse_api::depot_repo::DepotRepoStatus;
 use gatehouse_api::route::DEFAULT_CLASS;
 use gatehouse_api::{Compiled, DepotRepo, ResourceId};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
 
@@ -37,22 +37,8 @@ pub(super) async fn report(
         let mut wanted = wanted;
         super::status::keep_transition_times(&current.conditions, &mut wanted.conditions);
         let api: Api<DepotRepo> = Api::namespaced(client.clone(), &id.namespace);
-        let patch = serde_json::json!({
-            "metadata": {"resourceVersion": repo.metadata.resource_version},
-            "status": {"conditions": wanted.conditions},
-        });
-        match api
-            .patch_status(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                tracing::debug!(depot_repo = %id.key(), "status not written: the DepotRepo changed meanwhile");
-            }
-            Err(err) => {
-                tracing::warn!(depot_repo = %id.key(), error = %err, "could not write the DepotRepo's status")
-            }
-        }
+        let status = serde_json::json!({"conditions": wanted.conditions});
+        super::status::write(&api, &id, repo.metadata.resource_version.as_ref(), status).await;
     }
 }
 

@@ -39,25 +39,37 @@ pub(super) async fn report(
             super::events::route_rejected(recorder, route, &wanted).await;
         }
         let api: Api<Route> = Api::namespaced(client.clone(), &id.namespace);
-        // The resourceVersion makes the write conditional: a status computed
-        // from a stale copy (another replica wrote from a newer generation)
-        // is refused with 409 instead of lowering `observedGeneration`.
-        let patch = serde_json::json!({
-            "metadata": {"resourceVersion": route.metadata.resource_version},
-            "status": merge_times(&current, wanted),
-        });
-        match api
-            .patch_status(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                tracing::debug!(route = %id.key(), "status not written: the Route changed meanwhile");
-            }
-            Err(err) => {
-                tracing::warn!(route = %id.key(), error = %err, "could not write the Route's status")
-            }
+        let status =
+            serde_json::to_value(merge_times(&current, wanted)).expect("a status serialises");
+        write(&api, &id, route.metadata.resource_version.as_ref(), status).await;
+    }
+}
+
+/// Writes `status` on the resource, conditional on the `resource_version`
+/// it was computed from: a status computed from a stale copy (another
+/// replica wrote from a newer generation) is refused with 409 instead of
+/// lowering `observedGeneration`, and left for the next round.
+pub(super) async fn write<K>(
+    api: &Api<K>,
+    id: &ResourceId,
+    resource_version: Option<&String>,
+    status: serde_json::Value,
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": resource_version},
+        "status": status,
+    });
+    match api
+        .patch_status(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            tracing::debug!(resource = %id, "status not written: the resource changed meanwhile");
         }
+        Err(err) => tracing::warn!(resource = %id, error = %err, "could not write the status"),
     }
 }
 

@@ -169,7 +169,7 @@ pub(crate) fn load(
     match files.and_then(|files| compile_manifests(&files)) {
         Ok(loaded) => Outcome {
             warnings: loaded.warnings,
-            served: crate::check::served(&loaded.config),
+            served: loaded.config.served(),
             applied: state.apply(loaded.config, source),
         },
         Err(errors) => {

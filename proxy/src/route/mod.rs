@@ -214,27 +214,21 @@ async fn serve_rule<B: RequestBody>(
     if let Backend::Unresolved(reason) = &backend.target {
         tracing::debug!(route = %rule.route, backend = %backend.name, %reason, "unresolved backend");
     }
+    // The reason is the Route's status message (names of resources, no
+    // secret): the client sees what an operator would.
+    let unresolved = match &backend.target {
+        Backend::Unresolved(reason) => Some(reason.as_str()),
+        _ => None,
+    };
     let response = match result {
         Ok(response) => response,
-        Err(kind) if !kind.is_backend_fault() => error_response(kind, &backend.name),
-
+        Err(kind) if !kind.is_backend_fault() => error_response(kind, &backend.name, unresolved),
         Err(kind) => {
             shared
                 .state
                 .metrics
                 .upstream_error(&rule.route, &backend.name, kind);
-            let response = match (kind, &backend.target) {
-                // The reason is the Route's status message (names of
-                // resources, no secret): the client sees what an operator would.
-                (UpstreamError::Unresolved, Backend::Unresolved(reason)) => body::plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!(
-                        "backend {} is not resolved: {reason}; see the Route's status",
-                        backend.name
-                    ),
-                ),
-                _ => error_response(kind, &backend.name),
-            };
+            let response = error_response(kind, &backend.name, unresolved);
             // As nginx's error log has each upstream failure: the answer
             // alone would leave an operator guessing which backend failed.
             tracing::warn!(
@@ -251,7 +245,9 @@ async fn serve_rule<B: RequestBody>(
     response
 }
 
-fn error_response(kind: UpstreamError, backend: &str) -> Response<Body> {
+/// The answer to a failure; `unresolved` is why the backend is not
+/// resolved, when it is not.
+fn error_response(kind: UpstreamError, backend: &str, unresolved: Option<&str>) -> Response<Body> {
     let (status, text) = match kind {
         UpstreamError::Connect => (
             StatusCode::BAD_GATEWAY,
@@ -283,7 +279,12 @@ fn error_response(kind: UpstreamError, backend: &str) -> Response<Body> {
         ),
         UpstreamError::Unresolved => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("backend {backend} is not resolved; see the Route's status"),
+            match unresolved {
+                Some(reason) => {
+                    format!("backend {backend} is not resolved: {reason}; see the Route's status")
+                }
+                None => format!("backend {backend} is not resolved; see the Route's status"),
+            },
         ),
     };
     body::plain(status, &text)
