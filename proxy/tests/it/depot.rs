@@ -677,3 +677,117 @@ async fn local_mode_keeps_depot_files_beside_the_manifests_folder() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(stored, "the revision is in {}", beside.display());
 }
+
+/// What a browser sends for a page.
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+async fn get_accepting(proxy: &Running, path: &str, accept: &str) -> Reply {
+    send(client().get(url(proxy, path)).header("accept", accept)).await
+}
+
+#[tokio::test]
+async fn a_browser_at_the_mount_gets_the_page_with_its_security_headers() {
+    let data = TempDir::new("depot-page");
+    let proxy = depot_proxy(&data, &two_repos()).await;
+    for path in ["/depot/", "/depot"] {
+        let page = get_accepting(&proxy, path, BROWSER_ACCEPT).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+        assert_eq!(page.headers["x-content-type-options"], "nosniff");
+        assert_eq!(page.headers["cache-control"], "no-cache");
+        assert_eq!(page.headers["vary"], "Accept");
+        let policy = page.headers["content-security-policy"].to_str().unwrap();
+        for part in [
+            "default-src 'none'",
+            "script-src 'sha256-",
+            "style-src 'sha256-",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(part), "{part} in {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert!(page.body.starts_with("<!doctype html>"), "{}", page.body);
+        assert!(page.body.contains("<dialog id=\"confirm\">"));
+    }
+    // HEAD: the same head, no body.
+    let head = send(
+        client()
+            .head(url(&proxy, "/depot/"))
+            .header("accept", BROWSER_ACCEPT),
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.headers["content-type"], "text/html; charset=utf-8");
+    let length: usize = head.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(length > 1000, "the page's length: {length}");
+    assert!(head.body.is_empty());
+}
+
+#[tokio::test]
+async fn other_clients_at_the_mount_keep_the_apis_answer() {
+    let data = TempDir::new("depot-page-api");
+    let proxy = depot_proxy(&data, &two_repos()).await;
+    for accept in [
+        "*/*",
+        "application/json",
+        "application/json, text/html;q=0.5",
+    ] {
+        let reply = get_accepting(&proxy, "/depot/", accept).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{accept}");
+        assert_eq!(reply.error(), "Not found", "{accept}");
+        assert_eq!(reply.headers["vary"], "Accept", "{accept}");
+    }
+    let plain = get(&proxy, "/depot").await;
+    assert_eq!(
+        plain.status,
+        StatusCode::NOT_FOUND,
+        "no Accept: {}",
+        plain.body
+    );
+    // Below the mount nothing changes for a browser: files are files.
+    assert_eq!(
+        put(&proxy, "/depot/configs/a.html", "<b>x</b>")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let file = get_accepting(&proxy, "/depot/configs/a.html", BROWSER_ACCEPT).await;
+    assert_eq!(file.body, "<b>x</b>");
+    let all = get_accepting(&proxy, "/depot/all", BROWSER_ACCEPT).await;
+    assert_eq!(all.json()["repositories"][0], "/depot/configs");
+    // Writes to the mount stay the engine's.
+    let put_mount = put(&proxy, "/depot/", "x").await;
+    assert_eq!(
+        put_mount.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        put_mount.body
+    );
+}
+
+#[tokio::test]
+async fn the_page_loads_nothing_from_elsewhere() {
+    let data = TempDir::new("depot-page-offline");
+    let proxy = depot_proxy(&data, &two_repos()).await;
+    let page = get_accepting(&proxy, "/depot/", "text/html").await.body;
+    for attribute in ["src=", "href="] {
+        for (at, _) in page.match_indices(attribute) {
+            let value = page[at + attribute.len()..].trim_start_matches(['"', '\'']);
+            assert!(
+                !value.starts_with("http:")
+                    && !value.starts_with("https:")
+                    && !value.starts_with("//"),
+                "an external {attribute}{}",
+                &value[..value.len().min(60)]
+            );
+        }
+    }
+    for external in ["http://", "https://", "@import", "url("] {
+        assert!(!page.contains(external), "the page holds {external}");
+    }
+}

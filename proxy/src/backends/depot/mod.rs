@@ -10,12 +10,15 @@
 //!   `fsync` lane, the PUT's body streamed to it over a bounded channel,
 //!   never held whole — `write.rs`;
 //! - the repositories themselves outlive config swaps in a registry
-//!   (`repos.rs`), and what happened is counted (`metrics.rs`) and logged.
+//!   (`repos.rs`), and what happened is counted (`metrics.rs`) and logged;
+//! - a browser asking for the mount itself gets a page for people
+//!   (`page.rs`, `page.html`) that works through this same API.
 //!
 //! The depot answers at the rule's `PathPrefix` (its mount): the client's
 //! path below it goes to the engine still percent-encoded, as it wants.
 
 mod metrics;
+mod page;
 mod read;
 mod repos;
 mod write;
@@ -83,24 +86,35 @@ impl Mount {
         };
         let mount = mount.trim_end_matches('/');
         // Matched on segment boundaries, so what is left starts with `/`
-        // (or is empty: the mount itself, which the engine answers 404).
+        // (or is empty: the mount itself, the page or the engine's 404).
         let below = req
             .uri()
             .path()
             .strip_prefix(mount)
             .unwrap_or("")
             .to_owned();
+        if page::wanted(req.method(), &below, req.headers()) {
+            return page::serve(req.method() == Method::HEAD);
+        }
+        let at_mount = page::is_mount(&below);
         let request = Asked {
             mount: mount.to_owned(),
             below,
             query: req.uri().query().map(str::to_owned),
         };
-        match *req.method() {
+        let mut response = match *req.method() {
             Method::PUT | Method::POST | Method::DELETE => {
                 write::serve(serving.clone(), request, req, &call).await
             }
             _ => read::serve(serving, &request, &req, &call),
+        };
+        if at_mount {
+            // The mount answers HTML to browsers: caches must keep both apart.
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("Accept"));
         }
+        response
     }
 }
 
