@@ -8,6 +8,8 @@
 //! - [`cluster`]: the test API server, the operator as a process, proxies
 //!   standing in for Pods.
 //! - [`Metrics`] reads the Prometheus text format.
+//! - [`Browser`]: a headless Chromium driven over WebDriver, for pages
+//!   people use (the tests named `browser_*`, run by `ct/test-all.sh`).
 //!
 //! Upstreams, raw connections, clients and waiting with a deadline come from
 //! `gatehouse-testkit`, which the in-process proxy tests share.
@@ -16,7 +18,9 @@ pub mod cluster;
 pub mod fixtures;
 pub mod metrics;
 pub mod process;
+pub mod webdriver;
 
 pub use fixtures::{config_json, route_json, route_yaml};
 pub use metrics::Metrics;
 pub use process::{ProxyBuilder, ProxyProcess, Reply, error_chain, proxy_binary};
+pub use webdriver::Browser;

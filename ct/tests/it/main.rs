@@ -4,6 +4,7 @@
 
 mod access_log;
 mod admin;
+mod browser;
 mod check;
 mod config_file;
 mod crd_modern;
