@@ -6,9 +6,10 @@
 # Kubernetes 1.36's standalone CRD API server (Debian sid, about 12
 # minutes once; ~/.cache/gatehouse/crd-server), starts both, runs `cargo test --workspace`, then the API-server tests that a plain
 # `cargo test` shows as ignored (named `api_server_*`; tests ignored as
-# known bugs stay ignored), stops the server on exit, and exits non-zero
-# when either cargo run failed. Arguments go to both cargo runs
-# (`bash ct/test-all.sh --release`).
+# known bugs stay ignored), then the browser tests (named `browser_*`: a
+# headless Chromium from Debian's `chromium` and `chromium-driver`), stops
+# the server on exit, and exits non-zero when any cargo run failed.
+# Arguments go to every cargo run (`bash ct/test-all.sh --release`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,5 +37,13 @@ cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 echo "== the API-server tests (ignored by a plain cargo test)"
 # --tests: doc tests hold none, and rustdoc would build them all again.
 cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored api_server_ || status=$?
+
+echo "== the browser tests (headless Chromium; ignored by a plain cargo test)"
+if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ]; then
+  cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored browser_ || status=$?
+else
+  echo "chromium or chromedriver is missing: apt-get install -y chromium chromium-driver (.ci/run does)" >&2
+  status=1
+fi
 
 exit "$status"
