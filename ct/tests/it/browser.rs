@@ -305,6 +305,37 @@ async fn browser_the_depot_page_uploads_diffs_rolls_back_tags_and_deletes() {
         "the narrow page scrolls sideways by {overflow}px"
     );
 
+    // The mount without its `/`, with a file in the address: the page opens it.
+    browser.set_window_size(1280, 900).await;
+    browser
+        .navigate(&proxy.url("/depot#/configs/app.txt"))
+        .await;
+    browser.wait_until(&history_rows(3), STEP).await;
+    assert_eq!(browser.text("#file-name").await, FILE);
+
+    // The diff's own rules, in the page's script: the changed lines, and a
+    // refusal (null, which the page words) past its cap rather than a hang.
+    let diff = browser
+        .execute(
+            "return diffLines(['a', 'b', 'c'], ['a', 'x', 'c']);",
+            json!([]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        diff,
+        json!([[" ", "a"], ["-", "b"], ["+", "x"], [" ", "c"]])
+    );
+    let capped = browser
+        .execute(
+            "const lines = (p) => Array.from({length: 3000}, (_, i) => p + i);
+             return diffLines(lines('a'), lines('b'));",
+            json!([]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(capped, Value::Null);
+
     // Besides the refused tag above, which the browser logs as a failed load.
     let mut errors = browser.console_errors().await;
     errors.retain(|e| !e.contains("tag=not%20a%20tag"));
