@@ -7,6 +7,7 @@ mod admin;
 mod check;
 mod config_file;
 mod crd_modern;
+mod depot_disk_full;
 mod depot_durability;
 mod embedded;
 mod env_and_logs;
