@@ -229,6 +229,7 @@ pub struct ProxyBuilder {
     admin_listen: Option<SocketAddr>,
     no_color: bool,
     current_dir: Option<PathBuf>,
+    wrapper: Vec<OsString>,
 }
 
 impl ProxyBuilder {
@@ -273,6 +274,18 @@ impl ProxyBuilder {
         self
     }
 
+    /// Starts the proxy through `program` (with its arguments first, then
+    /// the proxy's path and arguments), which must `exec` it, so that the
+    /// pid is the proxy's: e.g. `unshare` to give it a mount of its own.
+    pub fn wrapped_in<I, S>(mut self, program: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.wrapper = program.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self
+    }
+
     /// Leaves `NO_COLOR` unset (by default it is set, so logs read as plain text).
     pub fn without_no_color(mut self) -> Self {
         self.no_color = false;
@@ -299,7 +312,14 @@ impl ProxyBuilder {
                 .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
         };
         let binary = proxy_binary();
-        let mut command = Command::new(&binary);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("GATEHOUSE_") {
                 command.env_remove(key);
@@ -394,6 +414,7 @@ impl ProxyProcess {
             admin_listen: None,
             no_color: true,
             current_dir: None,
+            wrapper: Vec::new(),
         }
     }
 

@@ -44,7 +44,9 @@ pub enum DepotError {
         limit: u64,
     },
     /// 507: the disk (or quota) is full; nothing half-written is visible.
-    #[error("insufficient storage: {0}")]
+    #[error(
+        "insufficient storage: the data dir's disk is full ({0}); nothing was stored. Free space, or keep fewer revisions with the DepotRepo's depth"
+    )]
     InsufficientStorage(io::Error),
     /// 500: any other I/O error.
     #[error("I/O error: {0}")]

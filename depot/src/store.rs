@@ -185,13 +185,25 @@ pub struct Opened {
     pub time: i64,
 }
 
+/// What a file's lock remembers between two changes to it.
+#[derive(Debug, Default)]
+pub(crate) struct FileState {
+    /// The highest revision number this process has seen the file use,
+    /// once a check-in has scanned its folder: later check-ins take the
+    /// next number without reading the folder again (a folder of
+    /// thousands of revisions would cost every PUT a full `getdents`).
+    /// Forgotten with the lock (see `LOCKS_KEPT`) and when the file is
+    /// deleted whole.
+    pub(crate) highest: Option<u64>,
+}
+
 /// One repository folder, shared by `Arc` between every request on it.
 #[derive(Debug)]
 pub struct Repo {
     name: String,
     root: PathBuf,
     options: RepoOptions,
-    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    locks: Mutex<HashMap<String, Arc<Mutex<FileState>>>>,
     journal: Arc<Journal>,
 }
 
@@ -243,8 +255,9 @@ impl Repo {
         }
     }
 
-    /// The lock that serialises changes to `file` in this process.
-    pub(crate) fn file_lock(&self, file: &FileName) -> Arc<Mutex<()>> {
+    /// The lock that serialises changes to `file` in this process, and
+    /// what it remembers of the file between changes.
+    pub(crate) fn file_lock(&self, file: &FileName) -> Arc<Mutex<FileState>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         if locks.len() >= LOCKS_KEPT {
             // Forget the locks nobody holds, so the map stays bounded by
@@ -466,7 +479,7 @@ impl Repo {
         change: Change,
     ) -> Result<(), DepotError> {
         let lock = self.file_lock(file);
-        let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
         let dir = self.dir(file);
         let name = file.name();
         Self::check_if_match(&dir, file, change.if_match)?;
@@ -522,6 +535,9 @@ impl Repo {
                     layout::remove_if_present(&dir.join(layout::revision_file(name, *n)))?;
                 }
                 layout::sync_dir(&dir)?;
+                // A file put there again starts afresh, as it would in a
+                // folder this process never saw.
+                state.highest = None;
                 self.record(file, Action::DeleteAll, None, None, change.user);
             }
         }

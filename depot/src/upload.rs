@@ -171,7 +171,7 @@ impl Upload {
 
         let repo = self.repo.clone();
         let lock = repo.file_lock(&self.file);
-        let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
         let name = self.file.name().to_string();
         let dir = self.dir.clone();
         Repo::check_if_match(&dir, &self.file, options.if_match)?;
@@ -190,9 +190,15 @@ impl Upload {
         }
         // Numbers only grow: past every revision file and every tag the
         // folder shows (a HouseDepot folder may hold a tag whose file was
-        // removed by hand). A number another writer takes meanwhile makes
-        // `link` fail, and the next one is tried.
-        let mut revision = layout::highest_number(&dir, &name)?.max(latest.unwrap_or(0)) + 1;
+        // removed by hand), scanned once per file, then remembered; and
+        // past `latest`, read afresh, which no other writer can lower. A
+        // number taken meanwhile (another `Repo` on this folder, a crashed
+        // check-in's revision) makes `link` fail, and the next is tried.
+        let highest = match state.highest {
+            Some(highest) => highest,
+            None => layout::highest_number(&dir, &name)?,
+        };
+        let mut revision = highest.max(latest.unwrap_or(0)) + 1;
         loop {
             match fs::hard_link(&self.temp, dir.join(layout::revision_file(&name, revision))) {
                 Ok(()) => break,
@@ -200,6 +206,7 @@ impl Upload {
                 Err(e) => return Err(e.into()),
             }
         }
+        state.highest = Some(revision);
         // The revision is in place; the temp name is no longer needed.
         let _ = fs::remove_file(&self.temp);
         self.done = true;

@@ -41,6 +41,7 @@ pub use observe::metrics::Metrics;
 pub use route::forwarded::TrustedProxies;
 pub use route::target::EscapedSlashes;
 pub use support::allocator::MiMalloc;
+pub use support::blocking::BlockingKind;
 
 use crate::config::{embedded, local};
 use crate::observe::access_log;

@@ -8,6 +8,7 @@ mod browser;
 mod check;
 mod config_file;
 mod crd_modern;
+mod depot_disk_full;
 mod depot_durability;
 mod embedded;
 mod env_and_logs;

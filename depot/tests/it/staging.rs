@@ -1,9 +1,9 @@
 //! What Gatehouse adds to a check-in: staging, depth pruning, and numbers
 //! that only grow.
 
-use crate::support::{Fixture, links, regular_files};
+use crate::support::{Fixture, call, links, regular_files};
 use gatehouse_depot::RepoOptions;
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 #[test]
 fn a_staged_revision_is_latest_but_not_current_until_committed() {
@@ -96,7 +96,7 @@ fn depth_prunes_old_revisions_but_never_current_or_latest() {
 
 #[test]
 fn numbers_only_grow_after_deletes() {
-    let f = Fixture::new();
+    let mut f = Fixture::new();
     for b in ["a", "b", "c"] {
         f.put("/r/f.txt", b.as_bytes());
     }
@@ -105,8 +105,34 @@ fn numbers_only_grow_after_deletes() {
     f.put("/r/f.txt", b"d");
     assert_eq!(regular_files(&f.root()), ["f.txt~1", "f.txt~3", "f.txt~4"]);
     // A HouseDepot folder whose highest file was removed by hand while a
-    // tag still names it: that number is not given again either.
+    // tag still names it: that number is not given again either. (Read
+    // when a file is first changed after the folder is opened, as
+    // HouseDepot reads its folders at start-up: a hand edit under a
+    // running proxy is seen after a restart.)
     std::os::unix::fs::symlink("f.txt~9", f.root().join("f.txt~ghost")).unwrap();
+    f.reopen();
     f.put("/r/f.txt", b"e");
     assert!(f.root().join("f.txt~10").is_file());
+}
+
+#[test]
+fn numbers_only_grow_with_two_repos_on_one_folder() {
+    // A check-in remembers the highest number it gave, yet never goes
+    // below `latest` on disk: revisions another `Repo` on the same folder
+    // made (as when a DepotRepo's options change under a running PUT) are
+    // not numbered again.
+    let f = Fixture::new();
+    f.put("/r/f.txt", b"a");
+    let other = f.opened_again();
+    for body in [b"b", b"c", b"d"] {
+        assert_eq!(call(&other, Method::PUT, "/r/f.txt", &[], body).status, 200);
+    }
+    let deleted = call(&other, Method::DELETE, "/r/f.txt?revision=3", &[], b"");
+    assert_eq!(deleted.status, 200);
+    f.put("/r/f.txt", b"e");
+    assert_eq!(
+        regular_files(&f.root()),
+        ["f.txt~1", "f.txt~2", "f.txt~4", "f.txt~5"]
+    );
+    assert_eq!(f.get("/r/f.txt?revision=5").text(), "e");
 }

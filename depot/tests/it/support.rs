@@ -40,10 +40,21 @@ impl Drop for TempDir {
     }
 }
 
+fn open_depot(root: &Path, repos: &[(String, RepoOptions)]) -> Depot {
+    let journal = Arc::new(Journal::new());
+    let mut depot = Depot::new(HOST, journal.clone());
+    for (name, options) in repos {
+        let repo = Repo::open(name, root.join(name), options.clone(), journal.clone()).unwrap();
+        depot.insert(repo).unwrap();
+    }
+    depot
+}
+
 /// A depot serving repository `r` (folder `<tmp>/r`).
 pub(crate) struct Fixture {
     pub(crate) tmp: TempDir,
     pub(crate) depot: Depot,
+    repos: Vec<(String, RepoOptions)>,
 }
 
 impl Fixture {
@@ -57,19 +68,22 @@ impl Fixture {
 
     pub(crate) fn with_repos(repos: &[(&str, RepoOptions)]) -> Self {
         let tmp = TempDir::new();
-        let journal = Arc::new(Journal::new());
-        let mut depot = Depot::new(HOST, journal.clone());
-        for (name, options) in repos {
-            let repo = Repo::open(
-                name,
-                tmp.path().join(name),
-                options.clone(),
-                journal.clone(),
-            )
-            .unwrap();
-            depot.insert(repo).unwrap();
-        }
-        Fixture { tmp, depot }
+        let repos: Vec<_> = repos
+            .iter()
+            .map(|(name, options)| (name.to_string(), options.clone()))
+            .collect();
+        let depot = open_depot(tmp.path(), &repos);
+        Fixture { tmp, depot, repos }
+    }
+
+    /// A second depot on the same folders, beside this one.
+    pub(crate) fn opened_again(&self) -> Depot {
+        open_depot(self.tmp.path(), &self.repos)
+    }
+
+    /// The same folders opened afresh, as a restarted proxy would.
+    pub(crate) fn reopen(&mut self) {
+        self.depot = open_depot(self.tmp.path(), &self.repos);
     }
 
     /// The folder of repository `r`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gatehouse_api::ProxyConfig;
 use gatehouse_api::manifest::Manifests;
-use gatehouse_proxy::Running;
+use gatehouse_proxy::{BlockingKind, Running};
 use gatehouse_testkit::{TempDir, client, eventually, read_response};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -790,4 +790,126 @@ async fn the_page_loads_nothing_from_elsewhere() {
     for external in ["http://", "https://", "@import", "url("] {
         assert!(!page.contains(external), "the page holds {external}");
     }
+}
+
+/// The entries of a repository's folder, hidden ones (temp files) included.
+fn entries(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_408_and_nothing_is_stored() {
+    let data = TempDir::new("depot-408");
+    let dir = data.path().to_owned();
+    let proxy = start_proxy(|s| {
+        s.data_dir = Some(dir);
+        s.client_body_timeout = Duration::from_millis(300);
+    })
+    .await;
+    proxy
+        .state
+        .apply(config_of(&two_repos()), "test")
+        .expect("config applies");
+    // Ten bytes promised, three sent, then silence.
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(
+            b"PUT /depot/scripts/slow.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+        )
+        .await
+        .unwrap();
+    let (head, body) = tokio::time::timeout(Duration::from_secs(5), read_response(&mut stream))
+        .await
+        .expect("answered once the body stalls past --client-body-timeout");
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("stopped arriving") && body.contains("nothing was stored"),
+        "{body}"
+    );
+    assert_eq!(
+        get(&proxy, "/depot/scripts/slow.sh").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let folder = data.path().join("default/scripts");
+    assert!(
+        eventually(Duration::from_secs(2), async || entries(&folder).is_empty()).await,
+        "no revision and no temp file left: {:?}",
+        entries(&folder)
+    );
+}
+
+#[tokio::test]
+async fn a_full_fsync_lane_answers_503_with_retry_after_and_stores_nothing() {
+    let data = TempDir::new("depot-busy");
+    let proxy = depot_proxy(&data, &two_repos()).await;
+    // Hold every slot of the lane and every place in its queue, in
+    // batches, until a probe is refused at once.
+    let (release, held) = tokio::sync::watch::channel(false);
+    let mut holders = tokio::task::JoinSet::new();
+    let hold = |held: tokio::sync::watch::Receiver<bool>| {
+        move || {
+            while !*held.borrow() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    let mut full = false;
+    for _ in 0..100 {
+        for _ in 0..64 {
+            let (state, work) = (proxy.state.clone(), hold(held.clone()));
+            holders.spawn(async move {
+                let _ = state.blocking.run(BlockingKind::Fsync, work).await;
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let probe = proxy
+            .state
+            .blocking
+            .run(BlockingKind::Fsync, hold(held.clone()));
+        if let Ok(Err(_busy)) = tokio::time::timeout(Duration::from_millis(20), probe).await {
+            full = true;
+            break;
+        }
+    }
+    assert!(full, "the lane's queue is bounded");
+    let reply = put(&proxy, "/depot/scripts/busy.sh", "x").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert!(reply.error().contains("try again"), "{}", reply.body);
+    let metrics = send(client().get(format!("http://{}/metrics", proxy.admin_addr))).await;
+    assert!(
+        metrics
+            .body
+            .contains(r#"gatehouse_depot_refusals_total{repo="default/scripts",status="503"} 1"#),
+        "{}",
+        metrics.body
+    );
+    release.send(true).unwrap();
+    while holders.join_next().await.is_some() {}
+    assert_eq!(
+        put(&proxy, "/depot/scripts/busy.sh", "x").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&proxy, "/depot/scripts/busy.sh?revision=all")
+            .await
+            .json()["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
