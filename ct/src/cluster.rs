@@ -168,6 +168,27 @@ pub async fn running_proxy(client: &Client, pod: &str, label: &str) -> ProxyProc
     proxy
 }
 
+/// A proxy process that keeps depot data (`--data-dir`, in the returned
+/// folder) with an empty config, registered as the Running Pod `pod`.
+pub async fn running_depot_proxy(
+    client: &Client,
+    pod: &str,
+    label: &str,
+) -> (ProxyProcess, TempDir) {
+    let empty = TempDir::new("empty-config");
+    let config_file = empty.write("config.json", r#"{"routes": []}"#);
+    let data = TempDir::new("depot-data");
+    let proxy = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+        std::ffi::OsStr::new("--data-dir"),
+        data.path().as_os_str(),
+    ])
+    .await;
+    register_proxy(client, pod, label, proxy.admin_addr.port()).await;
+    (proxy, data)
+}
+
 pub async fn remove_pods(client: &Client, pods: &[String]) {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     for pod in pods {

@@ -77,6 +77,7 @@ impl Journal {
         events.iter().cloned().collect()
     }
 
+    /// Records a change; returns its time (unix seconds).
     pub(crate) fn record(
         &self,
         file: String,
@@ -84,7 +85,7 @@ impl Journal {
         revision: Option<u64>,
         tag: Option<String>,
         user: Option<String>,
-    ) {
+    ) -> i64 {
         let now = now_millis();
         let _ = self
             .updated
@@ -95,14 +96,16 @@ impl Journal {
         if events.len() == CAPACITY {
             events.pop_front();
         }
+        let time = (now / 1000) as i64;
         events.push_back(Event {
-            time: (now / 1000) as i64,
+            time,
             file,
             action,
             revision,
             tag,
             user,
         });
+        time
     }
 }
 

@@ -12,6 +12,8 @@
 //!   repository folder: durable, atomic, safe under concurrent writers.
 //! - [`names`](crate::names) — what a file, group or tag may be called.
 //! - [`journal`](crate::journal) — the `updated` stamp and the audit events.
+//! - [`summary`](crate::summary) — files, bytes and last change of a
+//!   repository, for its status.
 //! - [`rest`](crate::rest) — HouseDepot's request semantics on `http` types:
 //!   a request becomes a [`Plan`] the caller carries out.
 
@@ -22,6 +24,7 @@ mod names;
 mod query;
 mod rest;
 mod store;
+mod summary;
 mod upload;
 
 pub use error::DepotError;
@@ -32,4 +35,5 @@ pub use store::{
     Change, DEFAULT_MAX_FILE_SIZE, DeleteTarget, History, Listed, Opened, Repo, RepoOptions,
     Selector, Visibility,
 };
+pub use summary::Summary;
 pub use upload::{CommitOptions, Committed, Upload};

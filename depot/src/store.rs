@@ -23,10 +23,12 @@ use crate::error::DepotError;
 use crate::journal::{Action, Journal};
 use crate::layout::{self, CURRENT, LATEST};
 use crate::names::{self, FileName};
+use crate::summary::{self, Summary};
 use crate::upload::Upload;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How many per-file locks a repository keeps before forgetting idle ones.
@@ -205,6 +207,12 @@ pub struct Repo {
     options: RepoOptions,
     locks: Mutex<HashMap<String, Arc<Mutex<FileState>>>>,
     journal: Arc<Journal>,
+    /// Changes recorded through this `Repo`: a summary taken at one count
+    /// still holds while the count is the same.
+    changes: AtomicU64,
+    /// When this `Repo` last recorded a change (unix seconds; `i64::MIN`
+    /// before any): what a delete leaves no trace of on disk.
+    recorded: AtomicI64,
 }
 
 impl Repo {
@@ -225,6 +233,8 @@ impl Repo {
             options,
             locks: Mutex::default(),
             journal,
+            changes: AtomicU64::new(0),
+            recorded: AtomicI64::new(i64::MIN),
         }))
     }
 
@@ -276,7 +286,29 @@ impl Repo {
         user: Option<String>,
     ) {
         let name = format!("{}/{}", self.name, file.path());
-        self.journal.record(name, action, revision, tag, user);
+        let time = self.journal.record(name, action, revision, tag, user);
+        self.recorded.fetch_max(time, Ordering::SeqCst);
+        self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many changes this `Repo` has recorded (check-ins, moves of
+    /// `current`, tags, deletes, prunes): a [`Repo::summary`] taken when
+    /// the count was the same still holds, unless another process (or a
+    /// person) changed the folder.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Files, bytes and last change (see [`Summary`]): one pass over the
+    /// folders, a `statx` an entry; run it off any async worker, and keep
+    /// it while [`Repo::changes`] stays the same.
+    pub fn summary(&self) -> Result<Summary, DepotError> {
+        let mut out = summary::summarize(&self.root)?;
+        let recorded = self.recorded.load(Ordering::SeqCst);
+        if recorded != i64::MIN {
+            out.last_change = out.last_change.max(Some(recorded));
+        }
+        Ok(out)
     }
 
     /// The group folders, sorted.

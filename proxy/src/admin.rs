@@ -2,8 +2,11 @@
 //!
 //! `PUT /config`  ProxyConfig JSON → 200 {revision, generation} | 400 {errors} | 401
 //! `GET /config`  the config being served
+//! `GET /depots`  each DepotRepo served: files, bytes, last change; and
+//! whether this proxy keeps depot data (`--data-dir`)
 //! `GET /healthz` the process is up · `GET /readyz` a config is loaded (its
-//! revision in the `Gatehouse-Revision` header)
+//! revision in the `Gatehouse-Revision` header; the body says when depot
+//! routes answer 503 for want of `--data-dir`)
 //! `GET /metrics` Prometheus text format
 
 use std::convert::Infallible;
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_api::ProxyConfig;
+use gatehouse_api::config::BackendTarget;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -22,6 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::state::State;
+use crate::observe::access_log::rfc3339_seconds;
+use crate::support::blocking::BlockingKind;
 use crate::support::body::{self, Body};
 
 /// The header `/readyz` names the served revision in.
@@ -33,6 +39,13 @@ const MISSING_SECRETS: &str = "missing-secrets";
 
 /// Largest config a push may carry.
 const MAX_CONFIG_BYTES: usize = 64 * 1024 * 1024;
+
+/// How long `GET /depots` waits for a scan under way before it answers
+/// with what is known (the scan goes on, and the next call sees it).
+const DEPOTS_WAIT: Duration = Duration::from_secs(2);
+
+/// What `/readyz` adds when depot routes cannot be served.
+const NO_DATA_DIR: &str = "depot routes answer 503: this proxy keeps no depot data; start it with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos";
 
 pub(crate) struct Admin {
     pub state: Arc<State>,
@@ -96,6 +109,12 @@ impl Admin {
                 );
                 response
             }
+            ("/depots", _) if read => {
+                if let Some(denied) = self.check_token(&req) {
+                    return denied;
+                }
+                self.depots().await
+            }
             ("/config", method) if read || method == Method::PUT => {
                 if let Some(denied) = self.check_token(&req) {
                     return denied;
@@ -106,11 +125,11 @@ impl Admin {
                     self.put_config(req).await
                 }
             }
-            ("/healthz" | "/readyz" | "/metrics", _) => method_not_allowed("GET, HEAD"),
+            ("/healthz" | "/readyz" | "/metrics" | "/depots", _) => method_not_allowed("GET, HEAD"),
             ("/config", _) => method_not_allowed("GET, HEAD, PUT"),
             _ => body::plain(
                 StatusCode::NOT_FOUND,
-                "the admin API has /config, /healthz, /readyz and /metrics",
+                "the admin API has /config, /depots, /healthz, /readyz and /metrics",
             ),
         }
     }
@@ -119,9 +138,25 @@ impl Admin {
     /// that (re)starts can tell a proxy is current without pushing to it.
     /// A config read from a snapshot, without its secret values, says so
     /// in the revision: the operator then pushes it the whole config.
+    /// Still 200 when depot routes cannot be served (the other routes
+    /// serve), but the body says so and names the flag.
     fn ready(&self) -> Response<Body> {
-        let mut response = body::plain(StatusCode::OK, "ready");
-        let served = self.state.current().map(|active| {
+        let active = self.state.current();
+        let depot_routes = active.as_ref().is_some_and(|active| {
+            active.config.routes.iter().any(|route| {
+                route.rules.iter().any(|rule| {
+                    rule.backends
+                        .iter()
+                        .any(|b| matches!(b.target, BackendTarget::Depot { .. }))
+                })
+            })
+        });
+        let mut response = if depot_routes && self.state.data_dir().is_none() {
+            body::plain(StatusCode::OK, &format!("ready; {NO_DATA_DIR}"))
+        } else {
+            body::plain(StatusCode::OK, "ready")
+        };
+        let served = active.map(|active| {
             let missing = active.config.missing_secrets().count();
             match missing {
                 0 => active.config.revision.clone(),
@@ -158,6 +193,66 @@ impl Admin {
             header::HeaderValue::from_static("Bearer"),
         );
         Some(response)
+    }
+
+    /// `{"dataDir": bool, "revision": R, "depots": {"ns/name": {"files",
+    /// "bytes", "lastChange"}}}` for the DepotRepos of the served config.
+    /// A repository whose first scan is still under way is
+    /// `{"pending": true}`, one that cannot be read `{"error": why}`;
+    /// without a data dir each is `{}`. Summaries are kept until their
+    /// repository changes (`backends/depot/repos.rs`); stale ones are taken
+    /// again off the workers, waited for up to [`DEPOTS_WAIT`].
+    async fn depots(&self) -> Response<Body> {
+        let active = self.state.current();
+        let ids: Vec<String> = active
+            .as_ref()
+            .map(|a| a.config.depots.iter().map(|d| d.id.clone()).collect())
+            .unwrap_or_default();
+        let revision = active.as_ref().map(|a| a.config.revision.clone());
+        let store = &self.state.depots;
+        if store.data_dir().is_none() {
+            let depots: serde_json::Map<String, serde_json::Value> =
+                ids.into_iter().map(|id| (id, json!({}))).collect();
+            return body::json(
+                StatusCode::OK,
+                &json!({"dataDir": false, "revision": revision, "depots": depots}),
+            );
+        }
+        if let Some((scan, mut done)) = store.refresh(&ids) {
+            if let Some(scan) = scan {
+                let state = self.state.clone();
+                // Spawned: the scan ends even if this caller stops waiting.
+                tokio::spawn(async move {
+                    let ran = state.blocking.run(BlockingKind::Scan, move || scan.run());
+                    if let Err(busy) = ran.await {
+                        tracing::warn!(%busy, "depot summaries not taken");
+                    }
+                });
+            }
+            let _ = tokio::time::timeout(DEPOTS_WAIT, done.changed()).await;
+        }
+        let depots: serde_json::Map<String, serde_json::Value> = store
+            .summaries(&ids)
+            .into_iter()
+            .map(|(id, known)| {
+                let value = match known {
+                    None => json!({"pending": true}),
+                    Some(Err(why)) => json!({"error": why}),
+                    Some(Ok(summary)) => {
+                        let mut value = json!({"files": summary.files, "bytes": summary.bytes});
+                        if let Some(at) = summary.last_change {
+                            value["lastChange"] = rfc3339_seconds(at).into();
+                        }
+                        value
+                    }
+                };
+                (id, value)
+            })
+            .collect();
+        body::json(
+            StatusCode::OK,
+            &json!({"dataDir": true, "revision": revision, "depots": depots}),
+        )
     }
 
     fn get_config(&self) -> Response<Body> {

@@ -16,6 +16,7 @@ mod local_mode;
 mod metrics;
 mod operator;
 mod operator_depot;
+mod operator_depot_status;
 mod operator_malformed;
 mod shutdown;
 mod static_site;

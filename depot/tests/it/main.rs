@@ -8,4 +8,5 @@ mod cors;
 mod disk;
 mod refusals;
 mod staging;
+mod summary;
 mod support;

@@ -1,7 +1,10 @@
 //! Each DepotRepo's status: `Accepted` (its options are valid, with the
-//! field at fault when not) and `Ready` (accepted, and every proxy serves
-//! the config that holds it), with `observedGeneration`. Written only when
-//! something changed, conditional on the resourceVersion read.
+//! field at fault when not) and `Ready` (accepted, every proxy serves the
+//! config that holds it, and one keeps depot data: else `NoDataDir`, naming
+//! `--data-dir`), with `observedGeneration`; and `files`, `bytes` and
+//! `lastChange` as the proxy that keeps its data last reported them
+//! (`depot_usage.rs`; kept as they were while no report comes). Written
+//! only when something changed, conditional on the resourceVersion read.
 
 use gatehouse_api::depot_repo::DepotRepoStatus;
 use gatehouse_api::route::DEFAULT_CLASS;
@@ -11,6 +14,9 @@ use kube::api::Api;
 use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
 
+use super::depot_usage::Usage;
+
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn report(
     client: &Client,
     recorder: &Recorder,
@@ -19,15 +25,16 @@ pub(super) async fn report(
     compiled: &Compiled,
     serving: usize,
     proxies: usize,
+    usage: Option<&Usage>,
 ) {
     for repo in repos {
         if repo.spec.class_name.as_deref().unwrap_or(DEFAULT_CLASS) != class {
             continue;
         }
         let id = ResourceId::depot_repo(repo);
-        let wanted = status_for(repo, &id, compiled, serving, proxies);
         let current = repo.status.clone().unwrap_or_default();
-        if super::status::same_conditions(&current.conditions, &wanted.conditions) {
+        let wanted = status_for(repo, &id, compiled, serving, proxies, usage, &current);
+        if same_status(&current, &wanted) {
             continue;
         }
         let accepted = compiled.accepted.contains(&id);
@@ -37,9 +44,20 @@ pub(super) async fn report(
         let mut wanted = wanted;
         super::status::keep_transition_times(&current.conditions, &mut wanted.conditions);
         let api: Api<DepotRepo> = Api::namespaced(client.clone(), &id.namespace);
-        let status = serde_json::json!({"conditions": wanted.conditions});
+        let status = serde_json::json!({
+            "conditions": wanted.conditions,
+            "files": wanted.files,
+            "bytes": wanted.bytes,
+            "lastChange": wanted.last_change,
+        });
         super::status::write(&api, &id, repo.metadata.resource_version.as_ref(), status).await;
     }
+}
+
+/// Equal conditions (but for transition times) and numbers.
+fn same_status(a: &DepotRepoStatus, b: &DepotRepoStatus) -> bool {
+    super::status::same_conditions(&a.conditions, &b.conditions)
+        && (a.files, a.bytes, &a.last_change) == (b.files, b.bytes, &b.last_change)
 }
 
 fn status_for(
@@ -48,6 +66,8 @@ fn status_for(
     compiled: &Compiled,
     serving: usize,
     proxies: usize,
+    usage: Option<&Usage>,
+    current: &DepotRepoStatus,
 ) -> DepotRepoStatus {
     let accepted = compiled.accepted.contains(id);
     let problems: Vec<String> = compiled
@@ -69,7 +89,9 @@ fn status_for(
         observed_generation: repo.metadata.generation,
         last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
     };
-    let ready = accepted && proxies > 0 && serving == proxies;
+    let no_data_dir = usage.is_some_and(Usage::no_data_dir);
+    let ready = accepted && proxies > 0 && serving == proxies && !no_data_dir;
+    let reported = usage.and_then(|u| u.repos.get(&id.key()));
     DepotRepoStatus {
         conditions: vec![
             if accepted {
@@ -91,13 +113,27 @@ fn status_for(
                     "Invalid"
                 } else if proxies == 0 {
                     "NoProxies"
+                } else if no_data_dir {
+                    "NoDataDir"
                 } else {
                     "Pending"
                 },
-                format!("{serving} of {proxies} proxies serve this revision"),
+                if no_data_dir && accepted {
+                    format!(
+                        "no proxy keeps depot data, so its requests answer 503: start the proxy that serves DepotRepos with --data-dir DIR (or GATEHOUSE_DATA_DIR); {serving} of {proxies} proxies serve this revision"
+                    )
+                } else {
+                    format!("{serving} of {proxies} proxies serve this revision")
+                },
             ),
         ],
-        ..DepotRepoStatus::default()
+        // Kept as they were until a proxy with the data reports them.
+        files: reported.map(|r| r.files).or(current.files),
+        bytes: reported.map(|r| r.bytes).or(current.bytes),
+        last_change: match reported {
+            Some(r) => r.last_change.clone(),
+            None => current.last_change.clone(),
+        },
     }
 }
 
@@ -123,7 +159,7 @@ mod tests {
     fn a_valid_repo_is_accepted_and_ready_once_every_proxy_serves_it() {
         let (repo, compiled) = compiled("{depth: 3}");
         let id = ResourceId::depot_repo(&repo);
-        let status = status_for(&repo, &id, &compiled, 2, 2);
+        let status = status_for(&repo, &id, &compiled, 2, 2, None, &Default::default());
         let view: Vec<(&str, &str, &str, Option<i64>)> = status
             .conditions
             .iter()
@@ -143,7 +179,7 @@ mod tests {
                 ("Ready", "True", "Ready", Some(3))
             ]
         );
-        let pending = status_for(&repo, &id, &compiled, 1, 2);
+        let pending = status_for(&repo, &id, &compiled, 1, 2, None, &Default::default());
         assert_eq!(pending.conditions[1].reason, "Pending");
         assert_eq!(
             pending.conditions[1].message,
@@ -155,7 +191,7 @@ mod tests {
     fn a_bad_repo_is_not_accepted_and_its_condition_names_the_field() {
         let (repo, compiled) = compiled("{depth: 0}");
         let id = ResourceId::depot_repo(&repo);
-        let status = status_for(&repo, &id, &compiled, 1, 1);
+        let status = status_for(&repo, &id, &compiled, 1, 1, None, &Default::default());
         let accepted = &status.conditions[0];
         assert_eq!(
             (accepted.status.as_str(), accepted.reason.as_str()),
@@ -167,5 +203,65 @@ mod tests {
             accepted.message
         );
         assert_eq!(status.conditions[1].reason, "Invalid");
+    }
+
+    #[test]
+    fn the_numbers_come_from_the_proxy_with_the_data_and_stay_until_the_next_report() {
+        let (repo, compiled) = compiled("{}");
+        let id = ResourceId::depot_repo(&repo);
+        let usage = Usage::merge(&[Some(serde_json::json!({"dataDir": true, "depots": {
+            "ops/configs": {"files": 3, "bytes": 120, "lastChange": "2026-01-02T03:04:05Z"}
+        }}))]);
+        let status = status_for(
+            &repo,
+            &id,
+            &compiled,
+            1,
+            1,
+            Some(&usage),
+            &Default::default(),
+        );
+        assert_eq!(
+            (status.files, status.bytes, status.last_change.as_deref()),
+            (Some(3), Some(120), Some("2026-01-02T03:04:05Z"))
+        );
+        assert_eq!(status.conditions[1].reason, "Ready");
+        // A poll with no numbers for it (no answer, a scan pending) keeps them.
+        let silent = Usage::merge(&[None]);
+        let kept = status_for(&repo, &id, &compiled, 1, 1, Some(&silent), &status);
+        assert_eq!((kept.files, kept.bytes), (Some(3), Some(120)));
+        assert_eq!(kept.conditions[1].reason, "Ready");
+        assert!(same_status(&kept, &status), "nothing to write");
+        let changed = Usage::merge(&[Some(serde_json::json!({"dataDir": true, "depots": {
+            "ops/configs": {"files": 4, "bytes": 130, "lastChange": "2026-01-02T03:05:00Z"}
+        }}))]);
+        let newer = status_for(&repo, &id, &compiled, 1, 1, Some(&changed), &status);
+        assert!(!same_status(&newer, &status), "written");
+    }
+
+    #[test]
+    fn without_a_proxy_keeping_data_ready_is_false_naming_the_flag() {
+        let (repo, compiled) = compiled("{}");
+        let id = ResourceId::depot_repo(&repo);
+        let usage = Usage::merge(&[Some(
+            serde_json::json!({"dataDir": false, "depots": {"ops/configs": {}}}),
+        )]);
+        let status = status_for(
+            &repo,
+            &id,
+            &compiled,
+            1,
+            1,
+            Some(&usage),
+            &Default::default(),
+        );
+        let ready = &status.conditions[1];
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "NoDataDir")
+        );
+        assert!(ready.message.contains("--data-dir"), "{}", ready.message);
+        assert_eq!(status.conditions[0].status, "True", "still accepted");
+        assert_eq!(status.files, None);
     }
 }

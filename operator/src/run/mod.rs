@@ -10,6 +10,7 @@ mod api_server;
 mod configmap;
 mod debounce;
 mod depot_status;
+mod depot_usage;
 mod endpoints;
 mod events;
 mod leader;
@@ -27,6 +28,7 @@ use gatehouse_api::{KnownService, Resources, Route, compile};
 use kube::Client;
 
 use debounce::Debounce;
+use depot_usage::Poll;
 use proxies::Proxies;
 use watch::Watched;
 use writer::{Outcome, Writer};
@@ -67,6 +69,11 @@ pub(crate) struct RunArgs {
     /// Time for one push to one proxy.
     #[arg(long, env = "GATEHOUSE_PUSH_TIMEOUT", default_value = "5s", value_parser = gatehouse_api::duration::parse_duration)]
     pub push_timeout: Duration,
+    /// How often the proxies are asked what each DepotRepo holds (files,
+    /// bytes, last change) for its status; also soon after a push that
+    /// changed the DepotRepos.
+    #[arg(long, env = "GATEHOUSE_DEPOT_STATUS_INTERVAL", default_value = "30s", value_parser = gatehouse_api::duration::parse_duration)]
+    pub depot_status_interval: Duration,
 }
 
 /// Changes within this of the last round are compiled once, at its end.
@@ -114,7 +121,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.lease_duration,
     );
     let proxies = Arc::new(Proxies::new(token, args.push_timeout, metrics.clone()));
-    let writer = Writer::spawn(
+    let writer = Arc::new(Writer::spawn(
         client,
         recorder,
         writer::Targets {
@@ -122,7 +129,17 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             namespace: args.operator_namespace.clone(),
             config_map: args.config_map.clone(),
         },
+        watched.depot_repos_reader(),
+    ));
+    let poll = Poll::spawn(
+        proxies.clone(),
+        leadership.clone(),
+        writer.clone(),
+        args.depot_status_interval.max(Duration::from_secs(1)),
     );
+    // The DepotRepos of the last config every proxy took, and those
+    // proxies: when either changes, the usage is asked for at once.
+    let mut polled_depots = None;
     let mut last_revision = String::new();
     let mut term = 0;
     let mut was_leader = false;
@@ -136,6 +153,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .await;
             was_leader = false;
             proxies.forget();
+            polled_depots = None;
             continue;
         }
         if !was_leader {
@@ -160,6 +178,12 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         let endpoints = watched.proxy_endpoints();
         let all_acked = proxies.push(&compiled.config, &endpoints).await;
         let serving = proxies.serving(&compiled.config.revision, &endpoints);
+        poll.endpoints(&endpoints);
+        let depots = (compiled.config.depots.clone(), endpoints.clone());
+        if all_acked && polled_depots.as_ref() != Some(&depots) {
+            polled_depots = Some(depots);
+            poll.soon();
+        }
         metrics.proxies.set(endpoints.len() as i64);
         metrics.proxies_in_sync.set(serving as i64);
         let result = if all_acked { "success" } else { "push_failed" };

@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use gatehouse_api::ProxyConfig;
 use k8s_openapi::api::core::v1::Pod;
 
+use super::depot_usage::Usage;
 use super::endpoints::Metrics;
 
 /// One proxy Pod's admin API.
@@ -149,6 +150,31 @@ impl Proxies {
         let failures = acked.values().map(|a| a.failures).max().unwrap_or(0);
         Duration::from_millis(200u64.saturating_mul(1 << failures.min(8)))
             .min(Duration::from_secs(30))
+    }
+
+    /// Every endpoint's `GET /depots`, concurrently, each within the push
+    /// timeout; one that does not answer counts as not answered.
+    pub(super) async fn depots(&self, endpoints: &[Endpoint]) -> Usage {
+        let answers = join_all(endpoints.iter().map(|e| self.depots_of(e))).await;
+        Usage::merge(&answers)
+    }
+
+    async fn depots_of(&self, endpoint: &Endpoint) -> Option<serde_json::Value> {
+        let mut request = self.http.get(format!("{}/depots", endpoint.admin));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let answered = match request.send().await {
+            Ok(response) if response.status().is_success() => response.json().await,
+            Ok(response) => {
+                tracing::debug!(proxy = %endpoint.name, status = %response.status(), "no depot usage from this proxy");
+                return None;
+            }
+            Err(err) => Err(err),
+        };
+        answered
+            .map_err(|err| tracing::debug!(proxy = %endpoint.name, error = %err, "no depot usage from this proxy"))
+            .ok()
     }
 
     /// A proxy seen for the first time (say, after this operator restarted)

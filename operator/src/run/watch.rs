@@ -113,6 +113,18 @@ impl Watched {
             .collect()
     }
 
+    /// A reader of the DepotRepos as they are now, for the writer.
+    pub(super) fn depot_repos_reader(&self) -> super::writer::FreshRepos {
+        let store = self.depot_repos.clone();
+        std::sync::Arc::new(move || {
+            store
+                .state()
+                .iter()
+                .filter_map(|g| g.0.as_ref().ok().cloned())
+                .collect()
+        })
+    }
+
     /// Routes that did not deserialise, with their metadata and the error.
     pub(super) fn malformed_routes(&self) -> Vec<InvalidObject> {
         self.routes

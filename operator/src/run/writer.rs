@@ -2,6 +2,10 @@
 //! written by a task of their own from the newest round's outcome, so a slow
 //! API server never delays programming the proxies. Outcomes that arrive
 //! while a write is in flight are coalesced: only the newest is written.
+//! A poll of the proxies' depot usage (`depot_usage.rs`) writes the
+//! DepotRepos' status again, from the newest outcome and fresh copies of
+//! the DepotRepos (this task's own status writes moved their
+//! resourceVersion since the outcome was read).
 
 use std::sync::Arc;
 
@@ -11,6 +15,7 @@ use kube::core::error_boundary::InvalidObject;
 use kube::runtime::events::Recorder;
 use tokio::sync::watch;
 
+use super::depot_usage::Usage;
 use super::{configmap, depot_status, events, status};
 
 /// What one round compiled and how many proxies serve it.
@@ -30,7 +35,11 @@ pub(super) struct Outcome {
 
 pub(super) struct Writer {
     latest: watch::Sender<Option<Arc<Outcome>>>,
+    usage: watch::Sender<Option<Arc<Usage>>>,
 }
+
+/// The DepotRepos as the watch sees them now.
+pub(super) type FreshRepos = Arc<dyn Fn() -> Vec<DepotRepo> + Send + Sync>;
 
 /// Where the writer writes.
 pub(super) struct Targets {
@@ -40,15 +49,34 @@ pub(super) struct Targets {
 }
 
 impl Writer {
-    pub(super) fn spawn(client: Client, recorder: Recorder, targets: Targets) -> Writer {
+    pub(super) fn spawn(
+        client: Client,
+        recorder: Recorder,
+        targets: Targets,
+        fresh: FreshRepos,
+    ) -> Writer {
         let (latest, outcomes) = watch::channel(None);
-        tokio::spawn(write_outcomes(client, recorder, targets, outcomes));
-        Writer { latest }
+        let (usage, usages) = watch::channel(None);
+        tokio::spawn(write_outcomes(
+            client, recorder, targets, fresh, outcomes, usages,
+        ));
+        Writer { latest, usage }
     }
 
     /// Hands over a round's outcome; returns at once.
     pub(super) fn publish(&self, outcome: Outcome) {
         self.latest.send_replace(Some(Arc::new(outcome)));
+    }
+
+    /// Hands over a poll of the proxies' depot usage; returns at once.
+    pub(super) fn usage(&self, usage: Usage) {
+        self.usage.send_if_modified(|held| {
+            let changed = held.as_deref() != Some(&usage);
+            if changed {
+                *held = Some(Arc::new(usage));
+            }
+            changed
+        });
     }
 }
 
@@ -56,14 +84,43 @@ async fn write_outcomes(
     client: Client,
     recorder: Recorder,
     targets: Targets,
+    fresh: FreshRepos,
     mut outcomes: watch::Receiver<Option<Arc<Outcome>>>,
+    mut usages: watch::Receiver<Option<Arc<Usage>>>,
 ) {
     let mut malformed = events::Malformed::new();
     let mut written: Option<(u64, String)> = None;
-    while outcomes.changed().await.is_ok() {
+    loop {
+        let new_outcome = tokio::select! {
+            changed = outcomes.changed() => match changed {
+                Ok(()) => true,
+                Err(_) => return,
+            },
+            changed = usages.changed() => match changed {
+                Ok(()) => false,
+                Err(_) => return,
+            },
+        };
         let Some(outcome) = outcomes.borrow_and_update().clone() else {
             continue;
         };
+        let usage = usages.borrow_and_update().clone();
+        if !new_outcome {
+            // Only the usage changed: the DepotRepos' status alone.
+            let repos = fresh_copies(&outcome.depot_repos, &fresh());
+            depot_status::report(
+                &client,
+                &recorder,
+                &repos,
+                &targets.class,
+                &outcome.compiled,
+                outcome.serving,
+                outcome.proxies,
+                usage.as_deref(),
+            )
+            .await;
+            continue;
+        }
         let revision = &outcome.compiled.config.revision;
         if written.as_ref() != Some(&(outcome.term, revision.clone())) {
             let (namespace, name) = (&targets.namespace, &targets.config_map);
@@ -103,9 +160,29 @@ async fn write_outcomes(
             &outcome.compiled,
             outcome.serving,
             outcome.proxies,
+            usage.as_deref(),
         )
         .await;
     }
+}
+
+/// Each DepotRepo of a round, as the watch holds it now when its
+/// generation is the one compiled (so its resourceVersion and status are
+/// current); else the round's copy, whose write a newer round will redo.
+fn fresh_copies(compiled: &[DepotRepo], fresh: &[DepotRepo]) -> Vec<DepotRepo> {
+    compiled
+        .iter()
+        .map(|old| {
+            fresh
+                .iter()
+                .find(|new| {
+                    new.metadata.uid == old.metadata.uid
+                        && new.metadata.generation == old.metadata.generation
+                })
+                .unwrap_or(old)
+                .clone()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -124,7 +201,12 @@ mod tests {
             namespace: "gh-system".into(),
             config_map: "gh-config".into(),
         };
-        Writer::spawn(client.clone(), api_server::recorder(client), targets)
+        Writer::spawn(
+            client.clone(),
+            api_server::recorder(client),
+            targets,
+            Arc::new(Vec::new),
+        )
     }
 
     fn outcome(term: u64, serving: usize, proxies: usize) -> Outcome {

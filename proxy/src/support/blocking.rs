@@ -25,14 +25,18 @@ pub enum BlockingKind {
     PasswordHash,
     /// A mock's script.
     Script,
+    /// Folders read whole: a depot repository's summary for its status
+    /// (`GET /depots` on the admin API).
+    Scan,
 }
 
 impl BlockingKind {
-    const ALL: [BlockingKind; 4] = [
+    const ALL: [BlockingKind; 5] = [
         BlockingKind::Fsync,
         BlockingKind::Process,
         BlockingKind::PasswordHash,
         BlockingKind::Script,
+        BlockingKind::Scan,
     ];
 
     pub fn label(self) -> &'static str {
@@ -41,6 +45,7 @@ impl BlockingKind {
             BlockingKind::Process => "process",
             BlockingKind::PasswordHash => "password_hash",
             BlockingKind::Script => "script",
+            BlockingKind::Scan => "scan",
         }
     }
 
@@ -52,6 +57,8 @@ impl BlockingKind {
             BlockingKind::Fsync => 16,
             BlockingKind::Process => 4 * cores,
             BlockingKind::PasswordHash | BlockingKind::Script => cores,
+            // Status, not service: one thread at most, whatever asks.
+            BlockingKind::Scan => 1,
         }
     }
 }
@@ -82,7 +89,7 @@ struct Lane {
 }
 
 pub struct BlockingPool {
-    lanes: [Lane; 4],
+    lanes: [Lane; 5],
     tasks: IntGaugeVec,
     refused: IntCounterVec,
 }

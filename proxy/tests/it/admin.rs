@@ -404,7 +404,7 @@ async fn metrics_count_requests_by_route_backend_and_class() {
     assert!(metrics.contains("gatehouse_config_last_success_timestamp_seconds"));
     assert!(metrics.contains("gatehouse_config_info{revision="));
     // The blocking pool's kinds show from the start, idle.
-    for kind in ["fsync", "process", "password_hash", "script"] {
+    for kind in ["fsync", "process", "password_hash", "script", "scan"] {
         assert!(
             metrics.contains(&format!(
                 r#"gatehouse_blocking_tasks{{kind="{kind}",state="running"}} 0"#

@@ -11,6 +11,7 @@ mod support;
 mod access_log;
 mod admin;
 mod depot;
+mod depot_status;
 mod filters;
 mod forwarding;
 mod hand_back;

@@ -20,14 +20,26 @@
 //! Where: `<data dir>/<namespace>/<name>`, made on demand. Without a data
 //! dir nothing is opened, and every depot backend answers 503 naming the
 //! `--data-dir` flag.
+//!
+//! What each repository holds (files, bytes, last change: the admin API's
+//! `GET /depots`, which the operator copies into the DepotRepo's status)
+//! costs a read of its folders, a `statx` an entry. So a summary is kept
+//! (`Summaries`) and taken again only when the `Repo` recorded a change
+//! since, when the `Repo` itself is new, or once it is [`SUMMARY_MAX_AGE`]
+//! old (what another process or a person changed in the folder); and one
+//! scan at most runs at a time, on the blocking pool's `scan` lane (one
+//! thread), over every stale repository in turn: however many callers and
+//! repositories, the scans take one thread, never a worker.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use gatehouse_api::config::{DepotConfig, GroupFilter};
 use gatehouse_api::{Kind, ResourceId};
-use gatehouse_depot::{Depot, Journal, Repo, RepoOptions, Visibility};
+use gatehouse_depot::{Depot, Journal, Repo, RepoOptions, Summary, Visibility};
+use tokio::sync::watch;
 
 use super::Mount;
 use super::metrics::DepotMetrics;
@@ -45,6 +57,8 @@ pub(crate) struct DepotStore {
     metrics: Arc<DepotMetrics>,
     /// The ids of the repositories the served config has, for metrics.
     served: Mutex<Vec<String>>,
+    /// Each repository's summary, as last taken.
+    summaries: Arc<Summaries>,
 }
 
 impl DepotStore {
@@ -56,11 +70,74 @@ impl DepotStore {
             host: hostname(),
             metrics: Arc::new(DepotMetrics::new(metrics)),
             served: Mutex::new(Vec::new()),
+            summaries: Arc::default(),
         }
     }
 
     pub(crate) fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
+    }
+
+    /// The repositories of `ids` (`namespace/name`) whose summary is
+    /// missing or stale, to be taken again: the scan to run (`Some` when
+    /// this call started it, to be run on the blocking pool's `scan` lane)
+    /// and a signal that ends when the scan under way ends. `None` when
+    /// every summary holds. Summaries of ids not asked for are forgotten.
+    pub(crate) fn refresh(&self, ids: &[String]) -> Option<(Option<Scan>, watch::Receiver<()>)> {
+        let summaries = &self.summaries;
+        let mut running = lock(&summaries.running);
+        if let Some(done) = running.as_ref() {
+            return Some((None, done.clone()));
+        }
+        let stale: Vec<(String, Arc<Repo>)> = {
+            let mut taken = lock(&summaries.taken);
+            taken.retain(|id, _| ids.contains(id));
+            ids.iter()
+                .filter_map(|id| {
+                    let repo = self
+                        .registry
+                        .held(&ResourceId::from_key(Kind::DepotRepo, id))?;
+                    let fresh = taken.get(id).is_some_and(|t| t.holds_for(&repo));
+                    (!fresh).then(|| (id.clone(), repo))
+                })
+                .collect()
+        };
+        if stale.is_empty() {
+            return None;
+        }
+        let (finished, done) = watch::channel(());
+        *running = Some(done.clone());
+        let scan = Scan {
+            repos: stale,
+            summaries: summaries.clone(),
+            _finished: finished,
+        };
+        Some((Some(scan), done))
+    }
+
+    /// What is known of each of `ids`: its summary as last taken (`None`
+    /// before the first scan ended), or why it has none.
+    pub(crate) fn summaries(
+        &self,
+        ids: &[String],
+    ) -> Vec<(String, Option<Result<Summary, String>>)> {
+        let taken = lock(&self.summaries.taken);
+        ids.iter()
+            .map(|id| {
+                let known = match taken.get(id) {
+                    Some(t) => Some(t.summary.clone()),
+                    None if self
+                        .registry
+                        .held(&ResourceId::from_key(Kind::DepotRepo, id))
+                        .is_none() =>
+                    {
+                        Some(Err("its folder under the data dir could not be opened (the proxy's log says why)".to_owned()))
+                    }
+                    None => None,
+                };
+                (id.clone(), known)
+            })
+            .collect()
     }
 
     /// The address of the `Repo` the registry holds for `id` (tests).
@@ -114,6 +191,73 @@ impl DepotStore {
             binding: Some(binding),
             failed,
         }
+    }
+}
+
+/// How long a summary holds when its `Repo` recorded no change: what
+/// another process (or a person) did to the folder shows within this.
+pub(crate) const SUMMARY_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// The summaries taken, and the scan under way.
+#[derive(Default)]
+pub(crate) struct Summaries {
+    taken: Mutex<HashMap<String, Taken>>,
+    /// Ends (its sender dropped) when the scan under way ends.
+    running: Mutex<Option<watch::Receiver<()>>>,
+}
+
+/// One repository's summary, and what it was taken from.
+struct Taken {
+    /// The `Repo` scanned: a new one (its options changed) is scanned again.
+    repo: Weak<Repo>,
+    /// Its change count before the scan began.
+    changes: u64,
+    at: Instant,
+    summary: Result<Summary, String>,
+}
+
+impl Taken {
+    fn holds_for(&self, repo: &Arc<Repo>) -> bool {
+        std::ptr::eq(self.repo.as_ptr(), Arc::as_ptr(repo))
+            && self.changes == repo.changes()
+            && self.at.elapsed() < SUMMARY_MAX_AGE
+    }
+}
+
+/// A scan of stale repositories, in turn; blocking (`statx` an entry).
+/// Dropped unrun (the lane was full), it ends as if it had run, so the
+/// next caller starts another.
+pub(crate) struct Scan {
+    repos: Vec<(String, Arc<Repo>)>,
+    summaries: Arc<Summaries>,
+    _finished: watch::Sender<()>,
+}
+
+impl Scan {
+    pub(crate) fn run(mut self) {
+        for (id, repo) in std::mem::take(&mut self.repos) {
+            // Read first: a change during the scan leaves it stale.
+            let changes = repo.changes();
+            let summary = repo.summary().map_err(|e| {
+                tracing::warn!(repo = %id, error = %e, "could not read the depot repository's folder for its summary");
+                format!("its folder could not be read: {e}")
+            });
+            lock(&self.summaries.taken).insert(
+                id,
+                Taken {
+                    repo: Arc::downgrade(&repo),
+                    changes,
+                    at: Instant::now(),
+                    summary,
+                },
+            );
+        }
+    }
+}
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        *lock(&self.summaries.running) = None;
     }
 }
 

@@ -56,6 +56,16 @@ impl Clock {
     }
 }
 
+/// Unix seconds as RFC 3339 in UTC, to the second (`2026-12-02T10:04:05Z`),
+/// as Kubernetes writes a `date`; a time before the epoch reads as the epoch.
+pub(crate) fn rfc3339_seconds(secs: i64) -> String {
+    let t = Civil::of(secs.max(0) as u64);
+    format!(
+        "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
 /// A UTC date and time.
 struct Civil {
     year: i64,
@@ -112,5 +122,7 @@ mod tests {
         let leap = UNIX_EPOCH + Duration::from_secs(1_709_164_800);
         assert_eq!(clock.rfc3339(leap), "2024-02-29T00:00:00.000Z");
         assert_eq!(clock.clf(UNIX_EPOCH), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(rfc3339_seconds(1_796_205_845), "2026-12-02T10:04:05Z");
+        assert_eq!(rfc3339_seconds(-5), "1970-01-01T00:00:00Z");
     }
 }
