@@ -267,6 +267,21 @@ fn a_depot_backend_naming_a_missing_repo_is_unresolved_and_answers_500() {
 }
 
 #[test]
+fn a_depot_backend_over_a_namespace_without_depot_repos_serves_an_empty_depot() {
+    // Its last DepotRepo deleted: the repository's paths answer 404, not
+    // the 500 of an unresolved name.
+    let compiled = compile(&[route(
+        "every",
+        "  - matches: [{path: {type: PathPrefix, value: /depot}}]\n    backends: [{depot: {}}]",
+    )]);
+    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+    assert_eq!(
+        compiled.config.routes[0].rules[0].backends[0].target,
+        BackendTarget::Depot { repos: vec![] }
+    );
+}
+
+#[test]
 fn a_depot_backend_on_a_rule_that_is_no_path_prefix_is_refused() {
     let compiled = compile_unchecked(&[
         repo("configs", "  {}"),

@@ -50,18 +50,14 @@ async fn api_server_depot_status_counts_a_file_put_through_a_route_and_a_deleted
     let repos: Api<DepotRepo> = Api::namespaced(cluster.client.clone(), "default");
     let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
     let (name, route_name) = (format!("status-{id}"), format!("depot-status-{id}"));
-    let kept = format!("kept-{id}");
     let _ = routes.delete(&route_name, &DeleteParams::default()).await;
-    for repo in [&name, &kept] {
-        let _ = repos.delete(repo, &DeleteParams::default()).await;
-        repos
-            .create(&PostParams::default(), &depot_repo(repo, &class))
-            .await
-            .unwrap();
-    }
-    // Every DepotRepo of the namespace (of this class): a deleted one is
-    // then no repository of the mount (404), not an unresolved name (500,
-    // which a backend with no DepotRepo left at all answers).
+    let _ = repos.delete(&name, &DeleteParams::default()).await;
+    repos
+        .create(&PostParams::default(), &depot_repo(&name, &class))
+        .await
+        .unwrap();
+    // Every DepotRepo of the namespace (of this class): once the only one
+    // is deleted, the mount serves none, and its paths answer 404.
     let prefix = format!("/status-{id}");
     routes
         .create(
@@ -118,7 +114,6 @@ async fn api_server_depot_status_counts_a_file_put_through_a_route_and_a_deleted
         panic!("still {} {}\n{}", reply.status, reply.body, operator.logs());
     }
 
-    let _ = repos.delete(&kept, &DeleteParams::default()).await;
     let _ = routes.delete(&route_name, &DeleteParams::default()).await;
     remove_pods(&cluster.client, &[pod]).await;
 }

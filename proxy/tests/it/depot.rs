@@ -913,3 +913,15 @@ async fn a_full_fsync_lane_answers_503_with_retry_after_and_stores_nothing() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_mount_over_a_namespace_without_depot_repos_lists_none_and_answers_404() {
+    let data = TempDir::new("depot-empty");
+    let proxy = depot_proxy(&data, &route_yaml("/depot", "{}")).await;
+    let all = get(&proxy, "/depot/all").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(all.json()["repositories"], serde_json::json!([]));
+    let gone = get(&proxy, "/depot/configs/app.json").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    assert_eq!(gone.error(), "Not found");
+}

@@ -1,7 +1,8 @@
 //! The `depot` kind: DepotRepos served with HouseDepot's API at the rule's
 //! path prefix. The repositories it names must be in the config's
 //! `depots`; one that is not is an unresolved reference (500 meanwhile),
-//! as a missing Service is.
+//! as a missing Service is. Naming none serves every DepotRepo of the
+//! Route's namespace, which may be none at all.
 
 use crate::compile::findings::Findings;
 use crate::config::BackendTarget;
@@ -63,17 +64,9 @@ pub(super) fn lower(
         findings.unresolved(at, "DepotRepoNotFound", reason.clone());
         return Some(BackendTarget::Unresolved { reason });
     }
-    if repos.is_empty() {
-        let reason = format!(
-            "there is no DepotRepo in namespace {namespace}: apply one, or name them in `depot.repos`"
-        );
-        findings.unresolved(
-            format!("{field}.depot"),
-            "DepotRepoNotFound",
-            reason.clone(),
-        );
-        return Some(BackendTarget::Unresolved { reason });
-    }
+    // `depot: {}` in a namespace with no DepotRepo (yet, or any more)
+    // serves an empty depot: `<mount>/all` lists none and a repository's
+    // paths answer 404, as for a DepotRepo just deleted, not 500.
     Some(BackendTarget::Depot { repos })
 }
 
@@ -106,15 +99,9 @@ fn check_rule(rule: &RouteRule, field: &str, findings: &mut Findings) {
     }
 }
 
-/// A lowered (or pushed) depot target: it names repositories the config has.
+/// A lowered (or pushed) depot target: it names repositories the config
+/// has (none is an empty depot, see `lower`).
 pub(super) fn check(repos: &[String], depots: &[String], field: &str, findings: &mut Findings) {
-    if repos.is_empty() {
-        findings.error(
-            format!("{field}.repos"),
-            "InvalidBackend",
-            "a depot target names at least one repository (`namespace/name`)",
-        );
-    }
     for (i, id) in repos.iter().enumerate() {
         if !depots.contains(id) {
             findings.error(
