@@ -30,9 +30,19 @@
 #   by a revision per PUT (DEPTH=N bounds it, as a DepotRepo's `depth`).
 #   After each run the revisions on disk are counted: at least one per
 #   acknowledged PUT.
+#   Before each PUT run (ceiling or Gatehouse) the script syncs, then
+#   waits SETTLE seconds. Why: ext4 without a journal (this machine's
+#   root) skips, when it allocates an inode, every inode freed in the last
+#   60 s (300 s while its inode table block is dirty; fs/ext4/ialloc.c,
+#   recently_deleted), scanning past each. An inode then costs what the
+#   file system's recent deletions cost (seen: 30-330 us), and a run right
+#   after many deletions (another run, a cleanup) pays for them: same
+#   build, c=1 at 0.24 of the ceiling in one round, 0.76 in the next. A
+#   check-in makes two inodes (the revision, one link; the ceiling one),
+#   so it feels this twice. SETTLE=60 gives each run a clean start.
 #
 # Usage (from the repo root): bash bench/depot.sh
-# Env: DURATION (10s, GET runs), PUT_DURATION (DURATION), CONNECTIONS (100),
+# Env: DURATION (10s, GET runs), PUT_DURATION (DURATION), SETTLE (0), CONNECTIONS (100),
 #      THREADS (2), WARMUP (3s), ROUNDS (5), DEPTH (unset: the PUT repos
 #      keep every revision), KEEP_TMP=1 keeps the temp folder with logs.
 #      BENCH_SMOKE=1: one round of 1 s at -c10, no verdict; a failed
@@ -55,6 +65,8 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-3s}
 ROUNDS=${ROUNDS:-5}
 DEPTH=${DEPTH:-}
+SETTLE=${SETTLE:-0}
+[[ $SETTLE =~ ^[0-9]+$ ]] || die "SETTLE must be whole seconds, not $SETTLE"
 [[ -z $DEPTH || $DEPTH =~ ^[1-9][0-9]*$ ]] || die "DEPTH must be a positive number, not $DEPTH"
 [[ $PUT_DURATION =~ ^[0-9]+s$ ]] || die "PUT_DURATION must be whole seconds like 10s, not $PUT_DURATION"
 
@@ -167,7 +179,15 @@ measure_get() {
 
 # The ceiling: write 1 KiB + fsync + rename + fsync of the folder, in a
 # loop, one writer. Prints "<writes/s> <p99 ms>".
+# Flush what earlier runs left dirty and let their freed inodes age (see
+# the header), so each PUT run starts alike.
+settle() {
+    sync
+    sleep "$SETTLE"
+}
+
 ceiling() { # $1 round
+    settle
     log "PUT ceiling, round $1: write + fsync + rename + fsync folder for $PUT_DURATION ($(machine_load))"
     python3 - "$CEILING_DIR" "${PUT_DURATION%s}" <<'EOF'
 import os
@@ -201,6 +221,7 @@ EOF
 # "<PUT/s> <p99 ms> <CPU us/PUT> <revisions on disk> <acknowledged PUTs>".
 measure_put() {
     local round=$1 kind=$2 repo="put-$1-$2" threads connections files=1 out before after
+    settle
     case $kind in
         c1) threads=1 connections=1 ;;
         c8) threads=2 connections=8 ;;

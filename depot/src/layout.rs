@@ -212,13 +212,38 @@ pub(crate) fn highest_number(dir: &Path, name: &str) -> io::Result<u64> {
 /// hidden name, then renamed over the old one, so a reader sees the old
 /// link or the new one, never none.
 pub(crate) fn replace_link(dir: &Path, link: &str, target: &str) -> io::Result<()> {
-    let tmp = dir.join(temp_name(link));
-    std::os::unix::fs::symlink(target, &tmp)?;
-    if let Err(e) = fs::rename(&tmp, dir.join(link)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    replace_links(dir, &[link], target)
+}
+
+/// Point every one of `links` at `target`, each atomically (as
+/// `replace_link`), with one symbolic link made and hard-linked under the
+/// other names: to a reader each name is a symbolic link to `target`, as
+/// HouseDepot writes them, but a check-in (`F~latest`, `F~current`, `F`)
+/// allocates one inode, not three. Where inodes are dear — ext4 without a
+/// journal scans past every recently freed inode for a new one — that is
+/// most of a check-in's time.
+pub(crate) fn replace_links(dir: &Path, links: &[&str], target: &str) -> io::Result<()> {
+    let Some((last, others)) = links.split_last() else {
+        return Ok(());
+    };
+    let made = dir.join(temp_name(last));
+    std::os::unix::fs::symlink(target, &made)?;
+    let placed = (|| {
+        for link in others {
+            // `link(2)` names the symbolic link itself, not its target.
+            let name = dir.join(temp_name(link));
+            fs::hard_link(&made, &name)?;
+            if let Err(e) = fs::rename(&name, dir.join(link)) {
+                let _ = fs::remove_file(&name);
+                return Err(e);
+            }
+        }
+        fs::rename(&made, dir.join(last))
+    })();
+    if placed.is_err() {
+        let _ = fs::remove_file(&made);
     }
-    Ok(())
+    placed
 }
 
 /// Remove `path` if it is there.

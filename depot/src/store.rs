@@ -469,8 +469,8 @@ impl Repo {
         Self::check_if_match(&dir, file, change.if_match)?;
         let rev = self.resolve(file, selector)?;
         let target = layout::revision_file(file.name(), rev);
-        layout::replace_link(&dir, &layout::tag_link(file.name(), CURRENT), &target)?;
-        layout::replace_link(&dir, file.name(), &target)?;
+        let current = layout::tag_link(file.name(), CURRENT);
+        layout::replace_links(&dir, &[&current, file.name()], &target)?;
         layout::sync_dir(&dir)?;
         self.record(file, Action::Current, Some(rev), None, change.user);
         Ok(rev)

@@ -212,10 +212,14 @@ impl Upload {
         self.done = true;
         let target = layout::revision_file(&name, revision);
         let moved = (|| -> io::Result<()> {
-            layout::replace_link(&dir, &layout::tag_link(&name, LATEST), &target)?;
+            let (latest, current) = (
+                layout::tag_link(&name, LATEST),
+                layout::tag_link(&name, CURRENT),
+            );
             if options.make_current {
-                layout::replace_link(&dir, &layout::tag_link(&name, CURRENT), &target)?;
-                layout::replace_link(&dir, &name, &target)?;
+                layout::replace_links(&dir, &[&latest, &current, &name], &target)?;
+            } else {
+                layout::replace_link(&dir, &latest, &target)?;
             }
             layout::sync_dir(&dir)
         })();

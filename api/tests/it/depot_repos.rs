@@ -274,7 +274,11 @@ fn a_depot_backend_over_a_namespace_without_depot_repos_serves_an_empty_depot() 
         "every",
         "  - matches: [{path: {type: PathPrefix, value: /depot}}]\n    backends: [{depot: {}}]",
     )]);
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+    assert!(
+        compiled.diagnostics.is_empty(),
+        "{:?}",
+        compiled.diagnostics
+    );
     assert_eq!(
         compiled.config.routes[0].rules[0].backends[0].target,
         BackendTarget::Depot { repos: vec![] }

@@ -204,3 +204,38 @@ fn a_check_in_that_fails_after_the_revision_is_linked_leaves_nothing_visible() {
     assert_eq!(l["f.txt~current"], "f.txt~1");
     assert_eq!(f.get("/r/f.txt").ok_text(), "one");
 }
+
+#[test]
+fn a_check_in_makes_one_link_inode_for_its_three_names() {
+    use std::os::unix::fs::MetadataExt;
+    let f = Fixture::new();
+    f.put("/r/f.txt", b"a");
+    f.put("/r/f.txt", b"b");
+    let inode = |name: &str| {
+        let md = fs::symlink_metadata(f.root().join(name)).unwrap();
+        assert!(md.file_type().is_symlink(), "{name} is a symbolic link");
+        md.ino()
+    };
+    // Three names, each a symbolic link to `f.txt~2` as HouseDepot reads
+    // them, one inode (hard links of the one symbolic link).
+    for name in ["f.txt", "f.txt~current", "f.txt~latest"] {
+        assert_eq!(
+            fs::read_link(f.root().join(name)).unwrap().to_str(),
+            Some("f.txt~2")
+        );
+    }
+    assert_eq!(inode("f.txt"), inode("f.txt~latest"));
+    assert_eq!(inode("f.txt~current"), inode("f.txt~latest"));
+    // Moving `current` back leaves `latest` alone.
+    assert_eq!(f.post("/r/f.txt?revision=1").status, 200);
+    assert_eq!(inode("f.txt"), inode("f.txt~current"));
+    assert_ne!(inode("f.txt~current"), inode("f.txt~latest"));
+    assert_eq!(
+        fs::read_link(f.root().join("f.txt~latest"))
+            .unwrap()
+            .to_str(),
+        Some("f.txt~2")
+    );
+    assert_eq!(fs::read_to_string(f.root().join("f.txt")).unwrap(), "a");
+    assert!(hidden(&f.root()).is_empty(), "{:?}", hidden(&f.root()));
+}
