@@ -20,6 +20,26 @@ spec:
     )
 }
 
+/// A DepotRepo `repo` (all defaults) and a Route serving every DepotRepo
+/// of the namespace at `/depot`, as a manifests folder holds them.
+pub fn depot_yaml(repo: &str) -> String {
+    format!(
+        "apiVersion: gatehouse.dev/v1alpha1
+kind: DepotRepo
+metadata: {{name: {repo}}}
+spec: {{}}
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Route
+metadata: {{name: depot}}
+spec:
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /depot}}}}]
+    backends: [{{name: files, depot: {{}}}}]
+"
+    )
+}
+
 /// One ProxyConfig route `id`: `PathPrefix prefix` split over `(name, weight, host:port)` backends.
 pub fn route_json(id: &str, prefix: &str, backends: &[(&str, u32, &str)]) -> Value {
     let backends: Vec<Value> = backends

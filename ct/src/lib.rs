@@ -20,7 +20,7 @@ pub mod metrics;
 pub mod process;
 pub mod webdriver;
 
-pub use fixtures::{config_json, route_json, route_yaml};
+pub use fixtures::{config_json, depot_yaml, route_json, route_yaml};
 pub use metrics::Metrics;
 pub use process::{ProxyBuilder, ProxyProcess, Reply, error_chain, proxy_binary};
 pub use webdriver::Browser;

@@ -7,24 +7,9 @@
 use std::time::Duration;
 
 use gatehouse_ct::webdriver::screenshot_dir;
-use gatehouse_ct::{Browser, ProxyProcess};
+use gatehouse_ct::{Browser, ProxyProcess, depot_yaml};
 use gatehouse_testkit::TempDir;
 use serde_json::{Value, json};
-
-const MANIFESTS: &str = "\
-apiVersion: gatehouse.dev/v1alpha1
-kind: DepotRepo
-metadata: {name: configs}
-spec: {}
----
-apiVersion: gatehouse.dev/v1alpha1
-kind: Route
-metadata: {name: depot}
-spec:
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /depot}}]
-    backends: [{name: files, depot: {}}]
-";
 
 const FILE: &str = "/depot/configs/app.txt";
 const A: &str = "name: app\nreplicas: 1\nimage: app:1.0\n";
@@ -35,7 +20,7 @@ const C: &str = "name: app\nreplicas: 3\nimage: app:2.0\n";
 const STEP: Duration = Duration::from_secs(10);
 
 async fn depot_proxy(manifests: &TempDir, data: &TempDir) -> ProxyProcess {
-    manifests.write("depot.yaml", MANIFESTS);
+    manifests.write("depot.yaml", &depot_yaml("configs"));
     ProxyProcess::builder()
         .arg("--manifests")
         .arg(manifests.path())

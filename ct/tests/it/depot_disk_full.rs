@@ -6,24 +6,9 @@
 
 use std::path::PathBuf;
 
-use gatehouse_ct::ProxyProcess;
+use gatehouse_ct::{ProxyProcess, depot_yaml};
 use gatehouse_testkit::TempDir;
 use reqwest::StatusCode;
-
-const MANIFESTS: &str = "\
-apiVersion: gatehouse.dev/v1alpha1
-kind: DepotRepo
-metadata: {name: small}
-spec: {}
----
-apiVersion: gatehouse.dev/v1alpha1
-kind: Route
-metadata: {name: depot}
-spec:
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /depot}}]
-    backends: [{name: files, depot: {}}]
-";
 
 /// Mounts a tmpfs of `size` on the data dir, in a new user and mount
 /// namespace, then execs the proxy (so its pid is the proxy's).
@@ -47,7 +32,7 @@ async fn a_full_disk_answers_507_keeps_the_last_revision_and_leaves_no_temp_file
     let data = dir.join("data");
     std::fs::create_dir_all(&manifests).unwrap();
     std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(manifests.join("depot.yaml"), MANIFESTS).unwrap();
+    std::fs::write(manifests.join("depot.yaml"), depot_yaml("small")).unwrap();
     let proxy = ProxyProcess::builder()
         .wrapped_in(on_a_small_disk(&data, "512k"))
         .arg("--manifests")

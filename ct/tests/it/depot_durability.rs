@@ -7,23 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gatehouse_ct::ProxyProcess;
+use gatehouse_ct::{ProxyProcess, depot_yaml};
 use gatehouse_testkit::{TempDir, client};
-
-const MANIFESTS: &str = "\
-apiVersion: gatehouse.dev/v1alpha1
-kind: DepotRepo
-metadata: {name: durable}
-spec: {}
----
-apiVersion: gatehouse.dev/v1alpha1
-kind: Route
-metadata: {name: depot}
-spec:
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /depot}}]
-    backends: [{name: files, depot: {}}]
-";
 
 /// Kills, at least: the issue asks for 20.
 const KILLS: usize = 22;
@@ -106,7 +91,7 @@ async fn verify(proxy: &ProxyProcess, acked: &Acked) {
 #[tokio::test]
 async fn acknowledged_revisions_survive_kill_9() {
     let manifests = TempDir::new("depot-durable-manifests");
-    manifests.write("depot.yaml", MANIFESTS);
+    manifests.write("depot.yaml", &depot_yaml("durable"));
     let data = TempDir::new("depot-durable-data");
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
