@@ -24,8 +24,10 @@
 #   information, at 8 connections to one file and to 8 files per wrk
 #   thread. Each round's ceiling and one-connection run alternate which
 #   goes first; the verdict is the median of the rounds' ratios.
-#   Target: PUT/s at c=1 >= 0.80 x the ceiling. Every PUT run writes into
-#   its own new DepotRepo (`put-<round>-<kind>`), so each starts from an
+#   Target: PUT/s at c=1 >= 0.80 x the ceiling. For information, a third
+#   loop does what HouseDepot's layout makes every check-in do (see
+#   durable_loop), so the gap splits into the layout's and the proxy's.
+#   Every PUT run writes into its own new DepotRepo (`put-<round>-<kind>`), so each starts from an
 #   empty folder: a check-in reads its file's folder, and a folder grows
 #   by a revision per PUT (DEPTH=N bounds it, as a DepotRepo's `depth`).
 #   After each run the revisions on disk are counted: at least one per
@@ -76,16 +78,16 @@ build_proxy
 LOAD_AT_START=$(machine_load)
 SITE="$BENCH_TMP/site"
 DATA="$BENCH_TMP/data"
-CEILING_DIR="$BENCH_TMP/ceiling"
+LOOPS_DIR="$BENCH_TMP/loops"
 MANIFESTS="$BENCH_TMP/manifests"
-mkdir -p "$SITE" "$DATA" "$CEILING_DIR" "$MANIFESTS"
+mkdir -p "$SITE" "$DATA" "$LOOPS_DIR" "$MANIFESTS"
 head -c 1024 /dev/urandom >"$SITE/1k.bin"
 # nginx workers run as an unprivileged user: let them read the site.
 chmod 755 "$BENCH_TMP" "$SITE"
 chmod 644 "$SITE/1k.bin"
 # The ceiling must be the data dir's disk, not another file system.
-[[ $(stat -c %d "$DATA") == $(stat -c %d "$CEILING_DIR") ]] \
-    || die "$DATA and $CEILING_DIR are on different file systems"
+[[ $(stat -c %d "$DATA") == $(stat -c %d "$LOOPS_DIR") ]] \
+    || die "$DATA and $LOOPS_DIR are on different file systems"
 
 NGINX_PORT=$(free_port)
 GATEHOUSE_PORT=$(free_port)
@@ -186,17 +188,29 @@ settle() {
     sleep "$SETTLE"
 }
 
-ceiling() { # $1 round
+# A loop of durable writes, one writer, in a folder on the data dir's
+# disk: $1 round, $2 mode -> prints "<writes/s> <p99 ms>".
+#   ceiling: write 1 KiB + fsync + rename + fsync of the folder, what any
+#     durable write needs (the target's reference);
+#   layout: the same bytes as HouseDepot's layout keeps them, the steps a
+#     check-in cannot skip: a temp file written and fsynced, linked as
+#     `f~N`, one symbolic link to it renamed (hard-linked) over `f~latest`,
+#     `f~current` and `f`, fsync of the folder. For information: what is
+#     left between it and the ceiling is the layout's, on this disk.
+durable_loop() {
     settle
-    log "PUT ceiling, round $1: write + fsync + rename + fsync folder for $PUT_DURATION ($(machine_load))"
-    python3 - "$CEILING_DIR" "${PUT_DURATION%s}" <<'EOF'
+    log "PUT $2 loop, round $1, for $PUT_DURATION ($(machine_load))"
+    # A new folder each run, nothing removed: deletions would cost the
+    # runs after them (see the header).
+    mkdir -p "$LOOPS_DIR/$2-$1"
+    python3 - "$LOOPS_DIR/$2-$1" "${PUT_DURATION%s}" "$2" <<'EOF'
 import os
 import sys
 import time
 
-folder, seconds = sys.argv[1], float(sys.argv[2])
+folder, seconds, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 dirfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-temp, final = os.path.join(folder, ".f.tmp"), os.path.join(folder, "f")
+join = lambda name: os.path.join(folder, name)
 pad = b"x" * 1024
 took = []
 start = time.perf_counter()
@@ -204,11 +218,23 @@ while True:
     t0 = time.perf_counter()
     if t0 - start >= seconds:
         break
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    os.write(fd, (b"%d-" % len(took) + pad)[:1024])
+    n = len(took) + 1
+    temp = join(".f.tmp-%d" % n)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    os.write(fd, (b"%d-" % n + pad)[:1024])
     os.fsync(fd)
     os.close(fd)
-    os.rename(temp, final)
+    if mode == "ceiling":
+        os.rename(temp, join("f"))
+    else:
+        os.link(temp, join("f~%d" % n))
+        os.unlink(temp)
+        made = join(".f.link-%d" % n)
+        os.symlink("f~%d" % n, made)
+        for name in ("f~latest", "f~current"):
+            os.link(made, join(".f.name"), follow_symlinks=False)
+            os.rename(join(".f.name"), join(name))
+        os.rename(made, join("f"))
     os.fsync(dirfd)
     took.append(time.perf_counter() - t0)
 elapsed = time.perf_counter() - start
@@ -251,11 +277,11 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 for round in $(seq 1 "$ROUNDS"); do
-    if ((round % 2)); then order=(ceiling c1); else order=(c1 ceiling); fi
+    if ((round % 2)); then order=(ceiling c1 layout); else order=(layout c1 ceiling); fi
     for kind in "${order[@]}" c8 c8files; do
-        if [[ $kind == ceiling ]]; then
-            read -r rate p99 < <(ceiling "$round")
-            RESULTS+=("put-ceiling $round $rate $p99 0 0 0")
+        if [[ $kind == ceiling || $kind == layout ]]; then
+            read -r rate p99 < <(durable_loop "$round" "$kind")
+            RESULTS+=("put-$kind $round $rate $p99 0 0 0")
         else
             read -r rate p99 cpu revisions acked < <(measure_put "$round" "$kind")
             RESULTS+=("put-$kind $round $rate $p99 $cpu $revisions $acked")
@@ -331,6 +357,17 @@ print(f"{'median':>6}{med(runs['put-ceiling'][r][0] for r in rounds):>11.1f}"
       f"{med(runs['put-c8files'][r][0] for r in rounds):>11.1f}{med(runs['put-c8files'][r][1] for r in rounds):>8.2f}"
       f"{put_ratio['put-c8files']:>7.2f}")
 verdicts.append(("PUT/s c=1 / ceiling (median of rounds)", put_ratio["put-c1"], ">= 0.80", put_ratio["put-c1"] >= 0.8))
+
+print()
+print("for information: HouseDepot's layout alone (the same loop with a check-in's unskippable steps:"
+      " temp, fsync, link f~N, one symlink as f~latest, f~current and f, fsync folder)")
+print(f"{'round':>6}{'ceiling/s':>11}{'layout/s':>10}{'ratio':>7}{'c=1 PUT/s':>11}{'vs layout':>11}")
+for r in rounds:
+    c, lay, one = (runs[k][r][0] for k in ("put-ceiling", "put-layout", "put-c1"))
+    print(f"{r:>6}{c:>11.1f}{lay:>10.1f}{lay / c:>7.2f}{one:>11.1f}{one / max(lay, 0.001):>11.2f}")
+layout_ratio = med(runs["put-layout"][r][0] / max(runs["put-ceiling"][r][0], 0.001) for r in rounds)
+vs_layout = med(runs["put-c1"][r][0] / max(runs["put-layout"][r][0], 0.001) for r in rounds)
+print(f"{'median':>6}{'':>11}{'':>10}{layout_ratio:>7.2f}{'':>11}{vs_layout:>11.2f}")
 
 print()
 print(f"{load_start} (at start)")
