@@ -450,14 +450,16 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
         .depot_repo_identity("default/configs")
         .expect("bound");
 
-    // A PUT whose body is half sent when the config changes.
+    // A PUT whose body is half sent when the config changes; large
+    // enough to stream (a small one is read whole before it is planned).
+    let half = 40 * 1024;
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
-    stream
-        .write_all(
-            b"PUT /depot/scripts/long.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello",
-        )
-        .await
-        .unwrap();
+    let head = format!(
+        "PUT /depot/scripts/long.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        2 * half
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b'a'; half]).await.unwrap();
     // Under way: its body goes to a hidden temp file, and no slot of the
     // fsync lane is held while the client takes its time.
     let folder = data.path().join("default/scripts");
@@ -497,7 +499,7 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
         Some(before),
         "the very same Repo"
     );
-    stream.write_all(b"world").await.unwrap();
+    stream.write_all(&vec![b'b'; half]).await.unwrap();
     let (head, _) = read_response(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let listed = get(&proxy, "/files/scripts/all").await.json();
@@ -507,7 +509,7 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
     );
     assert_eq!(
         get(&proxy, "/depot/scripts/long.txt").await.body,
-        "helloworld"
+        "a".repeat(half) + &"b".repeat(half)
     );
 
     // New options: a new Repo, on the same folder and revisions.
@@ -924,4 +926,36 @@ async fn a_mount_over_a_namespace_without_depot_repos_lists_none_and_answers_404
     let gone = get(&proxy, "/depot/configs/app.json").await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
     assert_eq!(gone.error(), "Not found");
+}
+
+#[tokio::test]
+async fn a_small_body_and_a_streamed_one_make_the_same_revisions() {
+    // Up to 64 KiB with a Content-Length, the body is read before its
+    // check-in is planned; past it, or chunked, it streams to the temp
+    // file. Both end as whole revisions, refused alike past the limit.
+    let data = TempDir::new("depot-small-and-streamed");
+    let proxy = depot_proxy(&data, &two_repos()).await;
+    for (i, len) in [1usize, 64 * 1024, 64 * 1024 + 1, 300 * 1024]
+        .into_iter()
+        .enumerate()
+    {
+        let body = format!("{i}").repeat(len);
+        let stored = put(&proxy, "/depot/scripts/sizes.bin", &body).await;
+        assert_eq!(stored.status, StatusCode::OK, "{len}: {}", stored.body);
+        assert_eq!(stored.etag(), format!("\"{}\"", i + 1));
+        assert_eq!(get(&proxy, "/depot/scripts/sizes.bin").await.body, body);
+    }
+    let (head, _) = chunked_put(&proxy, "/depot/scripts/sizes.bin", &[b"c1", b"c2"]).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(get(&proxy, "/depot/scripts/sizes.bin").await.body, "c1c2");
+    // A small body that names a bad file is refused by the plan, as before.
+    let refused = put(&proxy, "/depot/scripts/a~b", "x").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.error(), "invalid character in name");
+    let folder = data.path().join("default/scripts");
+    assert!(
+        !entries(&folder).iter().any(|e| e.starts_with('.')),
+        "no temp file left: {:?}",
+        entries(&folder)
+    );
 }

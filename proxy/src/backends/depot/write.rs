@@ -14,6 +14,13 @@
 //! (`--client-body-timeout`) drops the upload, and the engine removes its
 //! temp file.
 //!
+//! A small body the client sent whole (`Content-Length` up to
+//! `SMALL_BODY`, no `Expect: 100-continue`) is read first, then plan and
+//! commit run as one task on the lane: one hand-off each way instead of
+//! two, as nginx keeps a body under `client_body_buffer_size` in memory.
+//! Each hand-off is two thread switches, a third of a small check-in's
+//! CPU; a refusal then comes after a body of at most `SMALL_BODY` bytes.
+//!
 //! A full blocking lane is answered 503 with `Retry-After`.
 
 use std::sync::Arc;
@@ -29,6 +36,10 @@ use crate::backends::Call;
 use crate::backends::upstream::RequestBody;
 use crate::support::blocking::{BlockingKind, Busy};
 use crate::support::body::Body;
+
+/// The largest body read whole before its check-in is planned (see the
+/// module's documentation).
+const SMALL_BODY: u64 = 64 * 1024;
 
 /// What a change came to.
 enum Done {
@@ -52,31 +63,54 @@ pub(super) async fn serve<B: RequestBody>(
     let (parts, mut body) = req.into_parts();
     let method = parts.method;
     let label = serving.label(&asked.below).to_owned();
-    let plan = {
+    let request = {
         let (serving, method, path) = (serving.clone(), method.clone(), asked.below.clone());
         let (mount, query) = (asked.mount.clone(), asked.query.clone());
-        call.blocking
-            .run(BlockingKind::Fsync, move || {
-                serving.depot.plan(&DepotRequest {
-                    method: &method,
-                    path: &path,
-                    query: query.as_deref(),
-                    headers: &headers,
-                    mount: &mount,
-                    user: None,
-                })
+        move || {
+            serving.depot.plan(&DepotRequest {
+                method: &method,
+                path: &path,
+                query: query.as_deref(),
+                headers: &headers,
+                mount: &mount,
+                user: None,
             })
-            .await
+        }
     };
+    if method == Method::PUT && small_and_whole(&parts.headers) {
+        let idle = call.upstreams.client_body_timeout();
+        let bytes = match collect_small(&mut body, idle).await {
+            Ok(bytes) => bytes,
+            Err(refused) => {
+                serving.metrics.refused(&label, refused.status());
+                return refused;
+            }
+        };
+        let done = call
+            .blocking
+            .run(BlockingKind::Fsync, move || match request() {
+                Plan::Upload(mut upload) => match upload.write(&bytes) {
+                    Ok(()) => {
+                        let (answer, committed) = upload.finish_committed();
+                        Done::CheckedIn {
+                            answer,
+                            bytes: bytes.len() as u64,
+                            created: committed.is_some_and(|c| c.created),
+                        }
+                    }
+                    Err(refused) => Done::Answer(*refused),
+                },
+                Plan::Answer(answer) => Done::Answer(answer),
+                Plan::Read(_) => Done::Answer(not_a_change()),
+            })
+            .await;
+        return finish(&serving, &label, &method, &asked, done, started);
+    }
+    let plan = call.blocking.run(BlockingKind::Fsync, request).await;
     let done = match plan {
         Err(busy) => Err(busy),
         Ok(Plan::Answer(answer)) => Ok(Done::Answer(answer)),
-        // The engine reads only on GET, which never comes here.
-        Ok(Plan::Read(_)) => Ok(Done::Answer(Answer {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            headers: HeaderMap::new(),
-            body: Vec::new(),
-        })),
+        Ok(Plan::Read(_)) => Ok(Done::Answer(not_a_change())),
         Ok(Plan::Upload(mut upload)) => {
             let idle = call.upstreams.client_body_timeout();
             let bytes = match take_body(&mut body, &mut upload, idle).await {
@@ -111,6 +145,71 @@ pub(super) async fn serve<B: RequestBody>(
     finish(&serving, &label, &method, &asked, done, started)
 }
 
+/// The engine reads only on GET, which never comes here.
+fn not_a_change() -> Answer {
+    Answer {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        headers: HeaderMap::new(),
+        body: Vec::new(),
+    }
+}
+
+/// Whether the body is small, of known length, and on its way without
+/// waiting for a `100 Continue`.
+fn small_and_whole(headers: &HeaderMap) -> bool {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    length.is_some_and(|n| n <= SMALL_BODY) && !headers.contains_key(header::EXPECT)
+}
+
+/// A small body, whole (its length was checked by the server against
+/// `Content-Length`).
+async fn collect_small<B: RequestBody>(
+    body: &mut B,
+    idle: Duration,
+) -> Result<Vec<u8>, Response<Body>> {
+    let mut bytes = Vec::new();
+    loop {
+        match next_data(body, idle).await? {
+            Some(data) => bytes.extend_from_slice(&data),
+            None => return Ok(bytes),
+        }
+    }
+}
+
+/// The next chunk of the body, `None` at its end; a stalled or broken
+/// body is the answer to send.
+async fn next_data<B: RequestBody>(
+    body: &mut B,
+    idle: Duration,
+) -> Result<Option<bytes::Bytes>, Response<Body>> {
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => {
+                return Err(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body stopped arriving: send it without pauses; nothing was stored",
+                ));
+            }
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(_))) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "the request body is malformed or was cut off; nothing was stored",
+                ));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data()
+            && !data.is_empty()
+        {
+            return Ok(Some(data));
+        }
+    }
+}
+
 /// Why a body was not taken whole.
 enum Refusal {
     /// The engine's answer: 413 past the limit, 507 on a full disk.
@@ -126,32 +225,13 @@ async fn take_body<B: RequestBody>(
     idle: Duration,
 ) -> Result<u64, Refusal> {
     let mut bytes = 0;
-    loop {
-        let frame = match tokio::time::timeout(idle, body.frame()).await {
-            Err(_) => {
-                return Err(Refusal::Client(error(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "the request body stopped arriving: send it without pauses; nothing was stored",
-                )));
-            }
-            Ok(None) => return Ok(bytes),
-            Ok(Some(Err(_))) => {
-                return Err(Refusal::Client(error(
-                    StatusCode::BAD_REQUEST,
-                    "the request body is malformed or was cut off; nothing was stored",
-                )));
-            }
-            Ok(Some(Ok(frame))) => frame,
-        };
-        if let Ok(data) = frame.into_data()
-            && !data.is_empty()
-        {
-            upload
-                .write(&data)
-                .map_err(|refused| Refusal::Engine(*refused))?;
-            bytes += data.len() as u64;
-        }
+    while let Some(data) = next_data(body, idle).await.map_err(Refusal::Client)? {
+        upload
+            .write(&data)
+            .map_err(|refused| Refusal::Engine(*refused))?;
+        bytes += data.len() as u64;
     }
+    Ok(bytes)
 }
 
 /// The answer, counted and logged.
