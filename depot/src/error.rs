@@ -45,7 +45,7 @@ pub enum DepotError {
     },
     /// 507: the disk (or quota) is full; nothing half-written is visible.
     #[error(
-        "insufficient storage: the data dir's disk is full ({0}); nothing was stored. Free space, or keep fewer revisions with the DepotRepo's depth"
+        "insufficient storage: the data dir's disk is full ({0}); nothing was stored. Free space, or keep fewer revisions (depth)"
     )]
     InsufficientStorage(io::Error),
     /// 500: any other I/O error.

@@ -445,6 +445,17 @@ fn read_plan(
     let ct = content_type(file.name());
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(opened.len));
+    // A stored page runs, but in an origin of its own: its script cannot
+    // write to the depot (or drive the web page) as a same-origin caller,
+    // as GitHub's raw files and S3's buckets keep user content apart.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox allow-scripts allow-forms allow-popups"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(Plan::Read(ReadPlan {
         file: opened.file,
         len: opened.len,

@@ -326,3 +326,52 @@ async fn browser_the_depot_page_uploads_diffs_rolls_back_tags_and_deletes() {
     errors.retain(|e| !e.contains("tag=not%20a%20tag"));
     assert!(errors.is_empty(), "the page's console: {errors:#?}");
 }
+
+/// A stored page whose script tries to change the depot, as a same-origin
+/// caller would; it reports what it got in its title.
+const HOSTILE: &str = r#"<!doctype html><title>waiting</title><script>
+fetch("/depot/configs/app.txt", {method: "PUT", body: "defaced"})
+  .then(r => { document.title = "answered " + r.status; })
+  .catch(e => { document.title = "refused: " + e.name; });
+</script>"#;
+
+#[tokio::test]
+#[ignore = "needs Debian's chromium and chromium-driver: run bash ct/test-all.sh"]
+async fn browser_a_stored_html_page_runs_in_an_origin_of_its_own_and_cannot_write() {
+    let (manifests, data) = (TempDir::new("page-manifests"), TempDir::new("page-data"));
+    let proxy = depot_proxy(&manifests, &data).await;
+    for (path, body) in [(FILE, A), ("/depot/configs/hostile.html", HOSTILE)] {
+        let stored = proxy
+            .try_request(
+                reqwest::Method::PUT,
+                &proxy.url(path),
+                &[],
+                Some(body.into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored.status, 200, "{stored:?}");
+    }
+    let browser = Browser::start().await;
+    browser
+        .navigate(&proxy.url("/depot/configs/hostile.html"))
+        .await;
+    // Its script ran (sandboxed, scripts allowed), and was refused: the
+    // sandbox gives it an opaque origin (`Origin: null`), a foreign one,
+    // whose write the depot refuses at its preflight (the browser then
+    // fails the fetch) or, were it sent, with 403.
+    browser
+        .wait_until("document.title !== 'waiting'", STEP)
+        .await;
+    let title = browser
+        .execute("return document.title", json!([]))
+        .await
+        .unwrap();
+    assert!(
+        title == "refused: TypeError" || title == "answered 403",
+        "the stored page's write was refused: {title}"
+    );
+    assert_eq!(proxy.get(FILE).await.body, A, "the file is unchanged");
+    let (revisions, _) = history(&proxy).await;
+    assert_eq!(revisions, [1]);
+}

@@ -105,9 +105,11 @@ async fn write_outcomes(
             continue;
         };
         let usage = usages.borrow_and_update().clone();
+        // Fresh copies: an earlier status write (a poll's numbers) moved
+        // their resourceVersion since the round read them.
+        let repos = fresh_copies(&outcome.depot_repos, &fresh());
         if !new_outcome {
             // Only the usage changed: the DepotRepos' status alone.
-            let repos = fresh_copies(&outcome.depot_repos, &fresh());
             depot_status::report(
                 &client,
                 &recorder,
@@ -155,7 +157,7 @@ async fn write_outcomes(
         depot_status::report(
             &client,
             &recorder,
-            &outcome.depot_repos,
+            &repos,
             &targets.class,
             &outcome.compiled,
             outcome.serving,
@@ -170,16 +172,19 @@ async fn write_outcomes(
 /// generation is the one compiled (so its resourceVersion and status are
 /// current); else the round's copy, whose write a newer round will redo.
 fn fresh_copies(compiled: &[DepotRepo], fresh: &[DepotRepo]) -> Vec<DepotRepo> {
+    let by_uid: std::collections::HashMap<_, _> = fresh
+        .iter()
+        .filter_map(|new| Some((new.metadata.uid.as_deref()?, new)))
+        .collect();
     compiled
         .iter()
         .map(|old| {
-            fresh
-                .iter()
-                .find(|new| {
-                    new.metadata.uid == old.metadata.uid
-                        && new.metadata.generation == old.metadata.generation
-                })
-                .unwrap_or(old)
+            old.metadata
+                .uid
+                .as_deref()
+                .and_then(|uid| by_uid.get(uid))
+                .filter(|new| new.metadata.generation == old.metadata.generation)
+                .map_or(old, |new| *new)
                 .clone()
         })
         .collect()

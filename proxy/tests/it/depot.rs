@@ -122,6 +122,13 @@ async fn the_api_round_trip_over_two_repositories() {
     assert_eq!(current.body, "{\"v\":1}");
     assert_eq!(current.headers["content-type"], "application/json");
     assert_eq!(current.etag(), "\"1\"");
+    // Stored content runs in an origin of its own (a stored page's script
+    // cannot write as this origin), and is never sniffed.
+    assert_eq!(
+        current.headers["content-security-policy"],
+        "sandbox allow-scripts allow-forms allow-popups"
+    );
+    assert_eq!(current.headers["x-content-type-options"], "nosniff");
     let check_before = get(&proxy, "/depot/check").await.json()["updated"]
         .as_u64()
         .unwrap();

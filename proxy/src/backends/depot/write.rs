@@ -90,14 +90,7 @@ pub(super) async fn serve<B: RequestBody>(
             .blocking
             .run(BlockingKind::Fsync, move || match request() {
                 Plan::Upload(mut upload) => match upload.write(&bytes) {
-                    Ok(()) => {
-                        let (answer, committed) = upload.finish_committed();
-                        Done::CheckedIn {
-                            answer,
-                            bytes: bytes.len() as u64,
-                            created: committed.is_some_and(|c| c.created),
-                        }
-                    }
+                    Ok(()) => check_in(upload, bytes.len() as u64),
                     Err(refused) => Done::Answer(*refused),
                 },
                 Plan::Answer(answer) => Done::Answer(answer),
@@ -131,18 +124,21 @@ pub(super) async fn serve<B: RequestBody>(
                 }
             };
             call.blocking
-                .run(BlockingKind::Fsync, move || {
-                    let (answer, committed) = upload.finish_committed();
-                    Done::CheckedIn {
-                        answer,
-                        bytes,
-                        created: committed.is_some_and(|c| c.created),
-                    }
-                })
+                .run(BlockingKind::Fsync, move || check_in(upload, bytes))
                 .await
         }
     };
     finish(&serving, &label, &method, &asked, done, started)
+}
+
+/// Commit a body taken whole (on the lane: it fsyncs).
+fn check_in(upload: UploadPlan, bytes: u64) -> Done {
+    let (answer, committed) = upload.finish_committed();
+    Done::CheckedIn {
+        answer,
+        bytes,
+        created: committed.is_some_and(|c| c.created),
+    }
 }
 
 /// The engine reads only on GET, which never comes here.
@@ -164,19 +160,23 @@ fn small_and_whole(headers: &HeaderMap) -> bool {
     length.is_some_and(|n| n <= SMALL_BODY) && !headers.contains_key(header::EXPECT)
 }
 
-/// A small body, whole (its length was checked by the server against
-/// `Content-Length`).
+/// A small body, whole. The server holds it to its `Content-Length`;
+/// past `SMALL_BODY` regardless, it is refused rather than held.
 async fn collect_small<B: RequestBody>(
     body: &mut B,
     idle: Duration,
 ) -> Result<Vec<u8>, Response<Body>> {
     let mut bytes = Vec::new();
-    loop {
-        match next_data(body, idle).await? {
-            Some(data) => bytes.extend_from_slice(&data),
-            None => return Ok(bytes),
+    while let Some(data) = next_data(body, idle).await? {
+        if (bytes.len() + data.len()) as u64 > SMALL_BODY {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "the request body is longer than its Content-Length; nothing was stored",
+            ));
         }
+        bytes.extend_from_slice(&data);
     }
+    Ok(bytes)
 }
 
 /// The next chunk of the body, `None` at its end; a stalled or broken
