@@ -96,7 +96,7 @@ async fn browser_the_depot_page_uploads_diffs_rolls_back_tags_and_deletes() {
     // A second revision: the history grows, current moves to 2.
     browser.type_into("#upload-content", B).await;
     let question = format!(
-        "Upload {} bytes as a new revision of {FILE}? It becomes current.",
+        "Upload {} bytes as a new revision of {FILE}? It becomes current (unless it equals the latest revision).",
         B.len()
     );
     confirm(&browser, "#upload", &question, None).await;
@@ -205,7 +205,7 @@ async fn browser_the_depot_page_uploads_diffs_rolls_back_tags_and_deletes() {
     assert_eq!(history(&proxy).await.0, [1, 2]);
     browser.type_into("#upload-content", C).await;
     let question = format!(
-        "Upload {} bytes as a new revision of {FILE}? It becomes current.",
+        "Upload {} bytes as a new revision of {FILE}? It becomes current (unless it equals the latest revision).",
         C.len()
     );
     confirm(&browser, "#upload", &question, None).await;
@@ -229,7 +229,7 @@ async fn browser_the_depot_page_uploads_diffs_rolls_back_tags_and_deletes() {
     let markup = "<img src=x onerror=\"document.title='owned'\">";
     browser.type_into("#upload-content", markup).await;
     let question = format!(
-        "Upload {} bytes as a new revision of {FILE}? It becomes current.",
+        "Upload {} bytes as a new revision of {FILE}? It becomes current (unless it equals the latest revision).",
         markup.len()
     );
     confirm(&browser, "#upload", &question, None).await;
@@ -248,6 +248,17 @@ async fn browser_the_depot_page_uploads_diffs_rolls_back_tags_and_deletes() {
         .await
         .unwrap();
     assert_eq!(children, 0, "the file's markup became elements");
+
+    // The same bytes again: the page says no revision was made.
+    browser.type_into("#upload-content", markup).await;
+    confirm(&browser, "#upload", &question, None).await;
+    browser
+        .wait_until(
+            "document.getElementById('message').textContent.startsWith('Same content as the latest revision (4)')",
+            STEP,
+        )
+        .await;
+    browser.wait_until(&history_rows(3), STEP).await;
 
     // Show revision 3 for the picture, and look at it in a wide and a narrow window.
     browser.click("#history tr[data-rev='3'] .view").await;
