@@ -50,11 +50,12 @@ pub(crate) fn check(source: &str, text: &str) -> Result<Provision, Vec<Provision
 fn syntax_error(source: &str, err: &serde_yaml::Error) -> ProvisionError {
     let mut message = err.to_string();
     let line = err.location().map(|at| {
-        // The location is the line's prefix; do not say it twice.
-        let suffix = format!(" at line {} column {}", at.line(), at.column());
-        if let Some(stripped) = message.strip_suffix(&suffix) {
-            message = stripped.to_owned();
-        }
+        // The line is the error's prefix; do not say it twice.
+        message = message.replacen(
+            &format!(" at line {} column {}", at.line(), at.column()),
+            "",
+            1,
+        );
         at.line()
     });
     ProvisionError {

@@ -120,3 +120,9 @@ fn a_default_only_provision_answers_everything() {
         (503, &b"down"[..])
     );
 }
+
+#[test]
+fn a_provision_is_shared_across_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Provision>();
+}
