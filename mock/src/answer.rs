@@ -1,0 +1,171 @@
+//! A request in, an answer out: the first rule (by priority, then file
+//! order) whose conditions hold answers; otherwise the provision's
+//! `default`; otherwise the built-in 404 help page. An answer borrows its
+//! response from the provision: nothing is copied or encoded per request.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::matcher::{Incoming, Params};
+use crate::provision::{Provision, Response};
+
+/// What the engine needs of a request. The caller keeps the bytes; the
+/// engine only borrows them.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a Method,
+    /// The path, without the query (`/app/v1/foo/bar`), as sent: not
+    /// percent-decoded.
+    pub path: &'a str,
+    /// The query string without `?`; empty when there is none.
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// From a request target (`/path?query`).
+    pub fn new(
+        method: &'a Method,
+        target: &'a str,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+    ) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Self {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        }
+    }
+}
+
+/// What answered, for the journal and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched<'p> {
+    /// A rule: its position in the file and its name, if it has one.
+    Rule { index: usize, name: Option<&'p str> },
+    /// No rule matched; the provision's `default` answered.
+    Default,
+    /// No rule matched and there is no `default`: the help page answered.
+    Builtin,
+}
+
+impl fmt::Display for Matched<'_> {
+    /// The rule's name, `rules[i]`, `default` or `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Matched::Rule {
+                name: Some(name), ..
+            } => f.write_str(name),
+            Matched::Rule { index, name: None } => write!(f, "rules[{index}]"),
+            Matched::Default => f.write_str("default"),
+            Matched::Builtin => f.write_str("none"),
+        }
+    }
+}
+
+/// Path parameters a template (`/users/{id}`) or a regex's named groups
+/// captured, in path order. Values are as sent, not percent-decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams<'p>(Params<'p>);
+
+impl PathParams<'_> {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (*n, v.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// How the mock answers one request.
+#[derive(Debug)]
+pub struct Answer<'p> {
+    pub status: StatusCode,
+    pub headers: &'p HeaderMap,
+    /// Cheap to clone (`Bytes` shares the provision's buffer).
+    pub body: &'p Bytes,
+    pub matched: Matched<'p>,
+    pub params: PathParams<'p>,
+}
+
+impl Provision {
+    /// Answers a request.
+    pub fn answer<'p>(&'p self, request: &Request<'_>) -> Answer<'p> {
+        let incoming = Incoming::new(request);
+        let mut params = Params::new();
+        for rule in &self.rules {
+            if rule.request.matches(&incoming, &mut params) {
+                return Answer::new(
+                    &rule.response,
+                    Matched::Rule {
+                        index: rule.index,
+                        name: rule.name.as_deref(),
+                    },
+                    params,
+                );
+            }
+        }
+        let matched = if self.has_default {
+            Matched::Default
+        } else {
+            Matched::Builtin
+        };
+        Answer::new(&self.fallback, matched, params)
+    }
+}
+
+impl<'p> Answer<'p> {
+    fn new(response: &'p Response, matched: Matched<'p>, params: Params<'p>) -> Self {
+        Self {
+            status: response.status,
+            headers: &response.headers,
+            body: &response.body,
+            matched,
+            params: PathParams(params),
+        }
+    }
+}
+
+/// h1mock's answer when nothing is provisioned: 404, HTML, how to write a
+/// provision.
+pub(crate) fn help_page() -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response {
+        status: StatusCode::NOT_FOUND,
+        headers,
+        body: Bytes::from_static(HELP_PAGE.as_bytes()),
+    }
+}
+
+/// The built-in help page's body.
+pub const HELP_PAGE: &str = "<!DOCTYPE html>
+<html><head><meta charset=\"utf-8\"><title>404 Not Found: no mock rule matches</title></head>
+<body>
+<h1>404 Not Found</h1>
+<p>This is a Gatehouse mock. No rule of its provision matches this request, and the provision has no <code>default</code> answer (or there is no provision yet).</p>
+<p>How to write a provision: see <code>docs/mock.md</code> in Gatehouse's repository.</p>
+</body></html>
+";

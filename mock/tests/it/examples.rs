@@ -1,0 +1,98 @@
+//! h1mock's three examples, rewritten as provisions in `examples/mock/`,
+//! loaded from their files and answering as h1mock's component checks
+//! expect.
+
+use std::path::PathBuf;
+
+use gatehouse_mock::{Matched, Provision};
+
+use crate::support::Req;
+
+fn load(name: &str) -> Provision {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/mock")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    Provision::parse(name, &text).unwrap_or_else(|errors| {
+        panic!(
+            "{name}:\n{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap()
+}
+
+#[test]
+fn foo_bar_answers_get_and_post() {
+    let p = load("foo-bar.yaml");
+    let get = Req::get("/app/v1/foo/bar");
+    let answer = p.answer(&get.lend());
+    assert_eq!(answer.status.as_u16(), 200);
+    assert_eq!(answer.matched.to_string(), "get-foo-bar");
+    assert_eq!(answer.headers["content-type"], "application/json");
+    assert_eq!(
+        json(answer.body),
+        serde_json::json!({"resultData": "answering a get"})
+    );
+
+    let post = Req::new("POST", "/app/v1/foo/bar").body(r#"{"any": "thing"}"#);
+    let answer = p.answer(&post.lend());
+    assert_eq!(answer.status.as_u16(), 201);
+    assert_eq!(answer.matched.to_string(), "post-foo-bar");
+    assert_eq!(answer.headers["x-version"], "1.0");
+    assert!(
+        answer.headers["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/app/v1/foo/bar/")
+    );
+    assert_eq!(json(answer.body)["resultData"], "answering a post");
+
+    let other = Req::get("/app/v1/foo");
+    assert_eq!(p.answer(&other.lend()).matched, Matched::Builtin);
+}
+
+#[test]
+fn healthz_answers_200() {
+    let p = load("healthz.yaml");
+    let req = Req::get("/healthz");
+    let answer = p.answer(&req.lend());
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.as_ref()),
+        (200, &b"ok"[..])
+    );
+    assert_eq!(
+        p.answer(&Req::new("POST", "/healthz").lend())
+            .status
+            .as_u16(),
+        404
+    );
+}
+
+#[test]
+fn default_answers_everything_with_the_help_page() {
+    let p = load("default.yaml");
+    for (method, target) in [
+        ("GET", "/"),
+        ("GET", "/app/v1/foo/bar"),
+        ("DELETE", "/x?y=1"),
+    ] {
+        let req = Req::new(method, target);
+        let answer = p.answer(&req.lend());
+        assert_eq!(answer.matched, Matched::Default);
+        assert_eq!(answer.status.as_u16(), 404);
+        assert_eq!(answer.headers["content-type"], "text/html; charset=utf-8");
+        assert!(
+            std::str::from_utf8(answer.body)
+                .unwrap()
+                .contains("docs/mock.md")
+        );
+    }
+}

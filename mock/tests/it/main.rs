@@ -1,0 +1,8 @@
+//! The mock engine driven as the proxy will drive it: provision text in,
+//! answers out. No sockets.
+
+mod errors;
+mod examples;
+mod matching;
+mod order;
+mod support;
