@@ -8,7 +8,6 @@ pub mod config;
 pub mod depot_repo;
 pub mod diagnostic;
 pub mod duration;
-pub mod locate;
 pub mod manifest;
 pub mod resource;
 pub mod route;

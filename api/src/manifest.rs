@@ -126,7 +126,7 @@ impl Manifests {
             };
             let source = &self.sources[at];
             // The field's own line, or the document's first if it cannot be found.
-            let line = crate::locate::line_of(&source.text, &diagnostic.field)
+            let line = gatehouse_yaml_locate::line_of(&source.text, &diagnostic.field)
                 .map_or(source.first_line, |line| source.first_line + line - 1);
             diagnostic.origin = Some(format!("{}:{line}", source.file));
         }

@@ -7,7 +7,7 @@
 //! - [`provision`](crate::provision) — the checked form: compiled regexes,
 //!   parsed header names, encoded response bodies.
 //! - [`check`](crate::check) — YAML to that form, collecting every problem
-//!   with its field path; [`locate`](crate::locate) finds their lines and
+//!   with its field path; `gatehouse_yaml_locate` finds their lines and
 //!   [`error`](crate::error) says them (`file:line: field: message — fix`).
 //! - [`jsonpath`](crate::jsonpath) — the small JSON path body conditions use.
 //! - [`matcher`](crate::matcher) — whether a request meets a rule.
@@ -18,7 +18,6 @@ mod answer;
 mod check;
 mod error;
 mod jsonpath;
-mod locate;
 mod matcher;
 mod provision;
 

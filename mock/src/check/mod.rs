@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use serde_yaml::Value;
 
 use crate::error::ProvisionError;
-use crate::locate::line_of;
 use crate::provision::{Provision, RequestMatch, Rule};
+use gatehouse_yaml_locate::line_of;
 
 /// A rule without `priority` has this one (WireMock's default): a rule
 /// with 1 to 4 is tried before it, one with 6 or more after.

@@ -1,13 +1,13 @@
-//! Finds the line a field path (`rules[2].request.path.regex`) stands on in
-//! a provision's YAML, so an error can point at the field, not at the
-//! document's first line.
+//! Finds the line a field path (`spec.rules[0].matches[1].path.value`,
+//! `rules[2].request.path.regex`) stands on in a YAML document, so an
+//! error can point at the field, not at the document's first line. Its own
+//! crate so that the api crate (Routes, DepotRepos) and the mock engine
+//! (provisions) share it without the engine depending on kube.
 //!
-//! The same technique as `api/src/locate.rs` (the engine does not depend on
-//! the api crate): serde_yaml gives values no positions, but it stamps an
-//! error with the position of the node being read when the error arose. So
-//! the document is read once more with a visitor that follows the path and
-//! fails, on purpose, at the node it names: the error's location is the
-//! answer. Only refused provisions pay for it.
+//! serde_yaml gives values no positions, but it stamps an error with the
+//! position of the node being read when the error arose. So the document is
+//! read once more with a visitor that follows the path and fails, on
+//! purpose, at the node it names: the error's location is the answer.
 
 use std::fmt;
 
@@ -42,7 +42,7 @@ fn steps(path: &str) -> Option<Vec<Step<'_>>> {
 
 /// The 1-based line, within `doc`, of the node `path` names: the field's
 /// value, or the nearest enclosing node that exists.
-pub(crate) fn line_of(doc: &str, path: &str) -> Option<usize> {
+pub fn line_of(doc: &str, path: &str) -> Option<usize> {
     let steps = steps(path)?;
     let mut deepest = None;
     // The path may name a field that is absent (a missing `name`): then
@@ -196,34 +196,41 @@ fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
 mod tests {
     use super::*;
 
-    const DOC: &str = "rules:
-  - name: a
-    request:
-      path: {regex: '(unclosed'}
-    response:
-      status: 999
-  - response: {status: 200, headers: {bad header: x}}
+    const DOC: &str = "apiVersion: gatehouse.dev/v1alpha1
+kind: Route
+metadata: {name: shop}
+spec:
+  hostnames: [shop.example.com]
+  rules:
+    - matches:
+        - path: {type: PathPrefix, value: /a}
+        - path:
+            type: RegularExpression
+            value: '(unclosed'
+      backends: [{url: 'http://127.0.0.1:1'}, {url: 'ftp://x', weight: 2000000}]
 ";
 
     #[test]
     fn finds_block_and_flow_fields() {
-        assert_eq!(line_of(DOC, "rules[0].request.path.regex"), Some(4));
-        assert_eq!(line_of(DOC, "rules[0].response.status"), Some(6));
         assert_eq!(
-            line_of(DOC, "rules[1].response.headers.bad header"),
-            Some(7)
+            line_of(DOC, "spec.rules[0].matches[1].path.value"),
+            Some(11)
         );
+        assert_eq!(line_of(DOC, "spec.rules[0].matches[0].path.value"), Some(8));
+        assert_eq!(line_of(DOC, "spec.rules[0].backends[1].weight"), Some(12));
+        assert_eq!(line_of(DOC, "spec.hostnames[0]"), Some(5));
     }
 
     #[test]
     fn an_absent_field_points_at_its_parent() {
-        assert_eq!(line_of(DOC, "rules[1].request"), Some(7));
-        assert_eq!(line_of(DOC, "rules[0].request.method"), Some(4));
+        assert_eq!(line_of(DOC, "spec.rules[0].matches[1].method"), Some(9));
+        assert_eq!(line_of(DOC, "spec.rules[3]"), Some(7));
     }
 
     #[test]
     fn paths_that_are_not_paths_find_nothing() {
         assert_eq!(line_of(DOC, ""), None);
-        assert_eq!(line_of(DOC, "rules..x"), None);
+        assert_eq!(line_of(DOC, "spec..x"), None);
+        assert_eq!(line_of(DOC, "spec.rules[x]"), None);
     }
 }
