@@ -139,7 +139,7 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_reader_that_stops_taking_fails_the_write_after_the_limit() {
         // A pipe whose far end never reads: writes fill it, then wait.
         let (near, _far) = tokio::io::duplex(1024);
@@ -151,7 +151,7 @@ mod tests {
         assert!(err.to_string().contains("--send-timeout"), "{err}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_slow_reader_that_keeps_taking_is_never_cut_off() {
         use tokio::io::AsyncReadExt;
         let (near, mut far) = tokio::io::duplex(1024);

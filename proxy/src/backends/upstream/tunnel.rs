@@ -177,7 +177,9 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[tokio::test]
+    // Paused time: the runtime jumps to the next timer when every task
+    // waits, so a loaded machine cannot stretch a sleep past the limit.
+    #[tokio::test(start_paused = true)]
     async fn a_silent_tunnel_ends_after_the_idle_limit() {
         let (client, _client_far) = tokio::io::duplex(1024);
         let (backend, _backend_far) = tokio::io::duplex(1024);
@@ -187,7 +189,7 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn talk_in_either_direction_keeps_it_open() {
         let (client, mut client_far) = tokio::io::duplex(1024);
         let (backend, mut backend_far) = tokio::io::duplex(1024);
