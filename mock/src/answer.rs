@@ -1,8 +1,11 @@
 //! A request in, an answer out: the first rule (by priority, then file
 //! order) whose conditions hold answers; otherwise the provision's
-//! `default`; otherwise the built-in 404 help page. An answer borrows its
-//! response from the provision: nothing is copied or encoded per request.
+//! `default`; otherwise the built-in 404 help page. A fixed response is
+//! shared with the provision: its headers borrowed, its body a `Bytes`
+//! reference; nothing is copied or encoded per request. Answers made per
+//! request (templates, collections, scripts) own theirs.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -100,9 +103,10 @@ impl PathParams<'_> {
 #[derive(Debug)]
 pub struct Answer<'p> {
     pub status: StatusCode,
-    pub headers: &'p HeaderMap,
-    /// Cheap to clone (`Bytes` shares the provision's buffer).
-    pub body: &'p Bytes,
+    /// Borrowed from the provision unless made for this request.
+    pub headers: Cow<'p, HeaderMap>,
+    /// A fixed response's body shares the provision's buffer.
+    pub body: Bytes,
     pub matched: Matched<'p>,
     pub params: PathParams<'p>,
 }
@@ -137,8 +141,8 @@ impl<'p> Answer<'p> {
     fn new(response: &'p Response, matched: Matched<'p>, params: Params<'p>) -> Self {
         Self {
             status: response.status,
-            headers: &response.headers,
-            body: &response.body,
+            headers: Cow::Borrowed(&response.headers),
+            body: response.body.clone(),
             matched,
             params: PathParams(params),
         }

@@ -38,7 +38,7 @@ fn foo_bar_answers_get_and_post() {
     assert_eq!(answer.matched.to_string(), "get-foo-bar");
     assert_eq!(answer.headers["content-type"], "application/json");
     assert_eq!(
-        json(answer.body),
+        json(&answer.body),
         serde_json::json!({"resultData": "answering a get"})
     );
 
@@ -53,7 +53,7 @@ fn foo_bar_answers_get_and_post() {
             .unwrap()
             .starts_with("/app/v1/foo/bar/")
     );
-    assert_eq!(json(answer.body)["resultData"], "answering a post");
+    assert_eq!(json(&answer.body)["resultData"], "answering a post");
 
     let other = Req::get("/app/v1/foo");
     assert_eq!(p.answer(&other.lend()).matched, Matched::Builtin);
@@ -90,7 +90,7 @@ fn default_answers_everything_with_the_help_page() {
         assert_eq!(answer.status.as_u16(), 404);
         assert_eq!(answer.headers["content-type"], "text/html; charset=utf-8");
         assert!(
-            std::str::from_utf8(answer.body)
+            std::str::from_utf8(&answer.body)
                 .unwrap()
                 .contains("docs/mock.md")
         );
