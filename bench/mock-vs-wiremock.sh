@@ -51,7 +51,7 @@
 #
 # Usage (from the repo root): bash bench/mock-vs-wiremock.sh
 # Env: DURATION (10s), CONNECTIONS (100), THREADS (2), WARMUP (3s),
-#      ROUNDS (5), WIREMOCK_WARMUP (10s), WIREMOCK_THREADS (50),
+#      ROUNDS (5), WIREMOCK_WARMUP (10s), WIREMOCK_THREADS (10),
 #      WIREMOCK_VERSION (3.13.2), WIREMOCK_CACHE
 #      (~/.cache/gatehouse/wiremock), JAVA_OPTS (none: JVM defaults),
 #      KEEP_TMP=1 keeps the temp folder with the logs,
@@ -76,7 +76,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-3s}
 ROUNDS=${ROUNDS:-5}
 WIREMOCK_WARMUP=${WIREMOCK_WARMUP:-10s}
-WIREMOCK_THREADS=${WIREMOCK_THREADS:-50}
+WIREMOCK_THREADS=${WIREMOCK_THREADS:-10}
 WIREMOCK_VERSION=${WIREMOCK_VERSION:-3.13.2}
 WIREMOCK_CACHE=${WIREMOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/wiremock}
 GATEHOUSE=${GATEHOUSE:-1}
@@ -239,6 +239,35 @@ chmod 755 "$BENCH_TMP" "$SITE"
 chmod 644 "$SITE/stub"
 write_wiremock_mappings "$WIREMOCK_ROOT/mappings"
 
+# The cases Gatehouse is measured on: static always; template and script
+# when `--check` accepts their provision (else SKIPPED says why).
+declare -A SKIPPED=()
+GATEHOUSE_CASES=()
+if [[ $GATEHOUSE == 1 ]]; then
+    GATEHOUSE_PORT=$(free_port)
+    ADMIN_PORT=$(free_port)
+    printf '%s\n' "$GATEHOUSE_STATIC" >"$MANIFESTS/static.yaml"
+    "$GATEHOUSE_BIN" --check --manifests "$MANIFESTS" >"$BENCH_TMP/check-static.txt" 2>&1 \
+        || die "gatehouse refuses the static stub (is the mock backend in this build?):
+$(cat "$BENCH_TMP/check-static.txt")
+(GATEHOUSE=0 measures WireMock and nginx alone)"
+    GATEHOUSE_CASES+=(static)
+    for case in template script; do
+        trial="$BENCH_TMP/check-$case"
+        mkdir -p "$trial"
+        cp "$MANIFESTS/static.yaml" "$trial/"
+        if [[ $case == template ]]; then yaml=$GATEHOUSE_TEMPLATE; else yaml=$GATEHOUSE_SCRIPT; fi
+        printf '%s\n' "$yaml" >"$trial/$case.yaml"
+        if "$GATEHOUSE_BIN" --check --manifests "$trial" >"$trial.txt" 2>&1; then
+            cp "$trial/$case.yaml" "$MANIFESTS/"
+            GATEHOUSE_CASES+=("$case")
+        else
+            SKIPPED[$case]="gatehouse --check refuses the provision: $(grep -m 1 -i error "$trial.txt" || head -n 1 "$trial.txt")"
+            log "${case}s left out: ${SKIPPED[$case]}"
+        fi
+    done
+fi
+
 NGINX_PORT=$(free_port)
 WIREMOCK_PORT=$(free_port)
 
@@ -267,33 +296,7 @@ java ${JAVA_OPTS:-} -jar "$WIREMOCK_JAR" --port "$WIREMOCK_PORT" --bind-address 
 WIREMOCK_PID=$!
 BENCH_PIDS+=("$WIREMOCK_PID")
 
-# The cases Gatehouse is measured on: static always; template and script
-# when `--check` accepts their provision (else SKIPPED says why).
-declare -A SKIPPED=()
-GATEHOUSE_CASES=()
 if [[ $GATEHOUSE == 1 ]]; then
-    GATEHOUSE_PORT=$(free_port)
-    ADMIN_PORT=$(free_port)
-    printf '%s\n' "$GATEHOUSE_STATIC" >"$MANIFESTS/static.yaml"
-    "$GATEHOUSE_BIN" --check --manifests "$MANIFESTS" >"$BENCH_TMP/check-static.txt" 2>&1 \
-        || die "gatehouse refuses the static stub (is the mock backend in this build?):
-$(cat "$BENCH_TMP/check-static.txt")
-(GATEHOUSE=0 measures WireMock and nginx alone)"
-    GATEHOUSE_CASES+=(static)
-    for case in template script; do
-        trial="$BENCH_TMP/check-$case"
-        mkdir -p "$trial"
-        cp "$MANIFESTS/static.yaml" "$trial/"
-        if [[ $case == template ]]; then yaml=$GATEHOUSE_TEMPLATE; else yaml=$GATEHOUSE_SCRIPT; fi
-        printf '%s\n' "$yaml" >"$trial/$case.yaml"
-        if "$GATEHOUSE_BIN" --check --manifests "$trial" >"$trial.txt" 2>&1; then
-            cp "$trial/$case.yaml" "$MANIFESTS/"
-            GATEHOUSE_CASES+=("$case")
-        else
-            SKIPPED[$case]="gatehouse --check refuses the provision: $(grep -m 1 -i error "$trial.txt" || head -n 1 "$trial.txt")"
-            log "${case}s left out: ${SKIPPED[$case]}"
-        fi
-    done
     log "gatehouse (--workers 2, mock: ${GATEHOUSE_CASES[*]}) on 127.0.0.1:$GATEHOUSE_PORT, admin 127.0.0.1:$ADMIN_PORT"
     "$GATEHOUSE_BIN" --listen "127.0.0.1:$GATEHOUSE_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
         --manifests "$MANIFESTS" --workers 2 --log warn --access-log off \
