@@ -171,3 +171,18 @@ fn scenario_moves_the_todo_item_to_done() {
     p.reset_state();
     assert_eq!(get(&p).json()["done"], false);
 }
+
+#[test]
+fn the_yaml_in_docs_mock_md_is_accepted() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/mock.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let blocks: Vec<&str> = text
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 2);
+    for block in blocks {
+        crate::support::provision(block);
+    }
+}
