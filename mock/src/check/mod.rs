@@ -9,11 +9,13 @@
 //!   forms, text, a regex, a YAML value as JSON);
 //! - [`request`]: a rule's request conditions;
 //! - [`response`]: a response and its body;
-//! - [`state`]: scenarios and collections.
+//! - [`scenarios`]: a rule's part in a scenario;
+//! - [`collections`]: the REST collections and their seed items.
 
+mod collections;
 mod request;
 mod response;
-mod state;
+mod scenarios;
 mod values;
 
 use std::collections::HashMap;
@@ -82,7 +84,7 @@ struct Checker {
     problems: Vec<Problem>,
     /// Rule names seen so far, and where.
     names: HashMap<String, usize>,
-    scenarios: state::ScenarioNotes,
+    scenarios: scenarios::ScenarioNotes,
 }
 
 /// A map's entries, keys checked to be strings and known.

@@ -9,10 +9,12 @@
 //!   `newState` on a rule);
 //! - [`collections`]: REST collections answered like an API (CRUD);
 //! - [`store`]: a collection's items, in insertion order;
-//! - [`keys`]: item keys, and their form in a URL.
+//! - [`keys`]: item keys, and their form in a URL;
+//! - [`patch`]: JSON merge patch, for `PATCH`.
 
 pub(crate) mod collections;
 pub(crate) mod keys;
+pub(crate) mod patch;
 pub(crate) mod scenarios;
 pub(crate) mod store;
 
