@@ -213,3 +213,43 @@ rules:
     }
     assert_eq!(got.len(), want.len(), "{got:#?}");
 }
+
+/// A request that finds the scenario in `Started` at the first rule and in
+/// `Done` at the second (another request moved it in between) would match
+/// neither: the lock, kept from the first scenario rule on, prevents that.
+#[test]
+fn a_request_sees_one_state_across_the_rules() {
+    let p = Arc::new(provision(
+        "
+rules:
+  - name: done
+    scenario: s
+    whenState: Done
+    request: {path: /x}
+    response: {}
+  - name: first
+    scenario: s
+    whenState: Started
+    newState: Done
+    request: {path: /x}
+    response: {}
+default: {status: 500}
+",
+    ));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let p = Arc::clone(&p);
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|_| send(&p, "GET", "/x", "").who)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let all: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(all.iter().filter(|w| *w == "first").count(), 1);
+    assert_eq!(all.iter().filter(|w| *w == "done").count(), 799);
+}
