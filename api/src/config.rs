@@ -24,6 +24,20 @@ pub struct ProxyConfig {
     /// Repositories of versioned files, by `namespace/name`, in that order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depots: Vec<DepotConfig>,
+    /// Mock provisions, by `namespace/name`, in that order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mocks: Vec<MockConfig>,
+}
+
+/// A `MockProvision` as a proxy serves it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MockConfig {
+    /// `namespace/name` of the MockProvision.
+    pub id: String,
+    /// The provision (`docs/mock.md`), as the resource's spec holds it
+    /// (without `className`).
+    pub provision: serde_json::Value,
 }
 
 /// A `DepotRepo` as a proxy serves it.
@@ -129,6 +143,13 @@ pub enum BackendTarget {
     /// Repositories of versioned files, by `namespace/name` (each one of
     /// the config's `depots`), served at the matched path prefix.
     Depot { repos: Vec<String> },
+    /// A mock server answering with the provision `provision` names (one
+    /// of the config's `mocks`), or with the active one of the proxy's
+    /// `--provisions-dir` when `None`.
+    Mock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provision: Option<String>,
+    },
     /// A reference that could not be resolved: its share is answered 500.
     Unresolved { reason: String },
 }
@@ -141,6 +162,7 @@ impl ProxyConfig {
             routes,
             secrets: Vec::new(),
             depots: Vec::new(),
+            mocks: Vec::new(),
         };
         config.revision = config.content_revision();
         config
@@ -173,8 +195,12 @@ impl ProxyConfig {
             routes,
             secrets,
             depots,
+            mocks,
         } = self;
-        *routes == other.routes && *secrets == other.secrets && *depots == other.depots
+        *routes == other.routes
+            && *secrets == other.secrets
+            && *depots == other.depots
+            && *mocks == other.mocks
     }
 
     /// The config for copies people can read (`GET /config`, the
@@ -185,6 +211,7 @@ impl ProxyConfig {
             routes: self.routes.clone(),
             secrets: self.secrets.iter().map(SecretEntry::redacted).collect(),
             depots: self.depots.clone(),
+            mocks: self.mocks.clone(),
         }
     }
 
@@ -192,7 +219,9 @@ impl ProxyConfig {
     pub fn served(&self) -> String {
         use crate::resource::{Kind, tally};
         let routes = self.routes.iter().map(|_| Kind::Route);
-        tally(routes.chain(self.depots.iter().map(|_| Kind::DepotRepo)))
+        let depots = self.depots.iter().map(|_| Kind::DepotRepo);
+        let mocks = self.mocks.iter().map(|_| Kind::MockProvision);
+        tally(routes.chain(depots).chain(mocks))
     }
 
     /// The secrets whose values this config lacks (it was read from a

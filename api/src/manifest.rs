@@ -6,6 +6,7 @@ use serde_yaml::Value;
 
 use crate::compile::{Compiled, Resources, compile};
 use crate::depot_repo::DepotRepo;
+use crate::mock_provision::MockProvision;
 use crate::resource::{Kind, ResourceId};
 use crate::route::{DEFAULT_CLASS, Route};
 
@@ -26,6 +27,7 @@ pub struct Sourced<T> {
 pub enum Resource {
     Route(Box<Route>),
     DepotRepo(Box<DepotRepo>),
+    MockProvision(Box<MockProvision>),
 }
 
 impl Resource {
@@ -33,6 +35,7 @@ impl Resource {
         match self {
             Resource::Route(route) => ResourceId::route(route),
             Resource::DepotRepo(repo) => ResourceId::depot_repo(repo),
+            Resource::MockProvision(mock) => ResourceId::mock_provision(mock),
         }
     }
 }
@@ -108,15 +111,28 @@ impl Manifests {
         })
     }
 
+    pub fn mock_provisions(&self) -> impl Iterator<Item = Sourced<&MockProvision>> {
+        self.resources.iter().filter_map(|r| match &r.value {
+            Resource::MockProvision(mock) => Some(Sourced {
+                value: mock.as_ref(),
+                origin: r.origin.clone(),
+            }),
+            _ => None,
+        })
+    }
+
     /// Compiles every resource read (default class, Services unchecked, as
     /// local mode and `check` do); each diagnostic carries its resource's
     /// `file:line`.
     pub fn compile(&self) -> Compiled {
         let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
         let depot_repos: Vec<DepotRepo> = self.depot_repos().map(|r| r.value.clone()).collect();
+        let mock_provisions: Vec<MockProvision> =
+            self.mock_provisions().map(|r| r.value.clone()).collect();
         let mut compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,
+            mock_provisions: &mock_provisions,
             services: None,
             class: DEFAULT_CLASS,
         });
@@ -241,6 +257,12 @@ impl Manifests {
                     .namespace
                     .get_or_insert_with(|| namespace.to_owned());
                 Resource::DepotRepo(Box::new(repo))
+            }),
+            Kind::MockProvision => serde_yaml::from_str::<MockProvision>(doc).map(|mut mock| {
+                mock.metadata
+                    .namespace
+                    .get_or_insert_with(|| namespace.to_owned());
+                Resource::MockProvision(Box::new(mock))
             }),
         };
         let resource = match read {
@@ -515,13 +537,13 @@ spec:
     #[test]
     fn unsupported_kinds_and_versions_are_named() {
         let mut m = Manifests::default();
-        m.read("k.yaml", "apiVersion: gatehouse.dev/v1alpha1\nkind: MockProvision\nmetadata: {name: d}\n---\napiVersion: gatehouse.dev/v2\nkind: Route\nmetadata: {name: r}\n---\nkind: Route\n");
+        m.read("k.yaml", "apiVersion: gatehouse.dev/v1alpha1\nkind: MockServer\nmetadata: {name: d}\n---\napiVersion: gatehouse.dev/v2\nkind: Route\nmetadata: {name: r}\n---\nkind: Route\n");
         let messages: Vec<_> = m.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(messages.len(), 3, "{messages:?}");
         assert!(
             messages[0].starts_with(
-                "k.yaml:1: error: MockProvision default/d: kind `MockProvision` is not served"
-            ) && messages[0].ends_with("the kinds are DepotRepo and Route"),
+                "k.yaml:1: error: MockServer default/d: kind `MockServer` is not served"
+            ) && messages[0].ends_with("the kinds are DepotRepo, MockProvision and Route"),
             "{}",
             messages[0]
         );

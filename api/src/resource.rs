@@ -10,17 +10,19 @@ use std::fmt;
 pub enum Kind {
     Route,
     DepotRepo,
+    MockProvision,
 }
 
 impl Kind {
     /// Every kind, in the order messages list them.
-    pub const ALL: &'static [Kind] = &[Kind::DepotRepo, Kind::Route];
+    pub const ALL: &'static [Kind] = &[Kind::DepotRepo, Kind::MockProvision, Kind::Route];
 
     /// The name written in a manifest's `kind:`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Route => "Route",
             Kind::DepotRepo => "DepotRepo",
+            Kind::MockProvision => "MockProvision",
         }
     }
 
@@ -95,6 +97,15 @@ impl ResourceId {
             Kind::DepotRepo,
             repo.metadata.namespace.as_deref().unwrap_or("default"),
             repo.metadata.name.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// A MockProvision's id, in `default` when it names no namespace.
+    pub fn mock_provision(mock: &crate::mock_provision::MockProvision) -> Self {
+        ResourceId::new(
+            Kind::MockProvision,
+            mock.metadata.namespace.as_deref().unwrap_or("default"),
+            mock.metadata.name.as_deref().unwrap_or(""),
         )
     }
 

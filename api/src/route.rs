@@ -213,11 +213,11 @@ pub struct RequestRedirect {
     pub status_code: Option<u16>,
 }
 
-/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`, `depot`) is set.
+/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`, `depot`, `mock`) is set.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) + (has(self.depot) ? 1 : 0) == 1",
-    "message": "set exactly one of service, url, static or depot"
+    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) + (has(self.depot) ? 1 : 0) + (has(self.mock) ? 1 : 0) == 1",
+    "message": "set exactly one of service, url, static, depot or mock"
 }]))]
 #[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
@@ -243,6 +243,28 @@ pub struct Backend {
     /// `<prefix>/<repo>/<file>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depot: Option<DepotBackend>,
+    /// A mock server: a provision's rules answer (`docs/mock.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<MockBackend>,
+}
+
+/// Which provision a `mock` backend answers with: a MockProvision, or the
+/// one last copied into the proxy's `--provisions-dir` (h1mock's way).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.provision) != has(self.provisionsDir)",
+    "message": "set exactly one of provision or provisionsDir"
+}]))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MockBackend {
+    /// A MockProvision of the Route's namespace, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provision: Option<String>,
+    /// `true`: the provision active in the proxy's `--provisions-dir`
+    /// (`initial` at start, then the file last written or touched, or
+    /// loaded through the admin API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisions_dir: Option<bool>,
 }
 
 /// The DepotRepos a `depot` backend serves.

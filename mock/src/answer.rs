@@ -53,6 +53,8 @@ impl<'a> Request<'a> {
 pub enum Matched<'p> {
     /// A rule: its position in the file and its name, if it has one.
     Rule { index: usize, name: Option<&'p str> },
+    /// No rule matched; a collection (`collections:`) answered.
+    Collection { name: &'p str },
     /// No rule matched; the provision's `default` answered.
     Default,
     /// No rule matched and there is no `default`: the help page answered.
@@ -60,13 +62,15 @@ pub enum Matched<'p> {
 }
 
 impl fmt::Display for Matched<'_> {
-    /// The rule's name, `rules[i]`, `default` or `none`.
+    /// The rule's name, `rules[i]`, `collections.<name>`, `default` or
+    /// `none`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Matched::Rule {
                 name: Some(name), ..
             } => f.write_str(name),
             Matched::Rule { index, name: None } => write!(f, "rules[{index}]"),
+            Matched::Collection { name } => write!(f, "collections.{name}"),
             Matched::Default => f.write_str("default"),
             Matched::Builtin => f.write_str("none"),
         }
@@ -112,12 +116,22 @@ pub struct Answer<'p> {
 }
 
 impl Provision {
-    /// Answers a request.
+    /// Answers a request: rules, then collections, then the default. Safe
+    /// to call from many threads at once.
     pub fn answer<'p>(&'p self, request: &Request<'_>) -> Answer<'p> {
         let incoming = Incoming::new(request);
         let mut params = Params::new();
+        // Taken at the first scenario rule that matches, kept until the
+        // answer is chosen (`state/scenarios.rs`).
+        let mut states = None;
         for rule in &self.rules {
             if rule.request.matches(&incoming, &mut params) {
+                if let Some(step) = &rule.scenario
+                    && !step.take(states.get_or_insert_with(|| self.state.scenarios.lock()))
+                {
+                    params.clear();
+                    continue;
+                }
                 return Answer::new(
                     &rule.response,
                     Matched::Rule {
@@ -127,6 +141,10 @@ impl Provision {
                     params,
                 );
             }
+        }
+        drop(states);
+        if let Some(answer) = self.state.answer(request) {
+            return answer;
         }
         let matched = if self.has_default {
             Matched::Default

@@ -19,6 +19,8 @@ pub struct Provision {
     /// The provision's `default`, or the built-in help page.
     pub(crate) fallback: Response,
     pub(crate) has_default: bool,
+    /// Scenarios and collections: what it remembers between requests.
+    pub(crate) state: crate::state::State,
 }
 
 impl Provision {
@@ -34,6 +36,7 @@ impl Provision {
             rules: Vec::new(),
             fallback: crate::answer::help_page(),
             has_default: false,
+            state: Default::default(),
         }
     }
 
@@ -62,6 +65,8 @@ pub(crate) struct Rule {
     pub(crate) priority: u32,
     pub(crate) request: RequestMatch,
     pub(crate) response: Response,
+    /// `scenario`, `whenState`, `newState`.
+    pub(crate) scenario: Option<crate::state::scenarios::Step>,
 }
 
 impl Rule {

@@ -125,11 +125,17 @@ impl Admin {
                     self.put_config(req).await
                 }
             }
+            (path, _) if crate::backends::mock::admin::owns(path) => {
+                if let Some(denied) = self.check_token(&req) {
+                    return denied;
+                }
+                crate::backends::mock::admin::route(&self.state, req).await
+            }
             ("/healthz" | "/readyz" | "/metrics" | "/depots", _) => method_not_allowed("GET, HEAD"),
             ("/config", _) => method_not_allowed("GET, HEAD, PUT"),
             _ => body::plain(
                 StatusCode::NOT_FOUND,
-                "the admin API has /config, /depots, /healthz, /readyz and /metrics",
+                "the admin API has /config, /depots, /mocks, /app/v1/provision/<name>, /healthz, /readyz and /metrics",
             ),
         }
     }
@@ -316,7 +322,7 @@ impl Admin {
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Response<Body> {
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut response = body::plain(StatusCode::METHOD_NOT_ALLOWED, &format!("use {allow}"));
     response
         .headers_mut()

@@ -42,6 +42,14 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// A folder of mock provisions, loaded as h1mock loads them: `initial`
+    /// is active at start, then the file last copied in, written or
+    /// touched (`kubectl cp`), or loaded with the admin API's `POST
+    /// /app/v1/provision/<name>`. Routes answer with it through a
+    /// `mock: {provisionsDir: true}` backend. Made when missing.
+    #[arg(long, env = "GATEHOUSE_PROVISIONS_DIR")]
+    pub provisions_dir: Option<PathBuf>,
+
     /// Check the config source as the proxy loads it at start (relative
     /// static roots included), print every finding and exit: 0 when it
     /// would be served, 1 when not. Binds no port (nginx's `-t`). No

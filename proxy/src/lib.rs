@@ -60,6 +60,8 @@ pub struct Running {
     scratch: Option<PathBuf>,
     reload: Option<Reload>,
     access_log: Option<Arc<access_log::AccessLog>>,
+    /// Watches `--provisions-dir` while the proxy runs.
+    _provisions_watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl Running {
@@ -117,7 +119,20 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             "no --data-dir: depot routes answer 503 until the proxy is started with one"
         ),
     }
-    let state = State::with_data_dir(data_dir);
+    let provisions = match &settings.provisions_dir {
+        Some(folder) => Some(backends::mock::dir::ProvisionsDir::open(folder)?),
+        None => None,
+    };
+    let provisions_watcher = match &provisions {
+        Some(dir) => {
+            tracing::info!(folder = %dir.folder().display(), active = ?dir.active_name(), "mock provisions folder watched");
+            Some(dir.watch().with_context(|| {
+                format!("--provisions-dir {}: cannot watch", dir.folder().display())
+            })?)
+        }
+        None => None,
+    };
+    let state = State::with_dirs(data_dir, provisions);
     let token = match &settings.admin_token_file {
         Some(path) => Some(read_token(path)?),
         None => None,
@@ -183,6 +198,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         scratch,
         reload,
         access_log,
+        _provisions_watcher: provisions_watcher,
     })
 }
 

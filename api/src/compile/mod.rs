@@ -9,6 +9,7 @@ mod depot_repos;
 mod filters;
 mod findings;
 mod matches;
+mod mock_provisions;
 mod names;
 mod verify;
 
@@ -18,6 +19,7 @@ use crate::config::{ProxyConfig, RouteConfig, RuleConfig};
 use crate::depot_repo::DepotRepo;
 use crate::diagnostic::Diagnostic;
 use crate::duration::parse_duration;
+use crate::mock_provision::MockProvision;
 use crate::resource::{Kind, ResourceId};
 use crate::route::{DEFAULT_CLASS, Route, RouteRule};
 use findings::Findings;
@@ -37,6 +39,8 @@ pub struct Resources<'a> {
     pub routes: &'a [Route],
     /// Repositories of versioned files (`depot_repos.rs`).
     pub depot_repos: &'a [DepotRepo],
+    /// Provisions for mock servers (`mock_provisions.rs`).
+    pub mock_provisions: &'a [MockProvision],
     /// The cluster's Services; `None` when unknown (local mode), in which case
     /// service backends are sent to `name.namespace.svc:port` unchecked.
     pub services: Option<&'a [KnownService]>,
@@ -49,6 +53,7 @@ impl<'a> Resources<'a> {
         Resources {
             routes,
             depot_repos: &[],
+            mock_provisions: &[],
             services: None,
             class: DEFAULT_CLASS,
         }
@@ -61,7 +66,7 @@ pub struct Compiled {
     /// Errors (the resource was left out) and warnings, in input order.
     pub diagnostics: Vec<Diagnostic>,
     /// Every resource accepted into the config: Routes of our class, then
-    /// DepotRepos.
+    /// DepotRepos, then MockProvisions.
     pub accepted: Vec<ResourceId>,
 }
 
@@ -88,9 +93,17 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
         .collect();
     let depots = depot_repos::lower_all(&depot_repos, &mut diagnostics);
     let depot_ids: Vec<String> = depots.iter().map(|d| d.id.clone()).collect();
+    let mock_provisions: Vec<&MockProvision> = resources
+        .mock_provisions
+        .iter()
+        .filter(|m| m.spec.class_name.as_deref().unwrap_or(DEFAULT_CLASS) == resources.class)
+        .collect();
+    let mocks = mock_provisions::lower_all(&mock_provisions, &mut diagnostics);
+    let mock_ids: Vec<String> = mocks.iter().map(|m| m.id.clone()).collect();
     let refs = Refs {
         services: resources.services,
         depots: &depot_ids,
+        mocks: &mock_ids,
     };
     let mut accepted = Vec::new();
     for route in &routes {
@@ -113,8 +126,14 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
             .iter()
             .map(|d| ResourceId::from_key(Kind::DepotRepo, &d.id)),
     );
+    accepted_ids.extend(
+        mocks
+            .iter()
+            .map(|m| ResourceId::from_key(Kind::MockProvision, &m.id)),
+    );
     let mut config = ProxyConfig::new(accepted);
     config.depots = depots;
+    config.mocks = mocks;
     config.revision = config.content_revision();
     Compiled {
         accepted: accepted_ids,
@@ -147,6 +166,8 @@ pub(super) struct Refs<'a> {
     pub(super) services: Option<&'a [KnownService]>,
     /// The config's repositories, by `namespace/name`.
     pub(super) depots: &'a [String],
+    /// The config's mock provisions, by `namespace/name`.
+    pub(super) mocks: &'a [String],
 }
 
 fn lower_route(route: &Route, refs: &Refs<'_>, findings: &mut Findings) -> RouteConfig {

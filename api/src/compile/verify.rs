@@ -5,7 +5,7 @@
 use super::backends::{check_target, duplicate_name, weight_problem};
 use super::findings::Findings;
 use super::names::check_hostname;
-use super::{depot_repos, filters, matches};
+use super::{Refs, depot_repos, filters, matches, mock_provisions};
 use crate::config::{BackendConfig, BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
 use crate::resource::{Kind, ResourceId};
 
@@ -13,14 +13,16 @@ use crate::resource::{Kind, ResourceId};
 pub fn verify(config: &ProxyConfig) -> Vec<String> {
     let mut errors = Vec::new();
     let depot_ids: Vec<String> = config.depots.iter().map(|d| d.id.clone()).collect();
+    let mock_ids: Vec<String> = config.mocks.iter().map(|m| m.id.clone()).collect();
+    let refs = Refs {
+        services: None,
+        depots: &depot_ids,
+        mocks: &mock_ids,
+    };
     for (r, route) in config.routes.iter().enumerate() {
         let at = format!("routes[{r}]");
         let mut findings = Findings::new(ResourceId::from_key(Kind::Route, &route.id));
-        let id_ok = route
-            .id
-            .split_once('/')
-            .is_some_and(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'));
-        if !id_ok {
+        if !is_namespaced_name(&route.id) {
             findings.error(
                 format!("{at}.id"),
                 "InvalidRoute",
@@ -43,17 +45,13 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
             }
         }
         for (i, rule) in route.rules.iter().enumerate() {
-            verify_rule(rule, &format!("{at}.rules[{i}]"), &depot_ids, &mut findings);
+            verify_rule(rule, &format!("{at}.rules[{i}]"), &refs, &mut findings);
         }
         errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
     }
     for (i, depot) in config.depots.iter().enumerate() {
         let mut findings = Findings::new(ResourceId::from_key(Kind::DepotRepo, &depot.id));
-        let id_ok = depot
-            .id
-            .split_once('/')
-            .is_some_and(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'));
-        if !id_ok {
+        if !is_namespaced_name(&depot.id) {
             findings.error(
                 format!("depots[{i}].id"),
                 "InvalidDepotRepo",
@@ -73,6 +71,28 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
         depot_repos::check(depot, &depot_repos::Fields::Config(i), &mut findings);
         errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
     }
+    for (i, mock) in config.mocks.iter().enumerate() {
+        let mut findings = Findings::new(ResourceId::from_key(Kind::MockProvision, &mock.id));
+        if !is_namespaced_name(&mock.id) {
+            findings.error(
+                format!("mocks[{i}].id"),
+                "InvalidMockProvision",
+                format!(
+                    "`{}` is not `namespace/name`: give each MockProvision its namespace and name",
+                    mock.id
+                ),
+            );
+        }
+        if let Some(first) = config.mocks[..i].iter().position(|o| o.id == mock.id) {
+            findings.error(
+                format!("mocks[{i}].id"),
+                "DuplicateMockProvision",
+                format!("mocks[{first}] has the same id: each MockProvision appears once"),
+            );
+        }
+        mock_provisions::check(mock, &mock_provisions::Fields::Config(i), &mut findings);
+        errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
+    }
     for (i, secret) in config.secrets.iter().enumerate() {
         if let Some(problem) = secret.problem() {
             errors.push(format!("error: secrets[{i}]: {problem}"));
@@ -90,7 +110,13 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
     errors
 }
 
-fn verify_rule(rule: &RuleConfig, field: &str, depots: &[String], findings: &mut Findings) {
+/// `namespace/name`, both parts non-empty.
+fn is_namespaced_name(id: &str) -> bool {
+    id.split_once('/')
+        .is_some_and(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+}
+
+fn verify_rule(rule: &RuleConfig, field: &str, refs: &Refs<'_>, findings: &mut Findings) {
     if rule.matches.is_empty() {
         findings.error(
             format!("{field}.matches"),
@@ -139,7 +165,7 @@ fn verify_rule(rule: &RuleConfig, field: &str, depots: &[String], findings: &mut
             format!("{backend} ms is longer than requestTimeoutMs ({request} ms): make it at most the request timeout"),
         );
     }
-    verify_backends(&rule.backends, field, depots, findings);
+    verify_backends(&rule.backends, field, refs, findings);
     for (name, timeout) in [
         ("requestTimeoutMs", rule.request_timeout_ms),
         ("backendTimeoutMs", rule.backend_timeout_ms),
@@ -157,7 +183,7 @@ fn verify_rule(rule: &RuleConfig, field: &str, depots: &[String], findings: &mut
 fn verify_backends(
     backends: &[BackendConfig],
     rule_field: &str,
-    depots: &[String],
+    refs: &Refs<'_>,
     findings: &mut Findings,
 ) {
     for (i, backend) in backends.iter().enumerate() {
@@ -180,12 +206,7 @@ fn verify_backends(
             findings.error(format!("{field}.weight"), "InvalidWeight", problem);
         }
         if !matches!(backend.target, BackendTarget::Unresolved { .. }) {
-            check_target(
-                &backend.target,
-                depots,
-                &format!("{field}.target"),
-                findings,
-            );
+            check_target(&backend.target, refs, &format!("{field}.target"), findings);
         }
     }
 }

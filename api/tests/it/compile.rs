@@ -641,6 +641,7 @@ fn compile_with_services(spec: &str) -> Compiled {
     compile(Resources {
         routes: &routes,
         depot_repos: &[],
+        mock_provisions: &[],
         services: Some(&known),
         class: "gatehouse",
     })
@@ -1195,6 +1196,7 @@ fn only_routes_of_our_class_are_compiled() {
     let c = compile(Resources {
         routes: &routes,
         depot_repos: &[],
+        mock_provisions: &[],
         services: None,
         class: "feature-x",
     });

@@ -181,12 +181,12 @@ fn an_unknown_kind_is_refused_naming_every_kind_known() {
     let mut manifests = Manifests::default();
     manifests.read(
         "x.yaml",
-        "apiVersion: gatehouse.dev/v1alpha1\nkind: MockProvision\nmetadata: {name: m}\nspec: {}\n",
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: MockServer\nmetadata: {name: m}\nspec: {}\n",
     );
     let error = manifests.errors[0].to_string();
     assert!(error.starts_with("x.yaml:1"), "{error}");
     assert!(
-        error.contains("the kinds are DepotRepo and Route"),
+        error.contains("the kinds are DepotRepo, MockProvision and Route"),
         "{error}"
     );
 }

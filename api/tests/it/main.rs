@@ -3,4 +3,5 @@
 
 mod compile;
 mod depot_repos;
+mod mock_provisions;
 mod table;

@@ -8,10 +8,14 @@
 //! - [`values`]: typed readers (a map with known keys, one of several
 //!   forms, text, a regex, a YAML value as JSON);
 //! - [`request`]: a rule's request conditions;
-//! - [`response`]: a response and its body.
+//! - [`response`]: a response and its body;
+//! - [`scenarios`]: a rule's part in a scenario;
+//! - [`collections`]: the REST collections and their seed items.
 
+mod collections;
 mod request;
 mod response;
+mod scenarios;
 mod values;
 
 use std::collections::HashMap;
@@ -80,6 +84,7 @@ struct Checker {
     problems: Vec<Problem>,
     /// Rule names seen so far, and where.
     names: HashMap<String, usize>,
+    scenarios: scenarios::ScenarioNotes,
 }
 
 /// A map's entries, keys checked to be strings and known.
@@ -125,7 +130,7 @@ impl Checker {
             self.problem("", "the provision is empty", NEEDS_RULES);
             return None;
         }
-        let fields = self.map("", doc, Some(&["rules", "default"]))?;
+        let fields = self.map("", doc, Some(&["rules", "collections", "default"]))?;
         let mut rules = Vec::new();
         match fields.get("rules") {
             Some(Value::Sequence(items)) if items.is_empty() => {
@@ -147,21 +152,31 @@ impl Checker {
                 format!("expected a list of rules, found {}", kind(other)),
                 "write each rule as a `- ` item",
             ),
-            None if fields.get("default").is_none() => self.problem(
-                "",
-                "the provision has neither `rules` nor `default`",
-                NEEDS_RULES,
-            ),
+            None if fields.get("default").is_none() && fields.get("collections").is_none() => self
+                .problem(
+                    "",
+                    "the provision has no `rules`, `collections` or `default`",
+                    NEEDS_RULES,
+                ),
             None => {}
         }
         let default = fields
             .get("default")
             .and_then(|v| self.response("default", v));
+        let scenarios = self.scenarios();
+        let collections = fields
+            .get("collections")
+            .map(|v| self.collections(v))
+            .unwrap_or_default();
         rules.sort_by_key(|rule| rule.priority);
         Some(Provision {
             rules,
             has_default: default.is_some(),
             fallback: default.unwrap_or_else(crate::answer::help_page),
+            state: crate::state::State {
+                scenarios,
+                collections,
+            },
         })
     }
 
@@ -170,7 +185,15 @@ impl Checker {
         let fields = self.map(
             &at,
             value,
-            Some(&["name", "priority", "request", "response"]),
+            Some(&[
+                "name",
+                "priority",
+                "scenario",
+                "whenState",
+                "newState",
+                "request",
+                "response",
+            ]),
         )?;
         let name = fields.get("name").and_then(|v| {
             let name = self.string(&join(&at, "name"), v)?;
@@ -227,17 +250,20 @@ impl Checker {
                 None
             }
         };
+        let scenario = self.scenario_step(&at, &fields);
         Some(Rule {
             name,
             index,
             priority: priority?,
             request: request?,
             response: response?,
+            scenario: scenario.ok()?,
         })
     }
 }
 
-const NEEDS_RULES: &str = "write `rules:` with at least one rule, or a `default:` response";
+const NEEDS_RULES: &str =
+    "write `rules:` with at least one rule, `collections:`, or a `default:` response";
 
 const HEADER_NAME_FIX: &str = "a header name is letters, digits and `-`, such as `x-api-key`";
 

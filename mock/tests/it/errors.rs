@@ -25,7 +25,7 @@ fn an_empty_provision_is_refused() {
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(
             out[0].contains("the provision is empty")
-                || out[0].contains("neither `rules` nor `default`"),
+                || out[0].contains("no `rules`, `collections` or `default`"),
             "{out:?}"
         );
     }
@@ -81,7 +81,7 @@ default:
         "test.yaml:17: rules[2].request.body.jsonPath.path: `user.id` is not a supported JSON path: a JSON path starts with `$`",
         "test.yaml:18: rules[2].response.body.base64: not valid base64",
         "test.yaml:19: rules[3].request.path: `relative` does not start with `/` — write `/relative`",
-        "test.yaml:20: rules[3].respnse: unknown field `respnse` — expected one of: name, priority, request, response",
+        "test.yaml:20: rules[3].respnse: unknown field `respnse` — expected one of: name, priority, scenario, whenState, newState, request, response",
         "test.yaml:19: rules[3].response: a rule needs a `response`",
         "test.yaml:12: rules[2].name: `a` is also the name of rules[0]",
         "test.yaml:23: default.body: a 204 No Content response has no body",
@@ -116,7 +116,7 @@ fn unknown_fields_are_refused_at_every_level() {
     assert_eq!(
         out,
         [
-            "test.yaml:4: defualt: unknown field `defualt` — expected one of: rules, default",
+            "test.yaml:4: defualt: unknown field `defualt` — expected one of: rules, collections, default",
             "test.yaml:2: rules[0].request.pathh: unknown field `pathh` — expected one of: method, path, headers, query, cookies, body",
             "test.yaml:3: rules[0].response.bdy: unknown field `bdy` — expected one of: status, headers, body",
         ]

@@ -1,12 +1,13 @@
-//! h1mock's three examples, rewritten as provisions in `examples/mock/`,
-//! loaded from their files and answering as h1mock's component checks
-//! expect.
+//! The provisions in `examples/mock/`, loaded from their files and
+//! answering as h1mock's component checks expect (h1mock's three,
+//! rewritten), or as their comments say (OTUServer's API, the to-do
+//! scenario).
 
 use std::path::PathBuf;
 
 use gatehouse_mock::{Matched, Provision};
 
-use crate::support::Req;
+use crate::support::{Req, send};
 
 fn load(name: &str) -> Provision {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -94,5 +95,94 @@ fn default_answers_everything_with_the_help_page() {
                 .unwrap()
                 .contains("docs/mock.md")
         );
+    }
+}
+
+#[test]
+fn otuserver_serves_interests_and_scores() {
+    let p = load("otuserver.yaml");
+    let list = send(&p, "GET", "/api/v1/interests", "");
+    assert_eq!(
+        (list.status, list.who.as_str()),
+        (200, "collections.interests")
+    );
+    assert_eq!(
+        list.json()[0],
+        serde_json::json!({"client_id": 1, "interests": ["books", "hi-tech"]})
+    );
+    let created = send(
+        &p,
+        "POST",
+        "/api/v1/interests",
+        r#"{"client_id": 4, "interests": ["tv"]}"#,
+    );
+    assert_eq!(
+        (created.status, created.header("location")),
+        (201, "/api/v1/interests/4")
+    );
+    assert_eq!(
+        send(&p, "POST", "/api/v1/interests", r#"{"client_id": 4}"#).status,
+        409
+    );
+    let patched = send(
+        &p,
+        "PATCH",
+        "/api/v1/interests/4",
+        r#"{"interests": ["tv", "cinema"]}"#,
+    );
+    assert_eq!(
+        patched.json()["interests"],
+        serde_json::json!(["tv", "cinema"])
+    );
+    assert_eq!(send(&p, "DELETE", "/api/v1/interests/4", "").status, 204);
+
+    let score = send(&p, "GET", "/api/v1/scores/2", "");
+    assert_eq!(score.json()["score"], 3.5);
+    assert_eq!(
+        send(&p, "PUT", "/api/v1/scores/2", r#"{"score": 4}"#).status,
+        200
+    );
+    assert_eq!(
+        send(&p, "GET", "/api/v1/scores/2", "").json(),
+        serde_json::json!({"client_id": 2, "score": 4})
+    );
+    // The rule goes before the collection.
+    let refused = send(&p, "DELETE", "/api/v1/scores/2", "");
+    assert_eq!(
+        (refused.status, refused.who.as_str()),
+        (403, "scores-are-kept")
+    );
+
+    p.reset_state();
+    assert_eq!(send(&p, "GET", "/api/v1/scores/2", "").json()["score"], 3.5);
+    assert_eq!(send(&p, "GET", "/api/v1/nothing", "").status, 404);
+}
+
+#[test]
+fn scenario_moves_the_todo_item_to_done() {
+    let p = load("scenario.yaml");
+    let get = |p: &Provision| send(p, "GET", "/todo/items/1", "");
+    assert_eq!(get(&p).json()["done"], false);
+    assert_eq!(get(&p).who, "item-open");
+    let done = send(&p, "POST", "/todo/items/1/done", "");
+    assert_eq!((done.status, done.who.as_str()), (200, "mark-done"));
+    assert_eq!(get(&p).json()["done"], true);
+    assert_eq!(send(&p, "POST", "/todo/items/1/done", "").status, 409);
+    p.reset_state();
+    assert_eq!(get(&p).json()["done"], false);
+}
+
+#[test]
+fn the_yaml_in_docs_mock_md_is_accepted() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/mock.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let blocks: Vec<&str> = text
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 2);
+    for block in blocks {
+        crate::support::provision(block);
     }
 }

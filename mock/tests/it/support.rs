@@ -74,3 +74,46 @@ impl Req {
 pub(crate) fn who(provision: &Provision, req: &Req) -> String {
     provision.answer(&req.lend()).matched.to_string()
 }
+
+/// What a provision answered, owned: status, headers, body.
+pub(crate) struct Got {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+    /// What answered (`Matched`'s display).
+    pub(crate) who: String,
+}
+
+impl Got {
+    /// The body as JSON (`null` when empty).
+    pub(crate) fn json(&self) -> serde_json::Value {
+        if self.body.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A JSON error body's message.
+    pub(crate) fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |v| v.to_str().unwrap_or_default())
+    }
+}
+
+/// Sends `method target` with `body` and keeps the answer.
+pub(crate) fn send(provision: &Provision, method: &str, target: &str, body: &str) -> Got {
+    let req = Req::new(method, target).body(body);
+    let answer = provision.answer(&req.lend());
+    Got {
+        status: answer.status.as_u16(),
+        headers: answer.headers.into_owned(),
+        body: answer.body.to_vec(),
+        who: answer.matched.to_string(),
+    }
+}

@@ -164,9 +164,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         let routes = watched.routes();
         let services = watched.services();
         let depot_repos = watched.depot_repos();
+        let mock_provisions = watched.mock_provisions();
         let compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,
+            mock_provisions: &mock_provisions,
             services: Some(&services),
             class: &args.class,
         });

@@ -224,6 +224,7 @@ mod tests {
         let compiled = compile(Resources {
             routes,
             depot_repos: &[],
+            mock_provisions: &[],
             services: None,
             class: DEFAULT_CLASS,
         });

@@ -1,12 +1,12 @@
 //! The operator's view of the cluster: reflector stores of Routes,
-//! DepotRepos, Services and proxy Pods, and one signal that any of them
+//! DepotRepos, MockProvisions, Services and proxy Pods, and one signal that any of them
 //! changed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use gatehouse_api::{DepotRepo, KnownService, Route};
+use gatehouse_api::{DepotRepo, KnownService, MockProvision, Route};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
@@ -21,14 +21,15 @@ use tokio::sync::Notify;
 use super::RunArgs;
 use super::proxies::Endpoint;
 
-/// How long a start waits for DepotRepos to be listed before it serves
-/// the Routes without them.
+/// How long a start waits for DepotRepos (and MockProvisions) to be
+/// listed before it serves the Routes without them.
 const DEPOT_REPOS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(super) struct Watched {
     // A malformed Route must not stop the watch: it arrives as an error value.
     routes: Store<DeserializeGuard<Route>>,
     depot_repos: Store<DeserializeGuard<DepotRepo>>,
+    mock_provisions: Store<DeserializeGuard<MockProvision>>,
     services: Store<Service>,
     pods: Store<Pod>,
     changed: Arc<Notify>,
@@ -49,6 +50,10 @@ impl Watched {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
+        let mock_provisions_api: Api<DeserializeGuard<MockProvision>> = match &args.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
         let pods_api: Api<Pod> = Api::namespaced(client, &args.operator_namespace);
         let pods_config = watcher::Config::default().labels(&args.proxy_selector);
         Watched {
@@ -62,6 +67,12 @@ impl Watched {
             ),
             depot_repos: spawn_reflector(
                 depot_repos_api,
+                watcher::Config::default(),
+                changed.clone(),
+                |m| m.generation.map(|g| g.to_string()),
+            ),
+            mock_provisions: spawn_reflector(
+                mock_provisions_api,
                 watcher::Config::default(),
                 changed.clone(),
                 |m| m.generation.map(|g| g.to_string()),
@@ -92,6 +103,13 @@ impl Watched {
                 "DepotRepos cannot be listed (is the DepotRepo CRD installed? `gatehouse-operator crds | kubectl apply -f -`); serving Routes without them until they can"
             );
         }
+        let listed =
+            tokio::time::timeout(DEPOT_REPOS_GRACE, self.mock_provisions.wait_until_ready());
+        if listed.await.is_err() {
+            tracing::warn!(
+                "MockProvisions cannot be listed (is the MockProvision CRD installed? `gatehouse-operator crds | kubectl apply -f -`); serving Routes without them until they can"
+            );
+        }
     }
 
     /// Notified on every change of the watched objects.
@@ -107,6 +125,16 @@ impl Watched {
     /// API server's schema refuses most such objects before they exist).
     pub(super) fn depot_repos(&self) -> Vec<DepotRepo> {
         self.depot_repos
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok().cloned())
+            .collect()
+    }
+
+    /// MockProvisions that deserialised; the mock engine checks the rest
+    /// when they are compiled.
+    pub(super) fn mock_provisions(&self) -> Vec<MockProvision> {
+        self.mock_provisions
             .state()
             .iter()
             .filter_map(|g| g.0.as_ref().ok().cloned())

@@ -223,6 +223,7 @@ mod tests {
         let compiled = compile(Resources {
             routes: &routes,
             depot_repos: &[],
+            mock_provisions: &[],
             services: None,
             class: gatehouse_api::route::DEFAULT_CLASS,
         });

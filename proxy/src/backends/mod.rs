@@ -7,6 +7,7 @@
 
 pub(crate) mod depot;
 pub(crate) mod files;
+pub(crate) mod mock;
 pub(crate) mod upstream;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use http_body_util::BodyExt;
 
 use self::depot::{Bound, Mount};
 use self::files::Site;
+use self::mock::Mock;
 use self::upstream::{RequestBody, Upstreams, within};
 use crate::observe::metrics::UpstreamError;
 use crate::route::forwarded::Origin;
@@ -43,6 +45,23 @@ pub struct Call<'a> {
     pub request_timeout: Option<Duration>,
     /// When the request arrived.
     pub started: Instant,
+    /// Where mocks count what they answered.
+    pub(crate) mock_metrics: &'a mock::MockMetrics,
+}
+
+/// What a config's backends are bound to at its swap: the state that
+/// outlives swaps (depot repositories, mock provisions). Nothing is the
+/// stores' until `commit`, so a refused config changes nothing.
+pub(crate) struct Bindings<'s> {
+    pub(crate) depots: Bound<'s>,
+    pub(crate) mocks: mock::Bound<'s>,
+}
+
+impl Bindings<'_> {
+    pub(crate) fn commit(self) {
+        self.depots.commit();
+        self.mocks.commit();
+    }
 }
 
 /// A backend ready to serve.
@@ -53,6 +72,8 @@ pub enum Backend {
     Static(Arc<Site>),
     /// DepotRepos, served with HouseDepot's API below the rule's prefix.
     Depot(Mount),
+    /// A mock server: a provision's rules answer.
+    Mock(Mock),
     /// A reference the operator could not resolve: answered 500, the
     /// reason logged.
     Unresolved(String),
@@ -60,8 +81,9 @@ pub enum Backend {
 
 impl Backend {
     /// Makes a config's backend ready, or says why it cannot be served.
-    /// `depots` holds the config's repositories, bound at this swap.
-    pub(crate) fn prepare(target: &BackendTarget, depots: &Bound<'_>) -> Result<Backend, String> {
+    /// `bound` holds the config's repositories and provisions, bound at
+    /// this swap.
+    pub(crate) fn prepare(target: &BackendTarget, bound: &Bindings<'_>) -> Result<Backend, String> {
         Ok(match target {
             BackendTarget::Upstream { authority } => match authority.parse::<Authority>() {
                 Ok(authority) => Backend::Upstream(authority),
@@ -85,8 +107,12 @@ impl Backend {
             }
             // A repository that could not be opened is a reference that
             // cannot be resolved: the rest of the config still serves.
-            BackendTarget::Depot { repos } => match depots.mount(repos) {
+            BackendTarget::Depot { repos } => match bound.depots.mount(repos) {
                 Ok(mount) => Backend::Depot(mount),
+                Err(why) => Backend::Unresolved(why),
+            },
+            BackendTarget::Mock { provision } => match bound.mocks.mock(provision.as_deref()) {
+                Ok(mock) => Backend::Mock(mock),
                 Err(why) => Backend::Unresolved(why),
             },
             BackendTarget::Unresolved { reason } => Backend::Unresolved(reason.clone()),
@@ -106,6 +132,7 @@ impl Backend {
             Backend::Unresolved(_) => Err(UpstreamError::Unresolved),
             Backend::Static(site) => Ok(site.serve(&req)),
             Backend::Depot(mount) => Ok(mount.serve(req, call).await),
+            Backend::Mock(mock) => Ok(mock.serve(req, call.mock_metrics).await),
             Backend::Upstream(authority) => {
                 // Boxed, so this future (and the connection's, which hyper
                 // moves around) stays small: moving a future copies all of

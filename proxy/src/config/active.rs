@@ -11,7 +11,7 @@ use http::{HeaderName, HeaderValue};
 use prometheus::Histogram;
 
 use crate::backends::Backend;
-use crate::backends::depot::Bound;
+use crate::backends::Bindings;
 use crate::observe::metrics::{Metrics, RequestCounters};
 
 /// The config being served. Each request takes one `Arc<Active>` and
@@ -74,7 +74,7 @@ impl Active {
         config: ProxyConfig,
         generation: u64,
         metrics: &Metrics,
-        depots: &Bound<'_>,
+        bound: &Bindings<'_>,
     ) -> Result<Active, Vec<String>> {
         // Configs from `compile` pass; hand-made pushes are held to the same
         // rules, and what they break is said in the Route's own terms.
@@ -104,7 +104,7 @@ impl Active {
                     .enumerate()
                     .map(|(i, rule)| {
                         let at = format!("route {} rule {i}", route.id);
-                        RuleRuntime::build(id.clone(), rule, &at, metrics, depots, &mut errors)
+                        RuleRuntime::build(id.clone(), rule, &at, metrics, bound, &mut errors)
                     })
                     .collect()
             })
@@ -131,7 +131,7 @@ impl RuleRuntime {
         rule: &RuleConfig,
         at: &str,
         metrics: &Metrics,
-        depots: &Bound<'_>,
+        bound: &Bindings<'_>,
         errors: &mut Vec<String>,
     ) -> RuleRuntime {
         let mut runtime = RuleRuntime {
@@ -174,7 +174,7 @@ impl RuleRuntime {
             }
         }
         for backend in &rule.backends {
-            let target = match Backend::prepare(&backend.target, depots) {
+            let target = match Backend::prepare(&backend.target, bound) {
                 Ok(target) => target,
                 Err(why) => {
                     errors.push(format!("{at}: backend {}: {why}", backend.name));

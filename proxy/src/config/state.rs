@@ -11,7 +11,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use gatehouse_api::ProxyConfig;
 
+use crate::backends::Bindings;
 use crate::backends::depot::DepotStore;
+use crate::backends::mock::MockStore;
+use crate::backends::mock::dir::ProvisionsDir;
 use crate::config::active::Active;
 use crate::observe::metrics::Metrics;
 use crate::support::blocking::BlockingPool;
@@ -24,6 +27,8 @@ pub struct State {
     pub blocking: BlockingPool,
     /// The depot's repositories, kept across swaps, and its data dir.
     pub(crate) depots: DepotStore,
+    /// Mock provisions, kept across swaps, and the provisions folder.
+    pub(crate) mocks: MockStore,
     /// Serialises applies so generations rise in the order configs land.
     apply_lock: Mutex<u64>,
     draining: AtomicBool,
@@ -41,11 +46,21 @@ pub struct Applied {
 impl State {
     /// A state with no data dir: depot backends answer 503.
     pub fn new() -> Arc<State> {
-        State::with_data_dir(None)
+        State::with_dirs(None, None)
     }
 
     /// A state whose DepotRepos live under `data_dir` (`--data-dir`).
     pub fn with_data_dir(data_dir: Option<PathBuf>) -> Arc<State> {
+        State::with_dirs(data_dir, None)
+    }
+
+    /// A state whose DepotRepos live under `data_dir` (`--data-dir`) and
+    /// whose `mock: {provisionsDir: true}` backends answer with
+    /// `provisions` (`--provisions-dir`).
+    pub fn with_dirs(
+        data_dir: Option<PathBuf>,
+        provisions: Option<Arc<ProvisionsDir>>,
+    ) -> Arc<State> {
         let metrics = Metrics::new();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let blocking = BlockingPool::new(cores);
@@ -53,11 +68,13 @@ impl State {
             metrics.register(collector);
         }
         let depots = DepotStore::new(data_dir, &metrics);
+        let mocks = MockStore::new(provisions, &metrics);
         Arc::new(State {
             active: ArcSwapOption::empty(),
             metrics,
             blocking,
             depots,
+            mocks,
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
@@ -84,17 +101,21 @@ impl State {
                 unchanged: true,
             });
         }
-        // Under the apply lock: a DepotRepo that stays keeps its `Repo`;
-        // nothing is the registry's until the config is accepted.
-        let depots = self.depots.bind(&config.depots);
-        let active = match Active::build(config, *generation + 1, &self.metrics, &depots) {
+        // Under the apply lock: a DepotRepo that stays keeps its `Repo`, a
+        // MockProvision whose spec stays keeps its state; nothing is the
+        // stores' until the config is accepted.
+        let bound = Bindings {
+            depots: self.depots.bind(&config.depots),
+            mocks: self.mocks.bind(&config.mocks),
+        };
+        let active = match Active::build(config, *generation + 1, &self.metrics, &bound) {
             Ok(active) => active,
             Err(errors) => {
                 self.metrics.config_applied(source, false);
                 return Err(errors);
             }
         };
-        depots.commit();
+        bound.commit();
         *generation += 1;
         let applied = Applied {
             revision: active.config.revision.clone(),

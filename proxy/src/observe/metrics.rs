@@ -268,3 +268,20 @@ impl Default for Metrics {
         Metrics::new()
     }
 }
+
+/// Drops every series of `family` whose `label` is `value` (a resource no
+/// longer served), whatever its other labels are.
+pub(crate) fn forget_series(family: &IntCounterVec, label: &str, value: &str) {
+    for metrics in prometheus::core::Collector::collect(family) {
+        for metric in metrics.get_metric() {
+            let labels: std::collections::HashMap<&str, &str> = metric
+                .get_label()
+                .iter()
+                .map(|l| (l.name(), l.value()))
+                .collect();
+            if labels.get(label) == Some(&value) {
+                let _ = family.remove(&labels);
+            }
+        }
+    }
+}

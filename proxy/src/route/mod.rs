@@ -209,6 +209,7 @@ async fn serve_rule<B: RequestBody>(
         backend_timeout: rule.backend_timeout,
         request_timeout: rule.request_timeout,
         started,
+        mock_metrics: &shared.state.mocks.metrics,
     };
     let result = backend.target.serve(req, call).await;
     if let Backend::Unresolved(reason) = &backend.target {

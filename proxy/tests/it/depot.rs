@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gatehouse_api::ProxyConfig;
-use gatehouse_api::manifest::Manifests;
 use gatehouse_proxy::{BlockingKind, Running};
 use gatehouse_testkit::{TempDir, client, eventually, read_response};
 use reqwest::StatusCode;
@@ -14,7 +12,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::support::{start_proxy, url};
+use crate::support::{config_from_yaml, start_proxy, url};
 
 fn repo_yaml(name: &str, spec: &str) -> String {
     format!(
@@ -35,22 +33,12 @@ fn two_repos() -> String {
         + &route_yaml("/depot", "{}")
 }
 
-/// Compiles Routes and DepotRepos as local mode does; panics on an error.
-fn config_of(yaml: &str) -> ProxyConfig {
-    let mut manifests = Manifests::default();
-    manifests.read("test.yaml", yaml);
-    assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let compiled = manifests.compile();
-    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
-    compiled.config
-}
-
 async fn depot_proxy(data: &TempDir, yaml: &str) -> Running {
     let dir = data.path().to_owned();
     let proxy = start_proxy(|s| s.data_dir = Some(dir)).await;
     proxy
         .state
-        .apply(config_of(yaml), "test")
+        .apply(config_from_yaml(yaml), "test")
         .expect("config applies");
     proxy
 }
@@ -499,7 +487,10 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
         + &route_yaml("/depot", "{}")
         + "---\n"
         + &route_yaml("/files", "{}").replace("name: depot}", "name: files}");
-    let applied = proxy.state.apply(config_of(&changed), "test").unwrap();
+    let applied = proxy
+        .state
+        .apply(config_from_yaml(&changed), "test")
+        .unwrap();
     assert!(!applied.unchanged);
     assert_eq!(
         proxy.state.depot_repo_identity("default/configs"),
@@ -521,7 +512,10 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
 
     // New options: a new Repo, on the same folder and revisions.
     let bigger = two_repos().replace("maxFileSize: 1Ki", "maxFileSize: 2Ki");
-    proxy.state.apply(config_of(&bigger), "test").unwrap();
+    proxy
+        .state
+        .apply(config_from_yaml(&bigger), "test")
+        .unwrap();
     let after = proxy
         .state
         .depot_repo_identity("default/configs")
@@ -536,7 +530,7 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
 
     // A DepotRepo taken out of the config: let go, its URLs 404.
     let fewer = repo_yaml("configs", "{maxFileSize: 2Ki}") + &route_yaml("/depot", "{}");
-    proxy.state.apply(config_of(&fewer), "test").unwrap();
+    proxy.state.apply(config_from_yaml(&fewer), "test").unwrap();
     assert_eq!(proxy.state.depot_repo_identity("default/scripts"), None);
     let gone = get(&proxy, "/depot/scripts/long.txt").await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
@@ -555,7 +549,7 @@ async fn without_a_data_dir_depot_routes_answer_503_naming_the_flag() {
     let proxy = start_proxy(|_| {}).await;
     proxy
         .state
-        .apply(config_of(&two_repos()), "test")
+        .apply(config_from_yaml(&two_repos()), "test")
         .expect("config applies");
     for reply in [
         get(&proxy, "/depot/all").await,
@@ -824,7 +818,7 @@ async fn a_body_that_stops_arriving_is_408_and_nothing_is_stored() {
     .await;
     proxy
         .state
-        .apply(config_of(&two_repos()), "test")
+        .apply(config_from_yaml(&two_repos()), "test")
         .expect("config applies");
     // Ten bytes promised, three sent, then silence.
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();

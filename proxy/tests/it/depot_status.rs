@@ -3,26 +3,15 @@
 //! status; kept until the repository changes; and what a proxy without
 //! `--data-dir` says, there and on `/readyz`.
 
-use gatehouse_api::ProxyConfig;
-use gatehouse_api::manifest::Manifests;
 use gatehouse_proxy::Running;
 use gatehouse_testkit::{TempDir, client};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{start_proxy, url};
+use crate::support::{config_from_yaml, start_proxy, url};
 
 /// `configs` and `scripts` in `default`, served at `/depot`.
 const TWO_REPOS: &str = "apiVersion: gatehouse.dev/v1alpha1\nkind: DepotRepo\nmetadata: {name: configs}\nspec: {}\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: DepotRepo\nmetadata: {name: scripts}\nspec: {}\n---\napiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: depot}\nspec:\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /depot}}]\n    backends: [{depot: {}}]\n";
-
-fn config_of(yaml: &str) -> ProxyConfig {
-    let mut manifests = Manifests::default();
-    manifests.read("test.yaml", yaml);
-    assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let compiled = manifests.compile();
-    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
-    compiled.config
-}
 
 async fn proxy_with(data: Option<&TempDir>, token: Option<&TempDir>) -> Running {
     let data = data.map(|d| d.path().to_owned());
@@ -34,7 +23,7 @@ async fn proxy_with(data: Option<&TempDir>, token: Option<&TempDir>) -> Running 
     .await;
     proxy
         .state
-        .apply(config_of(TWO_REPOS), "test")
+        .apply(config_from_yaml(TWO_REPOS), "test")
         .expect("config applies");
     proxy
 }

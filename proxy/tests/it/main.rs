@@ -18,6 +18,7 @@ mod hand_back;
 mod hardening;
 mod lane;
 mod limits;
+mod mock;
 mod request_target;
 mod response_heads;
 mod startup;

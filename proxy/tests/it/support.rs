@@ -5,8 +5,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use gatehouse_api::ProxyConfig;
 use gatehouse_api::manifest::Manifests;
-use gatehouse_api::{ProxyConfig, Resources, compile};
 use gatehouse_proxy::{Running, Settings};
 use gatehouse_testkit::{client, read_head};
 use tokio::io::AsyncWriteExt;
@@ -33,13 +33,13 @@ pub(crate) async fn start_proxy(adjust: impl FnOnce(&mut Settings)) -> Running {
         .expect("proxy starts")
 }
 
-/// Compiles Route YAML the way users write it; panics on any error.
+/// Compiles YAML (Routes, DepotRepos, MockProvisions) the way local mode
+/// does; panics on any error.
 pub(crate) fn config_from_yaml(yaml: &str) -> ProxyConfig {
     let mut manifests = Manifests::default();
     manifests.read("test.yaml", yaml);
     assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let routes: Vec<_> = manifests.routes().map(|r| r.value.clone()).collect();
-    let compiled = compile(Resources::routes(&routes));
+    let compiled = manifests.compile();
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
     compiled.config
 }

@@ -6,6 +6,7 @@
 //! configs); this file is the compiler's only match on kinds.
 
 mod depot;
+mod mock;
 mod static_files;
 mod upstream;
 
@@ -71,14 +72,20 @@ pub(super) fn lower(
 }
 
 fn default_name(backend: &Backend) -> String {
-    match (&backend.service, &backend.url, &backend.depot) {
-        (Some(s), _, _) => format!("{}:{}", s.name, s.port),
-        (None, Some(url), _) => url
+    match (
+        &backend.service,
+        &backend.url,
+        &backend.depot,
+        &backend.mock,
+    ) {
+        (Some(s), ..) => format!("{}:{}", s.name, s.port),
+        (None, Some(url), ..) => url
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned(),
-        (None, None, Some(_)) => "depot".to_owned(),
-        (None, None, None) => "static".to_owned(),
+        (None, None, Some(_), _) => "depot".to_owned(),
+        (None, None, None, Some(_)) => "mock".to_owned(),
+        (None, None, None, None) => "static".to_owned(),
     }
 }
 
@@ -96,12 +103,13 @@ fn lower_target(
         backend.url.is_some(),
         backend.static_files.is_some(),
         backend.depot.is_some(),
+        backend.mock.is_some(),
     ];
     if kinds.iter().filter(|set| **set).count() != 1 {
         findings.error(
             field.to_owned(),
             "InvalidBackend",
-            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port`, `static: {root}` or `depot: {repos}`",
+            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port`, `static: {root}`, `depot: {repos}` or `mock: {provision}`",
         );
         return None;
     }
@@ -117,6 +125,9 @@ fn lower_target(
     if let Some(depot) = &backend.depot {
         return depot::lower(depot, rule, field, namespace, refs.depots, findings);
     }
+    if let Some(mock) = &backend.mock {
+        return mock::lower(mock, field, namespace, refs.mocks, findings);
+    }
     if let Some(url) = &backend.url {
         return upstream::lower_url(url, field, findings);
     }
@@ -125,15 +136,19 @@ fn lower_target(
 }
 
 /// Checks a lowered target; `field` names the backend (or its `static`).
-/// Also used on pushed configs, whose repositories are `depots`.
+/// Also used on pushed configs, whose repositories are `depots` and
+/// provisions `mocks`.
 pub(super) fn check_target(
     target: &BackendTarget,
-    depots: &[String],
+    refs: &Refs<'_>,
     field: &str,
     findings: &mut Findings,
 ) {
     match target {
-        BackendTarget::Depot { repos } => depot::check(repos, depots, field, findings),
+        BackendTarget::Depot { repos } => depot::check(repos, refs.depots, field, findings),
+        BackendTarget::Mock { provision } => {
+            mock::check(provision.as_deref(), refs.mocks, field, findings)
+        }
         BackendTarget::Upstream { authority } => upstream::check(authority, field, findings),
         BackendTarget::Static {
             root,

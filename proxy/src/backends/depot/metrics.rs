@@ -85,23 +85,7 @@ impl DepotMetrics {
     pub(crate) fn forget(&self, repo: &str) {
         let _ = self.revisions.remove_label_values(&[repo]);
         let _ = self.written.remove_label_values(&[repo]);
-        // The status codes it was refused with are not known here: drop
-        // every series of the repository.
-        for family in prometheus::core::Collector::collect(&self.refusals) {
-            for metric in family.get_metric() {
-                let labels = metric.get_label();
-                let named = |name: &str| {
-                    labels
-                        .iter()
-                        .find(|l| l.name() == name)
-                        .map(|l| l.value().to_owned())
-                };
-                if named("repo").as_deref() == Some(repo)
-                    && let Some(status) = named("status")
-                {
-                    let _ = self.refusals.remove_label_values(&[repo, &status]);
-                }
-            }
-        }
+        // The status codes it was refused with are not known here.
+        crate::observe::metrics::forget_series(&self.refusals, "repo", repo);
     }
 }
