@@ -6,7 +6,9 @@
 #               MockProvision `stub` (one rule, a JSON body) and a Route
 #               `PathPrefix /stub` with a `mock` backend; the templated and
 #               script cases add a provision and a Route each (see
-#               GATEHOUSE_TEMPLATE and GATEHOUSE_SCRIPT below)
+#               GATEHOUSE_TEMPLATE and GATEHOUSE_SCRIPT below); its
+#               request journal is always on (no switch), so here the
+#               comparison favours WireMock, whose journal is off
 #   wiremock:   the standalone jar of the npm package `wiremock`
 #               ($WIREMOCK_VERSION, installed into $WIREMOCK_CACHE), on
 #               Debian's openjdk-17-jre-headless, JVM defaults, stubs as
