@@ -326,14 +326,15 @@ fetch() {
 }
 
 # Checks that $1 (URL) answers 200 with the bytes in file $2 as
-# $STUB_TYPE; dies otherwise. $3 names the server.
+# $STUB_TYPE; dies otherwise. $3 names the server, $4 (optional) is a
+# hint added to the error.
 expect_answer() {
-    local url=$1 expected=$2 name=$3 status type
+    local url=$1 expected=$2 name=$3 hint=${4:+; $4} status type
     read -r status type < <(fetch "$url" "$BENCH_TMP/check-$name")
-    [[ $status == 200 ]] || die "$name: GET $url answered $status: $(head -c 300 "$BENCH_TMP/check-$name.body")"
+    [[ $status == 200 ]] || die "$name: GET $url answered $status: $(head -c 300 "$BENCH_TMP/check-$name.body")$hint"
     cmp -s "$BENCH_TMP/check-$name.body" "$expected" \
-        || die "$name: GET $url answered $(head -c 300 "$BENCH_TMP/check-$name.body"), not $(cat "$expected")"
-    [[ $type == "$STUB_TYPE" ]] || die "$name: GET $url answered Content-Type '$type', not '$STUB_TYPE'"
+        || die "$name: GET $url answered $(head -c 300 "$BENCH_TMP/check-$name.body"), not $(cat "$expected")$hint"
+    [[ $type == "$STUB_TYPE" ]] || die "$name: GET $url answered Content-Type '$type', not '$STUB_TYPE'$hint"
     log "$name: GET $url: 200, $(wc -c <"$expected") bytes as expected, $type, a head of $(wc -c <"$BENCH_TMP/check-$name.head") bytes"
 }
 
@@ -353,7 +354,8 @@ for case in "${GATEHOUSE_CASES[@]}"; do
                 log "${case}s left out: ${SKIPPED[$case]}"
                 continue
             fi
-            expect_answer "http://127.0.0.1:$GATEHOUSE_PORT$path" "$BENCH_TMP/echo.expected" "gatehouse-$case" ;;
+            expect_answer "http://127.0.0.1:$GATEHOUSE_PORT$path" "$BENCH_TMP/echo.expected" "gatehouse-$case" \
+                "adjust GATEHOUSE_${case^^} in $0 to the syntax that landed (docs/mock.md)" ;;
     esac
     MEASURED+=("gatehouse-$case")
 done
