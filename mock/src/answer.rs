@@ -14,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::matcher::{Incoming, Params};
 use crate::provision::{Provision, Response};
+use crate::template::{RenderError, context};
 
 /// What the engine needs of a request. The caller keeps the bytes; the
 /// engine only borrows them.
@@ -118,14 +119,11 @@ impl Provision {
         let mut params = Params::new();
         for rule in &self.rules {
             if rule.request.matches(&incoming, &mut params) {
-                return Answer::new(
-                    &rule.response,
-                    Matched::Rule {
-                        index: rule.index,
-                        name: rule.name.as_deref(),
-                    },
-                    params,
-                );
+                let matched = Matched::Rule {
+                    index: rule.index,
+                    name: rule.name.as_deref(),
+                };
+                return self.make(&rule.response, matched, params, &incoming);
             }
         }
         let matched = if self.has_default {
@@ -133,16 +131,61 @@ impl Provision {
         } else {
             Matched::Builtin
         };
-        Answer::new(&self.fallback, matched, params)
+        self.make(&self.fallback, matched, params, &incoming)
+    }
+
+    /// A fixed response borrows; a templated one renders, or becomes a 500
+    /// that says why.
+    fn make<'p>(
+        &'p self,
+        response: &'p Response,
+        matched: Matched<'p>,
+        params: Params<'p>,
+        incoming: &Incoming<'_>,
+    ) -> Answer<'p> {
+        let (Some(template), Some(templates)) = (&response.template, &self.templates) else {
+            return Answer {
+                status: response.status,
+                headers: Cow::Borrowed(&response.headers),
+                body: response.body.clone(),
+                matched,
+                params: PathParams(params),
+            };
+        };
+        let rendered = template.render(
+            templates,
+            &response.headers,
+            &response.body,
+            &context(incoming, &params),
+        );
+        match rendered {
+            Ok((headers, body)) => Answer {
+                status: response.status,
+                headers: Cow::Owned(headers),
+                body,
+                matched,
+                params: PathParams(params),
+            },
+            Err(err) => Answer::failed(matched, params, &err),
+        }
     }
 }
 
 impl<'p> Answer<'p> {
-    fn new(response: &'p Response, matched: Matched<'p>, params: Params<'p>) -> Self {
-        Self {
-            status: response.status,
-            headers: Cow::Borrowed(&response.headers),
-            body: response.body.clone(),
+    /// A 500 naming the rule and what failed, as plain text.
+    fn failed(matched: Matched<'p>, params: Params<'p>, err: &RenderError) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Answer {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            headers: Cow::Owned(headers),
+            body: Bytes::from(format!(
+                "gatehouse mock: rule `{matched}` could not make its response: {}\n",
+                err.0
+            )),
             matched,
             params: PathParams(params),
         }
@@ -161,6 +204,7 @@ pub(crate) fn help_page() -> Response {
         status: StatusCode::NOT_FOUND,
         headers,
         body: Bytes::from_static(HELP_PAGE.as_bytes()),
+        template: None,
     }
 }
 

@@ -13,6 +13,8 @@
 //! - [`matcher`](crate::matcher) — whether a request meets a rule.
 //! - [`answer`](crate::answer) — the request and answer types, rule order,
 //!   the default and the built-in help page.
+//! - [`template`](crate::template) — response templates, rendered per
+//!   request.
 
 mod answer;
 mod check;
@@ -20,6 +22,7 @@ mod error;
 mod jsonpath;
 mod matcher;
 mod provision;
+mod template;
 
 pub use answer::{Answer, HELP_PAGE, Matched, PathParams, Request};
 pub use error::ProvisionError;

@@ -3,12 +3,15 @@
 //! [`answer`](crate::answer) read. Regexes are compiled, header names parsed
 //! and response bodies encoded once, here, never per request.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 use regex::Regex;
 
 use crate::error::ProvisionError;
 use crate::jsonpath::JsonPath;
+use crate::template::{ResponseTemplate, Templates};
 
 /// A checked provision: rules in the order they are tried, and what an
 /// unmatched request gets.
@@ -19,6 +22,8 @@ pub struct Provision {
     /// The provision's `default`, or the built-in help page.
     pub(crate) fallback: Response,
     pub(crate) has_default: bool,
+    /// Its compiled templates (and counters), when a response has any.
+    pub(crate) templates: Option<Arc<Templates>>,
 }
 
 impl Provision {
@@ -34,6 +39,7 @@ impl Provision {
             rules: Vec::new(),
             fallback: crate::answer::help_page(),
             has_default: false,
+            templates: None,
         }
     }
 
@@ -144,4 +150,7 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// What is rendered per request (`template: true`); the fixed headers
+    /// and body above hold the rest.
+    pub(crate) template: Option<ResponseTemplate>,
 }

@@ -19,7 +19,10 @@ use std::collections::HashMap;
 use serde_yaml::Value;
 
 use crate::error::ProvisionError;
+use std::sync::Arc;
+
 use crate::provision::{Provision, RequestMatch, Rule};
+use crate::template::Templates;
 use gatehouse_yaml_locate::line_of;
 
 /// A rule without `priority` has this one (WireMock's default): a rule
@@ -80,6 +83,10 @@ struct Checker {
     problems: Vec<Problem>,
     /// Rule names seen so far, and where.
     names: HashMap<String, usize>,
+    /// The provision's templates, compiled as they are met.
+    templates: Templates,
+    /// Whether any template was compiled.
+    templated: bool,
 }
 
 /// A map's entries, keys checked to be strings and known.
@@ -158,8 +165,12 @@ impl Checker {
             .get("default")
             .and_then(|v| self.response("default", v));
         rules.sort_by_key(|rule| rule.priority);
+        let templates = self
+            .templated
+            .then(|| Arc::new(std::mem::take(&mut self.templates)));
         Some(Provision {
             rules,
+            templates,
             has_default: default.is_some(),
             fallback: default.unwrap_or_else(crate::answer::help_page),
         })

@@ -6,3 +6,4 @@ mod examples;
 mod matching;
 mod order;
 mod support;
+mod templates;
