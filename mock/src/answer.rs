@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -15,6 +16,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use crate::matcher::{Incoming, Params};
 use crate::provision::{Provision, Response};
 use crate::template::{RenderError, context};
+use crate::timing::Fault;
 
 /// What the engine needs of a request. The caller keeps the bytes; the
 /// engine only borrows them.
@@ -110,6 +112,10 @@ pub struct Answer<'p> {
     pub body: Bytes,
     pub matched: Matched<'p>,
     pub params: PathParams<'p>,
+    /// Wait this long before answering (or before the fault).
+    pub delay: Option<Duration>,
+    /// Misbehave instead of (or while) answering; the proxy carries it out.
+    pub fault: Option<Fault>,
 }
 
 impl Provision {
@@ -150,6 +156,8 @@ impl Provision {
                 body: response.body.clone(),
                 matched,
                 params: PathParams(params),
+                delay: response.delay.map(|d| d.sample()),
+                fault: response.fault,
             };
         };
         let rendered = template.render(
@@ -165,6 +173,8 @@ impl Provision {
                 body,
                 matched,
                 params: PathParams(params),
+                delay: response.delay.map(|d| d.sample()),
+                fault: response.fault,
             },
             Err(err) => Answer::failed(matched, params, &err),
         }
@@ -172,7 +182,8 @@ impl Provision {
 }
 
 impl<'p> Answer<'p> {
-    /// A 500 naming the rule and what failed, as plain text.
+    /// A 500 naming the rule and what failed, as plain text, at once and
+    /// without the rule's fault: what went wrong must be plain to see.
     fn failed(matched: Matched<'p>, params: Params<'p>, err: &RenderError) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -188,6 +199,8 @@ impl<'p> Answer<'p> {
             )),
             matched,
             params: PathParams(params),
+            delay: None,
+            fault: None,
         }
     }
 }
@@ -205,6 +218,8 @@ pub(crate) fn help_page() -> Response {
         headers,
         body: Bytes::from_static(HELP_PAGE.as_bytes()),
         template: None,
+        delay: None,
+        fault: None,
     }
 }
 

@@ -15,6 +15,8 @@
 //!   the default and the built-in help page.
 //! - [`template`](crate::template) — response templates, rendered per
 //!   request.
+//! - [`timing`](crate::timing) — delays and faults, described for the
+//!   proxy to carry out.
 
 mod answer;
 mod check;
@@ -23,7 +25,9 @@ mod jsonpath;
 mod matcher;
 mod provision;
 mod template;
+mod timing;
 
 pub use answer::{Answer, HELP_PAGE, Matched, PathParams, Request};
 pub use error::ProvisionError;
 pub use provision::{Provision, Response};
+pub use timing::Fault;

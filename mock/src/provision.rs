@@ -12,6 +12,7 @@ use regex::Regex;
 use crate::error::ProvisionError;
 use crate::jsonpath::JsonPath;
 use crate::template::{ResponseTemplate, Templates};
+use crate::timing::{Delay, Fault};
 
 /// A checked provision: rules in the order they are tried, and what an
 /// unmatched request gets.
@@ -153,4 +154,6 @@ pub struct Response {
     /// What is rendered per request (`template: true`); the fixed headers
     /// and body above hold the rest.
     pub(crate) template: Option<ResponseTemplate>,
+    pub(crate) delay: Option<Delay>,
+    pub(crate) fault: Option<Fault>,
 }

@@ -8,10 +8,12 @@
 //! - [`values`]: typed readers (a map with known keys, one of several
 //!   forms, text, a regex, a YAML value as JSON);
 //! - [`request`]: a rule's request conditions;
-//! - [`response`]: a response and its body.
+//! - [`response`]: a response and its body;
+//! - [`timing`]: its delay and fault.
 
 mod request;
 mod response;
+mod timing;
 mod values;
 
 use std::collections::HashMap;

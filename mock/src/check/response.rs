@@ -27,7 +27,11 @@ enum Source {
 
 impl Checker {
     pub(super) fn response(&mut self, at: &str, value: &Value) -> Option<Response> {
-        let fields = self.map(at, value, Some(&["status", "headers", "body", "template"]))?;
+        let fields = self.map(
+            at,
+            value,
+            Some(&["status", "headers", "body", "template", "delay", "fault"]),
+        )?;
         let before = self.problems.len();
         let template = match fields.get("template") {
             Some(v) => self.boolean(&join(at, "template"), v).unwrap_or(false),
@@ -122,6 +126,12 @@ impl Checker {
         {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
+        let delay = fields
+            .get("delay")
+            .and_then(|v| self.delay(&join(at, "delay"), v));
+        let fault = fields
+            .get("fault")
+            .and_then(|v| self.fault(&join(at, "fault"), v));
         if self.problems.len() != before {
             return None;
         }
@@ -132,6 +142,8 @@ impl Checker {
             headers,
             body,
             template,
+            delay,
+            fault,
         })
     }
 

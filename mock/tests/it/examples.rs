@@ -101,6 +101,21 @@ fn template_renders_the_request() {
 }
 
 #[test]
+fn faults_are_described() {
+    use gatehouse_mock::Fault;
+    use std::time::Duration;
+    let p = load("faults.yaml");
+    let get = |path: &str| p.answer(&Req::get(path).lend());
+    assert_eq!(get("/slow").delay, Some(Duration::from_secs(2)));
+    assert_eq!(get("/reset").fault, Some(Fault::Reset));
+    assert_eq!(get("/close").fault, Some(Fault::Close));
+    assert!(matches!(
+        get("/trickle").fault,
+        Some(Fault::SlowBody { chunk_bytes: 4, .. })
+    ));
+}
+
+#[test]
 fn healthz_answers_200() {
     let p = load("healthz.yaml");
     let req = Req::get("/healthz");

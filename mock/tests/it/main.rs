@@ -3,6 +3,7 @@
 
 mod errors;
 mod examples;
+mod faults;
 mod matching;
 mod order;
 mod support;
