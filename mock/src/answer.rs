@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::matcher::{Incoming, Params};
 use crate::provision::{Provision, Response};
+use crate::script::{ScriptCall, ScriptRequest};
 use crate::template::{RenderError, context};
 use crate::timing::Fault;
 
@@ -116,6 +117,10 @@ pub struct Answer<'p> {
     pub delay: Option<Duration>,
     /// Misbehave instead of (or while) answering; the proxy carries it out.
     pub fault: Option<Fault>,
+    /// A script makes the response: run it off the worker threads
+    /// ([`ScriptCall::run`]) and send its outcome instead of `status`,
+    /// `headers` and `body` (which say, as a 500, that it was not run).
+    pub script: Option<ScriptCall>,
 }
 
 impl Provision {
@@ -149,6 +154,21 @@ impl Provision {
         params: Params<'p>,
         incoming: &Incoming<'_>,
     ) -> Answer<'p> {
+        if let Some(script) = &response.script {
+            let call = ScriptCall {
+                script: script.clone(),
+                request: ScriptRequest::new(incoming, &params),
+                rule: matched.to_string(),
+            };
+            let unrun = format!(
+                "gatehouse mock: rule `{matched}` answers with a script, and this server did not run it\n"
+            );
+            let mut answer = Answer::failed(matched, params, unrun);
+            answer.delay = response.delay.map(|d| d.sample());
+            answer.fault = response.fault;
+            answer.script = Some(call);
+            return answer;
+        }
         let (Some(template), Some(templates)) = (&response.template, &self.templates) else {
             return Answer {
                 status: response.status,
@@ -158,6 +178,7 @@ impl Provision {
                 params: PathParams(params),
                 delay: response.delay.map(|d| d.sample()),
                 fault: response.fault,
+                script: None,
             };
         };
         let rendered = template.render(
@@ -175,8 +196,13 @@ impl Provision {
                 params: PathParams(params),
                 delay: response.delay.map(|d| d.sample()),
                 fault: response.fault,
+                script: None,
             },
-            Err(err) => Answer::failed(matched, params, &err),
+            Err(RenderError(why)) => Answer::failed(
+                matched,
+                params,
+                format!("gatehouse mock: rule `{matched}` could not make its response: {why}\n"),
+            ),
         }
     }
 }
@@ -184,7 +210,7 @@ impl Provision {
 impl<'p> Answer<'p> {
     /// A 500 naming the rule and what failed, as plain text, at once and
     /// without the rule's fault: what went wrong must be plain to see.
-    fn failed(matched: Matched<'p>, params: Params<'p>, err: &RenderError) -> Self {
+    fn failed(matched: Matched<'p>, params: Params<'p>, text: String) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(
             CONTENT_TYPE,
@@ -193,14 +219,12 @@ impl<'p> Answer<'p> {
         Answer {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             headers: Cow::Owned(headers),
-            body: Bytes::from(format!(
-                "gatehouse mock: rule `{matched}` could not make its response: {}\n",
-                err.0
-            )),
+            body: Bytes::from(text),
             matched,
             params: PathParams(params),
             delay: None,
             fault: None,
+            script: None,
         }
     }
 }
@@ -220,6 +244,7 @@ pub(crate) fn help_page() -> Response {
         template: None,
         delay: None,
         fault: None,
+        script: None,
     }
 }
 

@@ -11,6 +11,7 @@ use regex::Regex;
 
 use crate::error::ProvisionError;
 use crate::jsonpath::JsonPath;
+use crate::script::Script;
 use crate::template::{ResponseTemplate, Templates};
 use crate::timing::{Delay, Fault};
 
@@ -156,4 +157,6 @@ pub struct Response {
     pub(crate) template: Option<ResponseTemplate>,
     pub(crate) delay: Option<Delay>,
     pub(crate) fault: Option<Fault>,
+    /// A script makes the whole response (the fields above are unused).
+    pub(crate) script: Option<Arc<Script>>,
 }

@@ -9,10 +9,12 @@
 //!   forms, text, a regex, a YAML value as JSON);
 //! - [`request`]: a rule's request conditions;
 //! - [`response`]: a response and its body;
-//! - [`timing`]: its delay and fault.
+//! - [`timing`]: its delay and fault;
+//! - [`script`]: its script.
 
 mod request;
 mod response;
+mod script;
 mod timing;
 mod values;
 
@@ -89,6 +91,8 @@ struct Checker {
     templates: Templates,
     /// Whether any template was compiled.
     templated: bool,
+    /// The state the provision's scripts share.
+    state: crate::script::State,
 }
 
 /// A map's entries, keys checked to be strings and known.

@@ -30,7 +30,9 @@ impl Checker {
         let fields = self.map(
             at,
             value,
-            Some(&["status", "headers", "body", "template", "delay", "fault"]),
+            Some(&[
+                "status", "headers", "body", "template", "delay", "fault", "script",
+            ]),
         )?;
         let before = self.problems.len();
         let template = match fields.get("template") {
@@ -132,6 +134,20 @@ impl Checker {
         let fault = fields
             .get("fault")
             .and_then(|v| self.fault(&join(at, "fault"), v));
+        let script = fields
+            .get("script")
+            .and_then(|v| self.script(&join(at, "script"), v));
+        if fields.get("script").is_some() {
+            for key in ["status", "headers", "body", "template"] {
+                if fields.get(key).is_some() {
+                    self.problem(
+                        &join(at, key),
+                        format!("a response with a `script` cannot have `{key}`"),
+                        "the script makes the whole response: return it from the script",
+                    );
+                }
+            }
+        }
         if self.problems.len() != before {
             return None;
         }
@@ -144,6 +160,7 @@ impl Checker {
             template,
             delay,
             fault,
+            script,
         })
     }
 

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use http::header::COOKIE;
 use minijinja::Value;
 use serde_json::Value as Json;
 
 use super::functions::{Now, uuid_v4};
-use crate::matcher::{Incoming, Params, decode};
+use crate::fields;
+use crate::matcher::{Incoming, Params};
 
 pub(crate) fn context(incoming: &Incoming<'_>, params: &Params<'_>) -> Value {
     let req = incoming.req;
@@ -27,36 +27,20 @@ pub(crate) fn context(incoming: &Incoming<'_>, params: &Params<'_>) -> Value {
                 .collect::<BTreeMap<_, _>>(),
         ),
     );
-    // The first value of each name, as for headers and cookies.
-    let mut query = BTreeMap::new();
-    for pair in req.query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        query
-            .entry(decode(key).into_owned())
-            .or_insert_with(|| Value::from(decode(value).into_owned()));
-    }
+    let query: BTreeMap<_, _> = fields::query(req.query)
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     request.insert("query", Value::from(query));
-    let mut headers = BTreeMap::new();
-    for (name, value) in req.headers {
-        headers
-            .entry(name.as_str())
-            .or_insert_with(|| Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()));
-    }
+    let headers: BTreeMap<_, _> = fields::headers(req.headers)
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     request.insert("headers", Value::from(headers));
-    let mut cookies = BTreeMap::new();
-    for pair in req
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-    {
-        if let Some((name, value)) = pair.trim().split_once('=') {
-            cookies
-                .entry(name.trim())
-                .or_insert_with(|| Value::from(value.trim().trim_matches('"')));
-        }
-    }
+    let cookies: BTreeMap<_, _> = fields::cookies(req.headers)
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     request.insert("cookies", Value::from(cookies));
     request.insert(
         "body",

@@ -116,6 +116,38 @@ fn faults_are_described() {
 }
 
 #[test]
+fn script_keeps_todos() {
+    let p = load("script.yaml");
+    let run = |req: Req| {
+        p.answer(&req.lend())
+            .script
+            .expect("a script")
+            .run()
+            .into_response()
+    };
+    let added = run(Req::new("POST", "/todos").body(r#"{"title": "milk"}"#));
+    assert_eq!(added.status.as_u16(), 201);
+    assert_eq!(added.headers["location"], "/todos/1");
+    run(Req::new("POST", "/todos").body(r#"{"title": "eggs"}"#));
+    assert_eq!(
+        run(Req::new("POST", "/todos").body("nope")).status.as_u16(),
+        400
+    );
+    let one = run(Req::get("/todos/1"));
+    assert_eq!(
+        json(&one.body),
+        serde_json::json!({"id": 1, "title": "milk", "done": false})
+    );
+    assert_eq!(run(Req::get("/todos/9")).status.as_u16(), 404);
+    let all = json(&run(Req::get("/todos")).body);
+    assert_eq!(all[1]["title"], "eggs");
+    assert_eq!(
+        json(&run(Req::get("/todos?done=true")).body),
+        serde_json::json!([])
+    );
+}
+
+#[test]
 fn healthz_answers_200() {
     let p = load("healthz.yaml");
     let req = Req::get("/healthz");

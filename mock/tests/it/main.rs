@@ -6,5 +6,6 @@ mod examples;
 mod faults;
 mod matching;
 mod order;
+mod scripts;
 mod support;
 mod templates;
