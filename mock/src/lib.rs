@@ -29,8 +29,8 @@ mod fields;
 mod jsonpath;
 mod matcher;
 mod provision;
-mod state;
 mod script;
+mod state;
 mod template;
 mod timing;
 
