@@ -168,6 +168,24 @@ async fn state_survives_swaps_of_other_resources_and_resets_when_its_spec_change
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(get(url(&proxy, &location)).await.0, StatusCode::OK);
 
+    // An admin reset: back to the seed, the journal emptied.
+    let reset = client()
+        .post(admin(&proxy, "/mocks/default/otu/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(get(url(&proxy, &location)).await.0, StatusCode::NOT_FOUND);
+    let (_, count) = json(client().get(admin(&proxy, "/mocks/default/otu/requests/count"))).await;
+    assert_eq!(count["count"], 1, "only the GET after the reset");
+    let created = client()
+        .post(scores(&proxy))
+        .body(r#"{"client_id": 9001, "score": 4.5}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
     // Another resource changes: the provision and its items stay.
     let other = mock_yaml("other", "  default: {status: 418}");
     apply_yaml(
