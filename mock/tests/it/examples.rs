@@ -270,7 +270,8 @@ fn the_yaml_in_docs_mock_md_is_accepted() {
         .map(|b| b.split("```").next().unwrap())
         .collect();
     assert!(blocks.len() >= 2);
-    for block in blocks {
+    // Manifests (a MockProvision and its Route) are the api crate's to read.
+    for block in blocks.iter().filter(|b| !b.starts_with("apiVersion:")) {
         crate::support::provision(block);
     }
 }
