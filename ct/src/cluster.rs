@@ -10,7 +10,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use gatehouse_api::{DepotRepo, Route};
+use gatehouse_api::{DepotRepo, MockProvision, Route};
 use gatehouse_testkit::{TempDir, eventually, free_port};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
@@ -40,21 +40,23 @@ pub async fn cluster() -> Cluster {
         .unwrap();
     let client = Client::try_from(config).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [Route::crd(), DepotRepo::crd()] {
+    for crd in [Route::crd(), DepotRepo::crd(), MockProvision::crd()] {
         if let Err(kube::Error::Api(e)) = crds.create(&PostParams::default(), &crd).await {
             assert_eq!(e.code, 409, "the CRD could not be created: {e:?}");
         }
     }
     let routes: Api<Route> = Api::all(client.clone());
     let depot_repos: Api<DepotRepo> = Api::all(client.clone());
+    let mocks: Api<MockProvision> = Api::all(client.clone());
     assert!(
         eventually(Duration::from_secs(20), async || routes
             .list(&Default::default())
             .await
             .is_ok()
-            && depot_repos.list(&Default::default()).await.is_ok())
+            && depot_repos.list(&Default::default()).await.is_ok()
+            && mocks.list(&Default::default()).await.is_ok())
         .await,
-        "the Route and DepotRepo CRDs are not served"
+        "the Route, DepotRepo and MockProvision CRDs are not served"
     );
     Cluster { client, kubeconfig }
 }

@@ -53,6 +53,10 @@ const PROXY: Binary = Binary {
         "api/src",
         "depot/Cargo.toml",
         "depot/src",
+        "mock/Cargo.toml",
+        "mock/src",
+        "yaml-locate/Cargo.toml",
+        "yaml-locate/src",
         "examples/local",
     ],
 };
@@ -67,6 +71,10 @@ const OPERATOR: Binary = Binary {
         "operator/src",
         "api/Cargo.toml",
         "api/src",
+        "mock/Cargo.toml",
+        "mock/src",
+        "yaml-locate/Cargo.toml",
+        "yaml-locate/src",
     ],
 };
 

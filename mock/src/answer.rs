@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -14,6 +15,9 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::matcher::{Incoming, Params};
 use crate::provision::{Provision, Response};
+use crate::script::{ScriptCall, ScriptRequest};
+use crate::template::{RenderError, context};
+use crate::timing::Fault;
 
 /// What the engine needs of a request. The caller keeps the bytes; the
 /// engine only borrows them.
@@ -113,6 +117,14 @@ pub struct Answer<'p> {
     pub body: Bytes,
     pub matched: Matched<'p>,
     pub params: PathParams<'p>,
+    /// Wait this long before answering (or before the fault).
+    pub delay: Option<Duration>,
+    /// Misbehave instead of (or while) answering; the proxy carries it out.
+    pub fault: Option<Fault>,
+    /// A script makes the response: run it off the worker threads
+    /// ([`ScriptCall::run`]) and send its outcome instead of `status`,
+    /// `headers` and `body` (which say, as a 500, that it was not run).
+    pub script: Option<ScriptCall>,
 }
 
 impl Provision {
@@ -132,14 +144,11 @@ impl Provision {
                     params.clear();
                     continue;
                 }
-                return Answer::new(
-                    &rule.response,
-                    Matched::Rule {
-                        index: rule.index,
-                        name: rule.name.as_deref(),
-                    },
-                    params,
-                );
+                let matched = Matched::Rule {
+                    index: rule.index,
+                    name: rule.name.as_deref(),
+                };
+                return self.make(&rule.response, matched, params, &incoming);
             }
         }
         drop(states);
@@ -151,18 +160,89 @@ impl Provision {
         } else {
             Matched::Builtin
         };
-        Answer::new(&self.fallback, matched, params)
+        self.make(&self.fallback, matched, params, &incoming)
+    }
+
+    /// A fixed response borrows; a templated one renders, or becomes a 500
+    /// that says why.
+    fn make<'p>(
+        &'p self,
+        response: &'p Response,
+        matched: Matched<'p>,
+        params: Params<'p>,
+        incoming: &Incoming<'_>,
+    ) -> Answer<'p> {
+        if let Some(script) = &response.script {
+            let call = ScriptCall {
+                script: script.clone(),
+                request: ScriptRequest::new(incoming, &params),
+                rule: matched.to_string(),
+            };
+            let unrun = format!(
+                "gatehouse mock: rule `{matched}` answers with a script, and this server did not run it\n"
+            );
+            let mut answer = Answer::failed(matched, params, unrun);
+            answer.delay = response.delay.map(|d| d.sample());
+            answer.fault = response.fault;
+            answer.script = Some(call);
+            return answer;
+        }
+        let (Some(template), Some(templates)) = (&response.template, &self.templates) else {
+            return Answer {
+                status: response.status,
+                headers: Cow::Borrowed(&response.headers),
+                body: response.body.clone(),
+                matched,
+                params: PathParams(params),
+                delay: response.delay.map(|d| d.sample()),
+                fault: response.fault,
+                script: None,
+            };
+        };
+        let rendered = template.render(
+            templates,
+            &response.headers,
+            &response.body,
+            &context(incoming, &params),
+        );
+        match rendered {
+            Ok((headers, body)) => Answer {
+                status: response.status,
+                headers: Cow::Owned(headers),
+                body,
+                matched,
+                params: PathParams(params),
+                delay: response.delay.map(|d| d.sample()),
+                fault: response.fault,
+                script: None,
+            },
+            Err(RenderError(why)) => Answer::failed(
+                matched,
+                params,
+                format!("gatehouse mock: rule `{matched}` could not make its response: {why}\n"),
+            ),
+        }
     }
 }
 
 impl<'p> Answer<'p> {
-    fn new(response: &'p Response, matched: Matched<'p>, params: Params<'p>) -> Self {
-        Self {
-            status: response.status,
-            headers: Cow::Borrowed(&response.headers),
-            body: response.body.clone(),
+    /// A 500 naming the rule and what failed, as plain text, at once and
+    /// without the rule's fault: what went wrong must be plain to see.
+    fn failed(matched: Matched<'p>, params: Params<'p>, text: String) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Answer {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            headers: Cow::Owned(headers),
+            body: Bytes::from(text),
             matched,
             params: PathParams(params),
+            delay: None,
+            fault: None,
+            script: None,
         }
     }
 }
@@ -179,6 +259,10 @@ pub(crate) fn help_page() -> Response {
         status: StatusCode::NOT_FOUND,
         headers,
         body: Bytes::from_static(HELP_PAGE.as_bytes()),
+        template: None,
+        delay: None,
+        fault: None,
+        script: None,
     }
 }
 

@@ -15,15 +15,27 @@
 //!   the default and the built-in help page.
 //! - [`state`](crate::state) — what a provision remembers between
 //!   requests: scenarios and collections.
+//! - [`template`](crate::template) — response templates, rendered per
+//!   request.
+//! - [`timing`](crate::timing) — delays and faults, described for the
+//!   proxy to carry out.
+//! - [`script`](crate::script) — Rhai handlers, packed per request for the
+//!   proxy to run off its workers.
 
 mod answer;
 mod check;
 mod error;
+mod fields;
 mod jsonpath;
 mod matcher;
 mod provision;
+mod script;
 mod state;
+mod template;
+mod timing;
 
 pub use answer::{Answer, HELP_PAGE, Matched, PathParams, Request};
 pub use error::ProvisionError;
 pub use provision::{Provision, Response};
+pub use script::{ScriptCall, ScriptOutcome, ScriptResponse};
+pub use timing::Fault;

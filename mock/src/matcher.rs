@@ -15,7 +15,7 @@ use crate::provision::{BodyMatch, JsonTest, PathMatch, RequestMatch, Segment, Va
 
 /// A request with what is worked out from it on demand, once.
 pub(crate) struct Incoming<'r> {
-    req: &'r Request<'r>,
+    pub(crate) req: &'r Request<'r>,
     json: OnceCell<Option<Json>>,
 }
 
@@ -27,7 +27,7 @@ impl<'r> Incoming<'r> {
         }
     }
 
-    fn json(&self) -> Option<&Json> {
+    pub(crate) fn json(&self) -> Option<&Json> {
         self.json
             .get_or_init(|| serde_json::from_slice(self.req.body).ok())
             .as_ref()
@@ -220,7 +220,7 @@ fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Ite
 
 /// `application/x-www-form-urlencoded` decoding; borrows when there is
 /// nothing to decode.
-fn decode(text: &str) -> Cow<'_, str> {
+pub(crate) fn decode(text: &str) -> Cow<'_, str> {
     if !text.contains(['%', '+']) {
         return Cow::Borrowed(text);
     }

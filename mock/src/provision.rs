@@ -3,12 +3,17 @@
 //! [`answer`](crate::answer) read. Regexes are compiled, header names parsed
 //! and response bodies encoded once, here, never per request.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 use regex::Regex;
 
 use crate::error::ProvisionError;
 use crate::jsonpath::JsonPath;
+use crate::script::Script;
+use crate::template::{ResponseTemplate, Templates};
+use crate::timing::{Delay, Fault};
 
 /// A checked provision: rules in the order they are tried, and what an
 /// unmatched request gets.
@@ -21,6 +26,8 @@ pub struct Provision {
     pub(crate) has_default: bool,
     /// Scenarios and collections: what it remembers between requests.
     pub(crate) state: crate::state::State,
+    /// Its compiled templates (and counters), when a response has any.
+    pub(crate) templates: Option<Arc<Templates>>,
 }
 
 impl Provision {
@@ -37,6 +44,7 @@ impl Provision {
             fallback: crate::answer::help_page(),
             has_default: false,
             state: Default::default(),
+            templates: None,
         }
     }
 
@@ -149,4 +157,11 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// What is rendered per request (`template: true`); the fixed headers
+    /// and body above hold the rest.
+    pub(crate) template: Option<ResponseTemplate>,
+    pub(crate) delay: Option<Delay>,
+    pub(crate) fault: Option<Fault>,
+    /// A script makes the whole response (the fields above are unused).
+    pub(crate) script: Option<Arc<Script>>,
 }

@@ -188,3 +188,25 @@ fn a_changed_provision_changes_the_revision() {
         .revision;
     assert_ne!(one, two);
 }
+
+#[test]
+fn the_manifests_in_docs_mock_md_compile() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/mock.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let manifests: Vec<&str> = text
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .filter(|b| b.starts_with("apiVersion:"))
+        .collect();
+    assert!(!manifests.is_empty());
+    for block in manifests {
+        let compiled = compile(&[block.to_owned()]);
+        assert!(
+            !compiled.has_errors(),
+            "{block}\n{:?}",
+            compiled.diagnostics
+        );
+        assert!(!compiled.config.mocks.is_empty(), "{block}");
+    }
+}

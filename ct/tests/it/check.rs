@@ -57,7 +57,7 @@ async fn check_passes_the_readmes_example_folder_with_its_relative_root_and_bind
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out,
-        "--manifests examples/local: 5 Route(s) and 1 DepotRepo(s) checked as the proxy loads them at start: 0 error(s), 0 warning(s)\n"
+        "--manifests examples/local: 6 Route(s), 1 DepotRepo(s) and 1 MockProvision(s) checked as the proxy loads them at start: 0 error(s), 0 warning(s)\n"
     );
 
     // `-t` with no source checks the examples built into the binary.
@@ -66,7 +66,7 @@ async fn check_passes_the_readmes_example_folder_with_its_relative_root_and_bind
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out,
-        "the embedded example Routes: 5 Route(s) and 1 DepotRepo(s) checked as the proxy loads them at start: 0 error(s), 0 warning(s)\n"
+        "the embedded example Routes: 6 Route(s), 1 DepotRepo(s) and 1 MockProvision(s) checked as the proxy loads them at start: 0 error(s), 0 warning(s)\n"
     );
 }
 
@@ -131,7 +131,7 @@ fn operator_check_of_the_example_folder_says_one_thing_and_points_at_the_proxys_
     );
     assert!(
         stdout.ends_with(
-            "5 Route(s) and 1 DepotRepo(s) checked as the operator compiles them for a cluster: 1 error(s), 0 warning(s)\n"
+            "6 Route(s), 1 DepotRepo(s) and 1 MockProvision(s) checked as the operator compiles them for a cluster: 1 error(s), 0 warning(s)\n"
         ),
         "{stdout}"
     );

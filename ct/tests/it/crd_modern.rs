@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gatehouse_api::route::MAX_RULES;
-use gatehouse_api::{DepotRepo, Route};
+use gatehouse_api::{DepotRepo, MockProvision, Route};
 use gatehouse_ct::process::operator_binary;
 use gatehouse_testkit::eventually;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -147,8 +147,17 @@ async fn api_server_1_36_accepts_every_crd_and_its_rules_hold() {
     );
     let message = refused(&routes, &route(&format!("two-kinds-{id}"), &two_kinds)).await;
     assert!(
-        message.contains("set exactly one of service, url, static or depot"),
+        message.contains("set exactly one of service, url, static, depot or mock"),
         "not the CEL rule's message: {message}"
+    );
+    let two_sources = rule(
+        "/mock",
+        "{name: fake, mock: {provision: stub, provisionsDir: true}}",
+    );
+    let message = refused(&routes, &route(&format!("two-sources-{id}"), &two_sources)).await;
+    assert!(
+        message.contains("set exactly one of provision or provisionsDir"),
+        "not the mock backend's CEL rule: {message}"
     );
 
     let too_many: String = (0..=MAX_RULES)
@@ -214,4 +223,28 @@ async fn api_server_1_36_accepts_every_crd_and_its_rules_hold() {
         };
         assert!(message.contains(expected), "{spec}: {message}");
     }
+
+    // MockProvision: the API server keeps the provision whole (the engine
+    // checks it), fields it knows nothing of included.
+    let resource = ApiResource::erase::<MockProvision>(&());
+    let mocks: Api<DynamicObject> = Api::namespaced_with(repos.into_client(), "default", &resource);
+    let name = format!("mock-{id}");
+    let _ = mocks.delete(&name, &DeleteParams::default()).await;
+    let mock: DynamicObject = serde_yaml::from_str(&format!(
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: MockProvision\nmetadata: {{name: {name}}}\nspec:\n  rules:\n    - request: {{method: GET, path: {{template: '/users/{{id}}'}}}}\n      response: {{template: true, body: {{json: {{id: '{{{{ request.params.id }}}}'}}}}}}\n"
+    ))
+    .unwrap();
+    let created = async || mocks.create(&PostParams::default(), &mock).await.is_ok();
+    assert!(
+        eventually(Duration::from_secs(20), created).await,
+        "a MockProvision was refused"
+    );
+    let stored = mocks.get(&name).await.unwrap();
+    assert_eq!(
+        stored.data["spec"]["rules"][0]["response"]["body"]["json"]["id"],
+        "{{ request.params.id }}",
+        "the provision is kept as written: {:?}",
+        stored.data
+    );
+    mocks.delete(&name, &DeleteParams::default()).await.unwrap();
 }

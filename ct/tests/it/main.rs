@@ -18,5 +18,7 @@ mod operator;
 mod operator_depot;
 mod operator_depot_status;
 mod operator_malformed;
+mod operator_mock;
+mod provisions_dir;
 mod shutdown;
 mod static_site;

@@ -11,11 +11,15 @@
 //! - [`response`]: a response and its body;
 //! - [`scenarios`]: a rule's part in a scenario;
 //! - [`collections`]: the REST collections and their seed items.
+//! - [`timing`]: its delay and fault;
+//! - [`script`]: its script.
 
 mod collections;
 mod request;
 mod response;
 mod scenarios;
+mod script;
+mod timing;
 mod values;
 
 use std::collections::HashMap;
@@ -23,7 +27,10 @@ use std::collections::HashMap;
 use serde_yaml::Value;
 
 use crate::error::ProvisionError;
+use std::sync::Arc;
+
 use crate::provision::{Provision, RequestMatch, Rule};
+use crate::template::Templates;
 use gatehouse_yaml_locate::line_of;
 
 /// A rule without `priority` has this one (WireMock's default): a rule
@@ -85,6 +92,12 @@ struct Checker {
     /// Rule names seen so far, and where.
     names: HashMap<String, usize>,
     scenarios: scenarios::ScenarioNotes,
+    /// The provision's templates, compiled as they are met.
+    templates: Templates,
+    /// Whether any template was compiled.
+    templated: bool,
+    /// The state the provision's scripts share.
+    state: crate::script::State,
 }
 
 /// A map's entries, keys checked to be strings and known.
@@ -169,8 +182,12 @@ impl Checker {
             .map(|v| self.collections(v))
             .unwrap_or_default();
         rules.sort_by_key(|rule| rule.priority);
+        let templates = self
+            .templated
+            .then(|| Arc::new(std::mem::take(&mut self.templates)));
         Some(Provision {
             rules,
+            templates,
             has_default: default.is_some(),
             fallback: default.unwrap_or_else(crate::answer::help_page),
             state: crate::state::State {

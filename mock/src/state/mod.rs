@@ -46,6 +46,9 @@ impl State {
                     name: &collection.name,
                 },
                 params: PathParams::default(),
+                delay: None,
+                fault: None,
+                script: None,
             })
         })
     }

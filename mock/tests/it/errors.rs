@@ -118,7 +118,7 @@ fn unknown_fields_are_refused_at_every_level() {
         [
             "test.yaml:4: defualt: unknown field `defualt` — expected one of: rules, collections, default",
             "test.yaml:2: rules[0].request.pathh: unknown field `pathh` — expected one of: method, path, headers, query, cookies, body",
-            "test.yaml:3: rules[0].response.bdy: unknown field `bdy` — expected one of: status, headers, body",
+            "test.yaml:3: rules[0].response.bdy: unknown field `bdy` — expected one of: status, headers, body, template, delay, fault, script",
         ]
     );
 }

@@ -4,7 +4,10 @@
 mod collections;
 mod errors;
 mod examples;
+mod faults;
 mod matching;
 mod order;
 mod scenarios;
+mod scripts;
 mod support;
+mod templates;

@@ -9,12 +9,12 @@
 use gatehouse_api::depot_repo::DepotRepoStatus;
 use gatehouse_api::route::DEFAULT_CLASS;
 use gatehouse_api::{Compiled, DepotRepo, ResourceId};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
 
 use super::depot_usage::Usage;
+use super::status::{Acceptance, condition};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn report(
@@ -69,41 +69,18 @@ fn status_for(
     usage: Option<&Usage>,
     current: &DepotRepoStatus,
 ) -> DepotRepoStatus {
-    let accepted = compiled.accepted.contains(id);
-    let problems: Vec<String> = compiled
-        .diagnostics
-        .iter()
-        .filter(|d| d.resource == *id && d.is_error())
-        .map(|d| format!("{}: {}", d.field, d.message))
-        .collect();
-    let reason = compiled
-        .diagnostics
-        .iter()
-        .find(|d| d.resource == *id && d.is_error())
-        .map_or("Invalid", |d| d.reason);
-    let condition = |type_: &str, ok: bool, reason: &str, message: String| Condition {
-        type_: type_.to_owned(),
-        status: if ok { "True" } else { "False" }.to_owned(),
-        reason: reason.to_owned(),
-        message,
-        observed_generation: repo.metadata.generation,
-        last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
+    let generation = repo.metadata.generation;
+    let acceptance = Acceptance::of(compiled, id);
+    let accepted = acceptance.accepted;
+    let condition = |type_: &str, ok: bool, reason: &str, message: String| {
+        condition(type_, ok, reason, message, generation)
     };
     let no_data_dir = usage.is_some_and(Usage::no_data_dir);
     let ready = accepted && proxies > 0 && serving == proxies && !no_data_dir;
     let reported = usage.and_then(|u| u.repos.get(&id.key()));
     DepotRepoStatus {
         conditions: vec![
-            if accepted {
-                condition(
-                    "Accepted",
-                    true,
-                    "Accepted",
-                    "the DepotRepo is valid".into(),
-                )
-            } else {
-                condition("Accepted", false, reason, problems.join("; "))
-            },
+            acceptance.condition("the DepotRepo is valid", generation),
             condition(
                 "Ready",
                 ready,

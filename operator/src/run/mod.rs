@@ -14,6 +14,7 @@ mod depot_usage;
 mod endpoints;
 mod events;
 mod leader;
+mod mock_status;
 mod proxies;
 mod status;
 mod watch;
@@ -194,6 +195,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             term,
             routes,
             depot_repos,
+            mock_provisions,
             malformed: watched.malformed_routes(),
             compiled,
             serving,

@@ -206,6 +206,65 @@ pub(super) fn keep_transition_times(current: &[Condition], wanted: &mut [Conditi
     }
 }
 
+/// Whether compile accepted a resource, with its first error's reason and
+/// every error with its field when not: a DepotRepo's or MockProvision's
+/// `Accepted` condition.
+pub(super) struct Acceptance {
+    pub(super) accepted: bool,
+    reason: &'static str,
+    problems: Vec<String>,
+}
+
+impl Acceptance {
+    pub(super) fn of(compiled: &Compiled, id: &ResourceId) -> Acceptance {
+        let errors: Vec<&Diagnostic> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.resource == *id && d.is_error())
+            .collect();
+        Acceptance {
+            accepted: compiled.accepted.contains(id),
+            reason: errors.first().map_or("Invalid", |d| d.reason),
+            problems: errors
+                .iter()
+                .map(|d| format!("{}: {}", d.field, d.message))
+                .collect(),
+        }
+    }
+
+    /// `Accepted`: True saying `valid`, or False with every problem.
+    pub(super) fn condition(&self, valid: &str, generation: Option<i64>) -> Condition {
+        match self.accepted {
+            true => condition("Accepted", true, "Accepted", valid.into(), generation),
+            false => condition(
+                "Accepted",
+                false,
+                self.reason,
+                self.problems.join("; "),
+                generation,
+            ),
+        }
+    }
+}
+
+/// A condition observed at `generation`, changed now.
+pub(super) fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+) -> Condition {
+    Condition {
+        type_: type_.to_owned(),
+        status: if ok { "True" } else { "False" }.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        observed_generation: generation,
+        last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -9,14 +9,14 @@
 
 use std::sync::Arc;
 
-use gatehouse_api::{Compiled, DepotRepo, Route};
+use gatehouse_api::{Compiled, DepotRepo, MockProvision, Route};
 use kube::Client;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::events::Recorder;
 use tokio::sync::watch;
 
 use super::depot_usage::Usage;
-use super::{configmap, depot_status, events, status};
+use super::{configmap, depot_status, events, mock_status, status};
 
 /// What one round compiled and how many proxies serve it.
 pub(super) struct Outcome {
@@ -26,6 +26,7 @@ pub(super) struct Outcome {
     pub term: u64,
     pub routes: Vec<Route>,
     pub depot_repos: Vec<DepotRepo>,
+    pub mock_provisions: Vec<MockProvision>,
     /// Routes that could not be read.
     pub malformed: Vec<InvalidObject>,
     pub compiled: Compiled,
@@ -165,6 +166,16 @@ async fn write_outcomes(
             usage.as_deref(),
         )
         .await;
+        mock_status::report(
+            &client,
+            &recorder,
+            &outcome.mock_provisions,
+            &targets.class,
+            &outcome.compiled,
+            outcome.serving,
+            outcome.proxies,
+        )
+        .await;
     }
 }
 
@@ -231,6 +242,7 @@ mod tests {
             term,
             routes,
             depot_repos: Vec::new(),
+            mock_provisions: Vec::new(),
             malformed: Vec::new(),
             compiled,
             serving,

@@ -35,7 +35,10 @@ fn the_committed_crds_match_the_code() {
         files.push(name);
     }
     files.sort();
-    assert_eq!(files, ["depotrepo.yaml", "route.yaml"]);
+    assert_eq!(
+        files,
+        ["depotrepo.yaml", "mockprovision.yaml", "route.yaml"]
+    );
     // The one stream `crds` prints is the files, one after another.
     let stream: String = generated();
     for name in &files {
@@ -69,7 +72,7 @@ fn backends_need_exactly_one_kind_and_a_weight_in_range() {
         .as_array()
         .expect("a CEL rule on backends");
     let rule = rules[0]["rule"].as_str().unwrap();
-    for kind in ["service", "url", "static", "depot"] {
+    for kind in ["service", "url", "static", "depot", "mock"] {
         assert!(rule.contains(&format!("has(self.{kind})")), "{rule}");
     }
     assert!(rule.ends_with("== 1"), "{rule}");
@@ -149,4 +152,36 @@ fn the_depot_repo_crd_has_status_columns_and_its_option_rules() {
         .as_str()
         .unwrap();
     assert_eq!(groups_rule, "has(self.allow) != has(self.deny)");
+}
+
+#[test]
+fn the_mock_provision_crd_keeps_the_provision_whole_with_status_columns() {
+    let crd = crd_named("mockprovisions.gatehouse.dev");
+    assert_eq!(crd["spec"]["scope"], "Namespaced");
+    assert_eq!(crd["spec"]["names"]["shortNames"][0], "mockp");
+    let version = &crd["spec"]["versions"][0];
+    assert_eq!(version["subresources"]["status"], serde_json::json!({}));
+    let columns: Vec<&str> = version["additionalPrinterColumns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        ["Rules", "Accepted", "Programmed", "Proxies", "Age"]
+    );
+    // The engine checks the provision (every error with its field): the
+    // API server keeps its fields as they are.
+    let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    assert_eq!(spec["x-kubernetes-preserve-unknown-fields"], true);
+    assert_eq!(spec["properties"]["className"]["type"], "string");
+    // A mock backend names a provision or the provisions folder, not both.
+    let route = crd_named("routes.gatehouse.dev");
+    let mock = &route["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["rules"]["items"]["properties"]["backends"]["items"]["properties"]["mock"];
+    assert_eq!(
+        mock["x-kubernetes-validations"][0]["rule"],
+        "has(self.provision) != has(self.provisionsDir)"
+    );
 }

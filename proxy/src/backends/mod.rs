@@ -132,7 +132,7 @@ impl Backend {
             Backend::Unresolved(_) => Err(UpstreamError::Unresolved),
             Backend::Static(site) => Ok(site.serve(&req)),
             Backend::Depot(mount) => Ok(mount.serve(req, call).await),
-            Backend::Mock(mock) => Ok(mock.serve(req, call.mock_metrics).await),
+            Backend::Mock(mock) => Ok(mock.serve(req, call.mock_metrics, call.blocking).await),
             Backend::Upstream(authority) => {
                 // Boxed, so this future (and the connection's, which hyper
                 // moves around) stays small: moving a future copies all of

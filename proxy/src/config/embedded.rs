@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// `(path below examples/local, contents)`.
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 6] = [
     (
         "demo.yaml",
         include_str!("../../../examples/local/demo.yaml"),
@@ -13,6 +13,10 @@ const FILES: [(&str, &str); 5] = [
     (
         "depot.yaml",
         include_str!("../../../examples/local/depot.yaml"),
+    ),
+    (
+        "mock.yaml",
+        include_str!("../../../examples/local/mock.yaml"),
     ),
     (
         "site.yaml",

@@ -10,6 +10,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
 
+use crate::support::abort::Resettable;
+
 pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Reads what the client sent meanwhile into `buf` (a pipelined
     /// request, or its close as `Ok(0)`), while the lane awaits an answer.
@@ -21,9 +23,18 @@ pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     ) -> Poll<io::Result<usize>> {
         pin!(self.read_buf(buf)).poll(cx)
     }
+
+    /// The socket under the stream, to reset the connection with.
+    fn resettable(&self) -> Resettable {
+        Resettable(None)
+    }
 }
 
 impl ClientStream for TcpStream {
+    fn resettable(&self) -> Resettable {
+        Resettable(Some(std::os::fd::AsRawFd::as_raw_fd(self)))
+    }
+
     /// Readiness first, without a read: only a client that sent something
     /// (or closed) costs a syscall.
     fn poll_read_sent(

@@ -4,6 +4,7 @@
 #[macro_use]
 mod pass_through;
 
+pub(crate) mod abort;
 pub(crate) mod allocator;
 pub(crate) mod blocking;
 pub(crate) mod body;

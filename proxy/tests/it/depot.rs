@@ -29,8 +29,8 @@ fn route_yaml(prefix: &str, depot: &str) -> String {
 /// Two repositories (`configs` takes 1 KiB at most) at `/depot`.
 fn two_repos() -> String {
     repo_yaml("configs", "{maxFileSize: 1Ki}")
-        + &repo_yaml("scripts", "{}")
-        + &route_yaml("/depot", "{}")
+        + &*repo_yaml("scripts", "{}")
+        + &*route_yaml("/depot", "{}")
 }
 
 async fn depot_proxy(data: &TempDir, yaml: &str) -> Running {
@@ -483,10 +483,10 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
     );
     // The Route changes (another mount too); the DepotRepos do not.
     let changed = repo_yaml("configs", "{maxFileSize: 1Ki}")
-        + &repo_yaml("scripts", "{}")
-        + &route_yaml("/depot", "{}")
+        + &*repo_yaml("scripts", "{}")
+        + &*route_yaml("/depot", "{}")
         + "---\n"
-        + &route_yaml("/files", "{}").replace("name: depot}", "name: files}");
+        + &*route_yaml("/files", "{}").replace("name: depot}", "name: files}");
     let applied = proxy
         .state
         .apply(config_from_yaml(&changed), "test")
@@ -507,7 +507,7 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
     );
     assert_eq!(
         get(&proxy, "/depot/scripts/long.txt").await.body,
-        "a".repeat(half) + &"b".repeat(half)
+        "a".repeat(half) + &*"b".repeat(half)
     );
 
     // New options: a new Repo, on the same folder and revisions.
@@ -529,7 +529,7 @@ async fn a_swap_keeps_each_repository_and_a_write_under_way_completes() {
     );
 
     // A DepotRepo taken out of the config: let go, its URLs 404.
-    let fewer = repo_yaml("configs", "{maxFileSize: 2Ki}") + &route_yaml("/depot", "{}");
+    let fewer = repo_yaml("configs", "{maxFileSize: 2Ki}") + &*route_yaml("/depot", "{}");
     proxy.state.apply(config_from_yaml(&fewer), "test").unwrap();
     assert_eq!(proxy.state.depot_repo_identity("default/scripts"), None);
     let gone = get(&proxy, "/depot/scripts/long.txt").await;
@@ -565,7 +565,7 @@ async fn without_a_data_dir_depot_routes_answer_503_naming_the_flag() {
 #[tokio::test]
 async fn an_unresolved_depot_backend_answers_500_with_the_reason() {
     let data = TempDir::new("depot-unresolved");
-    let yaml = repo_yaml("configs", "{}") + &route_yaml("/depot", "{repos: [configs, missing]}");
+    let yaml = repo_yaml("configs", "{}") + &*route_yaml("/depot", "{repos: [configs, missing]}");
     let proxy = depot_proxy(&data, &yaml).await;
     let reply = get(&proxy, "/depot/all").await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);

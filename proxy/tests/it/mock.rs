@@ -66,7 +66,7 @@ async fn a_mock_provision_answers_through_a_route_and_journals_each_request() {
     let proxy = start_proxy(|_| {}).await;
     apply_yaml(
         &proxy,
-        &(mock_yaml("foo", &example_spec("foo-bar")) + &mock_route("{provision: foo}")),
+        &(mock_yaml("foo", &example_spec("foo-bar")) + &*mock_route("{provision: foo}")),
     );
 
     let (status, headers, body) = get(url(&proxy, "/app/v1/foo/bar?x=1")).await;
@@ -156,7 +156,7 @@ async fn a_mock_provision_answers_through_a_route_and_journals_each_request() {
 async fn state_survives_swaps_of_other_resources_and_resets_when_its_spec_changes() {
     let proxy = start_proxy(|_| {}).await;
     let otu = mock_yaml("otu", &example_spec("otuserver"));
-    apply_yaml(&proxy, &(otu.clone() + &mock_route("{provision: otu}")));
+    apply_yaml(&proxy, &(otu.clone() + &*mock_route("{provision: otu}")));
     let scores = |proxy: &Running| url(proxy, "/api/v1/scores");
     let created = client()
         .post(scores(&proxy))
@@ -168,17 +168,35 @@ async fn state_survives_swaps_of_other_resources_and_resets_when_its_spec_change
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(get(url(&proxy, &location)).await.0, StatusCode::OK);
 
+    // An admin reset: back to the seed, the journal emptied.
+    let reset = client()
+        .post(admin(&proxy, "/mocks/default/otu/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(get(url(&proxy, &location)).await.0, StatusCode::NOT_FOUND);
+    let (_, count) = json(client().get(admin(&proxy, "/mocks/default/otu/requests/count"))).await;
+    assert_eq!(count["count"], 1, "only the GET after the reset");
+    let created = client()
+        .post(scores(&proxy))
+        .body(r#"{"client_id": 9001, "score": 4.5}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
     // Another resource changes: the provision and its items stay.
     let other = mock_yaml("other", "  default: {status: 418}");
     apply_yaml(
         &proxy,
-        &(otu.clone() + &other + &mock_route("{provision: otu}")),
+        &(otu.clone() + &*other + &*mock_route("{provision: otu}")),
     );
     assert_eq!(get(url(&proxy, &location)).await.0, StatusCode::OK);
 
     // Its own spec changes: back to its seed data.
     let changed = otu.replace("interests", "hobbies");
-    apply_yaml(&proxy, &(changed + &mock_route("{provision: otu}")));
+    apply_yaml(&proxy, &(changed + &*mock_route("{provision: otu}")));
     assert_eq!(get(url(&proxy, &location)).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -187,7 +205,7 @@ async fn a_mock_reads_bodies_up_to_its_limit() {
     let proxy = start_proxy(|_| {}).await;
     apply_yaml(
         &proxy,
-        &(mock_yaml("any", "  default: {status: 204}") + &mock_route("{provision: any}")),
+        &(mock_yaml("any", "  default: {status: 204}") + &*mock_route("{provision: any}")),
     );
     let big = vec![b'x'; 5 << 20];
     let refused = client()
@@ -357,4 +375,133 @@ async fn the_provision_named_initial_serves_from_the_start() {
     let proxy = dir_proxy(folder.path().to_owned()).await;
     let (status, _, text) = get(url(&proxy, "/healthz")).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "ok"));
+}
+
+#[tokio::test]
+async fn a_templated_location_carries_a_new_id_each_time() {
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &(mock_yaml("foo", &example_spec("foo-bar")) + &*mock_route("{provision: foo}")),
+    );
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let posted = client()
+            .post(url(&proxy, "/app/v1/foo/bar"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), StatusCode::CREATED);
+        let location = posted.headers()["location"].to_str().unwrap().to_owned();
+        let body: Value = posted.json().await.unwrap();
+        let id = location.rsplit('/').next().unwrap().to_owned();
+        assert_eq!(body["id"], id.as_str(), "the body and Location agree");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn delays_and_faults_reach_the_client() {
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(
+        &proxy,
+        &(mock_yaml("faults", &example_spec("faults")) + &*mock_route("{provision: faults}")),
+    );
+    let started = std::time::Instant::now();
+    let (status, _, body) = get(url(&proxy, "/jitter")).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "somewhere between 100 and 300 ms");
+    assert!(took >= std::time::Duration::from_millis(100), "{took:?}");
+
+    // A reset: the client sees the connection reset, no response.
+    let mut raw = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    raw.write_all(b"GET /reset HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let read = raw.read_to_end(&mut got).await;
+    assert_eq!(
+        read.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+
+    // A close: end of stream, no response; with a body too (hyper's path).
+    for request in [
+        &b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        &b"POST /close HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"[..],
+    ] {
+        let mut raw = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        raw.write_all(request).await.unwrap();
+        let mut got = Vec::new();
+        raw.read_to_end(&mut got).await.unwrap();
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    }
+    // A reset of a request with a body (served by hyper) is a reset too.
+    let mut raw = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    raw.write_all(b"PUT /reset HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        .await
+        .unwrap();
+    let read = raw.read_to_end(&mut Vec::new()).await;
+    assert_eq!(
+        read.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
+
+    // A slow body: whole, in pieces, 100 ms apart (8 waits).
+    let started = std::time::Instant::now();
+    let (status, headers, body) = get(url(&proxy, "/trickle")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-length"], "36");
+    assert_eq!(body, "0123456789abcdefghijklmnopqrstuvwxyz");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800));
+
+    // The proxy itself is unharmed.
+    assert_eq!(get(url(&proxy, "/jitter")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn scripts_keep_state_and_one_that_never_ends_is_500_while_others_are_served() {
+    let proxy = start_proxy(|_| {}).await;
+    let spin = "  rules:\n    - request: {path: /spin}\n      response:\n        script:\n          timeout: 300ms\n          maxOperations: 1000000000\n          source: 'loop { }'\n    - request: {path: /fast}\n      response: {body: fast}\n";
+    apply_yaml(
+        &proxy,
+        &(mock_yaml("todo", &example_spec("script"))
+            + &*mock_yaml("spin", spin)
+            + &*mock_route("{provision: todo}").replace(
+                "  - matches: [{path: {type: PathPrefix, value: /}}]",
+                "  - matches: [{path: {type: PathPrefix, value: /spin}}, {path: {type: PathPrefix, value: /fast}}]\n    backends: [{name: spin, mock: {provision: spin}}]\n  - matches: [{path: {type: PathPrefix, value: /}}]",
+            )),
+    );
+    for title in ["milk", "bread"] {
+        let created = client()
+            .post(url(&proxy, "/todos"))
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let (status, _, body) = get(url(&proxy, "/todos/2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["title"],
+        "bread"
+    );
+
+    let spinning = tokio::spawn(get(url(&proxy, "/spin")));
+    // Meanwhile the workers serve: the script runs off them.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(get(url(&proxy, "/fast")).await.2, "fast");
+    assert!(started.elapsed() < std::time::Duration::from_millis(250));
+    let (status, _, body) = spinning.await.unwrap();
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("rules[0]"), "{body}");
+    assert!(body.to_lowercase().contains("time"), "{body}");
 }

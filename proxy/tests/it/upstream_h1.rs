@@ -333,7 +333,7 @@ async fn closing_on_the_second_request() -> Scripted {
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
             method.len()
         );
-        Reply::Send((head + &method).into_bytes())
+        Reply::Send((head + &*method).into_bytes())
     })
     .await
 }

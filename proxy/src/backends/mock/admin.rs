@@ -8,7 +8,9 @@
 //!   does not check (h1mock answers 201 and then dies).
 //! - the journal's, as WireMock users verify: `GET /mocks` (each mock,
 //!   its rules and requests), `GET /mocks/<mock>/requests[?method=&path=]`,
-//!   `GET /mocks/<mock>/requests/count[?…]`, `DELETE /mocks/<mock>/requests`.
+//!   `GET /mocks/<mock>/requests/count[?…]`, `DELETE /mocks/<mock>/requests`;
+//!   and `POST /mocks/<mock>/reset` (WireMock's reset: scenarios back to
+//!   `Started`, collections to their seed, the journal emptied).
 //!   `<mock>` is a MockProvision's `namespace/name` or `provisions-dir`.
 
 use std::sync::Arc;
@@ -47,20 +49,20 @@ pub(crate) async fn route(state: &Arc<State>, req: Request<Incoming>) -> Respons
         };
     }
     let rest = path.trim_start_matches("/mocks/");
+    if let Some(mock) = rest.strip_suffix("/reset") {
+        return reset(state, mock, req.method());
+    }
     let (mock, what) = match rest.rsplit_once("/requests") {
         Some((mock, what)) => (mock, what),
         None => {
             return body::plain(
                 StatusCode::NOT_FOUND,
-                "mock endpoints are /mocks, /mocks/<mock>/requests and /mocks/<mock>/requests/count",
+                "mock endpoints are /mocks, /mocks/<mock>/requests, /mocks/<mock>/requests/count and /mocks/<mock>/reset",
             );
         }
     };
     let Some(served) = find(state, mock) else {
-        return body::json(
-            StatusCode::NOT_FOUND,
-            &json!({"error": format!("no mock `{mock}` is served: GET /mocks lists them")}),
-        );
+        return not_served(mock);
     };
     let filter = filter(req.uri().query().unwrap_or(""));
     match (what, req.method()) {
@@ -82,9 +84,32 @@ pub(crate) async fn route(state: &Arc<State>, req: Request<Incoming>) -> Respons
         ("/count", _) => method_not_allowed("GET, HEAD"),
         _ => body::plain(
             StatusCode::NOT_FOUND,
-            "mock endpoints are /mocks, /mocks/<mock>/requests and /mocks/<mock>/requests/count",
+            "mock endpoints are /mocks, /mocks/<mock>/requests, /mocks/<mock>/requests/count and /mocks/<mock>/reset",
         ),
     }
+}
+
+/// Back to the provision's first state, and an empty journal.
+fn reset(state: &State, mock: &str, method: &Method) -> Response<Body> {
+    if method != Method::POST {
+        return method_not_allowed("POST");
+    }
+    let Some(served) = find(state, mock) else {
+        return not_served(mock);
+    };
+    served.provision.reset_state();
+    served.journal.clear();
+    body::json(
+        StatusCode::OK,
+        &json!({"mock": &*served.label, "reset": true}),
+    )
+}
+
+fn not_served(mock: &str) -> Response<Body> {
+    body::json(
+        StatusCode::NOT_FOUND,
+        &json!({"error": format!("no mock `{mock}` is served: GET /mocks lists them")}),
+    )
 }
 
 /// The mock `name` names: `provisions-dir` or a MockProvision's id.

@@ -10,7 +10,13 @@
 //!   then the file last written or touched, or loaded by the admin API);
 //! - `journal.rs`: the last requests each mock answered;
 //! - `admin.rs`: the admin API's mock endpoints (h1mock's and the journal's);
-//! - `metrics.rs`: requests by mock and rule.
+//! - `metrics.rs`: requests by mock and rule;
+//! - `slow_body.rs`: a body sent in slow pieces (`fault: {slowBody}`).
+//!
+//! What the engine only describes is carried out here: a script runs on
+//! the blocking pool's `script` lane (never a worker), a `delay` is a
+//! timer, `fault: close`/`reset` end the connection unanswered (an
+//! `Abort` in the response, which the server looks for).
 //!
 //! A mock sees the whole request path (after the rule's filters), as
 //! h1mock and WireMock do: provisions name full paths.
@@ -19,21 +25,25 @@ pub(crate) mod admin;
 pub(crate) mod dir;
 mod journal;
 pub(crate) mod metrics;
+mod slow_body;
 mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatehouse_mock::{Answer, Provision};
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use gatehouse_mock::{Answer, Fault, Provision, ScriptResponse};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
 use self::dir::ProvisionsDir;
 use self::journal::{Entry, Journal};
 pub(crate) use self::metrics::MockMetrics;
+use self::slow_body::SlowBody;
 pub(crate) use self::store::{Bound, MockStore};
 use super::upstream::RequestBody;
+use crate::support::abort::Abort;
+use crate::support::blocking::{BlockingKind, BlockingPool, Busy};
 use crate::support::body::{self, Body};
 
 /// The largest request body a mock reads (to match on and to journal).
@@ -83,6 +93,7 @@ impl Mock {
         &self,
         req: Request<B>,
         metrics: &MockMetrics,
+        blocking: &BlockingPool,
     ) -> Response<Body> {
         let served = match self {
             Mock::Provision(served) => served.clone(),
@@ -104,13 +115,106 @@ impl Mock {
             .path_and_query()
             .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
         let request = gatehouse_mock::Request::new(&parts.method, target, &parts.headers, &body);
-        let answer = served.provision.answer(&request);
+        let mut answer = served.provision.answer(&request);
         let matched = answer.matched.to_string();
         metrics.answered(&served.label, &matched);
+        let (delay, fault) = (answer.delay.take(), answer.fault.take());
+        let reply = match answer.script.take() {
+            // Scripts never run on a worker: their lane is bounded, and a
+            // full one is 503, as for the depot's fsyncs.
+            Some(script) => match blocking
+                .run(BlockingKind::Script, move || script.run())
+                .await
+            {
+                Ok(outcome) => Reply::from(outcome.into_response()),
+                Err(busy) => Reply::refused(busy),
+            },
+            None => Reply::from(answer),
+        };
         served
             .journal
-            .record(Entry::new(&parts, &body, matched, answer.status.as_u16()));
-        respond(answer, parts.method == Method::HEAD)
+            .record(Entry::new(&parts, &body, matched, reply.status.as_u16()));
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        reply.respond(parts.method == Method::HEAD, fault)
+    }
+}
+
+/// What a mock sends: the engine's answer, or a script's.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl From<Answer<'_>> for Reply {
+    fn from(answer: Answer<'_>) -> Reply {
+        Reply {
+            status: answer.status,
+            headers: answer.headers.into_owned(),
+            body: answer.body,
+        }
+    }
+}
+
+impl From<ScriptResponse> for Reply {
+    fn from(response: ScriptResponse) -> Reply {
+        Reply {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        }
+    }
+}
+
+impl Reply {
+    fn refused(busy: Busy) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        Reply {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            headers,
+            body: Bytes::from(format!("gatehouse mock: {busy}; try again\n")),
+        }
+    }
+
+    /// The response; a HEAD gets the headers and the length a GET's body
+    /// would have. A fault changes how (or whether) it is sent.
+    fn respond(self, head: bool, fault: Option<Fault>) -> Response<Body> {
+        let len = self.body.len();
+        let slow = matches!(fault, Some(Fault::SlowBody { .. }));
+        let body = match fault {
+            _ if head => body::empty(),
+            Some(Fault::SlowBody { chunk_bytes, every }) => {
+                SlowBody::new(self.body, chunk_bytes, every).boxed_unsync()
+            }
+            _ => body::full(self.body),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        let bodiless =
+            self.status == StatusCode::NO_CONTENT || self.status == StatusCode::NOT_MODIFIED;
+        if (head || slow) && !bodiless {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        match fault {
+            Some(Fault::Close) => {
+                response.extensions_mut().insert(Abort::Close);
+            }
+            Some(Fault::Reset) => {
+                response.extensions_mut().insert(Abort::Reset);
+            }
+            _ => {}
+        }
+        response
     }
 }
 
@@ -138,24 +242,4 @@ async fn read_body<B: RequestBody>(body: B) -> Result<Bytes, Response<Body>> {
             ),
         )),
     }
-}
-
-/// The engine's answer as a response; a HEAD gets the headers and the
-/// length a GET's body would have.
-fn respond(answer: Answer<'_>, head: bool) -> Response<Body> {
-    let len = answer.body.len();
-    let mut response = Response::new(if head {
-        body::empty()
-    } else {
-        body::full(answer.body)
-    });
-    *response.status_mut() = answer.status;
-    *response.headers_mut() = answer.headers.into_owned();
-    if head && answer.status != StatusCode::NO_CONTENT && answer.status != StatusCode::NOT_MODIFIED
-    {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-    response
 }

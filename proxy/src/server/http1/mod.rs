@@ -39,6 +39,7 @@ use crate::route::{self, Shared};
 use crate::server::peer::Peer;
 use crate::server::stream::ClientStream;
 use crate::server::{Held, HyperServers, Limits, stopping};
+use crate::support::abort::Abort;
 use crate::support::send_timeout::SendTimeout;
 use crate::support::timer::arm;
 
@@ -235,6 +236,12 @@ impl<'a, S: ClientStream> Exchange<'a, S> {
                     tracing::debug!("the client closed before its answer was ready");
                     return false;
                 };
+                if let Some(abort) = response.extensions().get::<Abort>() {
+                    if *abort == Abort::Reset {
+                        self.stream.resettable().reset_on_close();
+                    }
+                    return false;
+                }
                 // A draining server answers what it has and closes, as hyper does.
                 asked.keep_alive &= !*self.stop.borrow();
                 let mut out = response::take_out();

@@ -14,7 +14,6 @@ mod head_timeout;
 mod one_request;
 mod prefixed;
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +37,7 @@ use crate::server::http1::{READ_SIZE, request};
 use crate::server::peer::Peer;
 use crate::server::stream::ClientStream;
 use crate::server::{Held, HyperServers, Limits, stopping};
+use crate::support::abort::{Abort, Aborted, Resettable};
 use crate::support::send_timeout::SendTimeout;
 
 /// Serves the connection on hyper from the bytes in `buf` on: HTTP/2
@@ -60,12 +60,20 @@ pub(super) async fn hand_off<S: ClientStream>(
     } = connection;
     let h2 = request::is_h2_preface(&buf);
     let one = !h2 && one_request::fits(&buf);
+    let resettable = stream.resettable();
     let stream = SendTimeout::to_client(Prefixed::new(buf.freeze(), stream), limits.send_timeout);
     let activity = Arc::new(Activity::default());
     let counted = activity.clone();
     if h2 {
         let service = service_fn(move |req| {
-            counted_request(shared.clone(), client.clone(), counted.begin(), true, req)
+            counted_request(
+                shared.clone(),
+                client.clone(),
+                counted.begin(),
+                true,
+                req,
+                resettable,
+            )
         });
         let connection = hyper.http2.serve_connection(TokioIo::new(stream), service);
         let idle = IdleWatch::new(
@@ -101,6 +109,7 @@ pub(super) async fn hand_off<S: ClientStream>(
             counted.clone(),
             in_use,
             req,
+            resettable,
         ))
     });
     let (idle, head) = (limits.keep_alive_timeout, limits.header_read_timeout);
@@ -196,15 +205,24 @@ pub(super) struct Connection {
     pub(super) held: Held,
 }
 
-/// One h2 request, counted as under way until its response is sent.
+/// One h2 request, counted as under way until its response is sent. A
+/// response that asks to `Abort` is an error: hyper ends the connection
+/// (HTTP/1) or resets the stream (HTTP/2) without answering.
 async fn counted_request(
     shared: Arc<Shared>,
     client: Peer,
     in_use: InUse,
     h2: bool,
     req: http::Request<hyper::body::Incoming>,
-) -> Result<http::Response<crate::support::body::Body>, Infallible> {
+    resettable: Resettable,
+) -> Result<http::Response<crate::support::body::Body>, Aborted> {
     let Ok(response) = route::handle(shared, client, req).await;
+    if let Some(abort) = response.extensions().get::<Abort>() {
+        if *abort == Abort::Reset && !h2 {
+            resettable.reset_on_close();
+        }
+        return Err(Aborted);
+    }
     Ok(response.map(|body| Counted::new(body, in_use, h2).boxed_unsync()))
 }
 
@@ -216,8 +234,9 @@ async fn h1_request(
     activity: Arc<Activity>,
     in_use: InUse,
     req: http::Request<hyper::body::Incoming>,
-) -> Result<http::Response<crate::support::body::Body>, Infallible> {
-    let Ok(mut response) = counted_request(shared, client, in_use, false, req).await;
+    resettable: Resettable,
+) -> Result<http::Response<crate::support::body::Body>, Aborted> {
+    let mut response = counted_request(shared, client, in_use, false, req, resettable).await?;
     crate::proto::header_case::for_hyper_server(&mut response);
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         activity.upgrade();
