@@ -48,8 +48,9 @@
 # p99 and CPU time per request (user + system, from /proc) are printed for
 # information.
 #
-# Templates and scripts: until Gatehouse serves them, their case is left
-# out with a `result skipped: ... not served yet` line, not a failure:
+# Templates and scripts: on a build that does not serve them, their case
+# is left out with a `result skipped: ... not served yet` line, not a
+# failure:
 # when `--check` refuses its provision, or when Gatehouse answers it with
 # a non-2xx status. A 2xx with another body fails the run (the case's
 # YAML below needs adjusting to the syntax that landed).
@@ -124,7 +125,8 @@ spec:
 # THE ONE PLACE TO ADJUST for Gatehouse's response templates: a provision
 # answering GET /api/items/{id}?x=... with ECHO_BODY built from the request
 # (here {"item":"42","x":"abc"}), as `application/json`, and its Route.
-# The syntax was not final when this was written (minijinja, issue #13).
+# docs/mock.md, "Templates": `template: true`, each string leaf of a
+# `json` body rendered (minijinja).
 GATEHOUSE_TEMPLATE='apiVersion: gatehouse.dev/v1alpha1
 kind: MockProvision
 metadata: {name: template}
@@ -133,8 +135,8 @@ spec:
     - name: echo
       request: {method: GET, path: {template: "/api/items/{id}"}}
       response:
-        headers: {content-type: application/json}
-        body: {template: "{\"item\":\"{{ path.id }}\",\"x\":\"{{ query.x }}\"}"}
+        template: true
+        body: {json: {item: "{{ request.params.id }}", x: "{{ request.query.x }}"}}
 ---
 apiVersion: gatehouse.dev/v1alpha1
 kind: Route
@@ -145,9 +147,9 @@ spec:
       backends: [{mock: {provision: template}}]'
 
 # THE ONE PLACE TO ADJUST for Gatehouse's scripts: the same answer (to
-# GET /script/items/{id}?x=...) from a script, and its Route. The syntax
-# was not final when this was written (Rhai, issue #13).
-# shellcheck disable=SC2016 # ${...} is the script's, not the shell's
+# GET /script/items/{id}?x=...) from a script, and its Route.
+# docs/mock.md, "Scripts": Rhai, a map with `json` (Rhai's maps keep their
+# keys sorted, so `item` then `x`, as the other two).
 GATEHOUSE_SCRIPT='apiVersion: gatehouse.dev/v1alpha1
 kind: MockProvision
 metadata: {name: script}
@@ -155,12 +157,8 @@ spec:
   rules:
     - name: echo
       request: {method: GET, path: {template: "/script/items/{id}"}}
-      script: |
-        #{
-          status: 200,
-          headers: #{ "content-type": "application/json" },
-          body: `{"item":"${request.params.id}","x":"${request.query.x}"}`
-        }
+      response:
+        script: "#{json: #{item: request.params.id, x: request.query.x}}"
 ---
 apiVersion: gatehouse.dev/v1alpha1
 kind: Route
