@@ -54,7 +54,9 @@
 # when `--check` refuses its provision, or when Gatehouse answers it with
 # a non-2xx status. A 2xx with another body fails the run (the case's
 # YAML below needs adjusting to the syntax that landed).
-# Any non-2xx answer during a measured run fails the run.
+# Any non-2xx answer during a measured run fails the run: that case is not
+# measured again, the others are, their figures are printed with a
+# `result FAIL` line for it, and the script exits 1.
 #
 # Usage (from the repo root): bash bench/mock-vs-wiremock.sh
 # Env: DURATION (10s), CONNECTIONS (100), THREADS (2), WARMUP (3s),
@@ -403,6 +405,10 @@ for name in wiremock-static wiremock-template; do
 done
 
 RESULTS=()
+# A run with non-2xx answers: its server's answers failed, which fails the
+# whole run; its case is not measured again, the others go on so their
+# figures are printed, then the script exits 1.
+declare -A BROKEN=()
 for round in $(seq 1 "$ROUNDS"); do
     order=("${MEASURED[@]}")
     if ((round % 2 == 0)); then
@@ -410,11 +416,22 @@ for round in $(seq 1 "$ROUNDS"); do
         for ((i = ${#MEASURED[@]} - 1; i >= 0; i--)); do order+=("${MEASURED[i]}"); done
     fi
     for name in "${order[@]}"; do
+        [[ -z ${BROKEN[$name]:-} ]] || continue
         # shellcheck disable=SC2046 # pids_of prints pids, split on purpose
         read -r rps p99 cpu < <(measure_wrk "$name, round $round" "$name-$round" "$(url_of "$name")" $(pids_of "$name"))
         out="$BENCH_TMP/wrk-$name-$round.txt"
         # A failed answer while measuring is a broken run, not a slow one.
-        ! grep -q 'Non-2xx' "$out" || die "$name, round $round: $(grep -h 'Non-2xx' "$out" | xargs)"
+        if grep -q 'Non-2xx' "$out"; then
+            status=$(curl -s -o "$BENCH_TMP/broken-$name.body" -w '%{http_code}' "$(url_of "$name")" || true)
+            BROKEN[$name]="round $round: $(grep -h 'Non-2xx' "$out" | xargs) of $(wrk_requests <"$out");\
+ one GET now: $status $(head -c 160 "$BENCH_TMP/broken-$name.body" | tr '\n' ' ')"
+            if [[ $name == gatehouse-* ]]; then
+                # Which slow-work lane refused (a script's is bounded; full: 503).
+                BROKEN[$name]+="; $(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^gatehouse_blocking_refused_total' | xargs)"
+            fi
+            echo "error: $name, ${BROKEN[$name]}" >&2
+            continue
+        fi
         check_wrk "$out" "$name, round $round"
         RESULTS+=("$name $round $rps $p99 $cpu")
     done
@@ -422,24 +439,30 @@ done
 LOAD_AT_END=$(machine_load)
 
 printf '%s\n' "${RESULTS[@]}" >"$BENCH_TMP/results.txt"
+for name in "${!BROKEN[@]}"; do
+    printf '%s\t%s\n' "$name" "${BROKEN[$name]}"
+done >"$BENCH_TMP/broken.txt"
 {
     for case in template script; do
         [[ -n ${SKIPPED[$case]:-} ]] && printf '%s\t%s\n' "$case" "${SKIPPED[$case]}"
     done
     true
 } >"$BENCH_TMP/skipped.txt"
-python3 - "$BENCH_TMP/results.txt" "$BENCH_TMP/skipped.txt" "$DURATION" "$CONNECTIONS" "$GATEHOUSE" \
+python3 - "$BENCH_TMP/results.txt" "$BENCH_TMP/skipped.txt" "$BENCH_TMP/broken.txt" "$DURATION" "$CONNECTIONS" "$GATEHOUSE" \
     "$BENCH_SMOKE" "$LOAD_AT_START" "$LOAD_AT_END" "${WIREMOCK_FLAGS[*]}" <<'EOF'
 import statistics
 import sys
 
-results, skipped_file, duration, connections, gatehouse, smoke, load_start, load_end, wm_flags = sys.argv[1:10]
+results, skipped_file, broken_file, duration, connections, gatehouse, smoke, load_start, load_end, wm_flags = sys.argv[1:11]
 runs = {}
 for line in open(results):
     name, round_, rps, p99, cpu = line.split()
     runs.setdefault(name, {})[int(round_)] = (float(rps), float(p99), float(cpu))
 skipped = dict(line.rstrip("\n").split("\t", 1) for line in open(skipped_file) if line.strip())
-rounds = sorted(runs["nginx-static"])
+broken = dict(line.rstrip("\n").split("\t", 1) for line in open(broken_file) if line.strip())
+for name in broken:
+    runs.pop(name, None)
+rounds = sorted(runs["nginx-static" if "nginx-static" in runs else next(iter(runs))])
 med = lambda xs: statistics.median(list(xs))
 
 print()
@@ -467,6 +490,10 @@ print()
 print(f"{'ratio of req/s, round':<40}" + "".join(f"{r:>8}" for r in rounds) + f"{'median':>8}")
 lines = []
 for what, num, den, target, case in targets:
+    if num in broken or den in broken:
+        lines.append(f"result FAIL   {what}: non-2xx answers, {num if num in broken else den} "
+                     f"{broken.get(num) or broken.get(den)}; target >= {target:.2f}")
+        continue
     if num not in runs:
         if gatehouse == "1":
             lines.append(f"result skipped: {case}s not served yet ({skipped.get(case, 'not measured')}); "
@@ -479,6 +506,8 @@ for what, num, den, target, case in targets:
     lines.append(f"result {verdict:6} {what} (median of rounds): {value:.2f}, target >= {target:.2f}")
 if gatehouse != "1":
     for num, den in (("wiremock-static", "nginx-static"), ("wiremock-template", "wiremock-static")):
+        if num not in runs or den not in runs:
+            continue
         ratios = [runs[num][r][0] / max(runs[den][r][0], 0.001) for r in rounds]
         print(f"{num + ' / ' + den:<40}" + "".join(f"{x:>8.2f}" for x in ratios) + f"{med(ratios):>8.2f}")
     lines.append("no result: GATEHOUSE=0 measured WireMock and nginx alone")
@@ -489,3 +518,5 @@ print(f"{load_end} (at end)")
 print()
 print("\n".join(lines))
 EOF
+# Non-2xx answers while measuring fail the run (the figures are printed above).
+[[ ! -s $BENCH_TMP/broken.txt ]] || die "non-2xx answers while measuring: $(cut -f1 "$BENCH_TMP/broken.txt" | xargs)"
