@@ -427,7 +427,7 @@ for round in $(seq 1 "$ROUNDS"); do
  one GET now: $status $(head -c 160 "$BENCH_TMP/broken-$name.body" | tr '\n' ' ')"
             if [[ $name == gatehouse-* ]]; then
                 # Which slow-work lane refused (a script's is bounded; full: 503).
-                BROKEN[$name]+="; $(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^gatehouse_blocking_refused_total' | xargs)"
+                BROKEN[$name]+="; $(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^gatehouse_blocking_refused_total' | grep -v ' 0$' | xargs)"
             fi
             echo "error: $name, ${BROKEN[$name]}" >&2
             continue
