@@ -243,6 +243,15 @@ async fn post_provision(proxy: &Running, name: &str, text: &str) -> (StatusCode,
     .await
 }
 
+/// h1mock's answer to a provision loaded by a POST.
+fn assert_loaded((status, body): (StatusCode, Value), name: &str) {
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": format!("success: basename file '{name}' has been loaded")})
+    );
+}
+
 /// h1mock's own component checks, in this format, through real HTTP.
 #[tokio::test]
 async fn h1mocks_component_checks_pass_through_the_admin_api() {
@@ -252,11 +261,9 @@ async fn h1mocks_component_checks_pass_through_the_admin_api() {
     let (status, _, _) = get(admin(&proxy, "/healthz")).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, body) = post_provision(&proxy, "foo-bar", &example("foo-bar")).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        body,
-        json!({"result": "success: basename file 'foo-bar' has been loaded"})
+    assert_loaded(
+        post_provision(&proxy, "foo-bar", &example("foo-bar")).await,
+        "foo-bar",
     );
     let (status, _, text) = get(url(&proxy, "/app/v1/foo/bar")).await;
     assert_eq!(status, StatusCode::OK);
@@ -265,11 +272,9 @@ async fn h1mocks_component_checks_pass_through_the_admin_api() {
         "answering a get"
     );
 
-    let (status, body) = post_provision(&proxy, "default", &example("default")).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        body,
-        json!({"result": "success: basename file 'default' has been loaded"})
+    assert_loaded(
+        post_provision(&proxy, "default", &example("default")).await,
+        "default",
     );
     let (status, headers, text) = get(url(&proxy, "/app/v1/foo/bar")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
