@@ -510,3 +510,33 @@ async fn scripts_keep_state_and_one_that_never_ends_is_500_while_others_are_serv
     assert!(body.contains("rules[0]"), "{body}");
     assert!(body.to_lowercase().contains("time"), "{body}");
 }
+
+#[tokio::test]
+async fn the_admin_token_guards_the_mock_endpoints_as_it_guards_config() {
+    let folder = TempDir::new("provisions");
+    let token_file = folder.path().join(".token");
+    std::fs::write(&token_file, "s3cret\n").unwrap();
+    let dir = folder.path().to_owned();
+    let proxy = start_proxy(|s| {
+        s.admin_token_file = Some(token_file);
+        s.provisions_dir = Some(dir);
+    })
+    .await;
+    let post = || {
+        client()
+            .post(admin(&proxy, "/app/v1/provision/healthz"))
+            .body(example("healthz"))
+    };
+    for request in [
+        post(),
+        client().get(admin(&proxy, "/app/v1/provision/healthz")),
+        client().get(admin(&proxy, "/mocks")),
+        client().delete(admin(&proxy, "/mocks/provisions-dir/requests")),
+        client().post(admin(&proxy, "/mocks/provisions-dir/reset")),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(!folder.path().join("healthz").exists(), "nothing written");
+    assert_loaded(json(post().bearer_auth("s3cret")).await, "healthz");
+}
