@@ -463,7 +463,9 @@ fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     })
 }
 
-fn decode_component(text: &str) -> String {
+/// A query component percent- and `+`-decoded (invalid escapes kept as
+/// they are, invalid UTF-8 replaced).
+pub fn decode_component(text: &str) -> String {
     if !text.contains(['%', '+']) {
         return text.to_owned();
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse_mock::{Provision, ScriptCall, ScriptOutcome, ScriptResponse};
 
-use crate::support::{Req, provision, refused};
+use crate::support::{Req, assert_problems, provision, refused};
 
 /// Answers `req` and runs its script.
 fn run(p: &Provision, req: &Req) -> ScriptOutcome {
@@ -299,14 +299,7 @@ rules:
         "test.yaml:4: rules[1].response.script: not a valid script:",
         "test.yaml:6: rules[2].response.script: not a valid script:",
     ];
-    for w in want {
-        assert!(
-            out.iter().any(|l| l.starts_with(w)),
-            "missing {w:?} in\n{}",
-            out.join("\n")
-        );
-    }
-    assert_eq!(out.len(), want.len(), "\n{}", out.join("\n"));
+    assert_problems(&out, &want);
     assert!(out[2].contains("(line 2 of the script)"), "{}", out[2]);
 
     let p = provision("default: {script: 'print(\"hi\"); debug(\"hi\"); \"ok\"'}\n");
@@ -330,14 +323,7 @@ rules:
         "test.yaml:5: rules[2].response.status: a response with a `script` cannot have `status`",
         "test.yaml:5: rules[2].response.body: a response with a `script` cannot have `body`",
     ];
-    for w in want {
-        assert!(
-            out.iter().any(|l| l.starts_with(w)),
-            "missing {w:?} in\n{}",
-            out.join("\n")
-        );
-    }
-    assert_eq!(out.len(), want.len(), "\n{}", out.join("\n"));
+    assert_problems(&out, &want);
 }
 
 #[test]

@@ -117,3 +117,16 @@ pub(crate) fn send(provision: &Provision, method: &str, target: &str, body: &str
         who: answer.matched.to_string(),
     }
 }
+
+/// `refused` said exactly these problems (each line starting with one of
+/// `want`, in any order), no more.
+pub(crate) fn assert_problems(out: &[String], want: &[&str]) {
+    for w in want {
+        assert!(
+            out.iter().any(|line| line.starts_with(w)),
+            "missing {w:?} in\n{}",
+            out.join("\n")
+        );
+    }
+    assert_eq!(out.len(), want.len(), "\n{}", out.join("\n"));
+}

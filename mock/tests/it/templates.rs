@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::support::{Req, provision, refused};
+use crate::support::{Req, assert_problems, provision, refused};
 
 fn text(body: &[u8]) -> &str {
     std::str::from_utf8(body).unwrap()
@@ -330,12 +330,5 @@ default:
         "test.yaml:13: rules[1].response.body.json.a.b[0]: not a valid template: syntax error: unexpected end of variable block",
         "test.yaml:15: default.template: expected true or false, found a string",
     ];
-    for w in want {
-        assert!(
-            out.iter().any(|l| l.starts_with(w)),
-            "missing {w:?} in\n{}",
-            out.join("\n")
-        );
-    }
-    assert_eq!(out.len(), want.len(), "\n{}", out.join("\n"));
+    assert_problems(&out, &want);
 }

@@ -109,8 +109,7 @@ async fn write_outcomes(
         // Fresh copies: an earlier status write (a poll's numbers) moved
         // their resourceVersion since the round read them.
         let repos = fresh_copies(&outcome.depot_repos, &fresh());
-        if !new_outcome {
-            // Only the usage changed: the DepotRepos' status alone.
+        let depot_status = || {
             depot_status::report(
                 &client,
                 &recorder,
@@ -121,7 +120,10 @@ async fn write_outcomes(
                 outcome.proxies,
                 usage.as_deref(),
             )
-            .await;
+        };
+        if !new_outcome {
+            // Only the usage changed: the DepotRepos' status alone.
+            depot_status().await;
             continue;
         }
         let revision = &outcome.compiled.config.revision;
@@ -155,17 +157,7 @@ async fn write_outcomes(
             outcome.proxies,
         )
         .await;
-        depot_status::report(
-            &client,
-            &recorder,
-            &repos,
-            &targets.class,
-            &outcome.compiled,
-            outcome.serving,
-            outcome.proxies,
-            usage.as_deref(),
-        )
-        .await;
+        depot_status().await;
         mock_status::report(
             &client,
             &recorder,

@@ -49,6 +49,14 @@ impl BlockingKind {
         }
     }
 
+    /// How many may wait per running slot before more are refused.
+    fn queue_per_slot(self) -> usize {
+        match self {
+            BlockingKind::Script => SCRIPT_QUEUE_PER_SLOT,
+            _ => QUEUE_PER_SLOT,
+        }
+    }
+
     /// How many may run at once. CPU-bound kinds get a thread a core, so
     /// they cannot take the machine from the workers; disk and process
     /// work waits on other things and gets more.
@@ -67,6 +75,10 @@ impl BlockingKind {
 /// is refused at once (the caller answers 503) rather than queued for
 /// longer than any client would wait.
 const QUEUE_PER_SLOT: usize = 32;
+/// A mock's scripts take microseconds, and a load test sends one per
+/// connection: their queue holds as many as a busy proxy has clients,
+/// while a script that runs long is still cut at its own time limit.
+const SCRIPT_QUEUE_PER_SLOT: usize = 1024;
 
 /// Refused: `limit` of this kind run and the queue behind them is full.
 #[derive(Debug, PartialEq, Eq)]
@@ -105,7 +117,7 @@ impl BlockingPool {
             let limit = limit(kind).max(1);
             Lane {
                 running: Arc::new(Semaphore::new(limit)),
-                queue: Arc::new(Semaphore::new(limit * QUEUE_PER_SLOT)),
+                queue: Arc::new(Semaphore::new(limit * kind.queue_per_slot())),
             }
         });
         let tasks = IntGaugeVec::new(

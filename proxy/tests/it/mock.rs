@@ -243,6 +243,15 @@ async fn post_provision(proxy: &Running, name: &str, text: &str) -> (StatusCode,
     .await
 }
 
+/// h1mock's answer to a provision loaded by a POST.
+fn assert_loaded((status, body): (StatusCode, Value), name: &str) {
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": format!("success: basename file '{name}' has been loaded")})
+    );
+}
+
 /// h1mock's own component checks, in this format, through real HTTP.
 #[tokio::test]
 async fn h1mocks_component_checks_pass_through_the_admin_api() {
@@ -252,11 +261,9 @@ async fn h1mocks_component_checks_pass_through_the_admin_api() {
     let (status, _, _) = get(admin(&proxy, "/healthz")).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, body) = post_provision(&proxy, "foo-bar", &example("foo-bar")).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        body,
-        json!({"result": "success: basename file 'foo-bar' has been loaded"})
+    assert_loaded(
+        post_provision(&proxy, "foo-bar", &example("foo-bar")).await,
+        "foo-bar",
     );
     let (status, _, text) = get(url(&proxy, "/app/v1/foo/bar")).await;
     assert_eq!(status, StatusCode::OK);
@@ -265,11 +272,9 @@ async fn h1mocks_component_checks_pass_through_the_admin_api() {
         "answering a get"
     );
 
-    let (status, body) = post_provision(&proxy, "default", &example("default")).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        body,
-        json!({"result": "success: basename file 'default' has been loaded"})
+    assert_loaded(
+        post_provision(&proxy, "default", &example("default")).await,
+        "default",
     );
     let (status, headers, text) = get(url(&proxy, "/app/v1/foo/bar")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -504,4 +509,34 @@ async fn scripts_keep_state_and_one_that_never_ends_is_500_while_others_are_serv
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("rules[0]"), "{body}");
     assert!(body.to_lowercase().contains("time"), "{body}");
+}
+
+#[tokio::test]
+async fn the_admin_token_guards_the_mock_endpoints_as_it_guards_config() {
+    let folder = TempDir::new("provisions");
+    let token_file = folder.path().join(".token");
+    std::fs::write(&token_file, "s3cret\n").unwrap();
+    let dir = folder.path().to_owned();
+    let proxy = start_proxy(|s| {
+        s.admin_token_file = Some(token_file);
+        s.provisions_dir = Some(dir);
+    })
+    .await;
+    let post = || {
+        client()
+            .post(admin(&proxy, "/app/v1/provision/healthz"))
+            .body(example("healthz"))
+    };
+    for request in [
+        post(),
+        client().get(admin(&proxy, "/app/v1/provision/healthz")),
+        client().get(admin(&proxy, "/mocks")),
+        client().delete(admin(&proxy, "/mocks/provisions-dir/requests")),
+        client().post(admin(&proxy, "/mocks/provisions-dir/reset")),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(!folder.path().join("healthz").exists(), "nothing written");
+    assert_loaded(json(post().bearer_auth("s3cret")).await, "healthz");
 }

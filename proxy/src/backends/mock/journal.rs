@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use http::request::Parts;
 use serde::Serialize;
 
+use crate::observe::access_log::rfc3339_millis;
 use crate::support::locks::lock;
 
 /// Entries kept (WireMock keeps every request unless told a limit; a
@@ -58,7 +59,7 @@ impl Entry {
     pub(crate) fn new(parts: &Parts, body: &[u8], matched: String, status: u16) -> Entry {
         let kept = &body[..body.len().min(MAX_BODY)];
         Entry {
-            at: httpdate_rfc3339(SystemTime::now()),
+            at: rfc3339_millis(SystemTime::now()),
             method: parts.method.as_str().to_owned(),
             url: parts
                 .uri
@@ -163,37 +164,6 @@ impl Journal {
     }
 }
 
-/// `2026-12-03T22:30:12.345Z`.
-fn httpdate_rfc3339(at: SystemTime) -> String {
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +229,6 @@ mod tests {
     #[test]
     fn times_are_rfc3339_in_utc() {
         let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_796_337_012_345);
-        assert_eq!(httpdate_rfc3339(at), "2026-12-03T22:30:12.345Z");
+        assert_eq!(rfc3339_millis(at), "2026-12-03T22:30:12.345Z");
     }
 }

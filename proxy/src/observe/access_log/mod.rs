@@ -28,7 +28,7 @@ use prometheus::IntCounter;
 use crate::support::locks::lock;
 
 pub(crate) use self::entry::{Entry, Served, TunnelLog};
-pub(crate) use self::time::rfc3339_seconds;
+pub(crate) use self::time::{rfc3339_millis, rfc3339_seconds};
 
 /// A worker hands its lines over once it has this many bytes of them.
 const CHUNK_BYTES: usize = 64 * 1024;

@@ -56,6 +56,17 @@ impl Clock {
     }
 }
 
+/// `at` as RFC 3339 in UTC, to the millisecond (`2026-12-02T10:04:05.123Z`).
+pub(crate) fn rfc3339_millis(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = rfc3339_seconds(since.as_secs() as i64);
+    format!(
+        "{}.{:03}Z",
+        seconds.trim_end_matches('Z'),
+        since.subsec_millis()
+    )
+}
+
 /// Unix seconds as RFC 3339 in UTC, to the second (`2026-12-02T10:04:05Z`),
 /// as Kubernetes writes a `date`; a time before the epoch reads as the epoch.
 pub(crate) fn rfc3339_seconds(secs: i64) -> String {
