@@ -57,6 +57,24 @@ impl Provision {
     pub fn rule_labels(&self) -> impl Iterator<Item = String> + '_ {
         self.rules.iter().map(Rule::label)
     }
+
+    /// Everything that can answer a request: each rule, each collection,
+    /// and the `default` (or the built-in help page). A server names them
+    /// once per provision (`Matched`'s `Display`) rather than per answer.
+    pub fn answerers(&self) -> impl Iterator<Item = crate::Matched<'_>> {
+        let rules = self.rules.iter().map(|rule| crate::Matched::Rule {
+            index: rule.index,
+            name: rule.name.as_deref(),
+        });
+        let collections = self
+            .collection_names()
+            .map(|name| crate::Matched::Collection { name });
+        let fallback = match self.has_default {
+            true => crate::Matched::Default,
+            false => crate::Matched::Builtin,
+        };
+        rules.chain(collections).chain(std::iter::once(fallback))
+    }
 }
 
 impl Default for Provision {

@@ -75,6 +75,34 @@ fn the_match_names_the_rule_by_file_position() {
 }
 
 #[test]
+fn answerers_name_every_rule_collection_and_the_fallback() {
+    let p = provision(
+        "rules:
+  - priority: 9
+    request: {path: /late}
+    response: {}
+  - name: early
+    priority: 1
+    request: {path: /early}
+    response: {}
+collections:
+  - {name: people, path: /api/people, key: id}
+",
+    );
+    let named = |p: &gatehouse_mock::Provision| {
+        p.answerers()
+            .map(|answerer| answerer.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        named(&p),
+        ["early", "rules[0]", "collections.people", "none"]
+    );
+    let with_default = provision("default: {status: 418}\n");
+    assert_eq!(named(&with_default), ["default"]);
+}
+
+#[test]
 fn an_unmatched_request_gets_the_default() {
     let p = provision(
         "rules:

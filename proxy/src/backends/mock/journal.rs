@@ -4,13 +4,19 @@
 //! entries and in bytes, the oldest let go first; a body is kept up to
 //! `MAX_BODY` bytes and marked truncated beyond. Listed, counted and
 //! cleared through the admin API (`mock/admin.rs`).
+//!
+//! Recording is on every mock answer's path, so an entry keeps the
+//! request's own parts (shared `Bytes`, no text made) and is turned into
+//! text only when it is listed.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use http::request::Parts;
-use serde::Serialize;
+use http::{HeaderMap, Method, Uri};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::observe::access_log::rfc3339_millis;
 use crate::support::locks::lock;
@@ -36,60 +42,54 @@ struct Entries {
     total: u64,
 }
 
-/// One request as the journal keeps it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One request as the journal keeps it. Listed as JSON: `at` (RFC 3339,
+/// UTC, milliseconds), `method`, `url` (the path with its query, as
+/// sent), `headers` (`[name, value]` pairs), `body` (as text, invalid
+/// UTF-8 replaced, up to `MAX_BODY` bytes), `bodyTruncated` (only when
+/// it was), `matched` (the rule's name or `rules[i]`, `default`, `none`)
+/// and `status`.
+#[derive(Clone, Debug)]
 pub(crate) struct Entry {
-    /// RFC 3339, UTC, milliseconds.
-    pub(crate) at: String,
-    pub(crate) method: String,
-    /// The path with its query, as sent.
-    pub(crate) url: String,
-    pub(crate) headers: Vec<(String, String)>,
-    /// The body as text (invalid UTF-8 replaced), up to `MAX_BODY` bytes.
-    pub(crate) body: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub(crate) body_truncated: bool,
-    /// The rule that answered (its name or `rules[i]`), `default`, or `none`.
-    pub(crate) matched: String,
-    pub(crate) status: u16,
+    at: SystemTime,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    /// Up to `MAX_BODY` bytes of it.
+    body: Bytes,
+    body_truncated: bool,
+    matched: Arc<str>,
+    status: u16,
 }
 
 impl Entry {
-    pub(crate) fn new(parts: &Parts, body: &[u8], matched: String, status: u16) -> Entry {
-        let kept = &body[..body.len().min(MAX_BODY)];
+    pub(crate) fn new(parts: &Parts, body: &Bytes, matched: Arc<str>, status: u16) -> Entry {
         Entry {
-            at: rfc3339_millis(SystemTime::now()),
-            method: parts.method.as_str().to_owned(),
-            url: parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: String::from_utf8_lossy(kept).into_owned(),
-            body_truncated: kept.len() < body.len(),
+            at: SystemTime::now(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            body: body.slice(..body.len().min(MAX_BODY)),
+            body_truncated: body.len() > MAX_BODY,
             matched,
             status,
         }
     }
 
+    /// The path with its query, as sent.
+    pub(crate) fn url(&self) -> &str {
+        self.uri
+            .path_and_query()
+            .map_or_else(|| self.uri.path(), |pq| pq.as_str())
+    }
+
     fn size(&self) -> usize {
-        self.url.len()
+        self.url().len()
             + self.body.len()
             + self.matched.len()
             + self
                 .headers
                 .iter()
-                .map(|(n, v)| n.len() + v.len())
+                .map(|(n, v)| n.as_str().len() + v.len())
                 .sum::<usize>()
             + 64
     }
@@ -98,17 +98,44 @@ impl Entry {
         filter
             .method
             .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(&self.method))
+            .is_none_or(|m| m.eq_ignore_ascii_case(self.method.as_str()))
             && filter.path.as_deref().is_none_or(|p| {
-                let path = self
-                    .url
-                    .split_once('?')
-                    .map_or(self.url.as_str(), |(p, _)| p);
+                let path = self.uri.path();
                 match p.strip_suffix('*') {
                     Some(prefix) => path.starts_with(prefix),
                     None => path == p,
                 }
             })
+    }
+}
+
+impl Serialize for Entry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("at", &rfc3339_millis(self.at))?;
+        map.serialize_entry("method", self.method.as_str())?;
+        map.serialize_entry("url", self.url())?;
+        map.serialize_entry("headers", &Headers(&self.headers))?;
+        map.serialize_entry("body", &String::from_utf8_lossy(&self.body))?;
+        if self.body_truncated {
+            map.serialize_entry("bodyTruncated", &true)?;
+        }
+        map.serialize_entry("matched", &*self.matched)?;
+        map.serialize_entry("status", &self.status)?;
+        map.end()
+    }
+}
+
+/// Headers as `[name, value]` pairs, in the order sent (a name may repeat).
+struct Headers<'a>(&'a HeaderMap);
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            seq.serialize_element(&(name.as_str(), String::from_utf8_lossy(value.as_bytes())))?;
+        }
+        seq.end()
     }
 }
 
@@ -176,7 +203,12 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        Entry::new(&parts, body, "rules[0]".into(), 200)
+        Entry::new(
+            &parts,
+            &Bytes::copy_from_slice(body),
+            "rules[0]".into(),
+            200,
+        )
     }
 
     #[test]
@@ -198,7 +230,7 @@ mod tests {
         };
         let listed = journal.list(&a);
         assert_eq!(listed.len(), MAX_ENTRIES - 1);
-        assert_eq!(listed[0].url, "/a/6?q=1", "the oldest went first");
+        assert_eq!(listed[0].url(), "/a/6?q=1", "the oldest went first");
         let exact = Filter {
             method: None,
             path: Some("/a/7".into()),
@@ -224,6 +256,28 @@ mod tests {
         }
         let (_, kept) = journal.totals();
         assert!(kept * MAX_BODY <= MAX_BYTES, "{kept} entries kept");
+    }
+
+    #[test]
+    fn an_entry_lists_as_json_text() {
+        let mut body = vec![b'x'; MAX_BODY];
+        body[0] = 0xff;
+        body.push(b'y');
+        let listed = serde_json::to_value(entry("POST", "/a/b?q=1", &body)).unwrap();
+        let text = listed["body"].as_str().unwrap();
+        assert!(
+            text.starts_with('\u{fffd}') && text.ends_with('x'),
+            "{text:.20}"
+        );
+        assert_eq!(listed["bodyTruncated"], true);
+        assert_eq!(listed["method"], "POST");
+        assert_eq!(listed["url"], "/a/b?q=1");
+        assert_eq!(listed["headers"], serde_json::json!([["x-test", "1"]]));
+        assert_eq!(listed["matched"], "rules[0]");
+        assert_eq!(listed["status"], 200);
+        assert!(listed["at"].as_str().unwrap().ends_with('Z'));
+        let short = serde_json::to_value(entry("GET", "/", b"ok")).unwrap();
+        assert_eq!(short.get("bodyTruncated"), None, "only said when it was");
     }
 
     #[test]

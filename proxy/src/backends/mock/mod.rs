@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatehouse_mock::{Answer, Fault, Provision, ScriptResponse};
+use gatehouse_mock::{Answer, Fault, Matched, Provision, ScriptResponse};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
@@ -60,6 +60,7 @@ pub struct Served {
     source: serde_json::Value,
     pub(crate) provision: Provision,
     pub(crate) journal: Arc<Journal>,
+    answerers: Answerers,
 }
 
 impl Served {
@@ -72,9 +73,57 @@ impl Served {
         Served {
             label,
             source,
+            answerers: Answerers::new(&provision),
             provision,
             journal,
         }
+    }
+}
+
+/// The names of what can answer (`rules[2]`, a rule's name, `default`…),
+/// made once per provision: the journal and the metrics take one per
+/// request, and formatting it each time showed in profiles.
+struct Answerers {
+    /// By the rule's position in the file.
+    rules: Vec<Arc<str>>,
+    collections: Vec<(String, Arc<str>)>,
+    default: Arc<str>,
+    builtin: Arc<str>,
+}
+
+impl Answerers {
+    fn new(provision: &Provision) -> Answerers {
+        let mut answerers = Answerers {
+            rules: vec![Arc::from(""); provision.rule_count()],
+            collections: Vec::new(),
+            default: Matched::Default.to_string().into(),
+            builtin: Matched::Builtin.to_string().into(),
+        };
+        for answerer in provision.answerers() {
+            let name: Arc<str> = answerer.to_string().into();
+            match answerer {
+                Matched::Rule { index, .. } => answerers.rules[index] = name,
+                Matched::Collection { name: collection } => {
+                    answerers.collections.push((collection.to_owned(), name))
+                }
+                Matched::Default | Matched::Builtin => {}
+            }
+        }
+        answerers
+    }
+
+    fn name(&self, matched: Matched<'_>) -> Arc<str> {
+        let known = match matched {
+            Matched::Rule { index, .. } => self.rules.get(index),
+            Matched::Collection { name } => self
+                .collections
+                .iter()
+                .find(|(collection, _)| collection == name)
+                .map(|(_, label)| label),
+            Matched::Default => Some(&self.default),
+            Matched::Builtin => Some(&self.builtin),
+        };
+        known.cloned().unwrap_or_else(|| matched.to_string().into())
     }
 }
 
@@ -116,7 +165,7 @@ impl Mock {
             .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
         let request = gatehouse_mock::Request::new(&parts.method, target, &parts.headers, &body);
         let mut answer = served.provision.answer(&request);
-        let matched = answer.matched.to_string();
+        let matched = served.answerers.name(answer.matched);
         metrics.answered(&served.label, &matched);
         let (delay, fault) = (answer.delay.take(), answer.fault.take());
         let reply = match answer.script.take() {
