@@ -92,6 +92,71 @@ pub struct RuleConfig {
     pub request_timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_timeout_ms: Option<u64>,
+    /// Who may use the rule (`access.rs` in the proxy); checked first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessConfig>,
+}
+
+/// A rule's access check: HTTP Basic against a Secret's users.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessConfig {
+    /// In `WWW-Authenticate: Basic realm="..."`.
+    pub realm: String,
+    pub users: UsersConfig,
+    /// Who may send GET and HEAD.
+    pub read: AllowConfig,
+    /// Who may send every other method.
+    pub write: AllowConfig,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forward_authorization: bool,
+}
+
+/// Where a rule's users are: Secret keys whose values ride `secrets`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum UsersConfig {
+    /// An htpasswd text, and optionally an AuthGroupFile text.
+    #[serde(rename_all = "camelCase")]
+    Htpasswd {
+        htpasswd: crate::secret::SecretRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        groups: Option<crate::secret::SecretRef>,
+    },
+    /// A `kubernetes.io/basic-auth` Secret: one user.
+    BasicAuth {
+        username: crate::secret::SecretRef,
+        password: crate::secret::SecretRef,
+    },
+    /// The Secret is missing or refused: every request gets 500 with
+    /// this reason (never let through).
+    Unresolved { reason: String },
+}
+
+impl UsersConfig {
+    /// The Secret keys it reads.
+    pub fn secret_refs(&self) -> Vec<&crate::secret::SecretRef> {
+        match self {
+            UsersConfig::Htpasswd { htpasswd, groups } => {
+                std::iter::once(htpasswd).chain(groups).collect()
+            }
+            UsersConfig::BasicAuth { username, password } => vec![username, password],
+            UsersConfig::Unresolved { .. } => Vec::new(),
+        }
+    }
+}
+
+/// Who is allowed: anyone (`anonymous`), the users named and the groups'
+/// members, or (both lists empty) every user.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AllowConfig {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -9,6 +9,7 @@ use crate::depot_repo::DepotRepo;
 use crate::mock_provision::MockProvision;
 use crate::resource::{Kind, ResourceId};
 use crate::route::{DEFAULT_CLASS, Route};
+use crate::secret::KnownSecret;
 
 pub const GROUP: &str = "gatehouse.dev";
 pub const API_VERSION: &str = "gatehouse.dev/v1alpha1";
@@ -69,6 +70,8 @@ pub struct Manifests {
     /// Documents left out that their author likely meant for Gatehouse
     /// (Gateway API HTTPRoutes), with how to write them instead.
     pub hints: Vec<String>,
+    /// `v1` Secrets (`secret.rs`): what access rules name, in local mode.
+    pub secrets: Vec<Sourced<KnownSecret>>,
     /// Where each of `resources` was read, for pointing at its fields.
     sources: Vec<Source>,
     /// Where in `resources` each resource is.
@@ -129,11 +132,13 @@ impl Manifests {
         let depot_repos: Vec<DepotRepo> = self.depot_repos().map(|r| r.value.clone()).collect();
         let mock_provisions: Vec<MockProvision> =
             self.mock_provisions().map(|r| r.value.clone()).collect();
+        let secrets: Vec<KnownSecret> = self.secrets.iter().map(|s| s.value.clone()).collect();
         let mut compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,
             mock_provisions: &mock_provisions,
             services: None,
+            secrets: &secrets,
             class: DEFAULT_CLASS,
         });
         for diagnostic in &mut compiled.diagnostics {
@@ -207,6 +212,9 @@ impl Manifests {
         if api_version.is_empty() || kind.is_empty() {
             fail(origin.clone(), "a document needs `apiVersion` and `kind`: add `apiVersion: gatehouse.dev/v1alpha1` and `kind: Route`".into());
             return;
+        }
+        if api_version == "v1" && kind == "Secret" {
+            return self.read_secret(origin.clone(), doc, &at);
         }
         let group = api_version.split('/').next();
         if group == Some(GATEWAY_API_GROUP) {
@@ -287,6 +295,66 @@ impl Manifests {
             file: file.to_owned(),
             first_line,
             text: doc.to_owned(),
+        });
+    }
+}
+
+impl Manifests {
+    /// A `v1` Secret: kept for the access rules that name it. Its values
+    /// never reach a diagnostic.
+    fn read_secret(
+        &mut self,
+        origin: String,
+        doc: &str,
+        at: &dyn Fn(&serde_yaml::Error) -> String,
+    ) {
+        let secret = match serde_yaml::from_str::<k8s_openapi::api::core::v1::Secret>(doc) {
+            Ok(secret) => KnownSecret::from_secret(&secret),
+            Err(err) => {
+                // serde's message may quote the value it could not read:
+                // only where, and what kind of problem, are said.
+                let what = match err.to_string().contains("base64") {
+                    true => {
+                        "a `data` value is not base64: encode it (`base64 -w0`), or put the text under `stringData`"
+                    }
+                    false => {
+                        "not a Secret Gatehouse can read: `data` holds base64 values, `stringData` text values, both maps of key to string"
+                    }
+                };
+                self.errors.push(ManifestError {
+                    origin: at(&err),
+                    resource: None,
+                    message: format!("Secret: {what}"),
+                });
+                return;
+            }
+        };
+        if secret.name.is_empty() {
+            self.errors.push(ManifestError {
+                origin,
+                resource: None,
+                message: "Secret: metadata.name is missing: every resource needs a name".into(),
+            });
+            return;
+        }
+        if let Some(first) = self
+            .secrets
+            .iter()
+            .find(|s| s.value.namespace == secret.namespace && s.value.name == secret.name)
+        {
+            self.errors.push(ManifestError {
+                message: format!(
+                    "Secret {}/{} is already defined at {}: rename one of them or delete one",
+                    secret.namespace, secret.name, first.origin
+                ),
+                origin,
+                resource: None,
+            });
+            return;
+        }
+        self.secrets.push(Sourced {
+            value: secret,
+            origin,
         });
     }
 }

@@ -69,7 +69,66 @@ pub struct RouteRule {
     pub backends: Vec<Backend>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<RouteTimeouts>,
+    /// Who may use this rule: HTTP Basic authentication against the users
+    /// of a Secret, checked before the filters and the backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
 }
+
+/// HTTP Basic authentication against a Secret's users. No credentials get
+/// 401 with `WWW-Authenticate`; wrong ones 401; a user who is not allowed
+/// 403. The backend gets `X-Forwarded-User` (a client's own is always
+/// removed) and, unless `forwardAuthorization`, no `Authorization`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    /// A Secret of the Route's namespace: type `kubernetes.io/basic-auth`
+    /// (one user: `username`, `password`), or an Opaque one with an
+    /// `htpasswd` key (Apache's format: bcrypt, `$apr1$`, `{SHA}`) and an
+    /// optional `groups` key (`group: user1 user2`). `gatehouse-operator
+    /// users add` writes one.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret: String,
+    /// Shown in the login prompt (`WWW-Authenticate: Basic realm=...`).
+    /// Default: `gatehouse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub realm: Option<String>,
+    /// Who may send any request. Unset: every user of the Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Allow>,
+    /// Who may read (GET, HEAD): replaces `allow` for reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Allow>,
+    /// Who may write (every other method): replaces `allow` for writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<Allow>,
+    /// Pass the client's `Authorization` header on to the backend
+    /// (default: removed, so the password reaches no one else).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forward_authorization: bool,
+}
+
+/// Who is allowed. `anonymous: true` lets anyone in (credentials sent are
+/// still checked); otherwise the users named and the members of the
+/// groups named, or every user of the Secret when both lists are empty.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_ALLOWED))]
+    pub users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_ALLOWED))]
+    pub groups: Vec<String>,
+}
+
+/// Users, and groups, named in one `allow`.
+pub const MAX_ALLOWED: usize = 64;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

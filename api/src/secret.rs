@@ -132,6 +132,64 @@ impl SecretEntry {
     }
 }
 
+/// A Secret as `compile` reads it: from the cluster (the Secrets Routes
+/// name), or in local mode from a `kind: Secret` document beside the
+/// manifests. Keys whose value is not UTF-8 text are listed apart: no
+/// secret Gatehouse reads is binary, and saying so beats a garbled value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KnownSecret {
+    pub namespace: String,
+    pub name: String,
+    /// Its `type` (`Opaque` when unset).
+    pub kind: String,
+    pub data: std::collections::BTreeMap<String, SecretValue>,
+    pub not_text: Vec<String>,
+}
+
+impl KnownSecret {
+    /// `type: kubernetes.io/basic-auth`.
+    pub const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
+
+    /// From a Secret as the API server (or a manifest) gives it:
+    /// `stringData` wins over `data` for a key, as Kubernetes does.
+    pub fn from_secret(secret: &k8s_openapi::api::core::v1::Secret) -> KnownSecret {
+        let mut known = KnownSecret {
+            namespace: secret
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            name: secret.metadata.name.clone().unwrap_or_default(),
+            kind: secret.type_.clone().unwrap_or_else(|| "Opaque".into()),
+            ..KnownSecret::default()
+        };
+        for (key, bytes) in secret.data.iter().flatten() {
+            match String::from_utf8(bytes.0.clone()) {
+                Ok(text) => {
+                    known.data.insert(key.clone(), SecretValue::new(text));
+                }
+                Err(_) => known.not_text.push(key.clone()),
+            }
+        }
+        for (key, text) in secret.string_data.iter().flatten() {
+            known.not_text.retain(|k| k != key);
+            known
+                .data
+                .insert(key.clone(), SecretValue::new(text.clone()));
+        }
+        known
+    }
+
+    /// A reference to one of its keys.
+    pub fn key(&self, key: &str) -> SecretRef {
+        SecretRef {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            key: key.to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 #[macro_use]
 mod support;
 
+mod access;
 mod admin;
 mod backends;
 pub mod check;

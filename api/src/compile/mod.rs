@@ -2,6 +2,7 @@
 //! deterministic: the same input gives the same config and revision, whether
 //! it came from the Kubernetes API or from a folder of YAML.
 
+mod access;
 mod backends;
 mod bounds;
 mod conflicts;
@@ -22,6 +23,7 @@ use crate::duration::parse_duration;
 use crate::mock_provision::MockProvision;
 use crate::resource::{Kind, ResourceId};
 use crate::route::{DEFAULT_CLASS, Route, RouteRule};
+use crate::secret::KnownSecret;
 use findings::Findings;
 pub use verify::verify;
 
@@ -44,6 +46,9 @@ pub struct Resources<'a> {
     /// The cluster's Services; `None` when unknown (local mode), in which case
     /// service backends are sent to `name.namespace.svc:port` unchecked.
     pub services: Option<&'a [KnownService]>,
+    /// The Secrets access rules may name (`access.rs`): the cluster's, or
+    /// local mode's `kind: Secret` documents.
+    pub secrets: &'a [KnownSecret],
     /// Only Routes of this class are served (`spec.className`, default `gatehouse`).
     pub class: &'a str,
 }
@@ -55,6 +60,7 @@ impl<'a> Resources<'a> {
             depot_repos: &[],
             mock_provisions: &[],
             services: None,
+            secrets: &[],
             class: DEFAULT_CLASS,
         }
     }
@@ -104,6 +110,7 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
         services: resources.services,
         depots: &depot_ids,
         mocks: &mock_ids,
+        secrets: resources.secrets,
     };
     let mut accepted = Vec::new();
     for route in &routes {
@@ -131,7 +138,9 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
             .iter()
             .map(|m| ResourceId::from_key(Kind::MockProvision, &m.id)),
     );
+    let secrets = access::secret_entries(&accepted, resources.secrets);
     let mut config = ProxyConfig::new(accepted);
+    config.secrets = secrets;
     config.depots = depots;
     config.mocks = mocks;
     config.revision = config.content_revision();
@@ -168,6 +177,8 @@ pub(super) struct Refs<'a> {
     pub(super) depots: &'a [String],
     /// The config's mock provisions, by `namespace/name`.
     pub(super) mocks: &'a [String],
+    /// The Secrets access rules may name.
+    pub(super) secrets: &'a [KnownSecret],
 }
 
 fn lower_route(route: &Route, refs: &Refs<'_>, findings: &mut Findings) -> RouteConfig {
@@ -233,7 +244,12 @@ fn lower_rule(
         );
     }
     let (request_timeout_ms, backend_timeout_ms) = lower_timeouts(rule, field, findings);
+    let access = rule
+        .access
+        .as_ref()
+        .map(|a| access::lower(a, field, namespace, refs.secrets, findings));
     RuleConfig {
+        access,
         matches,
         filters,
         backends,

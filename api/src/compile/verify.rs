@@ -5,7 +5,7 @@
 use super::backends::{check_target, duplicate_name, weight_problem};
 use super::findings::Findings;
 use super::names::check_hostname;
-use super::{Refs, depot_repos, filters, matches, mock_provisions};
+use super::{Refs, access, depot_repos, filters, matches, mock_provisions};
 use crate::config::{BackendConfig, BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
 use crate::resource::{Kind, ResourceId};
 
@@ -18,6 +18,7 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
         services: None,
         depots: &depot_ids,
         mocks: &mock_ids,
+        secrets: &[],
     };
     for (r, route) in config.routes.iter().enumerate() {
         let at = format!("routes[{r}]");
@@ -45,7 +46,11 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
             }
         }
         for (i, rule) in route.rules.iter().enumerate() {
-            verify_rule(rule, &format!("{at}.rules[{i}]"), &refs, &mut findings);
+            let field = format!("{at}.rules[{i}]");
+            verify_rule(rule, &field, &refs, &mut findings);
+            if let Some(access) = &rule.access {
+                access::check(access, &field, &config.secrets, &mut findings);
+            }
         }
         errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
     }

@@ -643,6 +643,7 @@ fn compile_with_services(spec: &str) -> Compiled {
         depot_repos: &[],
         mock_provisions: &[],
         services: Some(&known),
+        secrets: &[],
         class: "gatehouse",
     })
 }
@@ -1198,6 +1199,7 @@ fn only_routes_of_our_class_are_compiled() {
         depot_repos: &[],
         mock_provisions: &[],
         services: None,
+        secrets: &[],
         class: "feature-x",
     });
     let ids: Vec<&str> = c.config.routes.iter().map(|r| r.id.as_str()).collect();

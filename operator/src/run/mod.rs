@@ -171,6 +171,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             depot_repos: &depot_repos,
             mock_provisions: &mock_provisions,
             services: Some(&services),
+            secrets: &[],
             class: &args.class,
         });
         if compiled.config.revision != last_revision {

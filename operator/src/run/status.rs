@@ -285,6 +285,7 @@ mod tests {
             depot_repos: &[],
             mock_provisions: &[],
             services: None,
+            secrets: &[],
             class: DEFAULT_CLASS,
         });
         report(client, &recorder, routes, DEFAULT_CLASS, &compiled, 1, 1).await;

@@ -228,6 +228,7 @@ mod tests {
             depot_repos: &[],
             mock_provisions: &[],
             services: None,
+            secrets: &[],
             class: gatehouse_api::route::DEFAULT_CLASS,
         });
         Outcome {

@@ -55,6 +55,8 @@ pub struct Call<'a> {
 pub(crate) struct Bindings<'s> {
     pub(crate) depots: Bound<'s>,
     pub(crate) mocks: mock::Bound<'s>,
+    /// Access rules' users, kept across swaps.
+    pub(crate) access: &'s crate::access::AccessStore,
 }
 
 impl Bindings<'_> {

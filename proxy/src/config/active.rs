@@ -10,6 +10,7 @@ use gatehouse_api::table::RouteTable;
 use http::{HeaderName, HeaderValue};
 use prometheus::Histogram;
 
+use crate::access::Access;
 use crate::backends::Backend;
 use crate::backends::Bindings;
 use crate::observe::metrics::{Metrics, RequestCounters};
@@ -26,6 +27,8 @@ pub struct Active {
 
 pub struct RuleRuntime {
     pub route: Arc<str>,
+    /// Who may use the rule; checked before anything else.
+    pub(crate) access: Option<Access>,
     pub request_headers: Option<HeaderEdits>,
     pub response_headers: Option<HeaderEdits>,
     pub rewrite_host: Option<HeaderValue>,
@@ -93,6 +96,7 @@ impl Active {
             errors.extend(e);
             RouteTable::default()
         });
+        let secrets = &config.secrets;
         let rules = config
             .routes
             .iter()
@@ -104,7 +108,15 @@ impl Active {
                     .enumerate()
                     .map(|(i, rule)| {
                         let at = format!("route {} rule {i}", route.id);
-                        RuleRuntime::build(id.clone(), rule, &at, metrics, bound, &mut errors)
+                        let mut runtime =
+                            RuleRuntime::build(id.clone(), rule, &at, metrics, bound, &mut errors);
+                        if let Some(access) = &rule.access {
+                            match Access::prepare(access, secrets, bound.access) {
+                                Ok(access) => runtime.access = Some(access),
+                                Err(why) => errors.push(format!("{at}: access: {why}")),
+                            }
+                        }
+                        runtime
                     })
                     .collect()
             })
@@ -138,6 +150,7 @@ impl RuleRuntime {
             duration: metrics.duration(&route),
             own_answers: metrics.request_counters(&route, ""),
             route: route.clone(),
+            access: None,
             request_headers: None,
             response_headers: None,
             rewrite_host: None,

@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwapOption;
 use gatehouse_api::ProxyConfig;
 
+use crate::access::AccessStore;
 use crate::backends::Bindings;
 use crate::backends::depot::DepotStore;
 use crate::backends::mock::MockStore;
@@ -29,6 +30,8 @@ pub struct State {
     pub(crate) depots: DepotStore,
     /// Mock provisions, kept across swaps, and the provisions folder.
     pub(crate) mocks: MockStore,
+    /// Access rules' users and failed logins (`access/`).
+    pub(crate) access: AccessStore,
     /// Serialises applies so generations rise in the order configs land.
     apply_lock: Mutex<u64>,
     draining: AtomicBool,
@@ -75,6 +78,7 @@ impl State {
             blocking,
             depots,
             mocks,
+            access: AccessStore::default(),
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
@@ -107,6 +111,7 @@ impl State {
         let bound = Bindings {
             depots: self.depots.bind(&config.depots),
             mocks: self.mocks.bind(&config.mocks),
+            access: &self.access,
         };
         let active = match Active::build(config, *generation + 1, &self.metrics, &bound) {
             Ok(active) => active,

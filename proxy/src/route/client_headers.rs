@@ -11,10 +11,16 @@
 //! - Names with `_` are dropped, as nginx's `underscores_in_headers off`
 //!   does: backends that read `-` and `_` as one (CGI, Rack, uWSGI) would
 //!   take `X_Forwarded_For` or `Content_Length` for the real header.
+//! - `X-Forwarded-User` is the proxy's to set (an access rule's user): a
+//!   client's own is removed on every request, whatever the rule, so no
+//!   backend can be told a user nobody checked.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::proto::hop;
+
+/// The user an access rule let in, as the backend is told it.
+pub(crate) static X_FORWARDED_USER: HeaderName = HeaderName::from_static("x-forwarded-user");
 
 /// Whether header names with `_` are passed on (`--allow-underscores-in-headers`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,17 +41,22 @@ pub(crate) fn sanitize(
     underscores: Underscores,
 ) -> Result<(), &'static str> {
     let (mut length, mut connection, mut underscore) = (false, false, false);
+    let mut user = false;
     // Without branches: each name costs a few instructions.
     for name in headers.keys() {
         length |= *name == header::CONTENT_LENGTH;
         connection |= *name == header::CONNECTION;
         underscore |= has_underscore(name.as_str().as_bytes());
+        user |= *name == X_FORWARDED_USER;
     }
     underscore &= underscores == Underscores::Drop;
-    if !(length || connection || underscore) {
+    if !(length || connection || underscore || user) {
         return Ok(());
     }
     let mut dropped: Vec<HeaderName> = Vec::new();
+    if user {
+        dropped.push(X_FORWARDED_USER.clone());
+    }
     if underscore {
         for name in headers
             .keys()

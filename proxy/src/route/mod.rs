@@ -14,7 +14,8 @@ use gatehouse_api::route::PathMatchType;
 use gatehouse_api::table::{RequestView, pick_backend};
 use http::{HeaderValue, Request, Response, StatusCode};
 
-use self::client_headers::Underscores;
+use self::client_headers::{Underscores, X_FORWARDED_USER};
+use crate::access::Access;
 use crate::backends::upstream::{RequestBody, Upstreams};
 use crate::backends::{Backend, Call};
 use crate::config::active::RuleRuntime;
@@ -164,6 +165,26 @@ async fn serve_rule<B: RequestBody>(
         started,
     } = asker;
     let matched = &rule.config.matches[matched];
+    if let Some(access) = &rule.access {
+        let state = &shared.state;
+        let checked = access
+            .check(
+                req.method(),
+                req.headers(),
+                client_address(client, req.headers()),
+                &state.access,
+                &state.blocking,
+                &rule.route,
+            )
+            .await;
+        match checked {
+            Ok(user) => admit(access, user, req.headers_mut()),
+            Err(refused) => {
+                rule.own_answers.record(refused.status());
+                return refused;
+            }
+        }
+    }
     if let Some(redirect) = &rule.redirect {
         let host_text = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
         let response = filters::redirect(
@@ -244,6 +265,36 @@ async fn serve_rule<B: RequestBody>(
     };
     backend.counters.record(response.status());
     response
+}
+
+/// What the backend learns of an admitted request: who (`X-Forwarded-User`,
+/// valid header bytes only), and, unless the rule says so, not the
+/// password.
+fn admit(access: &Access, user: Option<String>, headers: &mut http::HeaderMap) {
+    if !access.forward_authorization {
+        headers.remove(http::header::AUTHORIZATION);
+    }
+    if let Some(value) = user.and_then(|u| HeaderValue::from_str(&u).ok()) {
+        headers.insert(X_FORWARDED_USER.clone(), value);
+    }
+}
+
+/// Whose failed logins count: the connection's address, or behind a
+/// trusted proxy the address it says it forwards for (the last entry of
+/// `X-Forwarded-For`), so one load balancer's clients are not all
+/// blocked for one guesser.
+fn client_address(client: &Peer, headers: &http::HeaderMap) -> std::net::IpAddr {
+    if client.trust() != crate::server::peer::Trust::Trusted {
+        return client.ip();
+    }
+    headers
+        .get_all(http::header::HeaderName::from_static("x-forwarded-for"))
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| client.ip())
 }
 
 /// The answer to a failure; `unresolved` is why the backend is not

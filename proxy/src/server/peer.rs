@@ -4,7 +4,7 @@
 //! trusted proxy, and, on a TLS connection, what its handshake said (SNI,
 //! ALPN), from which the scheme follows.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use http::HeaderValue;
@@ -13,6 +13,7 @@ use crate::route::forwarded::TrustedProxies;
 
 #[derive(Clone)]
 pub struct Peer {
+    addr: IpAddr,
     /// The address as a header value, formatted once per connection, not
     /// on each of its requests.
     ip: HeaderValue,
@@ -62,6 +63,7 @@ impl Peer {
         let text = addr.ip().to_string();
         let ip = HeaderValue::from_str(&text).expect("an IP address is a valid header value");
         Peer {
+            addr: addr.ip(),
             ip,
             trust,
             tls: None,
@@ -74,6 +76,11 @@ impl Peer {
             tls: Some(Arc::new(facts)),
             ..self
         }
+    }
+
+    /// The address the connection came from.
+    pub fn ip(&self) -> IpAddr {
+        self.addr
     }
 
     /// The client's address as `X-Forwarded-For` carries it.

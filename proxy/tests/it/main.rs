@@ -8,6 +8,7 @@
 
 mod support;
 
+mod access;
 mod access_log;
 mod admin;
 mod depot;

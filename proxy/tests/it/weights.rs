@@ -72,6 +72,7 @@ async fn all_weights_zero_and_unresolved_backends_answer_500() {
     let services = [];
     let compiled = gatehouse_api::compile(gatehouse_api::Resources {
         services: Some(&services),
+        secrets: &[],
         ..gatehouse_api::Resources::routes(&routes)
     });
     assert!(!compiled.has_errors());
