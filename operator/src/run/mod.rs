@@ -166,12 +166,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         let services = watched.services();
         let depot_repos = watched.depot_repos();
         let mock_provisions = watched.mock_provisions();
+        let secrets = watched.secrets(&routes);
         let compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,
             mock_provisions: &mock_provisions,
             services: Some(&services),
-            secrets: &[],
+            secrets: &secrets,
             class: &args.class,
         });
         if compiled.config.revision != last_revision {

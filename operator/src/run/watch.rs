@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use gatehouse_api::secret::KnownSecret;
 use gatehouse_api::{DepotRepo, KnownService, MockProvision, Route};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
@@ -31,6 +32,10 @@ pub(super) struct Watched {
     depot_repos: Store<DeserializeGuard<DepotRepo>>,
     mock_provisions: Store<DeserializeGuard<MockProvision>>,
     services: Store<Service>,
+    /// Secrets, for the access rules that name them (`secrets()` reads
+    /// only those); kept without annotations or managed fields, where
+    /// `kubectl apply` leaves a copy of the values.
+    secrets: Store<Secret>,
     pods: Store<Pod>,
     changed: Arc<Notify>,
 }
@@ -54,6 +59,10 @@ impl Watched {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
+        let secrets_api: Api<Secret> = match &args.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
         let pods_api: Api<Pod> = Api::namespaced(client, &args.operator_namespace);
         let pods_config = watcher::Config::default().labels(&args.proxy_selector);
         Watched {
@@ -64,28 +73,43 @@ impl Watched {
                 watcher::Config::default(),
                 changed.clone(),
                 |m| m.generation.map(|g| g.to_string()),
+                keep_whole,
             ),
             depot_repos: spawn_reflector(
                 depot_repos_api,
                 watcher::Config::default(),
                 changed.clone(),
                 |m| m.generation.map(|g| g.to_string()),
+                keep_whole,
             ),
             mock_provisions: spawn_reflector(
                 mock_provisions_api,
                 watcher::Config::default(),
                 changed.clone(),
                 |m| m.generation.map(|g| g.to_string()),
+                keep_whole,
             ),
             services: spawn_reflector(
                 services_api,
                 watcher::Config::default(),
                 changed.clone(),
                 |m| m.resource_version.clone(),
+                keep_whole,
             ),
-            pods: spawn_reflector(pods_api, pods_config, changed.clone(), |m| {
-                m.resource_version.clone()
-            }),
+            secrets: spawn_reflector(
+                secrets_api,
+                watcher::Config::default(),
+                changed.clone(),
+                |m| m.resource_version.clone(),
+                strip_secret,
+            ),
+            pods: spawn_reflector(
+                pods_api,
+                pods_config,
+                changed.clone(),
+                |m| m.resource_version.clone(),
+                keep_whole,
+            ),
             changed,
         }
     }
@@ -101,6 +125,12 @@ impl Watched {
         if listed.await.is_err() {
             tracing::warn!(
                 "DepotRepos cannot be listed (is the DepotRepo CRD installed? `gatehouse-operator crds | kubectl apply -f -`); serving Routes without them until they can"
+            );
+        }
+        let listed = tokio::time::timeout(DEPOT_REPOS_GRACE, self.secrets.wait_until_ready());
+        if listed.await.is_err() {
+            tracing::warn!(
+                "Secrets cannot be listed (may the operator's service account list and watch secrets?); Routes with `access` answer 500 until they can"
             );
         }
         let listed =
@@ -162,6 +192,33 @@ impl Watched {
             .collect()
     }
 
+    /// The Secrets `routes`' access rules name (of their own namespace),
+    /// as `compile` reads them.
+    pub(super) fn secrets(&self, routes: &[Route]) -> Vec<KnownSecret> {
+        let named: std::collections::HashSet<(&str, &str)> = routes
+            .iter()
+            .flat_map(|route| {
+                let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
+                route
+                    .spec
+                    .rules
+                    .iter()
+                    .filter_map(|rule| rule.access.as_ref())
+                    .map(move |access| (namespace, access.secret.as_str()))
+            })
+            .collect();
+        self.secrets
+            .state()
+            .iter()
+            .filter(|secret| {
+                let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
+                let name = secret.metadata.name.as_deref().unwrap_or_default();
+                named.contains(&(namespace, name))
+            })
+            .map(|secret| KnownSecret::from_secret(secret))
+            .collect()
+    }
+
     pub(super) fn services(&self) -> Vec<KnownService> {
         self.services
             .state()
@@ -183,6 +240,17 @@ impl Watched {
     }
 }
 
+fn keep_whole<K>(_: &mut K) {}
+
+/// What of a Secret the operator keeps: its name, type and values. Its
+/// annotations go (`kubectl.kubernetes.io/last-applied-configuration`
+/// holds the values again, in plain text for `stringData`), and so do
+/// its managed fields.
+fn strip_secret(secret: &mut Secret) {
+    secret.metadata.annotations = None;
+    secret.metadata.managed_fields = None;
+}
+
 /// Mirrors `api` into a store; notifies `changed` when an object appears,
 /// goes, or its `version` (generation, resourceVersion…) moves.
 fn spawn_reflector<K>(
@@ -190,13 +258,17 @@ fn spawn_reflector<K>(
     config: watcher::Config,
     changed: Arc<Notify>,
     version: fn(&ObjectMeta) -> Option<String>,
+    strip: fn(&mut K),
 ) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, config).default_backoff().reflect(writer);
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(strip)
+        .reflect(writer);
     tokio::spawn(async move {
         futures_util::pin_mut!(stream);
         let mut seen: HashMap<String, Option<String>> = HashMap::new();
