@@ -7,7 +7,8 @@
 # minutes once; ~/.cache/gatehouse/crd-server), starts both, runs `cargo test --workspace`, then the API-server tests that a plain
 # `cargo test` shows as ignored (named `api_server_*`; tests ignored as
 # known bugs stay ignored), then the browser tests (named `browser_*`: a
-# headless Chromium from Debian's `chromium` and `chromium-driver`), stops
+# headless Chromium from Debian's `chromium` and `chromium-driver`), the
+# `real_htpasswd_*` tests (Apache's `htpasswd`, Debian's apache2-utils), stops
 # the server on exit, and exits non-zero when any cargo run failed.
 # Arguments go to every cargo run (`bash ct/test-all.sh --release`).
 set -euo pipefail
@@ -43,6 +44,14 @@ if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ]; then
   cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored browser_ || status=$?
 else
   echo "chromium or chromedriver is missing: apt-get install -y chromium chromium-driver (.ci/run does)" >&2
+  status=1
+fi
+
+echo "== the real_htpasswd_ tests (Apache's htpasswd both ways; ignored by a plain cargo test)"
+if command -v htpasswd >/dev/null; then
+  cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored real_htpasswd_ || status=$?
+else
+  echo "Apache's htpasswd is missing: apt-get install -y apache2-utils (.ci/run does)" >&2
   status=1
 fi
 

@@ -128,11 +128,13 @@ impl GroupsFile {
         let mut seen: Vec<&str> = Vec::new();
         self.groups()
             .filter(move |(_, members)| members.iter().any(|m| m == user))
-            .filter_map(move |(name, _)| {
-                (!seen.contains(&name)).then(|| {
+            .map(|(name, _)| name)
+            .filter(move |name| {
+                let first = !seen.contains(name);
+                if first {
                     seen.push(name);
-                    name
-                })
+                }
+                first
             })
     }
 

@@ -138,7 +138,8 @@ impl Users {
     }
 
     /// The groups `user` is in, in the order the groups text first names them.
-    pub fn groups_of(&self, user: &str) -> impl Iterator<Item = &str> {
+    /// The iterator borrows `self` only, not `user`.
+    pub fn groups_of<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a str> + use<'a> {
         self.groups
             .get(user)
             .into_iter()

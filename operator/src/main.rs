@@ -1,11 +1,12 @@
 //! `gatehouse-operator`: the Kubernetes side of Gatehouse.
 //!
-//! `run` (the controller), `crds` (the CRD YAML) and `check` (offline
-//! compile of manifests).
+//! `run` (the controller), `crds` (the CRD YAML), `check` (offline
+//! compile of manifests) and `users` (an htpasswd Secret's users).
 
 mod check;
 mod crds;
 mod run;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,12 @@ enum Command {
         /// A manifest file or a folder of them; repeat for more.
         #[arg(short = 'f', long = "filename", required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Add, remove and list the users of an htpasswd Secret (bcrypt), for
+    /// access control on Route rules.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
 }
 
@@ -90,6 +97,19 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Command::Users { command } => users_command(command),
+    }
+}
+
+fn users_command(command: users::UsersCommand) -> ExitCode {
+    match users::run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("error: {error}");
+            }
+            ExitCode::from(1)
         }
     }
 }

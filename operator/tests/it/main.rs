@@ -4,3 +4,4 @@
 mod apiserver;
 mod check;
 mod crds;
+mod users;
