@@ -15,6 +15,7 @@ mod env_and_logs;
 mod local_mode;
 mod metrics;
 mod operator;
+mod operator_access;
 mod operator_depot;
 mod operator_depot_status;
 mod operator_malformed;

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use gatehouse_api::{DepotRepo, Route};
-use gatehouse_ct::cluster::{Operator, cluster, condition, route, running_proxy, scope, warnings};
+use gatehouse_ct::cluster::{
+    Operator, cluster, condition, route, running_depot_proxy, scope, warnings,
+};
 use gatehouse_testkit::eventually;
 use kube::api::{Api, DeleteParams, PostParams};
 
@@ -33,7 +35,10 @@ async fn api_server_depot_repos_get_a_status_and_reach_the_proxies_and_a_missing
     let cluster = cluster().await;
     let id = std::process::id().to_string();
     let (class, label, _config_map) = scope(&format!("depot-{id}"));
-    let proxy = running_proxy(&cluster.client, &format!("gh-depot-proxy-{id}"), &label).await;
+    // With a data dir: Ready is then where the status settles, not a
+    // moment before the first usage report says NoDataDir.
+    let (proxy, _data) =
+        running_depot_proxy(&cluster.client, &format!("gh-depot-proxy-{id}"), &label).await;
     let operator = Operator::start(&cluster, &class, &label, &format!("gh-depot-config-{id}"));
 
     let repos: Api<DepotRepo> = Api::namespaced(cluster.client.clone(), "default");
