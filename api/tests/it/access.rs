@@ -28,16 +28,7 @@ fn route(access: &str) -> String {
 }
 
 fn compile(docs: &[String]) -> Compiled {
-    let mut manifests = Manifests::default();
-    manifests.read("access.yaml", &docs.join("---\n"));
-    assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let compiled = manifests.compile();
-    let refused = gatehouse_api::compile::verify(&compiled.config);
-    assert!(
-        refused.is_empty(),
-        "compile made a config verify refuses: {refused:?}"
-    );
-    compiled
+    crate::support::compile_file("access.yaml", docs)
 }
 
 #[test]

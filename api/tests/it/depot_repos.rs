@@ -15,16 +15,7 @@ fn repo(name: &str, spec: &str) -> String {
 }
 
 fn compile(docs: &[String]) -> Compiled {
-    let mut manifests = Manifests::default();
-    manifests.read("depot.yaml", &docs.join("---\n"));
-    assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let compiled = manifests.compile();
-    let refused = gatehouse_api::compile::verify(&compiled.config);
-    assert!(
-        refused.is_empty(),
-        "compile made a config verify refuses: {refused:?}"
-    );
-    compiled
+    crate::support::compile_file("depot.yaml", docs)
 }
 
 /// The one error of a DepotRepo, as `check` prints it.

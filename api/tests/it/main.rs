@@ -5,4 +5,5 @@ mod access;
 mod compile;
 mod depot_repos;
 mod mock_provisions;
+mod support;
 mod table;

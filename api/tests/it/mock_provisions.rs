@@ -22,16 +22,7 @@ fn route(name: &str, backend: &str) -> String {
 }
 
 fn compile(docs: &[String]) -> Compiled {
-    let mut manifests = Manifests::default();
-    manifests.read("mock.yaml", &docs.join("---\n"));
-    assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let compiled = manifests.compile();
-    let refused = gatehouse_api::compile::verify(&compiled.config);
-    assert!(
-        refused.is_empty(),
-        "compile made a config verify refuses: {refused:?}"
-    );
-    compiled
+    crate::support::compile_file("mock.yaml", docs)
 }
 
 const STUB: &str = "  rules:\n    - request: {method: GET, path: /hello}\n      response: {body: {json: {hi: there}}}";
