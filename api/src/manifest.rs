@@ -4,7 +4,7 @@
 
 use serde_yaml::Value;
 
-use crate::compile::{Compiled, Resources, compile};
+use crate::compile::{Compiled, Resources, SecretHistory, compile};
 use crate::depot_repo::DepotRepo;
 use crate::mock_provision::MockProvision;
 use crate::resource::{Kind, ResourceId};
@@ -128,11 +128,18 @@ impl Manifests {
     /// local mode and `check` do); each diagnostic carries its resource's
     /// `file:line`.
     pub fn compile(&self) -> Compiled {
+        self.compile_keeping(&mut SecretHistory::default())
+    }
+
+    /// As `compile`, with Secrets admitted through `history`: one whose
+    /// users no longer read is compiled as its last good version (and
+    /// said), for a caller that compiles a folder again and again.
+    pub fn compile_keeping(&self, history: &mut SecretHistory) -> Compiled {
         let routes: Vec<Route> = self.routes().map(|r| r.value.clone()).collect();
         let depot_repos: Vec<DepotRepo> = self.depot_repos().map(|r| r.value.clone()).collect();
         let mock_provisions: Vec<MockProvision> =
             self.mock_provisions().map(|r| r.value.clone()).collect();
-        let secrets: Vec<KnownSecret> = self.secrets.iter().map(|s| s.value.clone()).collect();
+        let secrets = history.admit(self.secrets.iter().map(|s| s.value.clone()).collect());
         let mut compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,

@@ -144,6 +144,9 @@ pub struct KnownSecret {
     pub kind: String,
     pub data: std::collections::BTreeMap<String, SecretValue>,
     pub not_text: Vec<String>,
+    /// Set by `compile::SecretHistory` when these are the last good
+    /// values, kept because the Secret's newer ones were refused: why.
+    pub refused_edit: Option<String>,
 }
 
 impl KnownSecret {

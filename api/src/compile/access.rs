@@ -95,91 +95,127 @@ fn resolve(
     findings: &mut Findings,
 ) -> (UsersConfig, Option<Users>) {
     let field = format!("{field}.secret");
-    let mut unresolved = |reason: &'static str, why: String| {
-        findings.unresolved(field.clone(), reason, why.clone());
-        (UsersConfig::Unresolved { reason: why }, None)
-    };
     let Some(secret) = secrets
         .iter()
         .find(|s| s.namespace == namespace && s.name == name)
     else {
-        return unresolved(
-            "SecretNotFound",
-            format!(
-                "Secret {namespace}/{name} does not exist: create it (`gatehouse-operator users add USER --secret {name} | kubectl apply -n {namespace} -f -`), or name another"
-            ),
+        let why = format!(
+            "Secret {namespace}/{name} does not exist: create it (`gatehouse-operator users add USER --secret {name} | kubectl apply -n {namespace} -f -`), or name another"
         );
+        findings.unresolved(field, "SecretNotFound", why.clone());
+        return (UsersConfig::Unresolved { reason: why }, None);
     };
+    match users_of(secret) {
+        Ok((config, users)) => {
+            if let Some(why) = &secret.refused_edit {
+                findings.unresolved(
+                    field,
+                    "InvalidSecret",
+                    format!("the Secret's latest values are refused, so its last good ones keep serving: {why}"),
+                );
+            }
+            (config, Some(users))
+        }
+        Err(why) => {
+            findings.unresolved(field, "InvalidSecret", why.clone());
+            (UsersConfig::Unresolved { reason: why }, None)
+        }
+    }
+}
+
+/// The users a Secret holds (and the keys they are read from), or why
+/// none can be read: every bad line, with its number.
+fn users_of(secret: &KnownSecret) -> Result<(UsersConfig, Users), String> {
+    let (namespace, name) = (&secret.namespace, &secret.name);
     let text = |key: &str| -> Result<Option<&str>, String> {
         if secret.not_text.iter().any(|k| k == key) {
             return Err(format!("{} is not UTF-8 text", secret.key(key)));
         }
         Ok(secret.data.get(key).map(|v| v.expose()))
     };
+    let joined = |errors: Vec<gatehouse_auth::AuthFileError>| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     if secret.kind == KnownSecret::BASIC_AUTH {
-        let pair = (text("username"), text("password"));
-        let (Ok(Some(username)), Ok(Some(password))) = pair else {
-            let why = match pair {
-                (Err(why), _) | (_, Err(why)) => why,
-                _ => format!(
-                    "Secret {namespace}/{name} is of type {} but lacks `username` or `password`: give it both",
-                    KnownSecret::BASIC_AUTH
-                ),
-            };
-            return unresolved("InvalidSecret", why);
+        let (Some(username), Some(password)) = (text("username")?, text("password")?) else {
+            return Err(format!(
+                "Secret {namespace}/{name} is of type {} but lacks `username` or `password`: give it both",
+                KnownSecret::BASIC_AUTH
+            ));
         };
-        return match Users::from_basic_auth(&secret.key("username").to_string(), username, password)
-        {
-            Ok(users) => (
-                UsersConfig::BasicAuth {
-                    username: secret.key("username"),
-                    password: secret.key("password"),
-                },
-                Some(users),
-            ),
-            Err(error) => unresolved("InvalidSecret", error.to_string()),
+        let users = Users::from_basic_auth(&secret.key("username").to_string(), username, password)
+            .map_err(|error| error.to_string())?;
+        let config = UsersConfig::BasicAuth {
+            username: secret.key("username"),
+            password: secret.key("password"),
         };
+        return Ok((config, users));
     }
-    let htpasswd = match text("htpasswd") {
-        Ok(Some(htpasswd)) => htpasswd,
-        Ok(None) => {
-            return unresolved(
-                "InvalidSecret",
-                format!(
-                    "Secret {namespace}/{name} has no `htpasswd` key and is not of type {}: give it one (`gatehouse-operator users add`)",
-                    KnownSecret::BASIC_AUTH
-                ),
-            );
-        }
-        Err(why) => return unresolved("InvalidSecret", why),
+    let Some(htpasswd) = text("htpasswd")? else {
+        return Err(format!(
+            "Secret {namespace}/{name} has no `htpasswd` key and is not of type {}: give it one (`gatehouse-operator users add`)",
+            KnownSecret::BASIC_AUTH
+        ));
     };
-    let groups = match text("groups") {
-        Ok(groups) => groups,
-        Err(why) => return unresolved("InvalidSecret", why),
+    let groups = text("groups")?;
+    let mut users =
+        Users::from_htpasswd(&secret.key("htpasswd").to_string(), htpasswd).map_err(joined)?;
+    if let Some(groups) = groups {
+        users = users
+            .with_groups(&secret.key("groups").to_string(), groups)
+            .map_err(joined)?;
+    }
+    let config = UsersConfig::Htpasswd {
+        htpasswd: secret.key("htpasswd"),
+        groups: groups.map(|_| secret.key("groups")),
     };
-    let parsed =
-        Users::from_htpasswd(&secret.key("htpasswd").to_string(), htpasswd).and_then(|users| {
-            match groups {
-                Some(groups) => users.with_groups(&secret.key("groups").to_string(), groups),
-                None => Ok(users),
-            }
-        });
-    match parsed {
-        Ok(users) => (
-            UsersConfig::Htpasswd {
-                htpasswd: secret.key("htpasswd"),
-                groups: groups.map(|_| secret.key("groups")),
-            },
-            Some(users),
-        ),
-        Err(errors) => unresolved(
-            "InvalidSecret",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
+    Ok((config, users))
+}
+
+/// The last version of each Secret whose users could be read, so that an
+/// edit which breaks one (a bad htpasswd line, a key renamed) is refused
+/// and said, and the users it held keep serving, rather than the rule
+/// answering 500 until someone notices. Kept by whoever compiles again
+/// and again: the operator across rounds, local mode across reloads.
+#[derive(Debug, Default)]
+pub struct SecretHistory {
+    last_good: std::collections::HashMap<(String, String), KnownSecret>,
+}
+
+impl SecretHistory {
+    /// `secrets` as `compile` should read them: each as it is when its
+    /// users can be read; else its last good version, marked with why the
+    /// newer one was refused. A Secret no longer given is forgotten (one
+    /// deleted and made again starts afresh).
+    pub fn admit(&mut self, secrets: Vec<KnownSecret>) -> Vec<KnownSecret> {
+        let given: std::collections::HashSet<(String, String)> = secrets
+            .iter()
+            .map(|s| (s.namespace.clone(), s.name.clone()))
+            .collect();
+        self.last_good.retain(|key, _| given.contains(key));
+        secrets
+            .into_iter()
+            .map(|secret| {
+                let key = (secret.namespace.clone(), secret.name.clone());
+                match users_of(&secret) {
+                    Ok(_) => {
+                        self.last_good.insert(key, secret.clone());
+                        secret
+                    }
+                    Err(why) => match self.last_good.get(&key) {
+                        Some(good) => KnownSecret {
+                            refused_edit: Some(why),
+                            ..good.clone()
+                        },
+                        None => secret,
+                    },
+                }
+            })
+            .collect()
     }
 }
 

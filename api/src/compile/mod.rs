@@ -24,6 +24,7 @@ use crate::mock_provision::MockProvision;
 use crate::resource::{Kind, ResourceId};
 use crate::route::{DEFAULT_CLASS, Route, RouteRule};
 use crate::secret::KnownSecret;
+pub use access::SecretHistory;
 use findings::Findings;
 pub use verify::verify;
 

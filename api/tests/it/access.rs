@@ -200,3 +200,44 @@ fn compile_unverified(docs: &[String]) -> Compiled {
     manifests.read("access.yaml", &docs.join("---\n"));
     manifests.compile()
 }
+
+#[test]
+fn a_broken_edit_keeps_the_last_good_users_and_says_why() {
+    let routes = route("{secret: team}");
+    let good = secret("team", &htpasswd_key(HTPASSWD));
+    let broken = secret("team", &htpasswd_key("alice:plain\n"));
+    let mut history = gatehouse_api::compile::SecretHistory::default();
+    let compile_with = |docs: &[&String], history: &mut gatehouse_api::compile::SecretHistory| {
+        let mut manifests = Manifests::default();
+        let docs: Vec<String> = docs.iter().map(|d| (*d).clone()).collect();
+        manifests.read("access.yaml", &docs.join("---\n"));
+        manifests.compile_keeping(history)
+    };
+    let first = compile_with(&[&good, &routes], &mut history);
+    assert!(first.diagnostics.is_empty(), "{:?}", first.diagnostics);
+    let second = compile_with(&[&broken, &routes], &mut history);
+    let d = &second.diagnostics[0];
+    assert_eq!(
+        (d.reason, d.condition),
+        ("InvalidSecret", ConditionKind::ResolvedRefs)
+    );
+    assert!(
+        d.message.contains("last good ones keep serving"),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains(":1"), "the bad line: {}", d.message);
+    let access = second.config.routes[0].rules[0].access.clone().unwrap();
+    assert!(
+        matches!(access.users, UsersConfig::Htpasswd { .. }),
+        "still served"
+    );
+    assert_eq!(
+        second.config.secrets, first.config.secrets,
+        "with the good values"
+    );
+    // Without a history (a first compile), the broken Secret is unresolved.
+    let alone = compile_with(&[&broken, &routes], &mut Default::default());
+    let access = alone.config.routes[0].rules[0].access.clone().unwrap();
+    assert!(matches!(access.users, UsersConfig::Unresolved { .. }));
+}

@@ -144,6 +144,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut last_revision = String::new();
     let mut term = 0;
     let mut was_leader = false;
+    // Secrets whose users last read, for an edit that breaks one.
+    let mut secret_history = gatehouse_api::compile::SecretHistory::default();
     loop {
         metrics.leader.set(i64::from(leadership.is_leader()));
         if !leadership.is_leader() {
@@ -166,7 +168,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         let services = watched.services();
         let depot_repos = watched.depot_repos();
         let mock_provisions = watched.mock_provisions();
-        let secrets = watched.secrets(&routes);
+        let secrets = secret_history.admit(watched.secrets(&routes));
         let compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::locks::lock;
+use gatehouse_api::compile::SecretHistory;
 use gatehouse_api::manifest::{Manifests, Resource};
 use gatehouse_api::route::{Backend, RouteRule, StaticFiles};
 use gatehouse_api::{ProxyConfig, Resources, Route, RouteSpec, compile};
@@ -25,7 +27,10 @@ pub(crate) struct Loaded {
 }
 
 /// Compiles `(name, text)` manifests; errors carry `file:line` and the resource.
-pub(crate) fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Vec<String>> {
+pub(crate) fn compile_manifests(
+    files: &[(String, String)],
+    history: &mut SecretHistory,
+) -> Result<Loaded, Vec<String>> {
     let mut manifests = Manifests::default();
     for (name, text) in files {
         let first_new = manifests.resources.len();
@@ -38,7 +43,7 @@ pub(crate) fn compile_manifests(files: &[(String, String)]) -> Result<Loaded, Ve
         }
     }
     let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
-    let compiled = manifests.compile();
+    let compiled = manifests.compile_keeping(history);
     let mut warnings = manifests.hints.clone();
     for diagnostic in compiled.diagnostics {
         if diagnostic.is_error() {
@@ -166,7 +171,8 @@ pub(crate) fn load(
     files: Result<Vec<(String, String)>, Vec<String>>,
     source: &str,
 ) -> Outcome {
-    match files.and_then(|files| compile_manifests(&files)) {
+    let mut history = lock(&state.secret_history);
+    match files.and_then(|files| compile_manifests(&files, &mut history)) {
         Ok(loaded) => Outcome {
             warnings: loaded.warnings,
             served: loaded.config.served(),

@@ -32,6 +32,9 @@ pub struct State {
     pub(crate) mocks: MockStore,
     /// Access rules' users and failed logins (`access/`).
     pub(crate) access: AccessStore,
+    /// Local mode's Secrets whose users last read (`config/local.rs`): a
+    /// saved file that breaks one keeps the users it held.
+    pub(crate) secret_history: Mutex<gatehouse_api::compile::SecretHistory>,
     /// Serialises applies so generations rise in the order configs land.
     apply_lock: Mutex<u64>,
     draining: AtomicBool,
@@ -79,6 +82,7 @@ impl State {
             depots,
             mocks,
             access: AccessStore::default(),
+            secret_history: Mutex::default(),
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
         })

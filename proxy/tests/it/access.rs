@@ -255,3 +255,47 @@ spec:
     let (status, _, _) = send(&proxy, Method::GET, "/", Some(("deploy", "hunter3"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn in_local_mode_a_broken_secret_keeps_its_last_good_users() {
+    let upstream = Upstream::reporting("app");
+    let dir = gatehouse_testkit::TempDir::new("access-local");
+    let probe = |path: &str| {
+        format!(
+            "  - matches: [{{path: {{type: PathPrefix, value: {path}}}}}]\n    backends: [{{url: '{}'}}]\n",
+            upstream.url()
+        )
+    };
+    dir.write_atomically(
+        "site.yaml",
+        &(users_secret(HTPASSWD) + &*routes(&upstream.url())),
+    );
+    let proxy = start_proxy(|s| s.manifests = Some(dir.path().to_owned())).await;
+    let (status, _, _) = send(&proxy, Method::GET, "/pass", Some(CAROL)).await;
+    assert_eq!(status, StatusCode::OK);
+    // A plain-text line breaks the file; a new rule shows when it is read.
+    let broken = format!("{HTPASSWD}erin:plain\n");
+    dir.write_atomically(
+        "site.yaml",
+        &(users_secret(&broken) + &*routes(&upstream.url()) + &*probe("/probe")),
+    );
+    let reloaded = async || {
+        client()
+            .get(url(&proxy, "/probe"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    };
+    assert!(
+        gatehouse_testkit::eventually(std::time::Duration::from_secs(10), reloaded).await,
+        "the edited folder was not loaded"
+    );
+    let (status, _, body) = send(&proxy, Method::GET, "/pass", Some(CAROL)).await;
+    assert_eq!(status, StatusCode::OK, "the last good users serve: {body}");
+    let (status, _, _) = send(&proxy, Method::GET, "/pass", Some(("erin", "plain"))).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the refused line lets no one in"
+    );
+}
