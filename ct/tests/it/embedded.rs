@@ -42,10 +42,22 @@ async fn with_no_flags_the_embedded_example_routes_are_served() {
         "Location: {location}"
     );
 
-    // The depot example takes a revision and gives it back.
+    // The depot example takes a revision from its editor and gives it
+    // back to anyone; without a login a write is refused.
     let url = proxy.url("/depot/configs/hello.txt");
-    let put = proxy
+    let anonymous = proxy
         .try_request(reqwest::Method::PUT, &url, &[], Some("hello".into()))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some("Basic realm=\"depot\"")
+    );
+    // editor:editor
+    let login = [("authorization", "Basic ZWRpdG9yOmVkaXRvcg==")];
+    let put = proxy
+        .try_request(reqwest::Method::PUT, &url, &login, Some("hello".into()))
         .await
         .unwrap();
     assert_eq!(put.status, 200, "{put:?}");
