@@ -15,6 +15,7 @@
 mod cache;
 mod credentials;
 mod limiter;
+mod metrics;
 mod users;
 
 use std::net::IpAddr;
@@ -26,16 +27,28 @@ use http::{HeaderValue, Method, StatusCode, header};
 
 use self::credentials::{Presented, presented};
 pub(crate) use self::limiter::FailureLimiter;
+use self::metrics::AccessMetrics;
 use self::users::UserBase;
 pub(crate) use self::users::UserBases;
+use crate::observe::metrics::Metrics;
 use crate::support::blocking::{BlockingKind, BlockingPool};
 use crate::support::body::{self, Body};
 
 /// What the proxy keeps for access rules across swaps.
-#[derive(Default)]
 pub(crate) struct AccessStore {
     pub(crate) bases: UserBases,
     pub(crate) failures: FailureLimiter,
+    metrics: AccessMetrics,
+}
+
+impl AccessStore {
+    pub(crate) fn new(metrics: &Metrics) -> AccessStore {
+        AccessStore {
+            bases: UserBases::default(),
+            failures: FailureLimiter::default(),
+            metrics: AccessMetrics::new(metrics),
+        }
+    }
 }
 
 /// One rule's access check, prepared at the swap.
@@ -85,6 +98,24 @@ impl Access {
         blocking: &BlockingPool,
         route: &str,
     ) -> Result<Admitted, http::Response<Body>> {
+        let checked = self
+            .decide(method, headers, client, store, blocking, route)
+            .await;
+        if let Err(refused) = &checked {
+            store.metrics.refused(refused.status());
+        }
+        checked
+    }
+
+    async fn decide(
+        &self,
+        method: &Method,
+        headers: &http::HeaderMap,
+        client: IpAddr,
+        store: &AccessStore,
+        blocking: &BlockingPool,
+        route: &str,
+    ) -> Result<Admitted, http::Response<Body>> {
         let (class, allowed) = match *method == Method::GET || *method == Method::HEAD {
             true => ("read", &self.read),
             false => ("write", &self.write),
@@ -118,6 +149,9 @@ impl Access {
                     base.users.verify(&user, &password)
                 })
                 .await;
+            if let Ok(ok) = verified {
+                store.metrics.verified(ok);
+            }
             match verified {
                 Ok(true) => users
                     .cache

@@ -75,13 +75,14 @@ impl State {
         }
         let depots = DepotStore::new(data_dir, &metrics);
         let mocks = MockStore::new(provisions, &metrics);
+        let access = AccessStore::new(&metrics);
         Arc::new(State {
             active: ArcSwapOption::empty(),
             metrics,
             blocking,
             depots,
             mocks,
-            access: AccessStore::default(),
+            access,
             secret_history: Mutex::default(),
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),

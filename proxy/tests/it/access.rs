@@ -299,3 +299,42 @@ async fn in_local_mode_a_broken_secret_keeps_its_last_good_users() {
         "the refused line lets no one in"
     );
 }
+
+/// The value of the series `name` (with its labels, as exposed) in `/metrics`.
+async fn metric(proxy: &Running, series: &str) -> u64 {
+    let text = client()
+        .get(format!("http://{}/metrics", proxy.admin_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_password_is_verified_once_then_remembered() {
+    let upstream = Upstream::reporting("app");
+    let proxy = guarded(&upstream).await;
+    for _ in 0..5 {
+        let (status, _, _) = send(&proxy, Method::GET, "/pass", Some(ALICE)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let ok = r#"gatehouse_access_hash_verifications_total{result="ok"}"#;
+    assert_eq!(metric(&proxy, ok).await, 1, "one bcrypt for five requests");
+    for _ in 0..2 {
+        let (status, _, _) = send(&proxy, Method::GET, "/pass", Some(("alice", "nope"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let wrong = r#"gatehouse_access_hash_verifications_total{result="wrong"}"#;
+    assert_eq!(
+        metric(&proxy, wrong).await,
+        2,
+        "a failure is never remembered"
+    );
+    let refused = r#"gatehouse_access_refusals_total{status="401"}"#;
+    assert_eq!(metric(&proxy, refused).await, 2);
+}
