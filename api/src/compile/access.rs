@@ -47,12 +47,12 @@ pub(super) fn lower(
 fn check_realm(realm: &str, field: &str, findings: &mut Findings) {
     if let Some(bad) = realm
         .chars()
-        .find(|c| *c == '"' || *c == '\\' || c.is_control())
+        .find(|c| *c == '"' || *c == '\\' || c.is_control() || !c.is_ascii())
     {
         findings.error(
             format!("{field}.realm"),
             "InvalidAccess",
-            format!("the realm goes into `WWW-Authenticate: Basic realm=\"...\"`, so it cannot hold {bad:?}: take it out"),
+            format!("the realm goes into `WWW-Authenticate: Basic realm=\"...\"`, so it cannot hold {bad:?} (ASCII text only, no quotes or backslashes): take it out"),
         );
     }
 }

@@ -168,6 +168,15 @@ fn a_realm_that_cannot_be_quoted_is_refused() {
     ]);
     assert!(compiled.has_errors());
     assert_eq!(compiled.diagnostics[0].field, "spec.rules[0].access.realm");
+    let compiled = compile_unverified(&[
+        secret("team", &htpasswd_key(HTPASSWD)),
+        route("{secret: team, realm: Bücher}"),
+    ]);
+    assert!(
+        compiled.diagnostics[0].message.contains("ASCII text only"),
+        "a header value cannot carry it: {:?}",
+        compiled.diagnostics
+    );
 }
 
 #[test]

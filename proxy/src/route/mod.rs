@@ -268,13 +268,13 @@ async fn serve_rule<B: RequestBody>(
 }
 
 /// What the backend learns of an admitted request: who (`X-Forwarded-User`,
-/// valid header bytes only), and, unless the rule says so, not the
-/// password.
+/// its UTF-8 bytes as sent: user names hold no control characters), and,
+/// unless the rule says so, not the password.
 fn admit(access: &Access, user: Option<String>, headers: &mut http::HeaderMap) {
     if !access.forward_authorization {
         headers.remove(http::header::AUTHORIZATION);
     }
-    if let Some(value) = user.and_then(|u| HeaderValue::from_str(&u).ok()) {
+    if let Some(value) = user.and_then(|u| HeaderValue::from_bytes(u.as_bytes()).ok()) {
         headers.insert(X_FORWARDED_USER.clone(), value);
     }
 }

@@ -17,6 +17,7 @@ const CAROL: (&str, &str) = ("carol", "secret");
 const HTPASSWD: &str = "alice:$2y$05$vpFhl.Xw11VEbvhwmTaHBeXDRhqGXgN/dem/CHRybTIPp/xq1gcCG
 bob:$apr1$5L3crQ9I$9R8MGPpPDXcor6F6PqPsp1
 carol:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=
+jürgen:$2y$05$NTnD2T0qViEt6f2sFrhq6eKcU64b/9EWjXP6G1reQi0URx2YqHjsq
 ";
 
 fn users_secret(htpasswd: &str) -> String {
@@ -122,11 +123,16 @@ async fn each_hash_kind_verifies_and_the_backend_learns_the_user_only() {
         None,
         "the password stays here"
     );
-    for who in [ALICE, BOB, CAROL] {
+    for who in [ALICE, BOB, CAROL, ("jürgen", "pw")] {
         let (status, _, body) = send(&proxy, Method::GET, "/pass", Some(who)).await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", who.0);
+        let recorded = upstream.requests().pop().unwrap();
+        assert_eq!(
+            recorded.headers["x-forwarded-user"].as_bytes(),
+            who.0.as_bytes(),
+            "UTF-8 names too"
+        );
         let headers = &seen(&body)["headers"];
-        assert_eq!(headers["x-forwarded-user"], who.0);
         assert!(
             headers["authorization"]
                 .as_str()
