@@ -15,6 +15,7 @@ mod depot;
 mod depot_status;
 mod filters;
 mod forwarding;
+mod git;
 mod hand_back;
 mod hardening;
 mod lane;
