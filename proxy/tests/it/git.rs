@@ -279,6 +279,54 @@ async fn bad_names_are_400_and_missing_repositories_404() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
+/// A fetch of many new branches sends many `want` lines, and git gzips
+/// a request body over 1 KiB (`Content-Encoding: gzip`; fetches only:
+/// git never gzips a push); it reaches http-backend as sent.
+#[tokio::test]
+async fn a_fetch_that_git_gzips_is_served() {
+    let tmp = TempDir::new("git-gzip-fetch");
+    let (proxy, _root) = served(&tmp).await;
+    let anonymous = git_url(&proxy, None, "/git/project.git");
+    ok(&git(tmp.path(), &["clone", "--quiet", &anonymous, "many"]).await);
+    let many = tmp.join("many");
+    let alice = git_url(&proxy, Some(ALICE), "/git/project.git");
+    ok(&git(tmp.path(), &["clone", "--quiet", &alice, "alice"]).await);
+    let work = tmp.join("alice");
+    for i in 0..40 {
+        ok(&git(
+            &work,
+            &["commit", "--quiet", "--allow-empty", "-m", &format!("b{i}")],
+        )
+        .await);
+        ok(&git(&work, &["branch", &format!("b{i}")]).await);
+    }
+    ok(&git(
+        &work,
+        &["push", "--quiet", "origin", "refs/heads/b*:refs/heads/b*"],
+    )
+    .await);
+    ok(&commit_and_push(&work, "new.txt", "origin").await);
+    let fetched = tokio::process::Command::new("git")
+        .args(["-c", "protocol.version=0", "fetch", "origin"])
+        .current_dir(&many)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TRACE_CURL", "1")
+        .env("GIT_TRACE_CURL_NO_DATA", "1")
+        .output()
+        .await
+        .unwrap();
+    ok(&fetched);
+    assert!(
+        stderr(&fetched).contains("Content-Encoding: gzip"),
+        "git sent no gzip body: {}",
+        stderr(&fetched)
+    );
+    let log = ok(&git(&many, &["log", "--format=%s", "-1", "origin/main"]).await);
+    assert_eq!(log, "add new.txt\n");
+}
+
 /// What git sends a large fetch as: `Content-Encoding: gzip`, which
 /// http-backend inflates itself.
 #[tokio::test]

@@ -6,8 +6,11 @@
 //! (`repo.rs`: no `..`, no empty segment; then on disk, canonicalised,
 //! inside the root), so a bad name is 400 and a missing repository 404
 //! with a message. `createOnPush` makes a missing one (`git init --bare`)
-//! for a push, which the rule's access check has already let in as a
-//! write (`access::is_write`). Gzip request bodies pass through as sent:
+//! for a push by a user, whom the rule's access check has already let in
+//! as a writer (`access::is_write`); an anonymous push makes nothing
+//! (`git http-backend` refuses pushes without `REMOTE_USER` anyway).
+//!
+//! Gzip request bodies (git gzips a large fetch's) pass through as sent:
 //! http-backend inflates them itself (`HTTP_CONTENT_ENCODING`).
 
 mod found;
@@ -28,6 +31,7 @@ use super::cgi::request_env;
 use super::upstream::RequestBody;
 use crate::access::is_git_write;
 use crate::observe::metrics::UpstreamError;
+use crate::route::client_headers::X_FORWARDED_USER;
 use crate::support::blocking::BlockingKind;
 use crate::support::body::{self, Body};
 
@@ -134,7 +138,11 @@ impl Git {
             return Ok(no_slot());
         };
         if let Some(name) = name {
-            let push = is_git_write(req.uri().path(), req.uri().query());
+            // Made only for a user the rule's access check let in as a
+            // writer: `X-Forwarded-User` is set by that check alone (a
+            // client's own is always removed), and a push is its write.
+            let push = is_git_write(req.uri().path(), req.uri().query())
+                && req.headers().contains_key(&X_FORWARDED_USER);
             if let Err(refused) = repos.find_or_create(&name, push, &call).await {
                 return Ok(refused);
             }
