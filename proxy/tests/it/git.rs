@@ -420,4 +420,12 @@ spec:
         response.headers()["content-type"],
         "application/x-git-upload-pack-advertisement"
     );
+    // Without `access` no one is `REMOTE_USER`, and http-backend takes no
+    // push then (its `http.receivepack` default), as behind Apache.
+    let tmp_clone = tmp.join("clone");
+    let remote = url(&proxy, "/git/r.git");
+    ok(&git(tmp.path(), &["clone", "--quiet", &remote, "clone"]).await);
+    let out = commit_and_push(&tmp_clone, "a.txt", "origin").await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("403"), "{}", stderr(&out));
 }
