@@ -391,6 +391,18 @@ spec:
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.text().await.unwrap().contains("--data-dir"));
+    // The proxy is ready (its other routes serve), and says why these do not.
+    let ready = client()
+        .get(format!("http://{}/readyz", proxy.admin_addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let text = ready.text().await.unwrap();
+    assert!(
+        text.contains("git routes without `git.root` answer 503"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
