@@ -215,8 +215,46 @@ pub enum BackendTarget {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         provision: Option<String>,
     },
+    /// Git repositories below `root` (`None`: `<--data-dir>/git`), served
+    /// by `git http-backend` at the matched path prefix.
+    #[serde(rename_all = "camelCase")]
+    Git {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        create_on_push: bool,
+        limits: ProcessLimits,
+    },
+    /// A CGI program, run once a request.
+    #[serde(rename_all = "camelCase")]
+    Cgi {
+        script: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        env: Vec<crate::route::EnvVar>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        working_dir: Option<String>,
+        limits: ProcessLimits,
+    },
     /// A reference that could not be resolved: its share is answered 500.
     Unresolved { reason: String },
+}
+
+/// How far a process-per-request backend (`git`, `cgi`) may go.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessLimits {
+    /// Processes at once, per backend; more are answered 503.
+    pub max_processes: u32,
+    /// The longest one request may run; its process is then killed.
+    pub timeout_ms: u64,
+}
+
+impl BackendTarget {
+    /// Whether the target is `git`, whose pushes are writes whatever
+    /// their method (see the proxy's access check).
+    pub fn is_git(&self) -> bool {
+        matches!(self, BackendTarget::Git { .. })
+    }
 }
 
 impl ProxyConfig {

@@ -272,11 +272,11 @@ pub struct RequestRedirect {
     pub status_code: Option<u16>,
 }
 
-/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`, `depot`, `mock`) is set.
+/// Where a rule sends its requests. Exactly one kind (`service`, `url`, `static`, `depot`, `mock`, `git`, `cgi`) is set.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) + (has(self.depot) ? 1 : 0) + (has(self.mock) ? 1 : 0) == 1",
-    "message": "set exactly one of service, url, static, depot or mock"
+    "rule": "(has(self.service) ? 1 : 0) + (has(self.url) ? 1 : 0) + (has(self.static) ? 1 : 0) + (has(self.depot) ? 1 : 0) + (has(self.mock) ? 1 : 0) + (has(self.git) ? 1 : 0) + (has(self.cgi) ? 1 : 0) == 1",
+    "message": "set exactly one of service, url, static, depot, mock, git or cgi"
 }]))]
 #[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
@@ -305,6 +305,82 @@ pub struct Backend {
     /// A mock server: a provision's rules answer (`docs/mock.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockBackend>,
+    /// Git repositories over smart HTTP (`git http-backend`) below the
+    /// rule's path prefix: `git clone https://host<prefix>/<repo>` (`docs/git.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitBackend>,
+    /// A CGI program (RFC 3875), run once a request (`docs/git.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgi: Option<CgiBackend>,
+}
+
+/// Git repositories served by `git http-backend`, as Apache's
+/// `ScriptAlias` with `GIT_PROJECT_ROOT` and `GIT_HTTP_EXPORT_ALL` does.
+/// Pushes (`git-receive-pack`) count as writes for the rule's `access`,
+/// whatever their method; clones and fetches as reads.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitBackend {
+    /// The folder holding the bare repositories (`GIT_PROJECT_ROOT`): an
+    /// absolute path; in local mode, relative to the manifest's folder.
+    /// Unset: `git` below the proxy's `--data-dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub root: Option<String>,
+    /// Create a missing repository (`git init --bare`) on its first push
+    /// by a user allowed to write (default false: 404).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_on_push: bool,
+    /// The most `git http-backend` processes at once (default 16; then 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub max_processes: Option<u32>,
+    /// The longest one request may run, e.g. `30m` (default `10m`); the
+    /// process is then killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// A CGI program (RFC 3875): run once a request with the CGI variables,
+/// the request body on its stdin, its stdout the response.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CgiBackend {
+    /// The program: an absolute path; in local mode, relative to the
+    /// manifest's folder.
+    #[schemars(length(min = 1, max = 4096))]
+    pub script: String,
+    /// More environment variables for the program (the proxy's own
+    /// environment never reaches it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_CGI_ENV))]
+    pub env: Vec<EnvVar>,
+    /// The folder it runs in: an absolute path (in local mode, relative to
+    /// the manifest's folder). Unset: the script's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub working_dir: Option<String>,
+    /// The most processes at once (default 16; then 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub max_processes: Option<u32>,
+    /// The longest one request may run, e.g. `30s` (default `60s`); the
+    /// process is then killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// Environment variables one `cgi` backend sets.
+pub const MAX_CGI_ENV: usize = 64;
+
+/// One environment variable.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvVar {
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+    #[schemars(length(max = 4096))]
+    pub value: String,
 }
 
 /// Which provision a `mock` backend answers with: a MockProvision, or the

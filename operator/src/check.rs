@@ -66,7 +66,7 @@ pub(crate) fn check(paths: &[PathBuf]) -> Report {
     }
 }
 
-/// A static root not starting at `/`: one local mode takes from the
+/// A static root (or git root, CGI script or folder) not starting at `/`: one local mode takes from the
 /// manifest's folder, and a cluster's proxy cannot serve.
 fn has_relative_root(route: &Route) -> bool {
     route
@@ -74,8 +74,17 @@ fn has_relative_root(route: &Route) -> bool {
         .rules
         .iter()
         .flat_map(|rule| &rule.backends)
-        .filter_map(|backend| backend.static_files.as_ref())
-        .any(|files| !files.root.starts_with('/'))
+        .flat_map(|backend| {
+            let cgi = backend.cgi.as_ref();
+            [
+                backend.static_files.as_ref().map(|files| &files.root),
+                backend.git.as_ref().and_then(|git| git.root.as_ref()),
+                cgi.map(|cgi| &cgi.script),
+                cgi.and_then(|cgi| cgi.working_dir.as_ref()),
+            ]
+        })
+        .flatten()
+        .any(|path| !path.starts_with('/'))
 }
 
 /// The folder to give `gatehouse-proxy --manifests`: the one given to

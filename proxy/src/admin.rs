@@ -46,6 +46,7 @@ const DEPOTS_WAIT: Duration = Duration::from_secs(2);
 
 /// What `/readyz` adds when depot routes cannot be served.
 const NO_DATA_DIR: &str = "depot routes answer 503: this proxy keeps no depot data; start it with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos";
+const NO_DATA_DIR_GIT: &str = "git routes without `git.root` answer 503: start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR), or give them a root";
 
 pub(crate) struct Admin {
     pub state: Arc<State>,
@@ -148,20 +149,29 @@ impl Admin {
     /// serve), but the body says so and names the flag.
     fn ready(&self) -> Response<Body> {
         let active = self.state.current();
-        let depot_routes = active.as_ref().is_some_and(|active| {
-            active.config.routes.iter().any(|route| {
-                route.rules.iter().any(|rule| {
-                    rule.backends
+        let serves = |kind: fn(&BackendTarget) -> bool| {
+            active.as_ref().is_some_and(|active| {
+                active.config.routes.iter().any(|route| {
+                    route
+                        .rules
                         .iter()
-                        .any(|b| matches!(b.target, BackendTarget::Depot { .. }))
+                        .any(|rule| rule.backends.iter().any(|b| kind(&b.target)))
                 })
             })
-        });
-        let mut response = if depot_routes && self.state.data_dir().is_none() {
-            body::plain(StatusCode::OK, &format!("ready; {NO_DATA_DIR}"))
-        } else {
-            body::plain(StatusCode::OK, "ready")
         };
+        let depot_routes = serves(|t| matches!(t, BackendTarget::Depot { .. }));
+        // A git backend without a root keeps its repositories in the data dir.
+        let git_routes = serves(|t| matches!(t, BackendTarget::Git { root: None, .. }));
+        let mut text = String::from("ready");
+        if self.state.data_dir().is_none() {
+            if depot_routes {
+                text = format!("{text}; {NO_DATA_DIR}");
+            }
+            if git_routes {
+                text = format!("{text}; {NO_DATA_DIR_GIT}");
+            }
+        }
+        let mut response = body::plain(StatusCode::OK, &text);
         let served = active.map(|active| {
             let missing = active.config.missing_secrets().count();
             match missing {

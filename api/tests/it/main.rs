@@ -5,5 +5,6 @@ mod access;
 mod compile;
 mod depot_repos;
 mod mock_provisions;
+mod process_backends;
 mod support;
 mod table;

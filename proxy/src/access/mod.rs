@@ -91,7 +91,7 @@ impl Access {
     /// Secret could not be read), 503 (the hash lane is full).
     pub(crate) async fn check(
         &self,
-        method: &Method,
+        write: bool,
         headers: &http::HeaderMap,
         client: IpAddr,
         store: &AccessStore,
@@ -99,7 +99,7 @@ impl Access {
         route: &str,
     ) -> Result<Admitted, http::Response<Body>> {
         let checked = self
-            .decide(method, headers, client, store, blocking, route)
+            .decide(write, headers, client, store, blocking, route)
             .await;
         if let Err(refused) = &checked {
             store.metrics.refused(refused.status());
@@ -109,16 +109,16 @@ impl Access {
 
     async fn decide(
         &self,
-        method: &Method,
+        write: bool,
         headers: &http::HeaderMap,
         client: IpAddr,
         store: &AccessStore,
         blocking: &BlockingPool,
         route: &str,
     ) -> Result<Admitted, http::Response<Body>> {
-        let (class, allowed) = match *method == Method::GET || *method == Method::HEAD {
-            true => ("read", &self.read),
-            false => ("write", &self.write),
+        let (class, allowed) = match write {
+            false => ("read", &self.read),
+            true => ("write", &self.write),
         };
         let users = match &self.users {
             Ok(users) => users,
@@ -191,6 +191,23 @@ impl Access {
     }
 }
 
+/// Whether a request is a write, for `read` and `write`: by its method
+/// (GET and HEAD read, every other method writes), except on a rule that
+/// serves git, where a push writes whatever its method and everything
+/// else reads — a clone's and a fetch's `POST …/git-upload-pack` too.
+pub(crate) fn is_write(method: &Method, path: &str, query: Option<&str>, git: bool) -> bool {
+    if git {
+        return is_git_write(path, query);
+    }
+    *method != Method::GET && *method != Method::HEAD
+}
+
+/// A git push: `…/git-receive-pack`, or its refs (`?service=git-receive-pack`).
+pub(crate) fn is_git_write(path: &str, query: Option<&str>) -> bool {
+    path.ends_with("/git-receive-pack")
+        || query.is_some_and(|q| q.split('&').any(|pair| pair == "service=git-receive-pack"))
+}
+
 fn is_allowed(allowed: &AllowConfig, users: &gatehouse_auth::Users, user: &str) -> bool {
     let everyone = allowed.users.is_empty() && allowed.groups.is_empty();
     allowed.anonymous
@@ -208,4 +225,47 @@ fn too_many(retry_after_secs: u64) -> http::Response<Body> {
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_pushes_write_and_everything_else_of_git_reads() {
+        let git =
+            |method: Method, path: &str, query: Option<&str>| is_write(&method, path, query, true);
+        assert!(git(
+            Method::GET,
+            "/git/r.git/info/refs",
+            Some("service=git-receive-pack")
+        ));
+        assert!(git(Method::POST, "/git/r.git/git-receive-pack", None));
+        assert!(git(Method::GET, "/git/r.git/git-receive-pack", None));
+        assert!(!git(
+            Method::GET,
+            "/git/r.git/info/refs",
+            Some("service=git-upload-pack")
+        ));
+        assert!(!git(Method::POST, "/git/r.git/git-upload-pack", None));
+        assert!(!git(Method::GET, "/git/r.git/HEAD", None));
+        assert!(!git(
+            Method::GET,
+            "/git/r.git/info/refs",
+            Some("x=service=git-receive-pack")
+        ));
+        assert!(!git(
+            Method::POST,
+            "/git/git-receive-pack.git/info/refs",
+            None
+        ));
+    }
+
+    #[test]
+    fn elsewhere_the_method_decides() {
+        assert!(!is_write(&Method::GET, "/a/git-receive-pack", None, false));
+        assert!(!is_write(&Method::HEAD, "/a", None, false));
+        assert!(is_write(&Method::POST, "/a/git-upload-pack", None, false));
+        assert!(is_write(&Method::DELETE, "/a", None, false));
+    }
 }

@@ -1,12 +1,15 @@
 //! What answers a request once a rule is chosen: an upstream over HTTP,
-//! a folder of files, or a depot of versioned files. Each kind is a module; this file is the proxy's
+//! a folder of files, a depot of versioned files, a mock, git
+//! repositories or a CGI program. Each kind is a module; this file is the proxy's
 //! only match on kinds: `prepare` makes a config's backend ready to serve
 //! (once, at the swap), `serve` answers a request with it. A backend takes
 //! a request and gives a response: it never sees the client's socket, the
 //! lane or hyper.
 
+pub(crate) mod cgi;
 pub(crate) mod depot;
 pub(crate) mod files;
+pub(crate) mod git;
 pub(crate) mod mock;
 pub(crate) mod upstream;
 
@@ -18,8 +21,10 @@ use http::uri::Authority;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 
+use self::cgi::Cgi;
 use self::depot::{Bound, Mount};
 use self::files::Site;
+use self::git::Git;
 use self::mock::Mock;
 use self::upstream::{RequestBody, Upstreams, within};
 use crate::observe::metrics::UpstreamError;
@@ -47,6 +52,9 @@ pub struct Call<'a> {
     pub started: Instant,
     /// Where mocks count what they answered.
     pub(crate) mock_metrics: &'a mock::MockMetrics,
+    /// The route and the backend, for logs (a CGI program's stderr).
+    pub route: &'a Arc<str>,
+    pub backend: &'a Arc<str>,
 }
 
 /// What a config's backends are bound to at its swap: the state that
@@ -57,6 +65,8 @@ pub(crate) struct Bindings<'s> {
     pub(crate) mocks: mock::Bound<'s>,
     /// Access rules' users, kept across swaps.
     pub(crate) access: &'s crate::access::AccessStore,
+    /// `--data-dir`: where git repositories live when a backend names no root.
+    pub(crate) data_dir: Option<&'s std::path::Path>,
 }
 
 impl Bindings<'_> {
@@ -76,6 +86,10 @@ pub enum Backend {
     Depot(Mount),
     /// A mock server: a provision's rules answer.
     Mock(Mock),
+    /// Git repositories, served by `git http-backend`.
+    Git(Git),
+    /// A CGI program.
+    Cgi(Cgi),
     /// A reference the operator could not resolve: answered 500, the
     /// reason logged.
     Unresolved(String),
@@ -117,6 +131,22 @@ impl Backend {
                 Ok(mock) => Backend::Mock(mock),
                 Err(why) => Backend::Unresolved(why),
             },
+            BackendTarget::Git {
+                root,
+                create_on_push,
+                limits,
+            } => Backend::Git(Git::prepare(
+                root.as_deref(),
+                *create_on_push,
+                limits,
+                bound.data_dir,
+            )?),
+            BackendTarget::Cgi {
+                script,
+                env,
+                working_dir,
+                limits,
+            } => Backend::Cgi(Cgi::prepare(script, env, working_dir.as_deref(), limits)?),
             BackendTarget::Unresolved { reason } => Backend::Unresolved(reason.clone()),
         })
     }
@@ -135,6 +165,8 @@ impl Backend {
             Backend::Static(site) => Ok(site.serve(&req)),
             Backend::Depot(mount) => Ok(mount.serve(req, call).await),
             Backend::Mock(mock) => Ok(mock.serve(req, call.mock_metrics, call.blocking).await),
+            Backend::Git(git) => git.serve(req, call).await,
+            Backend::Cgi(cgi) => cgi.serve(req, call).await,
             Backend::Upstream(authority) => {
                 // Boxed, so this future (and the connection's, which hyper
                 // moves around) stays small: moving a future copies all of

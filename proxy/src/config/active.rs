@@ -29,6 +29,9 @@ pub struct RuleRuntime {
     pub route: Arc<str>,
     /// Who may use the rule; checked before anything else.
     pub(crate) access: Option<Access>,
+    /// Whether the rule serves git: a push is its write, whatever the
+    /// method (`access::is_write`).
+    pub(crate) git: bool,
     pub request_headers: Option<HeaderEdits>,
     pub response_headers: Option<HeaderEdits>,
     pub rewrite_host: Option<HeaderValue>,
@@ -151,6 +154,7 @@ impl RuleRuntime {
             own_answers: metrics.request_counters(&route, ""),
             route: route.clone(),
             access: None,
+            git: rule.backends.iter().any(|b| b.target.is_git()),
             request_headers: None,
             response_headers: None,
             rewrite_host: None,

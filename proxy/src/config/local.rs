@@ -89,7 +89,8 @@ pub(crate) fn static_site_config(dir: &Path) -> ProxyConfig {
     compile(Resources::routes(&[route])).config
 }
 
-/// The folder a manifest was read from, absolute; relative static roots start there.
+/// The folder a manifest was read from, absolute; relative static roots
+/// (and git roots, CGI scripts and their working folders) start there.
 fn manifest_folder(name: &str) -> PathBuf {
     let folder = Path::new(name).parent().unwrap_or(Path::new("."));
     std::env::current_dir()
@@ -103,9 +104,23 @@ fn resolve_static_roots(route: &mut Route, base: &Path) {
         .rules
         .iter_mut()
         .flat_map(|rule| rule.backends.iter_mut());
-    for files in backends.filter_map(|b| b.static_files.as_mut()) {
-        if !files.root.starts_with('/') {
-            files.root = base.join(&files.root).display().to_string();
+    let from_base = |path: &mut String| {
+        if !path.starts_with('/') {
+            *path = base.join(&*path).display().to_string();
+        }
+    };
+    for backend in backends {
+        if let Some(files) = &mut backend.static_files {
+            from_base(&mut files.root);
+        }
+        if let Some(root) = backend.git.as_mut().and_then(|git| git.root.as_mut()) {
+            from_base(root);
+        }
+        if let Some(cgi) = &mut backend.cgi {
+            from_base(&mut cgi.script);
+            if let Some(dir) = &mut cgi.working_dir {
+                from_base(dir);
+            }
         }
     }
 }

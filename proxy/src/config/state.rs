@@ -117,6 +117,7 @@ impl State {
             depots: self.depots.bind(&config.depots),
             mocks: self.mocks.bind(&config.mocks),
             access: &self.access,
+            data_dir: self.depots.data_dir(),
         };
         let active = match Active::build(config, *generation + 1, &self.metrics, &bound) {
             Ok(active) => active,

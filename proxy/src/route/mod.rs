@@ -169,7 +169,12 @@ async fn serve_rule<B: RequestBody>(
         let state = &shared.state;
         let checked = access
             .check(
-                req.method(),
+                crate::access::is_write(
+                    req.method(),
+                    req.uri().path(),
+                    req.uri().query(),
+                    rule.git,
+                ),
                 req.headers(),
                 client_address(client, req.headers()),
                 &state.access,
@@ -231,6 +236,8 @@ async fn serve_rule<B: RequestBody>(
         request_timeout: rule.request_timeout,
         started,
         mock_metrics: &shared.state.mocks.metrics,
+        route: &rule.route,
+        backend: &backend.name,
     };
     let result = backend.target.serve(req, call).await;
     if let Backend::Unresolved(reason) = &backend.target {

@@ -5,7 +5,9 @@
 //! `check` of the lowered target, which `verify` reuses on pushed
 //! configs); this file is the compiler's only match on kinds.
 
+mod cgi;
 mod depot;
+mod git;
 mod mock;
 mod static_files;
 mod upstream;
@@ -72,6 +74,12 @@ pub(super) fn lower(
 }
 
 fn default_name(backend: &Backend) -> String {
+    if backend.git.is_some() {
+        return "git".to_owned();
+    }
+    if backend.cgi.is_some() {
+        return "cgi".to_owned();
+    }
     match (
         &backend.service,
         &backend.url,
@@ -104,12 +112,14 @@ fn lower_target(
         backend.static_files.is_some(),
         backend.depot.is_some(),
         backend.mock.is_some(),
+        backend.git.is_some(),
+        backend.cgi.is_some(),
     ];
     if kinds.iter().filter(|set| **set).count() != 1 {
         findings.error(
             field.to_owned(),
             "InvalidBackend",
-            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port`, `static: {root}`, `depot: {repos}` or `mock: {provision}`",
+            "a backend needs exactly one of `service: {name, port}`, `url: http://host:port`, `static: {root}`, `depot: {repos}`, `mock: {provision}`, `git: {root}` or `cgi: {script}`",
         );
         return None;
     }
@@ -127,6 +137,12 @@ fn lower_target(
     }
     if let Some(mock) = &backend.mock {
         return mock::lower(mock, field, namespace, refs.mocks, findings);
+    }
+    if let Some(git) = &backend.git {
+        return git::lower(git, rule, field, findings);
+    }
+    if let Some(program) = &backend.cgi {
+        return cgi::lower(program, &format!("{field}.cgi"), findings);
     }
     if let Some(url) = &backend.url {
         return upstream::lower_url(url, field, findings);
@@ -156,6 +172,15 @@ pub(super) fn check_target(
             cache_control,
             ..
         } => static_files::check(root, index, cache_control.as_deref(), field, findings),
+        BackendTarget::Git { root, limits, .. } => {
+            git::check(root.as_deref(), limits, field, findings)
+        }
+        BackendTarget::Cgi {
+            script,
+            env,
+            working_dir,
+            limits,
+        } => cgi::check(script, env, working_dir.as_deref(), limits, field, findings),
         BackendTarget::Unresolved { .. } => {}
     }
 }
