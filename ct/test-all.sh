@@ -8,7 +8,8 @@
 # `cargo test` shows as ignored (named `api_server_*`; tests ignored as
 # known bugs stay ignored), then the browser tests (named `browser_*`: a
 # headless Chromium from Debian's `chromium` and `chromium-driver`), the
-# `real_htpasswd_*` tests (Apache's `htpasswd`, Debian's apache2-utils), stops
+# `real_htpasswd_*` tests (Apache's `htpasswd`, Debian's apache2-utils), the
+# `gitweb_*` tests (Debian's gitweb through the cgi backend), stops
 # the server on exit, and exits non-zero when any cargo run failed.
 # Arguments go to every cargo run (`bash ct/test-all.sh --release`).
 set -euo pipefail
@@ -52,6 +53,14 @@ if command -v htpasswd >/dev/null; then
   cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored real_htpasswd_ || status=$?
 else
   echo "Apache's htpasswd is missing: apt-get install -y apache2-utils (.ci/run does)" >&2
+  status=1
+fi
+
+echo "== the gitweb_ tests (Debian's gitweb as a CGI program; ignored by a plain cargo test)"
+if [ -f /usr/share/gitweb/gitweb.cgi ]; then
+  cargo test --workspace --locked --no-fail-fast --tests "$@" -- --ignored gitweb_ || status=$?
+else
+  echo "gitweb is missing: apt-get install -y gitweb (.ci/run does)" >&2
   status=1
 fi
 

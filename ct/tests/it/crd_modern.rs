@@ -147,7 +147,7 @@ async fn api_server_1_36_accepts_every_crd_and_its_rules_hold() {
     );
     let message = refused(&routes, &route(&format!("two-kinds-{id}"), &two_kinds)).await;
     assert!(
-        message.contains("set exactly one of service, url, static, depot or mock"),
+        message.contains("set exactly one of service, url, static, depot, mock, git or cgi"),
         "not the CEL rule's message: {message}"
     );
     let two_sources = rule(

@@ -12,6 +12,7 @@ mod depot_disk_full;
 mod depot_durability;
 mod embedded;
 mod env_and_logs;
+mod git_large;
 mod local_mode;
 mod metrics;
 mod operator;

@@ -256,16 +256,6 @@ async fn the_wikipedia_page_loads_every_resource() {
     );
 }
 
-/// Peak resident memory of a process, from /proc.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_1_gib_file_streams_in_bounded_memory() {
     let dir = TempDir::new("large-file");
@@ -276,7 +266,7 @@ async fn a_1_gib_file_streams_in_bounded_memory() {
         dir.path().as_os_str(),
     ])
     .await;
-    let before = peak_rss_kib(proxy.pid());
+    let before = proxy.peak_rss_kib();
     let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
     stream
         .write_all(b"GET /large.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -291,7 +281,7 @@ async fn a_1_gib_file_streams_in_bounded_memory() {
         }
         received += n as u64;
     }
-    let grown_mib = (peak_rss_kib(proxy.pid()) - before) / 1024;
+    let grown_mib = (proxy.peak_rss_kib() - before) / 1024;
     assert!(
         received > 1 << 30,
         "the whole file and its head arrived ({received} bytes)"

@@ -441,3 +441,70 @@ spec:
     assert!(!out.status.success());
     assert!(stderr(&out).contains("403"), "{}", stderr(&out));
 }
+
+/// Debian's gitweb (`/usr/share/gitweb/gitweb.cgi`, Perl) behind the cgi
+/// backend and an access rule, on the git backend's repositories: it
+/// lists them and shows a commit, as Apache's `ScriptAlias` to it does.
+#[tokio::test]
+#[ignore = "needs Debian's gitweb (apt-get install gitweb): run `bash ct/test-all.sh`"]
+async fn gitweb_lists_the_repositories_and_shows_a_commit() {
+    const GITWEB: &str = "/usr/share/gitweb/gitweb.cgi";
+    assert!(
+        Path::new(GITWEB).is_file(),
+        "{GITWEB} is missing: apt-get install -y gitweb (.ci/run does)"
+    );
+    let tmp = TempDir::new("gitweb");
+    let root = seeded(&tmp).await;
+    let config = tmp.join("gitweb.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "$projectroot = \"{}\";\n$git_temp = \"/tmp\";\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let gitweb = format!(
+        "---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Route
+metadata: {{name: gitweb}}
+spec:
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /gitweb}}}}]
+    access: {{secret: users, realm: Git}}
+    backends: [{{cgi: {{script: '{GITWEB}', env: [{{name: GITWEB_CONFIG, value: '{}'}}]}}}}]
+",
+        config.display()
+    );
+    let proxy = start_proxy(|_| {}).await;
+    apply_yaml(&proxy, &(manifests(&root) + &*gitweb));
+
+    let anonymous = client().get(url(&proxy, "/gitweb/")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let page = |path: &str| {
+        let url = git_url(&proxy, None, path);
+        async move {
+            let response = client()
+                .get(url)
+                .basic_auth("alice", Some("wonderland"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let (status, list) = page("/gitweb/").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(
+        list.contains("project.git"),
+        "the repository is listed: {list}"
+    );
+    let (status, commit) = page("/gitweb/?p=project.git;a=commit;h=HEAD").await;
+    assert_eq!(status, StatusCode::OK, "{commit}");
+    assert!(
+        commit.contains("commit 3"),
+        "the last commit is shown: {commit}"
+    );
+}
