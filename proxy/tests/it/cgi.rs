@@ -40,6 +40,10 @@ const SCRIPTS: &[(&str, &str)] = &[
         "echo $$ > \"$PIDDIR/$$\"\nsleep 2\nprintf 'Content-Type: text/plain\\n\\ndone'\n",
     ),
     (
+        "lying.sh",
+        "printf 'Content-Type: text/plain\\nContent-Length: 5\\n\\nhello HTTP/1.1 200 OK\\r\\n\\r\\n'\n",
+    ),
+    (
         "stderr.sh",
         "echo 'a line for the log' >&2\nprintf 'Content-Type: text/plain\\n\\nok'\n",
     ),
@@ -73,6 +77,7 @@ fn manifests(dir: &Path) -> String {
     rules += &rule("/malformed", &format!("{{script: '{d}/malformed.sh'}}"));
     rules += &rule("/nohead", &format!("{{script: '{d}/nohead.sh'}}"));
     rules += &rule("/stderr", &format!("{{script: '{d}/stderr.sh'}}"));
+    rules += &rule("/lying", &format!("{{script: '{d}/lying.sh'}}"));
     rules += &rule(
         "/sleepy",
         &format!(
@@ -332,4 +337,34 @@ spec:
     let proxy = start_proxy(|s| s.manifests = Some(tmp.path().to_owned())).await;
     let response = client().get(url(&proxy, "/")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 418);
+}
+
+/// A program that declares 5 bytes and writes more: the client gets the 5
+/// and the connection ends, so the rest (here, what looks like a second
+/// response) is never read as the answer to its next request.
+#[tokio::test]
+async fn a_body_longer_than_its_content_length_is_cut_and_the_connection_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = TempDir::new("cgi-lying");
+    let proxy = served(&tmp).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET /lying HTTP/1.1\r\nHost: x\r\n\r\nGET /lying HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut received))
+        .await
+        .expect("the connection ends")
+        .unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert_eq!(
+        text.matches("HTTP/1.1 200").count(),
+        1,
+        "one answer: {text}"
+    );
+    assert!(
+        text.ends_with("\r\n\r\nhello"),
+        "its 5 bytes, nothing more: {text}"
+    );
 }

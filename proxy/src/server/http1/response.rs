@@ -152,6 +152,21 @@ pub(super) async fn write(
                 let Ok(data) = frame.into_data() else {
                     continue; // trailers: not sent over HTTP/1.1
                 };
+                if let Framing::Length(n) = framing
+                    && sent + data.len() as u64 > n
+                {
+                    // A body longer than its Content-Length (a CGI or a
+                    // script that set one and wrote more): the bytes past
+                    // it would read as the next response, so they are not
+                    // sent and the connection ends, as hyper does.
+                    let fits = data.slice(..(n - sent) as usize);
+                    write_data(stream, head, &fits, framing).await?;
+                    tracing::warn!(
+                        content_length = n,
+                        "the response body is longer than its Content-Length: cut there, connection closed"
+                    );
+                    return Ok(false);
+                }
                 sent += data.len() as u64;
                 write_data(stream, head, &data, framing).await?;
                 head_written = true;
