@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::route::{HeaderModifier, PathMatch, RequestRedirect, UrlRewrite, ValueMatch};
-use crate::secret::SecretEntry;
+use crate::secret::{SecretEntry, SecretRef};
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -27,6 +27,32 @@ pub struct ProxyConfig {
     /// Mock provisions, by `namespace/name`, in that order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mocks: Vec<MockConfig>,
+    /// Certificates for `--listen-tls`, in the Routes' order: a host
+    /// belongs to the first that names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// A certificate a proxy serves over TLS, with its key, both by reference
+/// into `secrets`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// `namespace/name` of the Route that names it.
+    pub route: String,
+    /// Served for these server names: exact, or `*.` and a domain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Served to clients naming no host a certificate covers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// PEM: the chain, leaf first (`tls.crt`).
+    pub chain: SecretRef,
+    /// PEM: its private key (`tls.key`).
+    pub key: SecretRef,
+    /// PEM: CAs a client certificate must chain to; none asked when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<SecretRef>,
 }
 
 /// A `MockProvision` as a proxy serves it.
@@ -77,6 +103,31 @@ pub struct RouteConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hostnames: Vec<String>,
     pub rules: Vec<RuleConfig>,
+    /// What HTTPS means for the Route's requests; its certificate is in
+    /// `ProxyConfig.certificates`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouteTlsConfig>,
+}
+
+/// A Route's HTTPS behaviour on requests (the handshake's is the
+/// certificate's).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteTlsConfig {
+    /// The hosts its certificate covers: plain-HTTP requests for them are
+    /// redirected when `redirect`; HTTPS answers for them carry `hsts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Plain HTTP → 308 `https://`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redirect: bool,
+    /// The `Strict-Transport-Security` value, when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<String>,
+    /// A verified client certificate is required: a request that came
+    /// over another certificate's handshake, or over plain HTTP, is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_certificates: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -266,6 +317,7 @@ impl ProxyConfig {
             secrets: Vec::new(),
             depots: Vec::new(),
             mocks: Vec::new(),
+            certificates: Vec::new(),
         };
         config.revision = config.content_revision();
         config
@@ -299,11 +351,13 @@ impl ProxyConfig {
             secrets,
             depots,
             mocks,
+            certificates,
         } = self;
         *routes == other.routes
             && *secrets == other.secrets
             && *depots == other.depots
             && *mocks == other.mocks
+            && *certificates == other.certificates
     }
 
     /// The config for copies people can read (`GET /config`, the
@@ -315,6 +369,7 @@ impl ProxyConfig {
             secrets: self.secrets.iter().map(SecretEntry::redacted).collect(),
             depots: self.depots.clone(),
             mocks: self.mocks.clone(),
+            certificates: self.certificates.clone(),
         }
     }
 
@@ -347,9 +402,18 @@ mod tests {
             id: "default/a".into(),
             hostnames: vec!["a.test".into()],
             rules: vec![RuleConfig::default()],
+            tls: None,
         };
         let mut config = ProxyConfig::new(vec![route]);
         config.secrets = vec![secret("v")];
+        config.certificates = vec![CertificateConfig {
+            route: "default/a".into(),
+            hosts: vec!["a.test".into()],
+            default: false,
+            chain: secret("v").source,
+            key: secret("v").source,
+            client_ca: None,
+        }];
         config.depots = vec![DepotConfig {
             id: "default/configs".into(),
             depth: None,

@@ -3,6 +3,7 @@
 //! one to the other, and the route table that picks a rule for a request.
 //! No I/O, no async: everything here is decided from its inputs alone.
 
+pub mod certificate;
 pub mod compile;
 pub mod config;
 pub mod depot_repo;
@@ -14,6 +15,7 @@ pub mod resource;
 pub mod route;
 pub mod secret;
 pub mod table;
+pub mod x509;
 
 pub use compile::{Compiled, KnownService, Resources, compile};
 pub use config::ProxyConfig;

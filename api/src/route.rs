@@ -7,6 +7,28 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+impl Route {
+    /// The Secrets of its namespace this Route names: its access rules',
+    /// then its certificate's and its client CA's.
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        let access = self
+            .spec
+            .rules
+            .iter()
+            .filter_map(|rule| rule.access.as_ref())
+            .map(|access| access.secret.as_str());
+        access.chain(self.tls_secret_names())
+    }
+
+    /// The Secrets its `tls` names: the certificate's, the client CA's.
+    pub fn tls_secret_names(&self) -> impl Iterator<Item = &str> {
+        self.spec.tls.iter().flat_map(|tls| {
+            let client_ca = tls.client_certificates.as_ref();
+            std::iter::once(tls.secret_name.as_str()).chain(client_ca.map(|c| c.ca_secret.as_str()))
+        })
+    }
+}
+
 /// The class a Route belongs to when `spec.className` is not set.
 pub const DEFAULT_CLASS: &str = "gatehouse";
 
@@ -39,6 +61,79 @@ pub struct RouteSpec {
     #[serde(default)]
     #[schemars(length(max = MAX_RULES))]
     pub rules: Vec<RouteRule>,
+    /// HTTPS for this Route's hosts, on the proxy's `--listen-tls` port:
+    /// the certificate to serve, plain HTTP redirected, HSTS, client
+    /// certificates (`docs/tls.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouteTls>,
+}
+
+/// A Route's certificate, as Ingress's `tls` names one: a Secret of type
+/// `kubernetes.io/tls` (`tls.crt`, the chain with the leaf first;
+/// `tls.key`), as cert-manager writes it. A client's SNI picks it: the
+/// exact host, then the longest wildcard, then the default certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct RouteTls {
+    /// A Secret of the Route's namespace with `tls.crt` and `tls.key`. In
+    /// local mode: a `kind: Secret` document beside the manifests, or a
+    /// folder of that name beside them holding the files `tls.crt` and
+    /// `tls.key` (a Secret's layout when mounted).
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// The hosts the certificate is served for (exact, or `*.` and a
+    /// domain). Default: the Route's `hostnames`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_HOSTNAMES))]
+    pub hosts: Vec<String>,
+    /// Also serve this certificate to clients that send no server name, or
+    /// one no certificate covers (else their handshake is refused). One
+    /// Route in a config may say so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// Answer plain-HTTP requests for these hosts with a 308 to `https://`
+    /// (path and query kept). Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<bool>,
+    /// Send `Strict-Transport-Security` on HTTPS answers for these hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<Hsts>,
+    /// Require a client certificate signed by a CA (mutual TLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificates: Option<ClientCertificates>,
+}
+
+/// RFC 6797's header: browsers then use HTTPS alone for the host.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct Hsts {
+    /// How long browsers remember it, in seconds. Default: 31536000 (a year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_sub_domains: bool,
+    /// Ask to be listed in browsers' preload lists (it takes a year's
+    /// `maxAgeSeconds` and `includeSubDomains`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preload: bool,
+}
+
+/// Mutual TLS: a client must show a certificate that chains to the CA
+/// bundle, or its handshake is refused. The backend gets the verified
+/// subject (RFC 4514) in `X-Client-Subject`; a client's own such header
+/// is always removed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificates {
+    /// A Secret of the Route's namespace holding the CA bundle (PEM).
+    #[schemars(length(min = 1, max = 253))]
+    pub ca_secret: String,
+    /// The key that holds it. Default: `ca.crt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// List bounds, as Gateway API's HTTPRoute sets them: the CRD says them

@@ -152,6 +152,8 @@ pub struct KnownSecret {
 impl KnownSecret {
     /// `type: kubernetes.io/basic-auth`.
     pub const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
+    /// `type: kubernetes.io/tls`.
+    pub const TLS: &str = "kubernetes.io/tls";
 
     /// From a Secret as the API server (or a manifest) gives it:
     /// `stringData` wins over `data` for a key, as Kubernetes does.

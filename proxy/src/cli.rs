@@ -22,6 +22,17 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Address to serve HTTPS on (off unless set): certificates come from
+    /// the Routes' `tls` sections; HTTP/2 by ALPN, HTTP/1.1 otherwise.
+    #[arg(long, env = "GATEHOUSE_LISTEN_TLS")]
+    pub listen_tls: Option<SocketAddr>,
+
+    /// The HTTPS port clients see, for redirects from plain HTTP (when a
+    /// load balancer maps 443 to `--listen-tls`'s port). Default: the port
+    /// of `--listen-tls`.
+    #[arg(long, env = "GATEHOUSE_HTTPS_PORT", requires = "listen_tls")]
+    pub https_port: Option<u16>,
+
     /// Address of the admin API (config pushes, health, metrics).
     #[arg(long, env = "GATEHOUSE_ADMIN_LISTEN", default_value = "127.0.0.1:9901")]
     pub admin_listen: SocketAddr,

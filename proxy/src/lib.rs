@@ -51,6 +51,8 @@ use crate::server::workers;
 /// A started proxy: its bound addresses, state, and a way to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// `--listen-tls`'s bound address, when set.
+    pub tls_addr: Option<SocketAddr>,
     pub admin_addr: SocketAddr,
     pub state: Arc<State>,
     stop: watch::Sender<bool>,
@@ -146,6 +148,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     anyhow::ensure!(workers > 0, "--workers must be at least 1");
     let (addr, listeners) = workers::bind(settings.listen, workers)
         .with_context(|| format!("--listen {}: cannot bind", settings.listen))?;
+    let (tls_addr, tls_listeners) = match settings.listen_tls {
+        Some(listen_tls) => {
+            let (bound, listeners) = workers::bind(listen_tls, workers)
+                .with_context(|| format!("--listen-tls {listen_tls}: cannot bind"))?;
+            (Some(bound), listeners)
+        }
+        None => (None, Vec::new()),
+    };
     let admin_listener = TcpListener::bind(settings.admin_listen)
         .await
         .with_context(|| format!("--admin-listen {}: cannot bind", settings.admin_listen))?;
@@ -179,17 +189,30 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         escaped_slashes: settings.escaped_slashes,
         trusted_proxies: settings.trusted_proxies.clone(),
         underscores: settings.underscores(),
+        https_port: settings.https_port.or(tls_addr.map(|addr| addr.port())),
     };
-    let traffic = workers::Workers::spawn(listeners, state.clone(), worker_settings, stopped)?;
+    let traffic = workers::Workers::spawn(
+        listeners,
+        tls_listeners,
+        state.clone(),
+        worker_settings,
+        stopped,
+    )?;
     let admin = Arc::new(admin::Admin {
         state: state.clone(),
         token,
     });
     let (admin_stop, admin_stopped) = watch::channel(false);
     let admin = tokio::spawn(admin::serve(admin_listener, admin, admin_stopped));
-    tracing::info!(%addr, %admin_addr, workers, "gatehouse proxy serving");
+    match tls_addr {
+        Some(tls_addr) => {
+            tracing::info!(%addr, %tls_addr, %admin_addr, workers, "gatehouse proxy serving")
+        }
+        None => tracing::info!(%addr, %admin_addr, workers, "gatehouse proxy serving"),
+    }
     Ok(Running {
         addr,
+        tls_addr,
         admin_addr,
         state,
         stop,

@@ -9,7 +9,7 @@
 use gatehouse_auth::Users;
 
 use crate::compile::findings::Findings;
-use crate::config::{AccessConfig, AllowConfig, RouteConfig, UsersConfig};
+use crate::config::{AccessConfig, AllowConfig, CertificateConfig, RouteConfig, UsersConfig};
 use crate::route::{Access, Allow};
 use crate::secret::{KnownSecret, SecretEntry, SecretRef};
 
@@ -176,9 +176,10 @@ fn users_of(secret: &KnownSecret) -> Result<(UsersConfig, Users), String> {
     Ok((config, users))
 }
 
-/// The last version of each Secret whose users could be read, so that an
-/// edit which breaks one (a bad htpasswd line, a key renamed) is refused
-/// and said, and the users it held keep serving, rather than the rule
+/// The last version of each Secret whose users (or certificate) could be
+/// read, so that an edit which breaks one (a bad htpasswd line, a key
+/// renamed, a renewed certificate with the wrong key) is refused and said,
+/// and what it held keeps serving, rather than the rule
 /// answering 500 until someone notices. Kept by whoever compiles again
 /// and again: the operator across rounds, local mode across reloads.
 #[derive(Debug, Default)]
@@ -201,8 +202,8 @@ impl SecretHistory {
             .into_iter()
             .map(|secret| {
                 let key = (secret.namespace.clone(), secret.name.clone());
-                match users_of(&secret) {
-                    Ok(_) => {
+                match readable(&secret) {
+                    Ok(()) => {
                         self.last_good.insert(key, secret.clone());
                         secret
                     }
@@ -217,6 +218,15 @@ impl SecretHistory {
             })
             .collect()
     }
+}
+
+/// Whether what a Secret holds can be used: a certificate and key that
+/// load, or users that parse.
+fn readable(secret: &KnownSecret) -> Result<(), String> {
+    if secret.kind == KnownSecret::TLS || secret.data.contains_key(crate::certificate::CHAIN_KEY) {
+        return super::tls::loads(secret);
+    }
+    users_of(secret).map(drop)
 }
 
 /// A user or group named in `allow` that the Secret does not have is
@@ -246,14 +256,19 @@ fn warn_unknown(
     }
 }
 
-/// Every Secret key the routes' access rules use, once each, with its
-/// value: the config's `secrets`.
-pub(super) fn secret_entries(routes: &[RouteConfig], secrets: &[KnownSecret]) -> Vec<SecretEntry> {
+/// Every Secret key the routes' access rules and the certificates use,
+/// once each, with its value: the config's `secrets`.
+pub(super) fn secret_entries(
+    routes: &[RouteConfig],
+    certificates: &[CertificateConfig],
+    secrets: &[KnownSecret],
+) -> Vec<SecretEntry> {
     let mut used: Vec<&SecretRef> = routes
         .iter()
         .flat_map(|route| &route.rules)
         .filter_map(|rule| rule.access.as_ref())
         .flat_map(|access| access.users.secret_refs())
+        .chain(super::tls::secret_refs(certificates))
         .collect();
     used.sort();
     used.dedup();

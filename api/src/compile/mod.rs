@@ -12,11 +12,12 @@ mod findings;
 mod matches;
 mod mock_provisions;
 mod names;
+mod tls;
 mod verify;
 
 use std::cmp::Ordering;
 
-use crate::config::{ProxyConfig, RouteConfig, RuleConfig};
+use crate::config::{CertificateConfig, ProxyConfig, RouteConfig, RuleConfig};
 use crate::depot_repo::DepotRepo;
 use crate::diagnostic::Diagnostic;
 use crate::duration::parse_duration;
@@ -123,6 +124,9 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
             accepted.push(lowered);
         }
     }
+    let (certificates, conflicted) = tls::certificates(&accepted);
+    diagnostics.extend(conflicted);
+    let accepted: Vec<RouteConfig> = accepted.into_iter().map(|(route, _)| route).collect();
     diagnostics.extend(conflicts::find(&accepted));
 
     let mut accepted_ids: Vec<ResourceId> = accepted
@@ -139,9 +143,10 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
             .iter()
             .map(|m| ResourceId::from_key(Kind::MockProvision, &m.id)),
     );
-    let secrets = access::secret_entries(&accepted, resources.secrets);
+    let secrets = access::secret_entries(&accepted, &certificates, resources.secrets);
     let mut config = ProxyConfig::new(accepted);
     config.secrets = secrets;
+    config.certificates = certificates;
     config.depots = depots;
     config.mocks = mocks;
     config.revision = config.content_revision();
@@ -182,7 +187,12 @@ pub(super) struct Refs<'a> {
     pub(super) secrets: &'a [KnownSecret],
 }
 
-fn lower_route(route: &Route, refs: &Refs<'_>, findings: &mut Findings) -> RouteConfig {
+/// The Route as served, and the certificate it names when that loads.
+fn lower_route(
+    route: &Route,
+    refs: &Refs<'_>,
+    findings: &mut Findings,
+) -> (RouteConfig, Option<CertificateConfig>) {
     let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
     bounds::check(route, findings);
     for (i, host) in route.spec.hostnames.iter().enumerate() {
@@ -207,11 +217,26 @@ fn lower_route(route: &Route, refs: &Refs<'_>, findings: &mut Findings) -> Route
             lower_rule(rule, &field, namespace, refs, findings)
         })
         .collect();
-    RouteConfig {
+    let (tls, certificate) = match &route.spec.tls {
+        Some(tls) => {
+            let (behaviour, certificate) = tls::lower(
+                tls,
+                &route.spec.hostnames,
+                namespace,
+                refs.secrets,
+                findings,
+            );
+            (Some(behaviour), certificate)
+        }
+        None => (None, None),
+    };
+    let config = RouteConfig {
         id: route_id(route),
         hostnames: route.spec.hostnames.clone(),
         rules,
-    }
+        tls,
+    };
+    (config, certificate)
 }
 
 fn lower_rule(

@@ -5,7 +5,7 @@
 use super::backends::{check_target, duplicate_name, weight_problem};
 use super::findings::Findings;
 use super::names::check_hostname;
-use super::{Refs, access, depot_repos, filters, matches, mock_provisions};
+use super::{Refs, access, depot_repos, filters, matches, mock_provisions, tls};
 use crate::config::{BackendConfig, BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
 use crate::resource::{Kind, ResourceId};
 
@@ -96,6 +96,11 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
             );
         }
         mock_provisions::check(mock, &mock_provisions::Fields::Config(i), &mut findings);
+        errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
+    }
+    for (i, certificate) in config.certificates.iter().enumerate() {
+        let mut findings = Findings::new(ResourceId::from_key(Kind::Route, &certificate.route));
+        tls::check(config, i, &mut findings);
         errors.extend(findings.into_diagnostics().iter().map(ToString::to_string));
     }
     for (i, secret) in config.secrets.iter().enumerate() {

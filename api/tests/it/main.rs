@@ -8,3 +8,4 @@ mod mock_provisions;
 mod process_backends;
 mod support;
 mod table;
+mod tls;

@@ -66,6 +66,7 @@ mod tests {
                 .map(|i| format!("host-{i:07}.example.com"))
                 .collect(),
             rules: vec![],
+            tls: None,
         }])
     }
 

@@ -130,7 +130,7 @@ impl Watched {
         let listed = tokio::time::timeout(DEPOT_REPOS_GRACE, self.secrets.wait_until_ready());
         if listed.await.is_err() {
             tracing::warn!(
-                "Secrets cannot be listed (may the operator's service account list and watch secrets?); Routes with `access` answer 500 until they can"
+                "Secrets cannot be listed (may the operator's service account list and watch secrets?); Routes with `access` answer 500, and their certificates are not served, until they can"
             );
         }
         let listed =
@@ -192,19 +192,14 @@ impl Watched {
             .collect()
     }
 
-    /// The Secrets `routes`' access rules name (of their own namespace),
-    /// as `compile` reads them.
+    /// The Secrets `routes` name (access rules, certificates, client CAs;
+    /// of their own namespace), as `compile` reads them.
     pub(super) fn secrets(&self, routes: &[Route]) -> Vec<KnownSecret> {
         let named: std::collections::HashSet<(&str, &str)> = routes
             .iter()
             .flat_map(|route| {
                 let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
-                route
-                    .spec
-                    .rules
-                    .iter()
-                    .filter_map(|rule| rule.access.as_ref())
-                    .map(move |access| (namespace, access.secret.as_str()))
+                route.secret_names().map(move |name| (namespace, name))
             })
             .collect();
         self.secrets

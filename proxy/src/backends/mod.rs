@@ -65,6 +65,8 @@ pub(crate) struct Bindings<'s> {
     pub(crate) mocks: mock::Bound<'s>,
     /// Access rules' users, kept across swaps.
     pub(crate) access: &'s crate::access::AccessStore,
+    /// TLS sessions and keys, for the certificates' configs.
+    pub(crate) tls: &'s crate::server::tls::TlsStore,
     /// `--data-dir`: where git repositories live when a backend names no root.
     pub(crate) data_dir: Option<&'s std::path::Path>,
 }

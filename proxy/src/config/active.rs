@@ -14,6 +14,8 @@ use crate::access::Access;
 use crate::backends::Backend;
 use crate::backends::Bindings;
 use crate::observe::metrics::{Metrics, RequestCounters};
+use crate::route::https::Https;
+use crate::server::tls::Certificates;
 
 /// The config being served. Each request takes one `Arc<Active>` and
 /// finishes on it, so a swap never disturbs a request in flight.
@@ -23,6 +25,8 @@ pub struct Active {
     /// Indexed like `config.routes[route].rules[rule]`.
     pub rules: Vec<Vec<RuleRuntime>>,
     pub generation: u64,
+    /// Certificates for `--listen-tls`, by server name.
+    pub(crate) certificates: Certificates,
 }
 
 pub struct RuleRuntime {
@@ -32,6 +36,8 @@ pub struct RuleRuntime {
     /// Whether the rule serves git: a push is its write, whatever the
     /// method (`access::is_write`).
     pub(crate) git: bool,
+    /// The Route's `tls`, shared by its rules.
+    pub(crate) https: Option<Arc<Https>>,
     pub request_headers: Option<HeaderEdits>,
     pub response_headers: Option<HeaderEdits>,
     pub rewrite_host: Option<HeaderValue>,
@@ -100,11 +106,17 @@ impl Active {
             RouteTable::default()
         });
         let secrets = &config.secrets;
+        let certificates = Certificates::build(&config.certificates, secrets, bound.tls)
+            .unwrap_or_else(|e| {
+                errors.extend(e);
+                Certificates::default()
+            });
         let rules = config
             .routes
             .iter()
             .map(|route| {
                 let id: Arc<str> = route.id.as_str().into();
+                let https = route.tls.as_ref().map(|tls| Arc::new(Https::new(tls)));
                 route
                     .rules
                     .iter()
@@ -113,6 +125,7 @@ impl Active {
                         let at = format!("route {} rule {i}", route.id);
                         let mut runtime =
                             RuleRuntime::build(id.clone(), rule, &at, metrics, bound, &mut errors);
+                        runtime.https = https.clone();
                         if let Some(access) = &rule.access {
                             match Access::prepare(access, secrets, bound.access) {
                                 Ok(access) => runtime.access = Some(access),
@@ -136,6 +149,7 @@ impl Active {
             table,
             rules,
             generation,
+            certificates,
         })
     }
 }
@@ -155,6 +169,7 @@ impl RuleRuntime {
             route: route.clone(),
             access: None,
             git: rule.backends.iter().any(|b| b.target.is_git()),
+            https: None,
             request_headers: None,
             response_headers: None,
             rewrite_host: None,

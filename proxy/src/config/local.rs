@@ -32,6 +32,7 @@ pub(crate) fn compile_manifests(
     history: &mut SecretHistory,
 ) -> Result<Loaded, Vec<String>> {
     let mut manifests = Manifests::default();
+    let mut secret_folders = Vec::new();
     for (name, text) in files {
         let first_new = manifests.resources.len();
         manifests.read(name, text);
@@ -39,9 +40,11 @@ pub(crate) fn compile_manifests(
         for resource in &mut manifests.resources[first_new..] {
             if let Resource::Route(route) = &mut resource.value {
                 resolve_static_roots(route, &base);
+                secret_folders.extend(tls_secret_names(route).map(|secret| (secret, base.clone())));
             }
         }
     }
+    read_secret_folders(&mut manifests, secret_folders);
     let mut errors: Vec<String> = manifests.errors.iter().map(ToString::to_string).collect();
     let compiled = manifests.compile_keeping(history);
     let mut warnings = manifests.hints.clone();
@@ -59,6 +62,59 @@ pub(crate) fn compile_manifests(
         })
     } else {
         Err(errors)
+    }
+}
+
+/// `(namespace, name)` of each Secret a Route's `tls` names.
+fn tls_secret_names(route: &Route) -> impl Iterator<Item = (String, String)> + '_ {
+    let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
+    route
+        .tls_secret_names()
+        .map(move |name| (namespace.to_owned(), name.to_owned()))
+}
+
+/// A Secret that no `kind: Secret` document defines may be a folder of
+/// its name beside the Route's manifest, holding its keys as files
+/// (`tls.crt`, `tls.key`, `ca.crt`): the layout of a Secret mounted in a
+/// Pod, and how certificate files from elsewhere (certbot's, say) are
+/// given to local mode. The folder is watched with the manifests, so a
+/// renewed certificate is served as an edited manifest is.
+fn read_secret_folders(manifests: &mut Manifests, wanted: Vec<((String, String), PathBuf)>) {
+    use gatehouse_api::certificate::{CA_KEY, CHAIN_KEY, KEY_KEY};
+    use gatehouse_api::secret::{KnownSecret, SecretValue};
+    for ((namespace, name), base) in wanted {
+        let defined = manifests
+            .secrets
+            .iter()
+            .any(|s| s.value.namespace == namespace && s.value.name == name);
+        let folder = base.join(&name);
+        if defined || !folder.is_dir() {
+            continue;
+        }
+        let mut secret = KnownSecret {
+            namespace,
+            name,
+            kind: KnownSecret::TLS.into(),
+            ..KnownSecret::default()
+        };
+        for key in [CHAIN_KEY, KEY_KEY, CA_KEY] {
+            match std::fs::read(folder.join(key)) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => {
+                        secret.data.insert(key.into(), SecretValue::new(text));
+                    }
+                    Err(_) => secret.not_text.push(key.into()),
+                },
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                // Unreadable (permissions): said as a key that is not text
+                // would be, rather than as a missing Secret.
+                Err(_) => secret.not_text.push(key.into()),
+            }
+        }
+        manifests.secrets.push(gatehouse_api::manifest::Sourced {
+            value: secret,
+            origin: folder.display().to_string(),
+        });
     }
 }
 

@@ -18,6 +18,7 @@ use crate::backends::mock::MockStore;
 use crate::backends::mock::dir::ProvisionsDir;
 use crate::config::active::Active;
 use crate::observe::metrics::Metrics;
+use crate::server::tls::TlsStore;
 use crate::support::blocking::BlockingPool;
 use crate::support::locks::lock;
 
@@ -32,6 +33,8 @@ pub struct State {
     pub(crate) mocks: MockStore,
     /// Access rules' users and failed logins (`access/`).
     pub(crate) access: AccessStore,
+    /// TLS sessions and ticket keys, kept across swaps (`server/tls/`).
+    pub(crate) tls: TlsStore,
     /// Local mode's Secrets whose users last read (`config/local.rs`): a
     /// saved file that breaks one keeps the users it held.
     pub(crate) secret_history: Mutex<gatehouse_api::compile::SecretHistory>,
@@ -76,6 +79,7 @@ impl State {
         let depots = DepotStore::new(data_dir, &metrics);
         let mocks = MockStore::new(provisions, &metrics);
         let access = AccessStore::new(&metrics);
+        let tls = TlsStore::new(&metrics);
         Arc::new(State {
             active: ArcSwapOption::empty(),
             metrics,
@@ -83,6 +87,7 @@ impl State {
             depots,
             mocks,
             access,
+            tls,
             secret_history: Mutex::default(),
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
@@ -117,6 +122,7 @@ impl State {
             depots: self.depots.bind(&config.depots),
             mocks: self.mocks.bind(&config.mocks),
             access: &self.access,
+            tls: &self.tls,
             data_dir: self.depots.data_dir(),
         };
         let active = match Active::build(config, *generation + 1, &self.metrics, &bound) {
@@ -135,6 +141,7 @@ impl State {
         };
         let active = Arc::new(active);
         let previous = self.active.swap(Some(active.clone()));
+        self.tls.metrics.served(&active.certificates);
         let metrics = &self.metrics;
         if let Some(previous) = previous {
             forget_removed(metrics, &previous.config, &active.config);

@@ -18,6 +18,7 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::proto::hop;
+use crate::route::https::X_CLIENT_SUBJECT;
 
 /// The user an access rule let in, as the backend is told it.
 pub(crate) static X_FORWARDED_USER: HeaderName = HeaderName::from_static("x-forwarded-user");
@@ -41,21 +42,23 @@ pub(crate) fn sanitize(
     underscores: Underscores,
 ) -> Result<(), &'static str> {
     let (mut length, mut connection, mut underscore) = (false, false, false);
-    let mut user = false;
+    // Who the proxy says the client is: a client's own claim goes.
+    let mut identity = false;
     // Without branches: each name costs a few instructions.
     for name in headers.keys() {
         length |= *name == header::CONTENT_LENGTH;
         connection |= *name == header::CONNECTION;
         underscore |= has_underscore(name.as_str().as_bytes());
-        user |= *name == X_FORWARDED_USER;
+        identity |= *name == X_FORWARDED_USER || *name == X_CLIENT_SUBJECT;
     }
     underscore &= underscores == Underscores::Drop;
-    if !(length || connection || underscore || user) {
+    if !(length || connection || underscore || identity) {
         return Ok(());
     }
     let mut dropped: Vec<HeaderName> = Vec::new();
-    if user {
+    if identity {
         dropped.push(X_FORWARDED_USER.clone());
+        dropped.push(X_CLIENT_SUBJECT.clone());
     }
     if underscore {
         for name in headers

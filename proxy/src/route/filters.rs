@@ -95,7 +95,7 @@ pub(crate) fn redirect(
     }
 }
 
-fn split_port(host: &str) -> (&str, Option<u16>) {
+pub(crate) fn split_port(host: &str) -> (&str, Option<u16>) {
     match host.rsplit_once(':') {
         Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => match port.parse() {
             Ok(p) if !port.contains(']') => (name, Some(p)),

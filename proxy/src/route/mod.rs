@@ -4,6 +4,7 @@
 pub(crate) mod client_headers;
 pub(crate) mod filters;
 pub(crate) mod forwarded;
+pub(crate) mod https;
 pub(crate) mod target;
 
 use std::convert::Infallible;
@@ -40,6 +41,9 @@ pub(crate) struct Shared {
     pub trusted_proxies: TrustedProxies,
     /// Whether header names with `_` reach backends.
     pub underscores: Underscores,
+    /// Where plain-HTTP requests for a Route's TLS hosts are redirected
+    /// (`--https-port`, else `--listen-tls`'s); none without a TLS listener.
+    pub https_port: Option<u16>,
 }
 
 pub(crate) async fn handle<B: RequestBody>(
@@ -112,6 +116,18 @@ async fn route<B: RequestBody>(
         served.route = Some(rule.route.clone());
         &mut served.backend
     });
+    let host_text = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
+    if let Some(https) = &rule.https {
+        let answer = https.check(client, &rule.route, host_text, shared.https_port, &mut req);
+        if let Some(answer) = answer {
+            rule.own_answers.record(answer.status());
+            return answer;
+        }
+    }
+    let https = rule
+        .https
+        .clone()
+        .map(|https| (https, host_text.to_owned()));
     let asker = Asker {
         client,
         host,
@@ -123,6 +139,9 @@ async fn route<B: RequestBody>(
     // redirect, CORS on an error.
     if let Some(edits) = &rule.response_headers {
         edits.apply(response.headers_mut());
+    }
+    if let Some((https, host)) = https {
+        https.add_hsts(client, &host, response.headers_mut());
     }
     rule.duration.observe(started.elapsed().as_secs_f64());
     response

@@ -1,11 +1,13 @@
-//! The traffic listener: accepts connections up to a limit, serves each on
-//! the HTTP/1.1 lane (which hands h2c and requests with a body to hyper),
-//! and drains gracefully on shutdown.
+//! The traffic listeners: accept connections up to a limit, serve each on
+//! the HTTP/1.1 lane (which hands h2, h2c and requests with a body to
+//! hyper), after a TLS handshake on `--listen-tls`, and drain gracefully
+//! on shutdown.
 
 pub(crate) mod http1;
 mod hyper_served;
 pub(crate) mod peer;
 pub(crate) mod stream;
+pub(crate) mod tls;
 pub(crate) mod workers;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub(crate) struct Limits {
 /// holds and nothing piles up in the process.
 pub(crate) async fn serve(
     listener: TcpListener,
+    tls_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     limits: Limits,
     slots: Arc<Semaphore>,
@@ -51,17 +54,19 @@ pub(crate) async fn serve(
     // to its end: when the last is gone, all have finished.
     let (worker_stop_tx, worker_stop) = watch::channel(false);
     loop {
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors and the like: back off, don't spin.
-                    tracing::warn!(%err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (accepted, over_tls) = tokio::select! {
+            accepted = listener.accept() => (accepted, false),
+            accepted = accept_on(tls_listener.as_ref()) => (accepted, true),
             _ = stopping(&mut stop) => break,
+        };
+        let (stream, client) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors and the like: back off, don't spin.
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
@@ -69,10 +74,22 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let held = Held::new(slot, shared.state.metrics.open_connections.clone());
+        let peer = Peer::judged(client, &shared.trusted_proxies);
+        if over_tls {
+            let (shared, hyper, worker_stop) = (shared.clone(), hyper.clone(), worker_stop.clone());
+            tokio::spawn(async move {
+                let shaken =
+                    tls::accept(stream, peer, &shared.state, limits.header_read_timeout).await;
+                if let Some((stream, peer)) = shaken {
+                    http1::serve(stream, shared, peer, limits, hyper, worker_stop, held).await;
+                }
+            });
+            continue;
+        }
         let connection = http1::serve(
             stream,
             shared.clone(),
-            Peer::judged(client, &shared.trusted_proxies),
+            peer,
             limits,
             hyper.clone(),
             worker_stop.clone(),
@@ -83,6 +100,7 @@ pub(crate) async fn serve(
         tokio::spawn(connection);
     }
     drop(listener);
+    drop(tls_listener);
     drop(worker_stop);
     let _ = worker_stop_tx.send(true);
     tracing::info!(grace = ?grace, "stopped accepting; draining open requests");
@@ -141,6 +159,16 @@ fn hyper_servers(limits: Limits) -> HyperServers {
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     HyperServers { http1, http2 }
+}
+
+/// The next connection on `listener`; never, without one.
+async fn accept_on(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

@@ -29,6 +29,11 @@ pub struct TlsFacts {
     pub server_name: Option<String>,
     /// The protocol agreed by ALPN (`h2`, `http/1.1`).
     pub alpn: Option<Vec<u8>>,
+    /// The Route whose certificate the handshake used.
+    pub route: Option<Arc<str>>,
+    /// The verified client certificate's subject (RFC 4514), when the
+    /// certificate asked for one.
+    pub client_subject: Option<HeaderValue>,
 }
 
 /// Whose `X-Forwarded-*` headers are believed.
@@ -118,6 +123,7 @@ mod tests {
         let tls = plain.with_tls(TlsFacts {
             server_name: Some("shop.example.com".into()),
             alpn: Some(b"http/1.1".to_vec()),
+            ..TlsFacts::default()
         });
         assert_eq!(tls.scheme(), "https");
         assert_eq!(

@@ -1,6 +1,6 @@
 //! A client connection's byte stream. The lane and the hand-off to hyper
-//! are generic over it: TCP today, TLS over TCP next, and in tests an
-//! in-memory pipe, so the lane can be driven by scripted bytes alone.
+//! are generic over it: TCP, TLS over TCP, and in tests an in-memory
+//! pipe, so the lane can be driven by scripted bytes alone.
 
 use std::io;
 use std::pin::pin;
@@ -28,6 +28,16 @@ pub(crate) trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn resettable(&self) -> Resettable {
         Resettable(None)
     }
+
+    /// Ends the connection from our side, when the lane is done with it.
+    /// Dropping a TCP stream says it all; TLS first sends its close_notify.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the `Send` bound: connections are spawned"
+    )]
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl ClientStream for TcpStream {
@@ -52,6 +62,24 @@ impl ClientStream for TcpStream {
         }
     }
 }
+
+/// HTTPS: reads go through rustls, so what the client sent meanwhile is
+/// read as a plain stream's would be, through the TLS layer.
+impl ClientStream for tokio_rustls::server::TlsStream<TcpStream> {
+    fn resettable(&self) -> Resettable {
+        self.get_ref().0.resettable()
+    }
+
+    /// close_notify, then FIN; bounded, as a client that takes nothing
+    /// must not hold the connection open.
+    async fn close(&mut self) {
+        let shutdown = tokio::io::AsyncWriteExt::shutdown(self);
+        let _ = tokio::time::timeout(CLOSE_NOTIFY_WAIT, shutdown).await;
+    }
+}
+
+/// How long a TLS close may wait for the client to take its alert.
+const CLOSE_NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// In tests: the lane driven over an in-memory pipe.
 impl ClientStream for DuplexStream {}

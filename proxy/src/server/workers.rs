@@ -71,6 +71,7 @@ pub(crate) struct WorkerSettings {
     pub escaped_slashes: EscapedSlashes,
     pub trusted_proxies: TrustedProxies,
     pub underscores: Underscores,
+    pub https_port: Option<u16>,
 }
 
 /// The running worker threads.
@@ -79,15 +80,20 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
+    /// One worker per plain listener; each takes a TLS listener too, when
+    /// `tls_listeners` has them (one each, or none).
     pub(crate) fn spawn(
         listeners: Vec<std::net::TcpListener>,
+        tls_listeners: Vec<std::net::TcpListener>,
         state: Arc<State>,
         settings: WorkerSettings,
         stop: watch::Receiver<bool>,
     ) -> io::Result<Workers> {
         let slots = Arc::new(Semaphore::new(settings.limits.max_connections));
         let mut finished = Vec::new();
+        let mut tls_listeners = tls_listeners.into_iter();
         for (index, listener) in listeners.into_iter().enumerate() {
+            let tls_listener = tls_listeners.next();
             let (done, finished_rx) = oneshot::channel();
             finished.push(finished_rx);
             let (state, slots, stop) = (state.clone(), slots.clone(), stop.clone());
@@ -96,6 +102,7 @@ impl Workers {
             let escaped_slashes = settings.escaped_slashes;
             let trusted_proxies = settings.trusted_proxies.clone();
             let underscores = settings.underscores;
+            let https_port = settings.https_port;
             let access_log = settings.access_log.as_ref().map(AccessLog::for_worker);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
@@ -107,6 +114,9 @@ impl Workers {
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)
                             .expect("listener registers");
+                        let tls_listener = tls_listener.map(|listener| {
+                            tokio::net::TcpListener::from_std(listener).expect("listener registers")
+                        });
                         if let Some(log) = access_log.clone() {
                             tokio::spawn(flush_every_so_often(log));
                         }
@@ -117,8 +127,10 @@ impl Workers {
                             escaped_slashes,
                             trusted_proxies,
                             underscores,
+                            https_port,
                         });
-                        server::serve(listener, shared, limits, slots, stop, grace).await;
+                        server::serve(listener, tls_listener, shared, limits, slots, stop, grace)
+                            .await;
                     });
                     // Its tasks dropped first: their access log lines are
                     // handed to the writer before the process may exit.

@@ -28,5 +28,6 @@ mod startup;
 mod static_files;
 mod stop_idle;
 mod swap;
+mod tls;
 mod upstream_h1;
 mod weights;

@@ -108,9 +108,9 @@ pub(crate) fn serve<S: ClientStream>(
                         entry.status = http::StatusCode::REQUEST_TIMEOUT.as_u16();
                         drop(entry);
                     }
-                    return;
+                    break;
                 }
-                Err(_) => return,
+                Err(_) => break,
             };
             let lane = match head {
                 Head::Lane(lane) => lane,
@@ -130,7 +130,8 @@ pub(crate) fn serve<S: ClientStream>(
                         why: &why,
                         line: request::first_line(&buf),
                     };
-                    return Box::pin(refuse(&mut stream, &limits, &shared, &client, refused)).await;
+                    Box::pin(refuse(&mut stream, &limits, &shared, &client, refused)).await;
+                    break;
                 }
                 Head::Malformed(why) => {
                     let refused = Refused {
@@ -138,7 +139,8 @@ pub(crate) fn serve<S: ClientStream>(
                         why,
                         line: request::first_line(&buf),
                     };
-                    return Box::pin(refuse(&mut stream, &limits, &shared, &client, refused)).await;
+                    Box::pin(refuse(&mut stream, &limits, &shared, &client, refused)).await;
+                    break;
                 }
                 Head::Hyper => {
                     let connection = Connection {
@@ -169,12 +171,15 @@ pub(crate) fn serve<S: ClientStream>(
                 stop: &stop,
             };
             if !exchange.answer(lane).await {
-                return;
+                break;
             }
             release_idle(&mut buf);
             idle = limits.keep_alive_timeout;
             first = false;
         }
+        // The lane's end of the connection: TLS says so (close_notify),
+        // so a client reading to the end knows it has it all.
+        stream.close().await;
     }
 }
 
@@ -553,6 +558,7 @@ mod tests {
             escaped_slashes: EscapedSlashes::default(),
             trusted_proxies: Default::default(),
             underscores: Underscores::default(),
+            https_port: None,
         });
         let limits = Limits {
             max_header_bytes: 8192,
