@@ -8,6 +8,8 @@
 //! - [`RawConnection`] and [`read_response`]: HTTP/1.1 by hand over one
 //!   `TcpStream`, to see exactly what happens to one connection.
 //! - [`client`], [`h2c_client`], [`free_port`], [`TempDir`].
+//! - [`tls`]: a CA, server and client certificates made by `openssl`, and
+//!   a rustls client that trusts them.
 //!
 //! No test sleeps to synchronise: [`eventually`] and [`wait_for`] poll with
 //! a deadline.
@@ -16,6 +18,7 @@ pub mod client;
 pub mod raw;
 pub mod scripted;
 pub mod temp;
+pub mod tls;
 pub mod upstream;
 pub mod wait;
 
