@@ -33,7 +33,8 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_HTTPS_PORT", requires = "listen_tls")]
     pub https_port: Option<u16>,
 
-    /// Address of the admin API (config pushes, health, metrics).
+    /// Address of the admin API (config pushes, health, metrics). Beyond
+    /// loopback only with --admin-token-file or --admin-client-ca.
     #[arg(long, env = "GATEHOUSE_ADMIN_LISTEN", default_value = "127.0.0.1:9901")]
     pub admin_listen: SocketAddr,
 
@@ -75,6 +76,21 @@ pub struct Settings {
     /// File holding the bearer token the admin API requires for /config.
     #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+
+    /// PEM certificate (chain) for the admin API: with it (and
+    /// --admin-tls-key) the admin port speaks TLS only.
+    #[arg(long, env = "GATEHOUSE_ADMIN_TLS_CERT", requires = "admin_tls_key")]
+    pub admin_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --admin-tls-cert.
+    #[arg(long, env = "GATEHOUSE_ADMIN_TLS_KEY", requires = "admin_tls_cert")]
+    pub admin_tls_key: Option<PathBuf>,
+
+    /// PEM CA certificates: the admin port then requires a client
+    /// certificate signed by one of them (mTLS), which stands in for the
+    /// token. Needs --admin-tls-cert and --admin-tls-key.
+    #[arg(long, env = "GATEHOUSE_ADMIN_CLIENT_CA", requires = "admin_tls_cert")]
+    pub admin_client_ca: Option<PathBuf>,
 
     /// Runtime worker threads (default: one per core).
     #[arg(long, short = 'w', env = "GATEHOUSE_WORKERS", value_parser = at_least_one)]

@@ -140,6 +140,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         Some(path) => Some(read_token(path)?),
         None => None,
     };
+    let admin_tls = match (&settings.admin_tls_cert, &settings.admin_tls_key) {
+        (Some(cert), Some(key)) => Some(admin::tls::load(
+            cert,
+            key,
+            settings.admin_client_ca.as_deref(),
+        )?),
+        _ => None,
+    };
+    admin::guarded(settings.admin_listen, token.is_some(), admin_tls.as_ref())?;
     let (scratch, reload) = load_config_source(settings, &state)?;
 
     let workers = settings
@@ -160,9 +169,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("--admin-listen {}: cannot bind", settings.admin_listen))?;
     let admin_addr = admin_listener.local_addr()?;
-    if token.is_none() && !admin_addr.ip().is_loopback() {
-        tracing::warn!(%admin_addr, "the admin API listens beyond loopback without --admin-token-file: anyone who reaches it can change routing");
-    }
 
     let json = settings.log_format == cli::LogFormat::Json;
     let dropped = state.metrics.access_log_dropped.clone();
@@ -201,6 +207,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let admin = Arc::new(admin::Admin {
         state: state.clone(),
         token,
+        tls: admin_tls,
     });
     let (admin_stop, admin_stopped) = watch::channel(false);
     let admin = tokio::spawn(admin::serve(admin_listener, admin, admin_stopped));

@@ -254,3 +254,45 @@ pub async fn https_exchange(
     tls.read_to_end(&mut answer).await?;
     Ok(String::from_utf8_lossy(&answer).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `openssl verify` agrees: each certificate chains to its CA, for its
+    /// purpose, and the server's names are in its subjectAltName.
+    #[test]
+    fn certificates_chain_to_their_ca_for_their_purpose() {
+        let ca = TestCa::new("kit");
+        let server = ca.server("server", &["admin.test", "127.0.0.1"]);
+        let client = ca.client("client", "someone");
+        let verify = |cert: &Path, purpose: &str| {
+            let output = Command::new("openssl")
+                .args(["verify", "-CAfile", text(ca.cert()), "-purpose", purpose])
+                .arg(cert)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr)
+        };
+        assert!(verify(&server.cert, "sslserver").ends_with(": OK\n"));
+        assert!(verify(&client.cert, "sslclient").ends_with(": OK\n"));
+        assert!(!verify(&client.cert, "sslserver").ends_with(": OK\n"));
+        let other = TestCa::new("kit-other");
+        let stranger = other.client("stranger", "someone");
+        let refused = verify(&stranger.cert, "sslclient");
+        assert!(refused.contains("unable to get local issuer"), "{refused}");
+        let text_form = Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(&server.cert)
+            .output()
+            .unwrap();
+        let sans = String::from_utf8_lossy(&text_form.stdout);
+        assert!(
+            sans.contains("DNS:admin.test, IP Address:127.0.0.1"),
+            "{sans}"
+        );
+        // rustls reads them.
+        client_config(ca.cert(), Some(&client));
+    }
+}

@@ -5,6 +5,7 @@
 //! to the writer, which writes the ConfigMap and each Route's status off the
 //! push path.
 
+mod admin_client;
 #[cfg(test)]
 mod api_server;
 mod configmap;
@@ -58,6 +59,26 @@ pub(crate) struct RunArgs {
     /// Bearer token for the proxies' admin API.
     #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// PEM CA certificate(s) the proxies' admin certificates are signed by
+    /// (a Secret mounted as a file): pushes then go over TLS only, to
+    /// `https://<Pod IP>:<admin port>`.
+    #[arg(long, env = "GATEHOUSE_ADMIN_CA_FILE")]
+    pub admin_ca_file: Option<PathBuf>,
+    /// The DNS name verified in the proxies' admin certificates (Pod IPs
+    /// are in none): the chart's admin certificate carries it.
+    #[arg(long, env = "GATEHOUSE_ADMIN_SERVER_NAME", default_value = admin_client::DEFAULT_SERVER_NAME)]
+    pub admin_server_name: String,
+    /// PEM client certificate shown to proxies that require one (their
+    /// `--admin-client-ca`); it stands in for the token there.
+    #[arg(long, env = "GATEHOUSE_ADMIN_CLIENT_CERT", requires_all = ["admin_client_key", "admin_ca_file"])]
+    pub admin_client_cert: Option<PathBuf>,
+    /// PEM private key of --admin-client-cert.
+    #[arg(
+        long,
+        env = "GATEHOUSE_ADMIN_CLIENT_KEY",
+        requires = "admin_client_cert"
+    )]
+    pub admin_client_key: Option<PathBuf>,
     /// This replica's name in the leader Lease (default: $POD_NAME, else host and pid).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -81,9 +102,6 @@ pub(crate) struct RunArgs {
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let client = Client::try_default().await.context(
-        "cannot reach the Kubernetes API: set KUBECONFIG, or run in a Pod with a service account",
-    )?;
     let token = match &args.admin_token_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -93,6 +111,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let admin = admin_client::AdminClient::from_args(&args, token)?;
+    let client = Client::try_default().await.context(
+        "cannot reach the Kubernetes API: set KUBECONFIG, or run in a Pod with a service account",
+    )?;
     let metrics = Arc::new(endpoints::Metrics::new());
     let listener = endpoints::bind(args.metrics_listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz and /readyz");
@@ -121,7 +143,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         identity,
         args.lease_duration,
     );
-    let proxies = Arc::new(Proxies::new(token, args.push_timeout, metrics.clone()));
+    let proxies = Arc::new(Proxies::new(admin, metrics.clone()));
     let writer = Arc::new(Writer::spawn(
         client,
         recorder,

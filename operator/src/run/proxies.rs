@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::future::join_all;
 use gatehouse_api::ProxyConfig;
 use k8s_openapi::api::core::v1::Pod;
 
+use super::admin_client::AdminClient;
 use super::depot_usage::Usage;
 use super::endpoints::Metrics;
 
@@ -18,6 +20,7 @@ use super::endpoints::Metrics;
 pub(super) struct Endpoint {
     /// `namespace/name` and uid, so a re-created Pod is a new endpoint.
     pub name: String,
+    /// `ip:port` of its admin API; the scheme is the client's (`AdminClient`).
     pub admin: String,
 }
 
@@ -49,15 +52,14 @@ impl Endpoint {
                 pod.metadata.name.as_deref().unwrap_or_default(),
                 pod.metadata.uid.as_deref().unwrap_or_default()
             ),
-            admin: format!("http://{host}:{port}"),
+            admin: format!("{host}:{port}"),
         })
     }
 }
 
 pub(super) struct Proxies {
-    http: reqwest::Client,
+    http: AdminClient,
     metrics: Arc<Metrics>,
-    token: Option<String>,
     /// What each endpoint acknowledged serving, and its consecutive failures.
     acked: Mutex<HashMap<String, Ack>>,
 }
@@ -69,23 +71,17 @@ struct Ack {
 }
 
 impl Proxies {
-    pub(super) fn new(token: Option<String>, timeout: Duration, metrics: Arc<Metrics>) -> Proxies {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .no_proxy()
-            .build()
-            .expect("an HTTP client builds");
+    pub(super) fn new(http: AdminClient, metrics: Arc<Metrics>) -> Proxies {
         Proxies {
             http,
             metrics,
-            token,
             acked: Mutex::new(HashMap::new()),
         }
     }
 
     /// Pushes `config` to every endpoint not serving it yet; true when all serve it.
     pub(super) async fn push(&self, config: &ProxyConfig, endpoints: &[Endpoint]) -> bool {
-        let body = serde_json::to_vec(config).expect("a config serialises");
+        let body = Bytes::from(serde_json::to_vec(config).expect("a config serialises"));
         let pending: Vec<&Endpoint> = {
             let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
             acked.retain(|name, _| endpoints.iter().any(|e| &e.name == name));
@@ -160,14 +156,12 @@ impl Proxies {
     }
 
     async fn depots_of(&self, endpoint: &Endpoint) -> Option<serde_json::Value> {
-        let mut request = self.http.get(format!("{}/depots", endpoint.admin));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let answered = match request.send().await {
-            Ok(response) if response.status().is_success() => response.json().await,
-            Ok(response) => {
-                tracing::debug!(proxy = %endpoint.name, status = %response.status(), "no depot usage from this proxy");
+        let answered = match self.http.get(&endpoint.admin, "/depots", true).await {
+            Ok(answer) if answer.status.is_success() => {
+                serde_json::from_slice(&answer.body).map_err(|e| e.to_string())
+            }
+            Ok(answer) => {
+                tracing::debug!(proxy = %endpoint.name, status = %answer.status, "no depot usage from this proxy");
                 return None;
             }
             Err(err) => Err(err),
@@ -183,7 +177,7 @@ impl Proxies {
         &self,
         endpoint: &Endpoint,
         revision: &str,
-        body: &[u8],
+        body: &Bytes,
     ) -> Result<String, String> {
         let known = self
             .acked
@@ -198,35 +192,24 @@ impl Proxies {
 
     /// The revision a proxy says it serves (`Gatehouse-Revision` on `/readyz`).
     async fn serves(&self, endpoint: &Endpoint) -> Option<String> {
-        let response = self
+        let answer = self
             .http
-            .get(format!("{}/readyz", endpoint.admin))
-            .send()
+            .get(&endpoint.admin, "/readyz", false)
             .await
             .ok()?;
-        let revision = response
-            .headers()
-            .get("gatehouse-revision")?
-            .to_str()
-            .ok()?;
+        let revision = answer.headers.get("gatehouse-revision")?.to_str().ok()?;
         Some(revision.to_owned())
     }
 
-    async fn push_one(&self, endpoint: &Endpoint, body: &[u8]) -> Result<String, String> {
+    async fn push_one(&self, endpoint: &Endpoint, body: &Bytes) -> Result<String, String> {
         let _timer = self.metrics.push_duration.start_timer();
-        let mut request = self
+        let answer = self
             .http
-            .put(format!("{}/config", endpoint.admin))
-            .header("content-type", "application/json")
-            .body(body.to_vec());
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("{status}: {}", text.trim()));
+            .put_json(&endpoint.admin, "/config", body.clone())
+            .await?;
+        let text = String::from_utf8_lossy(&answer.body);
+        if !answer.status.is_success() {
+            return Err(format!("{}: {}", answer.status, text.trim()));
         }
         let applied: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("unreadable answer: {e}"))?;

@@ -11,6 +11,7 @@ mod support;
 mod access;
 mod access_log;
 mod admin;
+mod admin_tls;
 mod cgi;
 mod depot;
 mod depot_status;

@@ -8,8 +8,14 @@
 //! revision in the `Gatehouse-Revision` header; the body says when depot
 //! routes answer 503 for want of `--data-dir`)
 //! `GET /metrics` Prometheus text format
+//!
+//! Plain HTTP, or TLS only with `--admin-tls-cert` (`tls.rs`); `start`
+//! refuses a port beyond loopback that nothing authenticates on.
+
+pub(crate) mod tls;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +26,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,10 +54,16 @@ const DEPOTS_WAIT: Duration = Duration::from_secs(2);
 const NO_DATA_DIR: &str = "depot routes answer 503: this proxy keeps no depot data; start it with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos";
 const NO_DATA_DIR_GIT: &str = "git routes without `git.root` answer 503: start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR), or give them a root";
 
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) struct Admin {
     pub state: Arc<State>,
-    /// Required as `Authorization: Bearer <token>` on /config when set.
+    /// Required as `Authorization: Bearer <token>` on /config when set,
+    /// unless the connection showed a client certificate (mTLS).
     pub token: Option<String>,
+    /// TLS only on the admin port, when set.
+    pub tls: Option<tls::AdminTls>,
 }
 
 pub(crate) async fn serve(
@@ -61,7 +73,7 @@ pub(crate) async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -73,24 +85,70 @@ pub(crate) async fn serve(
             _ = crate::server::stopping(&mut stop) => break,
         };
         let admin = admin.clone();
-        let service = service_fn(move |req| {
-            let admin = admin.clone();
-            async move { Ok::<_, Infallible>(admin.route(req).await) }
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(10))
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = connection.await;
+            let Some(tls) = &admin.tls else {
+                return connection(admin.clone(), stream, false, watcher).await;
+            };
+            let handshake = tls.acceptor.accept(stream);
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(stream)) => stream,
+                // Debug: probes that only open the port would fill the log.
+                Ok(Err(err)) => return tracing::debug!(%peer, %err, "admin TLS handshake refused"),
+                Err(_) => return tracing::debug!(%peer, "admin TLS handshake timed out"),
+            };
+            // With a client CA the verifier required the certificate: one
+            // shown is one signed by that CA.
+            let by_certificate = tls.client_ca && stream.get_ref().1.peer_certificates().is_some();
+            connection(admin.clone(), stream, by_certificate, watcher).await;
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
+/// Refuses an admin API that anyone who reaches its port could use: one
+/// beyond loopback (an unspecified address, `0.0.0.0` or `::`, included)
+/// with neither a token nor client certificates. Checked before binding.
+pub(crate) fn guarded(
+    listen: SocketAddr,
+    token: bool,
+    tls: Option<&tls::AdminTls>,
+) -> anyhow::Result<()> {
+    if listen.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    if !token && !tls.is_some_and(|tls| tls.client_ca) {
+        anyhow::bail!(
+            "--admin-listen {listen} is beyond loopback, and nothing there would authenticate the admin API: anyone who reaches the port could change what this proxy serves. \
+             Give --admin-token-file FILE (GATEHOUSE_ADMIN_TOKEN_FILE), or --admin-client-ca with --admin-tls-cert and --admin-tls-key to require client certificates, \
+             or listen on loopback (--admin-listen 127.0.0.1:9901)"
+        );
+    }
+    if tls.is_none() {
+        tracing::warn!(%listen, "the admin API is plain HTTP beyond loopback: its token and the configs' secret values cross the network in clear; give --admin-tls-cert and --admin-tls-key");
+    }
+    Ok(())
+}
+
+/// hyper's HTTP/1.1 server on one connection, plain or TLS, until it ends
+/// or the graceful shutdown closes it.
+async fn connection<S>(admin: Arc<Admin>, stream: S, by_certificate: bool, watcher: Watcher)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let admin = admin.clone();
+        async move { Ok::<_, Infallible>(admin.route(req, by_certificate).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(stream), service);
+    let _ = watcher.watch(connection).await;
+}
+
 impl Admin {
-    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn route(&self, req: Request<Incoming>, by_certificate: bool) -> Response<Body> {
         let path = req.uri().path().to_owned();
         // HEAD reads as GET does (hyper leaves the body out), as probes and
         // `curl -I` expect.
@@ -111,13 +169,13 @@ impl Admin {
                 response
             }
             ("/depots", _) if read => {
-                if let Some(denied) = self.check_token(&req) {
+                if let Some(denied) = self.check_token(&req, by_certificate) {
                     return denied;
                 }
                 self.depots().await
             }
             ("/config", method) if read || method == Method::PUT => {
-                if let Some(denied) = self.check_token(&req) {
+                if let Some(denied) = self.check_token(&req, by_certificate) {
                     return denied;
                 }
                 if read {
@@ -127,7 +185,7 @@ impl Admin {
                 }
             }
             (path, _) if crate::backends::mock::admin::owns(path) => {
-                if let Some(denied) = self.check_token(&req) {
+                if let Some(denied) = self.check_token(&req, by_certificate) {
                     return denied;
                 }
                 crate::backends::mock::admin::route(&self.state, req).await
@@ -187,7 +245,13 @@ impl Admin {
         response
     }
 
-    fn check_token<B>(&self, req: &Request<B>) -> Option<Response<Body>> {
+    /// None when the request may go on: no token is set, the connection
+    /// showed a certificate the client CA signed (it authenticates as the
+    /// token does), or the token is the one sent.
+    fn check_token<B>(&self, req: &Request<B>, by_certificate: bool) -> Option<Response<Body>> {
+        if by_certificate {
+            return None;
+        }
         let expected = self.token.as_deref()?;
         let given = req
             .headers()
