@@ -16,6 +16,8 @@ REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 
 # Everything a script starts is recorded here and stopped on exit.
 BENCH_PIDS=()
+# Extra arguments measure_wrk gives wrk before its own (headers: -H 'Host: x').
+WRK_ARGS=()
 BENCH_TMP="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")"
 
 bench_cleanup() {
@@ -93,6 +95,19 @@ ensure_tools() {
     command -v wrk >/dev/null || die "wrk is still missing"
 }
 
+# Installs Debian's package $2 (default: $1) when command $1 is missing.
+ensure_command() {
+    export PATH="$PATH:/usr/sbin:/sbin"
+    command -v "$1" >/dev/null && return 0
+    log "installing ${2:-$1}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y "${2:-$1}"; then
+        as_root apt-get update
+        as_root apt-get install -y "${2:-$1}"
+    fi
+    command -v "$1" >/dev/null || die "$1 is still missing"
+}
+
 # Builds the proxy in release mode; sets GATEHOUSE_BIN.
 build_proxy() {
     log "cargo build --release -p gatehouse-proxy"
@@ -108,11 +123,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits until `curl URL` answers HTTP 200 (up to $2 seconds, default 30).
+# Waits until `curl URL` answers HTTP 200 (up to $2 seconds, default 30);
+# any further arguments go to curl (`--cacert FILE --resolve ...`).
 wait_http_ok() {
     local url=$1 limit=${2:-30} i
+    shift $(($# < 2 ? $# : 2))
     for ((i = 0; i < limit * 10; i++)); do
-        if [[ $(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null) == 200 ]]; then
+        if [[ $(curl -s -o /dev/null -w '%{http_code}' "$@" "$url" 2>/dev/null) == 200 ]]; then
             return 0
         fi
         sleep 0.1
@@ -209,18 +226,154 @@ machine_load() {
     echo "load average $load; $busy compiler process(es) running; $(nproc) cores"
 }
 
-# One wrk run at THREADS/CONNECTIONS/DURATION after a WARMUP, counting the
-# CPU time of the given pids: $1 what it measures (for the log), $2 a key
-# for its output file ($BENCH_TMP/wrk-<key>.txt, checked after the runs),
-# $3 the URL, then the pids -> prints "<req/s> <p99 ms> <CPU us/request>".
+# One wrk run (with WRK_ARGS) at THREADS/CONNECTIONS/DURATION after a
+# WARMUP, counting the CPU time of the given pids: $1 what it measures (for
+# the log), $2 a key for its output file ($BENCH_TMP/wrk-<key>.txt, checked
+# after the runs), $3 the URL, then the pids -> prints "<req/s> <p99 ms>
+# <CPU us/request>".
 measure_wrk() {
     local what=$1 out="$BENCH_TMP/wrk-$2.txt" url=$3 before after
     shift 3
     log "$what: warm-up ($WARMUP)"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
-    log "$what: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ($(machine_load))"
+    wrk "${WRK_ARGS[@]}" -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
+    log "$what: wrk ${WRK_ARGS[*]@Q}${WRK_ARGS[*]:+ }-t$THREADS -c$CONNECTIONS -d$DURATION --latency ($(machine_load))"
     before=$(cpu_ticks "$@")
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" | tee "$out" >&2
+    wrk "${WRK_ARGS[@]}" -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" | tee "$out" >&2
     after=$(cpu_ticks "$@")
     echo "$(parse_wrk <"$out")" "$(cpu_us_per_request $((after - before)) "$(wrk_requests <"$out")")"
+}
+
+# Whole seconds in a wrk duration ("10s", "2m", "1h", "30") -> prints them.
+duration_seconds() {
+    [[ $1 =~ ^([0-9]+)([smh]?)$ ]] || die "not a duration in seconds, minutes or hours: $1"
+    case ${BASH_REMATCH[2]} in
+        m) echo $((BASH_REMATCH[1] * 60)) ;;
+        h) echo $((BASH_REMATCH[1] * 3600)) ;;
+        *) echo "${BASH_REMATCH[1]}" ;;
+    esac
+}
+
+# A throwaway ECDSA P-256 CA and a server certificate it signs, made with
+# the openssl CLI in folder $1 (created): ca.pem, ca.key, server.pem (the
+# leaf alone), server.key (PKCS#8). $2...: the names it is for, the first
+# one its CN; each a DNS name or an IPv4 address. Valid for 2 days.
+make_tls_cert() {
+    local dir=$1 name san=""
+    shift
+    for name in "$@"; do
+        if [[ $name =~ ^[0-9.]+$ ]]; then san+="${san:+,}IP:$name"; else san+="${san:+,}DNS:$name"; fi
+    done
+    mkdir -p "$dir"
+    printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+        "extendedKeyUsage = serverAuth" "subjectAltName = $san" >"$dir/server.ext"
+    if ! {
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ca.key" \
+            && openssl req -x509 -new -key "$dir/ca.key" -sha256 -days 2 -subj "/CN=Gatehouse bench CA" \
+                -addext "basicConstraints = critical, CA:TRUE" \
+                -addext "keyUsage = critical, keyCertSign, cRLSign" -out "$dir/ca.pem" \
+            && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/server.key" \
+            && openssl req -new -key "$dir/server.key" -subj "/CN=$1" -out "$dir/server.csr" \
+            && openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+                -set_serial "0x$(openssl rand -hex 8)" -days 2 -sha256 -extfile "$dir/server.ext" \
+                -out "$dir/server.pem" \
+            && openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem"
+    } >"$dir/openssl.log" 2>&1; then
+        cat "$dir/openssl.log" >&2
+        die "openssl could not make the test certificate"
+    fi
+}
+
+# One `openssl s_time` client for $2 seconds, its output in $1 with a last
+# line `wall-clock <start> <end> exit <status>`: s_time's own rate divides
+# by its user CPU time, and it stops on a whole second of the clock (a
+# `-time 10` lasts 10 to 11 s), so the wall clock around it is the time.
+# Further arguments go to s_time.
+s_time_client() {
+    local out=$1 seconds=$2 start status=0
+    shift 2
+    start=$EPOCHREALTIME
+    openssl s_time -time "$seconds" "$@" >"$out" 2>&1 </dev/null || status=$?
+    echo "wall-clock $start $EPOCHREALTIME exit $status" >>"$out"
+}
+
+# TLS connections a second: HANDSHAKE_CLIENTS `openssl s_time` clients at
+# once (each one connection at a time, blocking) for DURATION after a
+# WARMUP, counting the CPU time of the given pids. $1 what it measures
+# (for the log), $2 a key for the outputs ($BENCH_TMP/s_time-<key>-<n>.txt,
+# checked after the runs by check_s_time), then s_time's arguments
+# (`-connect HOST:PORT -new|-reuse -www PAGE ...`), `--`, the pids
+# -> prints "<connections/s> <CPU us/connection> <share resumed>".
+measure_s_time() {
+    local what=$1 key=$2 args=() clients=() i before after seconds warm_seconds made
+    shift 2
+    while (($#)) && [[ $1 != -- ]]; do
+        args+=("$1")
+        shift
+    done
+    (($#)) && shift
+    seconds=$(duration_seconds "$DURATION")
+    warm_seconds=$(duration_seconds "$WARMUP")
+    log "$what: warm-up ($WARMUP)"
+    for ((i = 1; i <= HANDSHAKE_CLIENTS; i++)); do
+        s_time_client /dev/null "$warm_seconds" "${args[@]}" &
+        clients+=($!)
+    done
+    wait "${clients[@]}"
+    clients=()
+    log "$what: $HANDSHAKE_CLIENTS x openssl s_time -time $seconds ${args[*]@Q} ($(machine_load))"
+    before=$(cpu_ticks "$@")
+    for ((i = 1; i <= HANDSHAKE_CLIENTS; i++)); do
+        s_time_client "$BENCH_TMP/s_time-$key-$i.txt" "$seconds" "${args[@]}" &
+        clients+=($!)
+    done
+    wait "${clients[@]}"
+    after=$(cpu_ticks "$@")
+    made=$(cat "$BENCH_TMP/s_time-$key"-*.txt | s_time_figures | awk '{ n += $1 } END { print n + 0 }')
+    cat "$BENCH_TMP/s_time-$key"-*.txt | s_time_figures | awk -v cpu="$(cpu_us_per_request $((after - before)) "$made")" '
+        { rate += ($2 > 0 ? $1 / $2 : 0); reused += $3; made += $4 }
+        END { printf "%.1f %s %.3f\n", rate, cpu, (made ? reused / made : 0) }'
+}
+
+# Prints "<connections> <wall-clock s> <resumed> <progress marks> <exit
+# status> <bytes read a connection>" for each s_time_client output on
+# stdin. s_time prints a mark a connection: `r` for a resumed session,
+# `*` (`t` for TLS 1.0) for a full handshake.
+s_time_figures() {
+    awk '
+        /^[0-9]+ connections in [0-9.]+s;/ { connections = $1 }
+        /^[0-9]+ connections in [0-9]+ real seconds,/ { bytes = $(NF - 4) }
+        /^[*rt3]+$/ { marks += length($0); reused += gsub(/r/, "r") }
+        /^wall-clock / {
+            printf "%d %.3f %d %d %d %d\n", connections, $3 - $2, reused, marks, $5, bytes
+            connections = 0; bytes = 0; marks = 0; reused = 0
+        }
+    '
+}
+
+# The outputs of one measure_s_time (their path up to `-<n>.txt` in $1)
+# after the runs: an s_time that failed, made no connection, read less
+# than $3 bytes a connection, or resumed (or not) other than as $2 says
+# ("new": none resumed; "reuse": all) is a warning, and in smoke mode an
+# error.
+check_s_time() {
+    local problem file
+    problem=$(cat "$1"-*.txt | s_time_figures | awk -v want="$2" -v min_bytes="$3" '
+        $5 != 0 { failed++ }
+        $1 == 0 { idle++ }
+        $1 > 0 && (least == "" || $6 < least) { least = $6 }
+        { reused += $3; marks += $4 }
+        END {
+            if (failed) print failed " s_time client(s) failed"
+            if (idle) print idle " s_time client(s) made no connection"
+            if (least != "" && least < min_bytes) print "only " least " bytes read a connection"
+            if (want == "new" && reused) print reused " of " marks " connections resumed a session"
+            if (want == "reuse" && reused < marks) print marks - reused " of " marks " connections did not resume"
+        }
+    ' | paste -sd ';' - | sed 's/;/; /g' || true)
+    [[ -z $problem ]] && return 0
+    for file in "$1"-*.txt; do
+        grep -vE '^[*rt3]+$' "$file" | tail -n 5 | sed "s|^|    $(basename "$file"): |" >&2
+    done
+    smoke && die "$(basename "$1"): $problem"
+    echo "warning: $(basename "$1"): $problem" >&2
 }
