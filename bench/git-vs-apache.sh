@@ -66,9 +66,9 @@ ensure_git_tools() {
     [[ ${#missing[@]} -eq 0 ]] && return 0
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get install -y "${missing[@]}" || {
-        as_root apt-get update
-        as_root apt-get install -y "${missing[@]}"
+    apt_get install -y "${missing[@]}" || {
+        apt_get update
+        apt_get install -y "${missing[@]}"
     }
 }
 

@@ -65,6 +65,12 @@ as_root() {
     if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# apt-get as root, waiting for another apt (a second bench, CI's own
+# install) to let go of the lock rather than failing at once.
+apt_get() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$@"
+}
+
 # Installs nginx and wrk from apt when missing (apt-get update only if needed).
 ensure_tools() {
     export PATH="$PATH:/usr/sbin:/sbin"
@@ -84,11 +90,11 @@ ensure_tools() {
         esac
     done
     export DEBIAN_FRONTEND=noninteractive
-    if ! as_root apt-get install -y "${packages[@]}"; then
-        as_root apt-get update
-        if ! as_root apt-get install -y "${packages[@]}"; then
+    if ! apt_get install -y "${packages[@]}"; then
+        apt_get update
+        if ! apt_get install -y "${packages[@]}"; then
             # Newer releases dropped nginx-light; plain nginx does as well.
-            as_root apt-get install -y "${packages[@]/nginx-light/nginx}"
+            apt_get install -y "${packages[@]/nginx-light/nginx}"
         fi
     fi
     command -v nginx >/dev/null || die "nginx is still missing"
@@ -101,9 +107,9 @@ ensure_command() {
     command -v "$1" >/dev/null && return 0
     log "installing ${2:-$1}"
     export DEBIAN_FRONTEND=noninteractive
-    if ! as_root apt-get install -y "${2:-$1}"; then
-        as_root apt-get update
-        as_root apt-get install -y "${2:-$1}"
+    if ! apt_get install -y "${2:-$1}"; then
+        apt_get update
+        apt_get install -y "${2:-$1}"
     fi
     command -v "$1" >/dev/null || die "$1 is still missing"
 }

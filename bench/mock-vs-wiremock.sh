@@ -201,7 +201,7 @@ EOF
 apt_install() { # $1 the package
     export DEBIAN_FRONTEND=noninteractive
     log "installing $1"
-    as_root apt-get install -y "$1" || { as_root apt-get update && as_root apt-get install -y "$1"; }
+    apt_get install -y "$1" || { apt_get update && apt_get install -y "$1"; }
 }
 
 # Java (Debian's openjdk-17-jre-headless) and the `wiremock` npm package,

@@ -78,8 +78,6 @@
 #      KEEP_TMP=1 keeps the temp folder with the logs, certificate and
 #      configs. BENCH_SMOKE=1: one round of 1 s at -c10, no verdict; any
 #      failed request or handshake fails the run.
-# Needs a gatehouse-proxy with --listen-tls: without one it stops with an
-# error (in smoke mode it says it skipped and exits 0).
 # Figures taken while anything else runs (a compile, a test) are noise:
 # the script prints the machine's load before each measurement. It exits 0
 # whatever the ratios; read the table (PASS/FAIL per target).
@@ -113,16 +111,6 @@ esac
 ensure_tools
 ensure_command openssl
 build_proxy
-# Read whole, not piped to `grep -q`: under pipefail, a grep that stops at
-# the first match could leave the binary an EPIPE and the test a failure.
-GATEHOUSE_HELP=$("$GATEHOUSE_BIN" --help 2>&1 || true)
-if [[ $GATEHOUSE_HELP != *--listen-tls* ]]; then
-    if smoke; then
-        echo "skipped: gatehouse-proxy has no --listen-tls yet"
-        exit 0
-    fi
-    die "$GATEHOUSE_BIN has no --listen-tls: this bench needs gatehouse's TLS listener (issue #15) built in"
-fi
 
 HOST=bench.test
 TLS_DIR="$BENCH_TMP/tls"
