@@ -44,7 +44,7 @@ async fn stdout_gets_a_line_per_request() {
     assert!(
         stdout
             .trim_end()
-            .ends_with("route=default/app backend=main"),
+            .ends_with("route=default/app backend=main scheme=http"),
         "{stdout}"
     );
     assert!(

@@ -99,7 +99,7 @@ async fn each_request_gets_a_combined_line_with_time_route_and_backend() {
         let line = lines.iter().find(|line| line.contains(target));
         line.unwrap_or_else(|| panic!("no line for {target}: {lines:#?}"))
     };
-    // 127.0.0.1 - - [02/Dec/2026:10:00:00 +0000] "GET /hello?name=x HTTP/1.1" 200 N "ref" "ua" 0.001 route=default/app backend=up
+    // 127.0.0.1 - - [02/Dec/2026:10:00:00 +0000] "GET /hello?name=x HTTP/1.1" 200 N "ref" "ua" 0.001 route=default/app backend=up scheme=http
     let line = by_target("/hello");
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
     assert!(line.contains(" +0000] "), "{line}");
@@ -108,14 +108,17 @@ async fn each_request_gets_a_combined_line_with_time_route_and_backend() {
         body.len()
     );
     assert!(line.contains(&expected), "{line}\nwanted {expected}");
-    assert!(line.ends_with(" route=default/app backend=up"), "{line}");
-    let seconds: f64 = line.split(' ').rev().nth(2).unwrap().parse().unwrap();
+    assert!(
+        line.ends_with(" route=default/app backend=up scheme=http"),
+        "{line}"
+    );
+    let seconds: f64 = line.split(' ').rev().nth(3).unwrap().parse().unwrap();
     assert!((0.0..5.0).contains(&seconds), "{line}");
 
     // No rule saw it: no route, no backend; logged as the client sent it.
     let line = by_target("/%zz");
     assert!(line.contains("\"GET /%zz HTTP/1.1\" 400 "), "{line}");
-    assert!(line.ends_with(" route=- backend=-"), "{line}");
+    assert!(line.ends_with(" route=- backend=- scheme=http"), "{line}");
 }
 
 #[tokio::test]
@@ -165,7 +168,7 @@ async fn a_client_that_leaves_before_its_answer_is_logged_499() {
         lines[0]
     );
     assert!(
-        lines[0].ends_with(" route=default/app backend=up"),
+        lines[0].ends_with(" route=default/app backend=up scheme=http"),
         "{}",
         lines[0]
     );
@@ -306,7 +309,10 @@ async fn heads_refused_before_they_are_read_are_logged_as_they_came() {
     let malformed = lines.iter().find(|l| l.contains("BLAH"));
     let malformed = malformed.expect("the malformed head is logged");
     assert!(malformed.contains(r#" "BLAH \x22/x" 400 "#), "{malformed}");
-    assert!(malformed.ends_with(" route=- backend=-"), "{malformed}");
+    assert!(
+        malformed.ends_with(" route=- backend=- scheme=http"),
+        "{malformed}"
+    );
     assert_logged(&lines, r#" "GET /big HTTP/1.1" 431 "#);
 }
 

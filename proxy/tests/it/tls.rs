@@ -353,7 +353,15 @@ async fn plain_http_is_redirected_and_https_answers_carry_hsts() {
             "{secretName: plain, redirect: false}",
             &upstream.url(),
         );
-    let proxy = start_tls(&yaml).await;
+    let log = TempDir::new("tls-access-log");
+    let log_file = log.path().join("access.log");
+    let destination = gatehouse_proxy::Destination::File(log_file.clone());
+    let proxy = start_proxy(|s| {
+        s.listen_tls = Some("127.0.0.1:0".parse().unwrap());
+        s.access_log = destination;
+    })
+    .await;
+    apply_yaml(&proxy, &yaml);
     let no_follow = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -393,6 +401,30 @@ async fn plain_http_is_redirected_and_https_answers_carry_hsts() {
     assert_eq!(
         response.headers()["strict-transport-security"],
         "max-age=600; includeSubDomains"
+    );
+    drop(response);
+    // The access log's scheme is the connection's.
+    let read = || std::fs::read_to_string(&log_file).unwrap_or_default();
+    let logged = async || read().lines().count() >= 3;
+    assert!(
+        eventually(Duration::from_secs(5), logged).await,
+        "{}",
+        read()
+    );
+    let text = read();
+    let line = |part: &str| text.lines().find(|l| l.contains(part)).unwrap().to_owned();
+    assert!(
+        line("\"POST /cart?item=1 HTTP/1.1\" 308")
+            .ends_with(" route=default/shop backend=- scheme=http"),
+        "{text}"
+    );
+    let https = text
+        .lines()
+        .filter(|l| l.contains("\"GET / HTTP/1.1\" 200"));
+    assert_eq!(
+        https.filter(|l| l.ends_with(" scheme=https")).count(),
+        1,
+        "{text}"
     );
 }
 

@@ -53,6 +53,7 @@ impl WorkerLog {
             log: self.clone(),
             started: Instant::now(),
             client: client.ip_header().clone(),
+            scheme: client.scheme(),
             method: None,
             target,
             version: None,
@@ -79,6 +80,8 @@ pub(crate) struct Entry {
     log: Arc<WorkerLog>,
     started: Instant,
     client: HeaderValue,
+    /// `https` on a TLS connection, else `http`: the connection's own.
+    scheme: &'static str,
     /// With the version, `None` for a request line that could not be read,
     /// which `target` then holds whole.
     method: Option<Method>,
@@ -129,9 +132,10 @@ impl Entry {
         self.bytes = down;
     }
 
-    /// nginx's `combined`, then `$request_time` and the Route and backend:
-    /// `1.2.3.4 - - [02/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12
-    /// "-" "curl/8.0" 0.001 route=default/app backend=blue`.
+    /// nginx's `combined`, then `$request_time`, the Route and backend and
+    /// the scheme: `1.2.3.4 - - [02/Dec/2026:10:00:00 +0000] "GET /
+    /// HTTP/1.1" 200 12 "-" "curl/8.0" 0.001 route=default/app
+    /// backend=blue scheme=https`.
     /// Like nginx's `$time_local`, the time is the line's own: the end.
     pub(super) fn write_text(&self, line: &mut Vec<u8>, clock: &mut Clock) {
         let took = self.started.elapsed();
@@ -162,6 +166,8 @@ impl Entry {
         line.extend_from_slice(self.served.route.as_deref().unwrap_or("-").as_bytes());
         line.extend_from_slice(b" backend=");
         line.extend_from_slice(self.served.backend.as_deref().unwrap_or("-").as_bytes());
+        line.extend_from_slice(b" scheme=");
+        line.extend_from_slice(self.scheme.as_bytes());
         line.push(b'\n');
     }
 
@@ -173,6 +179,7 @@ impl Entry {
         let entry = JsonEntry {
             time: clock.rfc3339(SystemTime::now()),
             client: text(Some(&self.client)),
+            scheme: self.scheme,
             method: self.method.as_ref().map(Method::as_str),
             target: String::from_utf8_lossy(&self.target),
             protocol: self.version.map(version_text),
@@ -201,6 +208,7 @@ impl Drop for Entry {
 struct JsonEntry<'a> {
     time: String,
     client: Option<String>,
+    scheme: &'static str,
     method: Option<&'a str>,
     target: std::borrow::Cow<'a, str>,
     protocol: Option<&'static str>,
