@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -35,25 +36,35 @@ pub struct Loaded {
     pub leaf: CertificateFacts,
 }
 
-/// Loads a PEM chain (leaf first) and its PEM private key. The error says
-/// which of the two is wrong, and how to fix it.
+/// Loads a `kubernetes.io/tls` Secret's PEM chain (leaf first) and PEM
+/// private key. The error says which of the two is wrong, and how to fix it.
 pub fn load(chain_pem: &str, key_pem: &str, provider: &CryptoProvider) -> Result<Loaded, String> {
-    let chain = certificates(chain_pem, "tls.crt")?;
+    load_named((chain_pem, CHAIN_KEY), (key_pem, KEY_KEY), provider)
+}
+
+/// As `load`, each text with the name its errors give it (a Secret's key,
+/// a flag and its file).
+pub fn load_named(
+    (chain_pem, chain_name): (&str, &str),
+    (key_pem, key_name): (&str, &str),
+    provider: &CryptoProvider,
+) -> Result<Loaded, String> {
+    let chain = certificates(chain_pem, chain_name)?;
     let leaf = x509::parse(&chain[0])
-        .map_err(|why| format!("tls.crt: its first certificate cannot be read: {why}"))?;
+        .map_err(|why| format!("{chain_name}: its first certificate cannot be read: {why}"))?;
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| {
-        "tls.key holds no PEM private key (`-----BEGIN PRIVATE KEY-----`, `EC PRIVATE KEY` or `RSA PRIVATE KEY`): put the certificate's key there".to_owned()
+        format!("{key_name}: no private key in it: give the certificate's PEM key (`-----BEGIN PRIVATE KEY-----`, `EC PRIVATE KEY` or `RSA PRIVATE KEY`)")
     })?;
     let signing = provider.key_provider.load_private_key(key).map_err(|err| {
-        format!("tls.key cannot be used: {err}; ECDSA P-256/P-384, Ed25519 and RSA keys can")
+        format!("{key_name}: the key cannot be used ({err}): give an ECDSA (P-256, P-384), Ed25519 or RSA key")
     })?;
     let key = CertifiedKey::new(chain, signing);
     match key.keys_match() {
-        Ok(()) => {}
-        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        // A key whose public half rustls cannot derive: the handshake tells.
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
         Err(_) => {
             return Err(format!(
-                "the key in tls.key does not match the certificate in tls.crt (whose subject is `{}`): tls.crt must start with the certificate of this key, its intermediates after it",
+                "{key_name} is not the key of the certificate in {chain_name} (whose subject is `{}`): give the key it was made for, and put the server's own certificate first in {chain_name}, its intermediates after it",
                 leaf.subject
             ));
         }
@@ -65,21 +76,35 @@ pub fn load(chain_pem: &str, key_pem: &str, provider: &CryptoProvider) -> Result
 }
 
 /// Every certificate of a PEM bundle, at least one; `what` names it in
-/// the error (`tls.crt`, `ca.crt`).
+/// the error (`tls.crt`, `--admin-ca-file ca.pem`).
 pub fn certificates(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let mut found = Vec::new();
     for item in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         match item {
             Ok(cert) => found.push(cert),
-            Err(err) => return Err(format!("{what} is not valid PEM: {err}")),
+            Err(err) => return Err(format!("{what}: not valid PEM: {err}")),
         }
     }
     if found.is_empty() {
         return Err(format!(
-            "{what} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)"
+            "{what}: no certificate in it: give PEM `-----BEGIN CERTIFICATE-----` blocks"
         ));
     }
     Ok(found)
+}
+
+/// A CA bundle as the trust anchors a verifier takes.
+pub fn trust_anchors(pem: &str, what: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for (n, ca) in certificates(pem, what)?.into_iter().enumerate() {
+        roots.add(ca).map_err(|err| {
+            format!(
+                "{what}: certificate {} cannot be a trust anchor: {err}",
+                n + 1
+            )
+        })?;
+    }
+    Ok(roots)
 }
 
 /// Whether a certificate's DNS names cover `host` (exact, or its
@@ -118,8 +143,8 @@ mod tests {
     #[test]
     fn text_without_a_certificate_is_said_to_be_so() {
         let err = certificates("hello", "tls.crt").unwrap_err();
-        assert!(err.contains("tls.crt holds no PEM certificate"), "{err}");
+        assert!(err.starts_with("tls.crt: no certificate in it"), "{err}");
         let err = load("", "", &rustls::crypto::ring::default_provider()).unwrap_err();
-        assert!(err.starts_with("tls.crt holds no PEM certificate"), "{err}");
+        assert!(err.starts_with("tls.crt: no certificate in it"), "{err}");
     }
 }

@@ -117,7 +117,7 @@ fn bad_pem_and_a_key_of_another_certificate_are_said() {
     ]);
     let message = only(&compiled, "InvalidCertificate");
     assert!(
-        message.contains("tls.crt holds no PEM certificate"),
+        message.contains("tls.crt: no certificate in it"),
         "{message}"
     );
     let compiled = compile(&[
@@ -126,7 +126,9 @@ fn bad_pem_and_a_key_of_another_certificate_are_said() {
     ]);
     let message = only(&compiled, "InvalidCertificate");
     assert!(
-        message.contains("the key in tls.key does not match the certificate in tls.crt (whose subject is `CN=shop.test`)"),
+        message.contains(
+            "tls.key is not the key of the certificate in tls.crt (whose subject is `CN=shop.test`)"
+        ),
         "{message}"
     );
     assert!(compiled.config.certificates.is_empty());

@@ -16,10 +16,9 @@
 //! built alongside is made, or that client panics.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -28,7 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{PrivateKeyDer, ServerName};
 
 use super::RunArgs;
 
@@ -208,20 +207,10 @@ fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// ring, TLS 1.3 and 1.2, trusting only `--admin-ca-file`.
 fn client_config(files: &TlsFiles) -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for (n, cert) in certificates("--admin-ca-file", &files.ca)?
-        .into_iter()
-        .enumerate()
-    {
-        roots.add(cert).map_err(|err| {
-            anyhow::anyhow!(
-                "--admin-ca-file {}: certificate {} cannot be a trust anchor: {err}",
-                files.ca.display(),
-                n + 1
-            )
-        })?;
-    }
+    let provider = gatehouse_api::certificate::provider();
+    let ca_name = format!("--admin-ca-file {}", files.ca.display());
+    let roots = gatehouse_api::certificate::trust_anchors(&read(&ca_name, &files.ca)?, &ca_name)
+        .map_err(anyhow::Error::msg)?;
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS 1.2 and 1.3 with ring")?
@@ -229,9 +218,12 @@ fn client_config(files: &TlsFiles) -> anyhow::Result<rustls::ClientConfig> {
     let Some((cert, key)) = &files.client else {
         return Ok(builder.with_no_client_auth());
     };
-    let chain = certificates("--admin-client-cert", cert)?;
-    let pem = read("--admin-client-key", key)?;
-    let private_key = PrivateKeyDer::from_pem_slice(&pem).map_err(|err| {
+    let cert_name = format!("--admin-client-cert {}", cert.display());
+    let chain = gatehouse_api::certificate::certificates(&read(&cert_name, cert)?, &cert_name)
+        .map_err(anyhow::Error::msg)?;
+    let key_name = format!("--admin-client-key {}", key.display());
+    let pem = read(&key_name, key)?;
+    let private_key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|err| {
         anyhow::anyhow!(
             "--admin-client-key {}: no PEM private key in it ({err}): give the key of --admin-client-cert",
             key.display()
@@ -255,28 +247,9 @@ fn client_config(files: &TlsFiles) -> anyhow::Result<rustls::ClientConfig> {
         })
 }
 
-fn read(flag: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("{flag} {}: cannot read", path.display()))
-}
-
-/// Every `CERTIFICATE` block of a PEM file; at least one.
-fn certificates(flag: &str, path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let pem = read(flag, path)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "{flag} {}: not a PEM certificate file: {err}",
-                path.display()
-            )
-        })?;
-    if certs.is_empty() {
-        bail!(
-            "{flag} {}: no certificate in it: give a PEM file with `-----BEGIN CERTIFICATE-----` blocks",
-            path.display()
-        );
-    }
-    Ok(certs)
+/// A file's text; `what` is its flag and path.
+fn read(what: &str, path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("{what}: cannot read"))
 }
 
 #[cfg(test)]
@@ -286,7 +259,9 @@ mod tests {
     //! the controller sends them.
 
     use std::net::SocketAddr;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
+
+    use rustls::pki_types::CertificateDer;
 
     use clap::Parser;
     use gatehouse_api::ProxyConfig;

@@ -8,7 +8,7 @@ use gatehouse_testkit::{Upstream, client};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{apply_yaml, start_proxy, url};
+use crate::support::{apply_yaml, metric, start_proxy, url};
 
 /// Made with Apache's `htpasswd -nbB -C 5`, `-nbm` and `-nbs`.
 const ALICE: (&str, &str) = ("alice", "wonderland");
@@ -304,21 +304,6 @@ async fn in_local_mode_a_broken_secret_keeps_its_last_good_users() {
         StatusCode::UNAUTHORIZED,
         "the refused line lets no one in"
     );
-}
-
-/// The value of the series `name` (with its labels, as exposed) in `/metrics`.
-async fn metric(proxy: &Running, series: &str) -> u64 {
-    let text = client()
-        .get(format!("http://{}/metrics", proxy.admin_addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test]

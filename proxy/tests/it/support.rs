@@ -100,3 +100,13 @@ pub(crate) async fn open_websocket(proxy: &Running) -> tokio::net::TcpStream {
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     ws
 }
+
+/// The value of the series `series` (with its labels, as exposed) in the
+/// proxy's `/metrics`; 0 when it is not there.
+pub(crate) async fn metric(proxy: &gatehouse_proxy::Running, series: &str) -> i64 {
+    get_text(&format!("http://{}/metrics", proxy.admin_addr))
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gatehouse_proxy::Running;
 use gatehouse_testkit::tls::{Issued, TestCa, client_config};
-use gatehouse_testkit::{TempDir, Upstream, client, eventually};
+use gatehouse_testkit::{TempDir, Upstream, eventually};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::support::{apply_yaml, start_proxy, url};
+use crate::support::{apply_yaml, metric, start_proxy, url};
 
 fn pem(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap()
@@ -138,20 +138,6 @@ fn subject_seen(printed: &str) -> Option<&str> {
     printed
         .lines()
         .find_map(|line| line.strip_prefix("subject="))
-}
-
-async fn metric(proxy: &Running, series: &str) -> i64 {
-    let text = client()
-        .get(format!("http://{}/metrics", proxy.admin_addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Four certificates: an exact host, two wildcards (one longer), and a default.

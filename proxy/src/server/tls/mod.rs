@@ -21,7 +21,6 @@ use std::sync::Arc;
 use gatehouse_api::certificate;
 use gatehouse_api::config::CertificateConfig;
 use gatehouse_api::secret::{SecretEntry, SecretRef};
-use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{
     ClientHello, ResolvesServerCert, ServerConfig, ServerSessionMemoryCache, WebPkiClientVerifier,
@@ -184,12 +183,7 @@ fn site(
                 // Never served without the check the Route asked for.
                 return Ok(None);
             };
-            let mut roots = RootCertStore::empty();
-            for ca in certificate::certificates(bundle, &source.key)? {
-                roots
-                    .add(ca)
-                    .map_err(|err| format!("{source}: a CA certificate cannot be used: {err}"))?;
-            }
+            let roots = certificate::trust_anchors(bundle, &source.to_string())?;
             let verifier = WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 store.provider.clone(),
