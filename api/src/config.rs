@@ -222,6 +222,21 @@ pub struct MatchConfig {
     pub query_params: Vec<ValueMatch>,
 }
 
+impl MatchConfig {
+    /// `PathPrefix /` and nothing else: what a rule without matches has.
+    pub fn any_path() -> MatchConfig {
+        MatchConfig {
+            path: PathMatch {
+                kind: crate::route::PathMatchType::PathPrefix,
+                value: "/".into(),
+            },
+            method: None,
+            headers: Vec::new(),
+            query_params: Vec::new(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type")]
 pub enum FilterConfig {

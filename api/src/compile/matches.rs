@@ -16,15 +16,7 @@ pub(super) fn lower(
     findings: &mut Findings,
 ) -> Vec<MatchConfig> {
     if matches.is_empty() {
-        return vec![MatchConfig {
-            path: PathMatch {
-                kind: PathMatchType::PathPrefix,
-                value: "/".into(),
-            },
-            method: None,
-            headers: Vec::new(),
-            query_params: Vec::new(),
-        }];
+        return vec![MatchConfig::any_path()];
     }
     matches
         .iter()

@@ -6,7 +6,7 @@
 //! answers (RFC 6797 §7.2: never over plain HTTP).
 
 use gatehouse_api::config::{MatchConfig, RouteTlsConfig};
-use gatehouse_api::route::{PathMatch, PathMatchType, RequestRedirect};
+use gatehouse_api::route::RequestRedirect;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
 
 use crate::route::filters;
@@ -85,7 +85,7 @@ impl Https {
                 let uri = req.uri();
                 return Some(filters::redirect(
                     &to_https,
-                    &whole_path(),
+                    &MatchConfig::any_path(),
                     host,
                     uri.path(),
                     uri.query(),
@@ -129,19 +129,6 @@ impl Https {
         {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
-    }
-}
-
-/// The redirect keeps the path whole; its match is never read for it.
-fn whole_path() -> MatchConfig {
-    MatchConfig {
-        path: PathMatch {
-            kind: PathMatchType::PathPrefix,
-            value: "/".into(),
-        },
-        method: None,
-        headers: Vec::new(),
-        query_params: Vec::new(),
     }
 }
 
