@@ -170,6 +170,27 @@ pub async fn running_proxy(client: &Client, pod: &str, label: &str) -> ProxyProc
     proxy
 }
 
+/// A proxy process serving HTTPS too (`--listen-tls`, at the returned
+/// address) with an empty config, registered as the Running Pod `pod`.
+pub async fn running_tls_proxy(
+    client: &Client,
+    pod: &str,
+    label: &str,
+) -> (ProxyProcess, std::net::SocketAddr) {
+    let empty = TempDir::new("empty-config");
+    let config_file = empty.write("config.json", r#"{"routes": []}"#);
+    let tls = free_port();
+    let proxy = ProxyProcess::start([
+        std::ffi::OsStr::new("--config-file"),
+        config_file.as_os_str(),
+        std::ffi::OsStr::new("--listen-tls"),
+        std::ffi::OsStr::new(&tls.to_string()),
+    ])
+    .await;
+    register_proxy(client, pod, label, proxy.admin_addr.port()).await;
+    (proxy, tls)
+}
+
 /// A proxy process that keeps depot data (`--data-dir`, in the returned
 /// folder) with an empty config, registered as the Running Pod `pod`.
 pub async fn running_depot_proxy(

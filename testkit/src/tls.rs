@@ -28,6 +28,15 @@ pub struct Issued {
     pub key: PathBuf,
 }
 
+impl Issued {
+    /// The certificate's DER, as a server sends it in its handshake.
+    pub fn der(&self) -> Vec<u8> {
+        CertificateDer::from_pem_file(&self.cert)
+            .expect("certificate PEM")
+            .to_vec()
+    }
+}
+
 /// A certificate authority in a temp folder of its own (removed on drop:
 /// keep it while its files are used).
 pub struct TestCa {
@@ -76,6 +85,12 @@ impl TestCa {
     /// A server certificate for `names`: each an IP address (`127.0.0.1`)
     /// or a DNS name, all in its subjectAltName.
     pub fn server(&self, file: &str, names: &[&str]) -> Issued {
+        self.server_for_days(file, names, 2)
+    }
+
+    /// A server certificate for `names` valid from now for `days` days
+    /// (one nearing its expiry, one that needs no renewal for months).
+    pub fn server_for_days(&self, file: &str, names: &[&str], days: u32) -> Issued {
         let sans: Vec<String> = names
             .iter()
             .map(|name| match name.parse::<IpAddr>() {
@@ -84,13 +99,14 @@ impl TestCa {
             })
             .collect();
         let cn = names.first().copied().unwrap_or(file);
-        self.issue(
+        self.issue_for(
             file,
             cn,
             &format!(
                 "extendedKeyUsage = serverAuth\nsubjectAltName = {}\n",
                 sans.join(", ")
             ),
+            &days.to_string(),
         )
     }
 
@@ -253,6 +269,29 @@ pub async fn https_exchange(
     let mut answer = Vec::new();
     tls.read_to_end(&mut answer).await?;
     Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// The leaf certificate (DER) `addr` serves to a handshake naming
+/// `server_name`, verified by `config`: the handshake's error otherwise.
+/// Give each call a new `config`: one resumes its earlier sessions, and a
+/// resumed handshake carries no certificate.
+pub async fn served_certificate(
+    addr: SocketAddr,
+    server_name: &str,
+    config: rustls::ClientConfig,
+) -> io::Result<Vec<u8>> {
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let tcp = TcpStream::connect(addr).await?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?;
+    let (_, connection) = tls.get_ref();
+    connection
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| leaf.to_vec())
+        .ok_or_else(|| io::Error::other("the server sent no certificate"))
 }
 
 #[cfg(test)]

@@ -37,10 +37,14 @@ pub(super) async fn report(
         if same_status(&current, &wanted) {
             continue;
         }
-        let accepted = compiled.accepted.contains(&id);
-        if !accepted && super::status::newly_rejected(&current.conditions, &wanted.conditions) {
-            super::events::rejected(recorder, &repo.object_ref(&()), &wanted.conditions).await;
-        }
+        super::events::turned_false(
+            recorder,
+            &repo.object_ref(&()),
+            &["Accepted"],
+            &current.conditions,
+            &wanted.conditions,
+        )
+        .await;
         let mut wanted = wanted;
         super::status::keep_transition_times(&current.conditions, &mut wanted.conditions);
         let api: Api<DepotRepo> = Api::namespaced(client.clone(), &id.namespace);

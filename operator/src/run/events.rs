@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use gatehouse_api::Route;
-use gatehouse_api::route::RouteStatus;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
@@ -15,28 +14,36 @@ use kube::runtime::events::{Event, EventType, Recorder};
 /// Event notes are cut here: the API server refuses notes over 1 KiB.
 const MAX_NOTE: usize = 1000;
 
-/// A Route left out of the config (its Accepted condition says why).
-pub(super) async fn route_rejected(recorder: &Recorder, route: &Route, status: &RouteStatus) {
-    rejected(recorder, &route.object_ref(&()), &status.conditions).await;
-}
-
-/// A resource left out of the config, by its Accepted condition.
-pub(super) async fn rejected(
+/// Each condition of `types` that newly turned False between the status
+/// written (`current`) and the one about to be (`wanted`), as a Warning
+/// with the condition's reason and message: `Accepted` (the resource is
+/// left out of the config), `ResolvedRefs` (a reference it names is
+/// missing or unusable).
+pub(super) async fn turned_false(
     recorder: &Recorder,
     reference: &ObjectReference,
-    conditions: &[Condition],
+    types: &[&str],
+    current: &[Condition],
+    wanted: &[Condition],
 ) {
-    let Some(accepted) = conditions.iter().find(|c| c.type_ == "Accepted") else {
-        return;
-    };
-    warn(
-        recorder,
-        reference,
-        &accepted.reason,
-        "Compile",
-        &accepted.message,
-    )
-    .await;
+    for type_ in types {
+        let Some(condition) = super::status::newly_false(type_, current, wanted) else {
+            continue;
+        };
+        let action = if *type_ == "Accepted" {
+            "Compile"
+        } else {
+            "Resolve"
+        };
+        warn(
+            recorder,
+            reference,
+            &condition.reason,
+            action,
+            &condition.message,
+        )
+        .await;
+    }
 }
 
 /// The compiled config does not fit in the ConfigMap; proxies still get it by push.
@@ -122,7 +129,7 @@ fn key(object: &InvalidObject) -> (String, Option<i64>) {
     )
 }
 
-async fn warn(
+pub(super) async fn warn(
     recorder: &Recorder,
     reference: &ObjectReference,
     reason: &str,

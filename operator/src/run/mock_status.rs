@@ -34,11 +34,14 @@ pub(super) async fn report(
         {
             continue;
         }
-        if !compiled.accepted.contains(&id)
-            && super::status::newly_rejected(&current.conditions, &wanted.conditions)
-        {
-            super::events::rejected(recorder, &mock.object_ref(&()), &wanted.conditions).await;
-        }
+        super::events::turned_false(
+            recorder,
+            &mock.object_ref(&()),
+            &["Accepted"],
+            &current.conditions,
+            &wanted.conditions,
+        )
+        .await;
         super::status::keep_transition_times(&current.conditions, &mut wanted.conditions);
         let api: Api<MockProvision> = Api::namespaced(client.clone(), &id.namespace);
         let status = serde_json::json!({

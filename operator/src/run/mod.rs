@@ -14,6 +14,7 @@ mod depot_status;
 mod depot_usage;
 mod endpoints;
 mod events;
+mod expiry;
 mod leader;
 mod mock_status;
 mod proxies;
@@ -213,6 +214,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             polled_depots = Some(depots);
             poll.soon();
         }
+        let certificates = expiry::served(&compiled.config);
+        let look_again = expiry::next_look(&certificates, unix_now());
         metrics.proxies.set(endpoints.len() as i64);
         metrics.proxies_in_sync.set(serving as i64);
         let result = if all_acked { "success" } else { "push_failed" };
@@ -224,13 +227,24 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             mock_provisions,
             malformed: watched.malformed_routes(),
             compiled,
+            certificates,
             serving,
             proxies: endpoints.len(),
         });
-        // Wait for a change; retry sooner when a proxy did not take the config.
+        // Wait for a change; retry sooner when a proxy did not take the
+        // config, and look again when a certificate nears or reaches its
+        // expiry, though nothing changed.
         let retry = (!all_acked).then(|| proxies.next_retry());
-        debounce.next_round(retry).await;
+        let wake = [retry, look_again].into_iter().flatten().min();
+        debounce.next_round(wake).await;
     }
+}
+
+/// Unix seconds: certificates' times are.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `host-pid`, unique enough outside a Pod.

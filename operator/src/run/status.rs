@@ -6,9 +6,14 @@ use gatehouse_api::diagnostic::ConditionKind;
 use gatehouse_api::route::{DEFAULT_CLASS, RouteStatus};
 use gatehouse_api::{Compiled, Diagnostic, ResourceId, Route};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::Recorder;
+use kube::{Client, Resource};
+
+/// A Route's conditions whose turning False is a Warning Event: it is left
+/// out of the config, or a reference it names (a Service, a Secret, its
+/// certificate) is missing or unusable.
+const WARNED: &[&str] = &["Accepted", "ResolvedRefs"];
 
 pub(super) async fn report(
     client: &Client,
@@ -35,9 +40,14 @@ pub(super) async fn report(
         if same_status(&current, &wanted) {
             continue;
         }
-        if !accepted && newly_rejected(&current.conditions, &wanted.conditions) {
-            super::events::route_rejected(recorder, route, &wanted).await;
-        }
+        super::events::turned_false(
+            recorder,
+            &route.object_ref(&()),
+            WARNED,
+            &current.conditions,
+            &wanted.conditions,
+        )
+        .await;
         let api: Api<Route> = Api::namespaced(client.clone(), &id.namespace);
         let status =
             serde_json::to_value(merge_times(&current, wanted)).expect("a status serialises");
@@ -153,15 +163,22 @@ fn status_for(
     }
 }
 
-/// The resource was not rejected for this reason and generation before.
-pub(super) fn newly_rejected(current: &[Condition], wanted: &[Condition]) -> bool {
-    let accepted = |conditions: &[Condition]| {
+/// The wanted condition of `type_` when it is False and was not False for
+/// this reason and generation before: what deserves one Event, not one a
+/// round.
+pub(super) fn newly_false<'a>(
+    type_: &str,
+    current: &[Condition],
+    wanted: &'a [Condition],
+) -> Option<&'a Condition> {
+    let of = |conditions: &[Condition]| {
         conditions
             .iter()
-            .find(|c| c.type_ == "Accepted")
+            .find(|c| c.type_ == type_)
             .map(|c| (c.status.clone(), c.reason.clone(), c.observed_generation))
     };
-    accepted(current) != accepted(wanted)
+    let condition = wanted.iter().find(|c| c.type_ == type_)?;
+    (condition.status == "False" && of(current) != of(wanted)).then_some(condition)
 }
 
 /// Equal but for transition times.
@@ -397,6 +414,83 @@ mod tests {
 
         // Still rejected for the same reason next round: no second Event, no write.
         expect_quiet_round(&client, &mut server, &routes[0], &patch).await;
+    }
+
+    #[tokio::test]
+    async fn a_certificate_secret_gone_missing_is_one_warning_event_with_the_reason() {
+        let (client, mut server) = api_server::client();
+        let mut shop = route("shop", "{type: PathPrefix, value: /}", None);
+        shop.spec.hostnames = vec!["shop.example.com".into()];
+        shop.spec.tls =
+            Some(serde_json::from_value(serde_json::json!({"secretName": "shop-tls"})).unwrap());
+        let routes = [shop];
+        let (_, (event, patch)) = tokio::join!(report_round(&client, &routes), async {
+            let event = server.echo().await;
+            (event, expect_status_patch(&mut server, "shop").await)
+        });
+        assert_eq!(event.body["type"], "Warning");
+        assert_eq!(event.body["reason"], "SecretNotFound");
+        assert_eq!(event.body["action"], "Resolve");
+        assert_eq!(event.body["regarding"]["name"], "shop");
+        let found = conditions(&patch);
+        assert_eq!(found[0].1, "True", "accepted all the same");
+        assert_eq!(
+            found[1],
+            (
+                "ResolvedRefs".into(),
+                "False".into(),
+                "SecretNotFound".into(),
+                3
+            )
+        );
+        let message = patch["status"]["conditions"][1]["message"]
+            .as_str()
+            .unwrap();
+        assert!(
+            message.starts_with("spec.tls.secretName: Secret shop/shop-tls does not exist"),
+            "{message}"
+        );
+        assert_eq!(event.body["note"], message);
+
+        // Still missing next round: no second Event.
+        expect_quiet_round(&client, &mut server, &routes[0], &patch).await;
+    }
+
+    #[test]
+    fn a_condition_is_newly_false_once_per_reason_and_generation() {
+        let c = |status: &str, reason: &str, generation: i64| {
+            condition(
+                "ResolvedRefs",
+                status == "True",
+                reason,
+                String::new(),
+                Some(generation),
+            )
+        };
+        let newly = |current: Condition, wanted: Condition| {
+            newly_false("ResolvedRefs", &[current], &[wanted]).is_some()
+        };
+        assert!(newly(
+            c("True", "ResolvedRefs", 1),
+            c("False", "SecretNotFound", 1)
+        ));
+        assert!(!newly(
+            c("False", "SecretNotFound", 1),
+            c("False", "SecretNotFound", 1)
+        ));
+        assert!(newly(
+            c("False", "SecretNotFound", 1),
+            c("False", "CertificateExpired", 1)
+        ));
+        assert!(newly(
+            c("False", "SecretNotFound", 1),
+            c("False", "SecretNotFound", 2)
+        ));
+        assert!(!newly(
+            c("False", "SecretNotFound", 1),
+            c("True", "ResolvedRefs", 1)
+        ));
+        assert!(newly_false("ResolvedRefs", &[], &[c("False", "SecretNotFound", 1)]).is_some());
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use kube::runtime::events::Recorder;
 use tokio::sync::watch;
 
 use super::depot_usage::Usage;
+use super::expiry::{Expiring, Served};
 use super::{configmap, depot_status, events, mock_status, status};
 
 /// What one round compiled and how many proxies serve it.
@@ -30,6 +31,8 @@ pub(super) struct Outcome {
     /// Routes that could not be read.
     pub malformed: Vec<InvalidObject>,
     pub compiled: Compiled,
+    /// The certificates the config serves, with their expiry.
+    pub certificates: Vec<Served>,
     pub serving: usize,
     pub proxies: usize,
 }
@@ -90,6 +93,7 @@ async fn write_outcomes(
     mut usages: watch::Receiver<Option<Arc<Usage>>>,
 ) {
     let mut malformed = events::Malformed::new();
+    let mut expiring = Expiring::default();
     let mut written: Option<(u64, String)> = None;
     loop {
         let new_outcome = tokio::select! {
@@ -147,6 +151,14 @@ async fn write_outcomes(
             }
         }
         malformed.announce(&recorder, &outcome.malformed).await;
+        expiring
+            .announce(
+                &recorder,
+                &outcome.routes,
+                &outcome.certificates,
+                super::unix_now(),
+            )
+            .await;
         status::report(
             &client,
             &recorder,
@@ -238,6 +250,7 @@ mod tests {
             mock_provisions: Vec::new(),
             malformed: Vec::new(),
             compiled,
+            certificates: Vec::new(),
             serving,
             proxies,
         }
