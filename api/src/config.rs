@@ -50,9 +50,14 @@ pub struct CertificateConfig {
     pub chain: SecretRef,
     /// PEM: its private key (`tls.key`).
     pub key: SecretRef,
-    /// PEM: CAs a client certificate must chain to; none asked when unset.
+    /// PEM: CAs a client certificate must chain to, from a Secret; none
+    /// asked when neither this nor `client_ca_bundle` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ca: Option<SecretRef>,
+    /// The same from a ConfigMap, carried as it is: a CA certificate is
+    /// public, and a snapshot may hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca_bundle: Option<String>,
 }
 
 /// A `MockProvision` as a proxy serves it.
@@ -428,6 +433,7 @@ mod tests {
             chain: secret("v").source,
             key: secret("v").source,
             client_ca: None,
+            client_ca_bundle: None,
         }];
         config.depots = vec![DepotConfig {
             id: "default/configs".into(),

@@ -65,13 +65,16 @@ impl std::fmt::Display for ManifestError {
 pub struct Manifests {
     pub resources: Vec<Sourced<Resource>>,
     pub errors: Vec<ManifestError>,
-    /// Documents of other API groups (Services, ConfigMaps…), left for others.
+    /// Documents of other API groups (Services, Deployments…), left for others.
     pub skipped: Vec<String>,
     /// Documents left out that their author likely meant for Gatehouse
     /// (Gateway API HTTPRoutes), with how to write them instead.
     pub hints: Vec<String>,
-    /// `v1` Secrets (`secret.rs`): what access rules name, in local mode.
+    /// `v1` Secrets (`secret.rs`): what access rules and certificates
+    /// name, in local mode.
     pub secrets: Vec<Sourced<KnownSecret>>,
+    /// `v1` ConfigMaps, read as Secrets are: client CA bundles.
+    pub config_maps: Vec<Sourced<KnownSecret>>,
     /// Where each of `resources` was read, for pointing at its fields.
     sources: Vec<Source>,
     /// Where in `resources` each resource is.
@@ -140,12 +143,15 @@ impl Manifests {
         let mock_provisions: Vec<MockProvision> =
             self.mock_provisions().map(|r| r.value.clone()).collect();
         let secrets = history.admit(self.secrets.iter().map(|s| s.value.clone()).collect());
+        let config_maps: Vec<KnownSecret> =
+            self.config_maps.iter().map(|m| m.value.clone()).collect();
         let mut compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,
             mock_provisions: &mock_provisions,
             services: None,
             secrets: &secrets,
+            config_maps: &config_maps,
             class: DEFAULT_CLASS,
         });
         for diagnostic in &mut compiled.diagnostics {
@@ -222,6 +228,9 @@ impl Manifests {
         }
         if api_version == "v1" && kind == "Secret" {
             return self.read_secret(origin.clone(), doc, &at);
+        }
+        if api_version == "v1" && kind == "ConfigMap" {
+            return self.read_config_map(origin.clone(), doc, &at);
         }
         let group = api_version.split('/').next();
         if group == Some(GATEWAY_API_GROUP) {
@@ -307,17 +316,17 @@ impl Manifests {
 }
 
 impl Manifests {
-    /// A `v1` Secret: kept for the access rules that name it. Its values
-    /// never reach a diagnostic.
+    /// A `v1` Secret: kept for the access rules and certificates that
+    /// name it. Its values never reach a diagnostic.
     fn read_secret(
         &mut self,
         origin: String,
         doc: &str,
         at: &dyn Fn(&serde_yaml::Error) -> String,
     ) {
-        let secret = match serde_yaml::from_str::<k8s_openapi::api::core::v1::Secret>(doc) {
-            Ok(secret) => KnownSecret::from_secret(&secret),
-            Err(err) => {
+        let parsed = serde_yaml::from_str::<k8s_openapi::api::core::v1::Secret>(doc)
+            .map(|secret| KnownSecret::from_secret(&secret))
+            .map_err(|err| {
                 // serde's message may quote the value it could not read:
                 // only where, and what kind of problem, are said.
                 let what = match err.to_string().contains("base64") {
@@ -328,39 +337,69 @@ impl Manifests {
                         "not a Secret Gatehouse can read: `data` holds base64 values, `stringData` text values, both maps of key to string"
                     }
                 };
+                (at(&err), what)
+            });
+        self.keep("Secret", origin, parsed);
+    }
+
+    /// A `v1` ConfigMap: kept for the client CA bundles that name it.
+    fn read_config_map(
+        &mut self,
+        origin: String,
+        doc: &str,
+        at: &dyn Fn(&serde_yaml::Error) -> String,
+    ) {
+        let parsed = serde_yaml::from_str::<k8s_openapi::api::core::v1::ConfigMap>(doc)
+            .map(|map| KnownSecret::from_config_map(&map))
+            .map_err(|err| {
+                let what = "not a ConfigMap Gatehouse can read: `data` holds text values, `binaryData` base64 ones, both maps of key to string";
+                (at(&err), what)
+            });
+        self.keep("ConfigMap", origin, parsed);
+    }
+
+    /// A Secret or ConfigMap read, kept once by its namespace and name.
+    fn keep(&mut self, kind: &str, origin: String, parsed: Result<KnownSecret, (String, &str)>) {
+        let known = match parsed {
+            Ok(known) => known,
+            Err((at, what)) => {
                 self.errors.push(ManifestError {
-                    origin: at(&err),
+                    origin: at,
                     resource: None,
-                    message: format!("Secret: {what}"),
+                    message: format!("{kind}: {what}"),
                 });
                 return;
             }
         };
-        if secret.name.is_empty() {
+        if known.name.is_empty() {
             self.errors.push(ManifestError {
                 origin,
                 resource: None,
-                message: "Secret: metadata.name is missing: every resource needs a name".into(),
+                message: format!("{kind}: metadata.name is missing: every resource needs a name"),
             });
             return;
         }
-        if let Some(first) = self
-            .secrets
+        let list = match kind {
+            "Secret" => &mut self.secrets,
+            _ => &mut self.config_maps,
+        };
+        if let Some(first) = list
             .iter()
-            .find(|s| s.value.namespace == secret.namespace && s.value.name == secret.name)
+            .find(|s| s.value.namespace == known.namespace && s.value.name == known.name)
         {
+            let message = format!(
+                "{kind} {}/{} is already defined at {}: rename one of them or delete one",
+                known.namespace, known.name, first.origin
+            );
             self.errors.push(ManifestError {
-                message: format!(
-                    "Secret {}/{} is already defined at {}: rename one of them or delete one",
-                    secret.namespace, secret.name, first.origin
-                ),
+                message,
                 origin,
                 resource: None,
             });
             return;
         }
-        self.secrets.push(Sourced {
-            value: secret,
+        list.push(Sourced {
+            value: known,
             origin,
         });
     }

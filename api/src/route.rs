@@ -24,8 +24,17 @@ impl Route {
     pub fn tls_secret_names(&self) -> impl Iterator<Item = &str> {
         self.spec.tls.iter().flat_map(|tls| {
             let client_ca = tls.client_certificates.as_ref();
-            std::iter::once(tls.secret_name.as_str()).chain(client_ca.map(|c| c.ca_secret.as_str()))
+            std::iter::once(tls.secret_name.as_str())
+                .chain(client_ca.and_then(|c| c.ca_secret.as_deref()))
         })
+    }
+
+    /// The ConfigMaps of its namespace it names: a client CA bundle's.
+    pub fn config_map_names(&self) -> impl Iterator<Item = &str> {
+        self.spec
+            .tls
+            .iter()
+            .filter_map(|tls| tls.client_certificates.as_ref()?.ca_config_map.as_deref())
     }
 }
 
@@ -125,12 +134,23 @@ pub struct Hsts {
 /// subject (RFC 4514) in `X-Client-Subject`; a client's own such header
 /// is always removed.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.caSecret) != has(self.caConfigMap)",
+    "message": "set exactly one of caSecret or caConfigMap"
+}]))]
 #[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
 pub struct ClientCertificates {
     /// A Secret of the Route's namespace holding the CA bundle (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub ca_secret: String,
+    pub ca_secret: Option<String>,
+    /// Or a ConfigMap of the Route's namespace holding it: a CA
+    /// certificate is no secret (trust-manager writes bundles to
+    /// ConfigMaps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub ca_config_map: Option<String>,
     /// The key that holds it. Default: `ca.crt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

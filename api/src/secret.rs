@@ -185,6 +185,33 @@ impl KnownSecret {
         known
     }
 
+    /// A ConfigMap's text data, read as a Secret's (a client CA bundle);
+    /// its binary data is listed in `not_text`. Its `kind` is `ConfigMap`.
+    pub fn from_config_map(map: &k8s_openapi::api::core::v1::ConfigMap) -> KnownSecret {
+        let mut known = KnownSecret {
+            namespace: map
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            name: map.metadata.name.clone().unwrap_or_default(),
+            kind: "ConfigMap".into(),
+            ..KnownSecret::default()
+        };
+        for (key, text) in map.data.iter().flatten() {
+            known
+                .data
+                .insert(key.clone(), SecretValue::new(text.clone()));
+        }
+        known.not_text = map
+            .binary_data
+            .iter()
+            .flatten()
+            .map(|(key, _)| key.clone())
+            .collect();
+        known
+    }
+
     /// A reference to one of its keys.
     pub fn key(&self, key: &str) -> SecretRef {
         SecretRef {

@@ -51,6 +51,9 @@ pub struct Resources<'a> {
     /// The Secrets access rules may name (`access.rs`): the cluster's, or
     /// local mode's `kind: Secret` documents.
     pub secrets: &'a [KnownSecret],
+    /// The ConfigMaps client CA bundles may come from (`tls.rs`), read as
+    /// Secrets are (`KnownSecret::from_config_map`).
+    pub config_maps: &'a [KnownSecret],
     /// Only Routes of this class are served (`spec.className`, default `gatehouse`).
     pub class: &'a str,
 }
@@ -63,6 +66,7 @@ impl<'a> Resources<'a> {
             mock_provisions: &[],
             services: None,
             secrets: &[],
+            config_maps: &[],
             class: DEFAULT_CLASS,
         }
     }
@@ -113,6 +117,7 @@ pub fn compile(resources: Resources<'_>) -> Compiled {
         depots: &depot_ids,
         mocks: &mock_ids,
         secrets: resources.secrets,
+        config_maps: resources.config_maps,
     };
     let mut accepted = Vec::new();
     for route in &routes {
@@ -185,6 +190,8 @@ pub(super) struct Refs<'a> {
     pub(super) mocks: &'a [String],
     /// The Secrets access rules may name.
     pub(super) secrets: &'a [KnownSecret],
+    /// The ConfigMaps client CA bundles may come from.
+    pub(super) config_maps: &'a [KnownSecret],
 }
 
 /// The Route as served, and the certificate it names when that loads.
@@ -223,7 +230,7 @@ fn lower_route(
                 tls,
                 &route.spec.hostnames,
                 namespace,
-                refs.secrets,
+                (refs.secrets, refs.config_maps),
                 findings,
             );
             (Some(behaviour), certificate)

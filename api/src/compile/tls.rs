@@ -17,7 +17,7 @@ use crate::compile::names;
 use crate::config::{CertificateConfig, ProxyConfig, RouteConfig, RouteTlsConfig};
 use crate::diagnostic::{ConditionKind, Diagnostic, Severity};
 use crate::resource::{Kind, ResourceId};
-use crate::route::{Hsts, RouteTls};
+use crate::route::{ClientCertificates, Hsts, RouteTls};
 use crate::secret::{KnownSecret, SecretRef};
 
 /// HSTS's default max-age: a year.
@@ -28,7 +28,7 @@ pub(super) fn lower(
     tls: &RouteTls,
     route_hostnames: &[String],
     namespace: &str,
-    secrets: &[KnownSecret],
+    (secrets, config_maps): (&[KnownSecret], &[KnownSecret]),
     findings: &mut Findings,
 ) -> (RouteTlsConfig, Option<CertificateConfig>) {
     let hosts = if tls.hosts.is_empty() {
@@ -37,15 +37,10 @@ pub(super) fn lower(
         tls.hosts.clone()
     };
     check_hosts(tls, &hosts, route_hostnames, findings);
-    let client_ca = tls.client_certificates.as_ref().map(|client| {
-        resolve_client_ca(
-            &client.ca_secret,
-            client.key.as_deref(),
-            namespace,
-            secrets,
-            findings,
-        )
-    });
+    let client_ca = tls
+        .client_certificates
+        .as_ref()
+        .map(|client| resolve_client_ca(client, namespace, (secrets, config_maps), findings));
     let chain = resolve_certificate(&tls.secret_name, &hosts, namespace, secrets, findings);
     let behaviour = RouteTlsConfig {
         hosts: hosts.clone(),
@@ -60,13 +55,21 @@ pub(super) fn lower(
         (Some((chain, key)), Some(Some(ca))) => Some((chain, key, Some(ca))),
         _ => None,
     };
-    let certificate = certificate.map(|(chain, key, client_ca)| CertificateConfig {
-        route: String::new(),
-        hosts,
-        default: tls.default,
-        chain,
-        key,
-        client_ca,
+    let certificate = certificate.map(|(chain, key, client_ca)| {
+        let (client_ca, client_ca_bundle) = match client_ca {
+            Some(ClientCa::Secret(source)) => (Some(source), None),
+            Some(ClientCa::Bundle(pem)) => (None, Some(pem)),
+            None => (None, None),
+        };
+        CertificateConfig {
+            route: String::new(),
+            hosts,
+            default: tls.default,
+            chain,
+            key,
+            client_ca,
+            client_ca_bundle,
+        }
     });
     (behaviour, certificate)
 }
@@ -132,11 +135,15 @@ fn text<'a>(secret: &'a KnownSecret, key: &str) -> Result<&'a str, String> {
     if secret.not_text.iter().any(|k| k == key) {
         return Err(format!("{} is not UTF-8 text: PEM is", secret.key(key)));
     }
-    secret.data.get(key).map(|v| v.expose()).ok_or_else(|| {
-        format!(
+    secret.data.get(key).map(|v| v.expose()).ok_or_else(|| match secret.kind.as_str() {
+        "ConfigMap" => format!(
+            "ConfigMap {}/{} has no `{key}` key: put the CA bundle there, or name its key in `clientCertificates.key`",
+            secret.namespace, secret.name
+        ),
+        _ => format!(
             "Secret {}/{} has no `{key}` key: a `kubernetes.io/tls` Secret holds `tls.crt` and `tls.key` (`kubectl create secret tls NAME --cert=FILE --key=FILE`)",
             secret.namespace, secret.name
-        )
+        ),
     })
 }
 
@@ -216,31 +223,55 @@ fn resolve_certificate(
     Some((secret.key(CHAIN_KEY), secret.key(KEY_KEY)))
 }
 
-/// The CA bundle's reference when it reads; `None`, said, when it cannot.
+/// Where a client CA bundle comes from.
+enum ClientCa {
+    Secret(SecretRef),
+    /// A ConfigMap's PEM, carried in the config as it is.
+    Bundle(String),
+}
+
+/// The CA bundle when it reads; `None`, said, when it cannot.
 fn resolve_client_ca(
-    name: &str,
-    key: Option<&str>,
+    client: &ClientCertificates,
     namespace: &str,
-    secrets: &[KnownSecret],
+    (secrets, config_maps): (&[KnownSecret], &[KnownSecret]),
     findings: &mut Findings,
-) -> Option<SecretRef> {
-    let field = "spec.tls.clientCertificates.caSecret";
-    let key = key.unwrap_or(CA_KEY);
-    let Some(secret) = find(secrets, namespace, name) else {
+) -> Option<ClientCa> {
+    let key = client.key.as_deref().unwrap_or(CA_KEY);
+    let (field, kind, name, known) = match (&client.ca_secret, &client.ca_config_map) {
+        (Some(name), None) => ("caSecret", "Secret", name, secrets),
+        (None, Some(name)) => ("caConfigMap", "ConfigMap", name, config_maps),
+        _ => {
+            findings.error(
+                "spec.tls.clientCertificates",
+                "InvalidClientCertificates",
+                "set exactly one of `caSecret` or `caConfigMap`: where the CA bundle that signs client certificates is",
+            );
+            return None;
+        }
+    };
+    let field = format!("spec.tls.clientCertificates.{field}");
+    let Some(found) = find(known, namespace, name) else {
+        let reason = match kind {
+            "Secret" => "SecretNotFound",
+            _ => "ConfigMapNotFound",
+        };
         findings.unresolved(
             field,
-            "SecretNotFound",
-            format!("Secret {namespace}/{name} (the client CA) does not exist: create it with the CA bundle in `{key}`; until then the Route's certificate is not served, so no client gets in without the check"),
+            reason,
+            format!("{kind} {namespace}/{name} (the client CA) does not exist: create it with the CA bundle in `{key}`; until then the Route's certificate is not served, so no client gets in without the check"),
         );
         return None;
     };
-    match text(secret, key).and_then(|pem| certificate::certificates(pem, key)) {
-        Ok(_) => Some(secret.key(key)),
+    let bundle = text(found, key).and_then(|pem| certificate::certificates(pem, key).map(|_| pem));
+    match bundle {
+        Ok(_) if kind == "Secret" => Some(ClientCa::Secret(found.key(key))),
+        Ok(pem) => Some(ClientCa::Bundle(pem.to_owned())),
         Err(why) => {
             findings.unresolved(
                 field,
                 "InvalidCertificate",
-                format!("Secret {namespace}/{name}: {why}; until it is fixed the Route's certificate is not served"),
+                format!("{kind} {namespace}/{name}: {why}; until it is fixed the Route's certificate is not served"),
             );
             None
         }
@@ -352,6 +383,18 @@ pub(super) fn check(config: &ProxyConfig, i: usize, findings: &mut Findings) {
             "CertificateConflict",
             format!("certificates[{first}] is the default already: one certificate may be"),
         );
+    }
+    if certificate.client_ca.is_some() && certificate.client_ca_bundle.is_some() {
+        findings.error(
+            format!("{at}.clientCaBundle"),
+            "InvalidCertificate",
+            "`clientCa` and `clientCaBundle` are both set: give the client CA one way",
+        );
+    }
+    if let Some(pem) = &certificate.client_ca_bundle
+        && let Err(why) = certificate::certificates(pem, "clientCaBundle")
+    {
+        findings.error(format!("{at}.clientCaBundle"), "InvalidCertificate", why);
     }
     for source in [
         Some(&certificate.chain),

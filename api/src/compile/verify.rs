@@ -19,6 +19,7 @@ pub fn verify(config: &ProxyConfig) -> Vec<String> {
         depots: &depot_ids,
         mocks: &mock_ids,
         secrets: &[],
+        config_maps: &[],
     };
     for (r, route) in config.routes.iter().enumerate() {
         let at = format!("routes[{r}]");

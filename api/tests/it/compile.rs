@@ -644,6 +644,7 @@ fn compile_with_services(spec: &str) -> Compiled {
         mock_provisions: &[],
         services: Some(&known),
         secrets: &[],
+        config_maps: &[],
         class: "gatehouse",
     })
 }
@@ -1200,6 +1201,7 @@ fn only_routes_of_our_class_are_compiled() {
         mock_provisions: &[],
         services: None,
         secrets: &[],
+        config_maps: &[],
         class: "feature-x",
     });
     let ids: Vec<&str> = c.config.routes.iter().map(|r| r.id.as_str()).collect();

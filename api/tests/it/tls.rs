@@ -285,3 +285,61 @@ fn the_subject_and_names_are_read_as_openssl_prints_them() {
 fn rustls_pemfile_free(text: &str) -> Vec<u8> {
     gatehouse_api::certificate::certificates(text, "test").unwrap()[0].to_vec()
 }
+
+#[test]
+fn a_client_ca_may_come_from_a_config_map_carried_in_the_config() {
+    let ca = TestCa::new("qa-ca");
+    let shop = ca.server("shop", &["shop.test"]);
+    let bundle = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: clients, namespace: qa}}\ndata:\n  bundle.pem: |\n{}",
+        indented(&pem(ca.cert()))
+    );
+    let tls = "{secretName: shop-tls, clientCertificates: {caConfigMap: clients, key: bundle.pem}}";
+    let compiled = compile(&[
+        issued_secret("shop-tls", &shop),
+        bundle,
+        route("shop", "[shop.test]", tls),
+    ]);
+    assert!(
+        compiled.diagnostics.is_empty(),
+        "{:?}",
+        compiled.diagnostics
+    );
+    let certificate = &compiled.config.certificates[0];
+    assert!(certificate.client_ca.is_none());
+    assert!(
+        certificate
+            .client_ca_bundle
+            .as_deref()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert_eq!(compiled.config.secrets.len(), 2, "a CA bundle is no secret");
+
+    let missing = compile(&[
+        issued_secret("shop-tls", &shop),
+        route("shop", "[shop.test]", tls),
+    ]);
+    let message = only(&missing, "ConfigMapNotFound");
+    assert!(
+        message.contains("ConfigMap qa/clients (the client CA) does not exist"),
+        "{message}"
+    );
+    assert!(
+        missing.config.certificates.is_empty(),
+        "never served without the check"
+    );
+
+    let both =
+        "{secretName: shop-tls, clientCertificates: {caConfigMap: clients, caSecret: clients}}";
+    let compiled = compile(&[
+        issued_secret("shop-tls", &shop),
+        route("shop", "[shop.test]", both),
+    ]);
+    let message = only(&compiled, "InvalidClientCertificates");
+    assert!(
+        message.contains("exactly one of `caSecret` or `caConfigMap`"),
+        "{message}"
+    );
+    assert!(compiled.config.routes.is_empty(), "refused");
+}

@@ -251,6 +251,7 @@ mod tests {
             mock_provisions: &[],
             services: None,
             secrets: &secrets,
+            config_maps: &[],
             class: gatehouse_api::route::DEFAULT_CLASS,
         });
         let found = super::served(&compiled.config);

@@ -192,12 +192,14 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         let depot_repos = watched.depot_repos();
         let mock_provisions = watched.mock_provisions();
         let secrets = secret_history.admit(watched.secrets(&routes));
+        let config_maps = watched.config_maps(&routes);
         let compiled = compile(Resources {
             routes: &routes,
             depot_repos: &depot_repos,
             mock_provisions: &mock_provisions,
             services: Some(&services),
             secrets: &secrets,
+            config_maps: &config_maps,
             class: &args.class,
         });
         if compiled.config.revision != last_revision {

@@ -303,6 +303,7 @@ mod tests {
             mock_provisions: &[],
             services: None,
             secrets: &[],
+            config_maps: &[],
             class: DEFAULT_CLASS,
         });
         report(client, &recorder, routes, DEFAULT_CLASS, &compiled, 1, 1).await;

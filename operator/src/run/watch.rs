@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use gatehouse_api::secret::KnownSecret;
 use gatehouse_api::{DepotRepo, KnownService, MockProvision, Route};
-use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
@@ -36,6 +36,8 @@ pub(super) struct Watched {
     /// only those); kept without annotations or managed fields, where
     /// `kubectl apply` leaves a copy of the values.
     secrets: Store<Secret>,
+    /// ConfigMaps, for the client CA bundles Routes name (`config_maps()`).
+    config_maps: Store<ConfigMap>,
     pods: Store<Pod>,
     changed: Arc<Notify>,
 }
@@ -60,6 +62,10 @@ impl Watched {
             None => Api::all(client.clone()),
         };
         let secrets_api: Api<Secret> = match &args.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let config_maps_api: Api<ConfigMap> = match &args.namespace {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
@@ -103,6 +109,13 @@ impl Watched {
                 |m| m.resource_version.clone(),
                 strip_secret,
             ),
+            config_maps: spawn_reflector(
+                config_maps_api,
+                watcher::Config::default(),
+                changed.clone(),
+                |m| m.resource_version.clone(),
+                strip_config_map,
+            ),
             pods: spawn_reflector(
                 pods_api,
                 pods_config,
@@ -131,6 +144,12 @@ impl Watched {
         if listed.await.is_err() {
             tracing::warn!(
                 "Secrets cannot be listed (may the operator's service account list and watch secrets?); Routes with `access` answer 500, and their certificates are not served, until they can"
+            );
+        }
+        let listed = tokio::time::timeout(DEPOT_REPOS_GRACE, self.config_maps.wait_until_ready());
+        if listed.await.is_err() {
+            tracing::warn!(
+                "ConfigMaps cannot be listed (may the operator's service account list and watch configmaps?); Routes whose client CA is a ConfigMap have no certificate served until they can"
             );
         }
         let listed =
@@ -214,6 +233,28 @@ impl Watched {
             .collect()
     }
 
+    /// The ConfigMaps `routes` name (client CA bundles, of their own
+    /// namespace), read as Secrets are.
+    pub(super) fn config_maps(&self, routes: &[Route]) -> Vec<KnownSecret> {
+        let named: std::collections::HashSet<(&str, &str)> = routes
+            .iter()
+            .flat_map(|route| {
+                let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
+                route.config_map_names().map(move |name| (namespace, name))
+            })
+            .collect();
+        self.config_maps
+            .state()
+            .iter()
+            .filter(|map| {
+                let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
+                let name = map.metadata.name.as_deref().unwrap_or_default();
+                named.contains(&(namespace, name))
+            })
+            .map(|map| KnownSecret::from_config_map(map))
+            .collect()
+    }
+
     pub(super) fn services(&self) -> Vec<KnownService> {
         self.services
             .state()
@@ -241,6 +282,12 @@ fn keep_whole<K>(_: &mut K) {}
 /// annotations go (`kubectl.kubernetes.io/last-applied-configuration`
 /// holds the values again, in plain text for `stringData`), and so do
 /// its managed fields.
+/// Annotations and managed fields are not read, and may be large.
+fn strip_config_map(map: &mut ConfigMap) {
+    map.metadata.annotations = None;
+    map.metadata.managed_fields = None;
+}
+
 fn strip_secret(secret: &mut Secret) {
     secret.metadata.annotations = None;
     secret.metadata.managed_fields = None;

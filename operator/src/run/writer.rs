@@ -241,6 +241,7 @@ mod tests {
             mock_provisions: &[],
             services: None,
             secrets: &[],
+            config_maps: &[],
             class: gatehouse_api::route::DEFAULT_CLASS,
         });
         Outcome {

@@ -644,3 +644,34 @@ async fn in_local_mode_a_secret_folder_is_served_and_a_renewal_picked_up() {
         "the renewed files were not served"
     );
 }
+
+#[tokio::test]
+async fn a_client_ca_from_a_config_map_is_asked_for_too() {
+    let ca = TestCa::new("cm-server-ca");
+    let clients = TestCa::new("cm-clients-ca");
+    let upstream = Upstream::reporting("app");
+    let vault = ca.server("vault", &["vault.test"]);
+    let bundle = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: clients}}\ndata:\n  ca.crt: |\n{}---\n",
+        indented(&pem(clients.cert()))
+    );
+    let yaml = tls_secret("vault", &vault)
+        + &*bundle
+        + &*route(
+            "vault",
+            "[vault.test]",
+            "{secretName: vault, clientCertificates: {caConfigMap: clients}}",
+            &upstream.url(),
+        );
+    let proxy = start_tls(&yaml).await;
+    let bot = clients.client("bot", "bot");
+    let stream = connect(&proxy, "vault.test", &ca, Some(&bot), &[])
+        .await
+        .unwrap();
+    let (status, body) = get(&mut http1(stream).await, "vault.test", "/", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["headers"]["x-client-subject"], "CN=bot");
+    let (_, printed) = s_client(&proxy, &["-servername", "vault.test", "-ign_eof"]).await;
+    assert!(printed.contains("alert certificate required"), "{printed}");
+}

@@ -73,6 +73,7 @@ async fn all_weights_zero_and_unresolved_backends_answer_500() {
     let compiled = gatehouse_api::compile(gatehouse_api::Resources {
         services: Some(&services),
         secrets: &[],
+        config_maps: &[],
         ..gatehouse_api::Resources::routes(&routes)
     });
     assert!(!compiled.has_errors());

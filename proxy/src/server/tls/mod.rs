@@ -176,20 +176,26 @@ fn site(
     let builder = ServerConfig::builder_with_provider(store.provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|err| format!("no TLS version to offer: {err}"))?;
-    let builder = match &entry.client_ca {
+    // The client CA, from a Secret's value or carried as it is.
+    let client_ca = match (&entry.client_ca, &entry.client_ca_bundle) {
+        (Some(source), _) => match value(secrets, source) {
+            Some(bundle) => Some((bundle, source.to_string())),
+            // Never served without the check the Route asked for.
+            None => return Ok(None),
+        },
+        (None, Some(bundle)) => Some((bundle.as_str(), "clientCaBundle".to_owned())),
+        (None, None) => None,
+    };
+    let builder = match client_ca {
         None => builder.with_no_client_auth(),
-        Some(source) => {
-            let Some(bundle) = value(secrets, source) else {
-                // Never served without the check the Route asked for.
-                return Ok(None);
-            };
-            let roots = certificate::trust_anchors(bundle, &source.to_string())?;
+        Some((bundle, what)) => {
+            let roots = certificate::trust_anchors(bundle, &what)?;
             let verifier = WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 store.provider.clone(),
             )
             .build()
-            .map_err(|err| format!("{source}: {err}"))?;
+            .map_err(|err| format!("{what}: {err}"))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
