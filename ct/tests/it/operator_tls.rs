@@ -2,7 +2,8 @@
 //! `kubernetes.io/tls` Secret; the operator reads it and a proxy with
 //! `--listen-tls` serves it for the Route's host; the Secret renewed is
 //! served to the next handshakes at once; deleted, expired or near its
-//! expiry, the Route says so in its status and in Warning Events.
+//! expiry, the Route says so in its status and in Warning Events; client
+//! certificates checked against a ConfigMap's CA bundle.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use gatehouse_ct::cluster::{
 };
 use gatehouse_testkit::tls::{Issued, TestCa, client_config, served_certificate};
 use gatehouse_testkit::{Upstream, eventually};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, PostParams};
 
 /// A `kubernetes.io/tls` Secret holding `issued`, as `kubectl create
@@ -227,6 +228,75 @@ async fn api_server_a_tls_secret_is_served_renewed_at_once_and_its_loss_or_expir
         assert!(note.contains(&part), "{part}: {note}");
     }
 
+    // Client certificates from a ConfigMap's CA bundle: missing at first
+    // (no certificate served: never the host without the check), then
+    // made, and a client with a certificate it signed gets in.
+    let clients = TestCa::new("operator-tls-clients");
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
+    let bundle_name = format!("shop-clients-{id}");
+    let _ = config_maps
+        .delete(&bundle_name, &DeleteParams::default())
+        .await;
+    let mut current = routes.get(&name).await.unwrap();
+    current.spec.tls.as_mut().unwrap().client_certificates =
+        Some(gatehouse_api::route::ClientCertificates {
+            ca_config_map: Some(bundle_name.clone()),
+            ..Default::default()
+        });
+    routes
+        .replace(&name, &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(15), async || unresolved(
+            "ConfigMapNotFound"
+        )
+        .await)
+        .await,
+        "{:?}\n{}",
+        routes.get(&name).await.unwrap().status,
+        operator.logs()
+    );
+    assert!(served().await.is_none(), "not served without its client CA");
+    let bundle: ConfigMap = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": bundle_name},
+        "data": {"ca.crt": std::fs::read_to_string(clients.cert()).unwrap()},
+    }))
+    .unwrap();
+    config_maps
+        .create(&PostParams::default(), &bundle)
+        .await
+        .unwrap();
+    let bot = clients.client("bot", "bot");
+    let request = format!("GET /x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let admitted = async || {
+        gatehouse_testkit::tls::https_exchange(
+            tls_addr,
+            &host,
+            client_config(ca.cert(), Some(&bot)),
+            &request,
+        )
+        .await
+        .is_ok_and(|answer| answer.starts_with("HTTP/1.1 200") && answer.contains("CN=bot"))
+    };
+    assert!(
+        eventually(Duration::from_secs(15), admitted).await,
+        "{}",
+        operator.logs()
+    );
+    let without = gatehouse_testkit::tls::https_exchange(
+        tls_addr,
+        &host,
+        client_config(ca.cert(), None),
+        &request,
+    )
+    .await;
+    assert!(without.is_err(), "no client certificate: {without:?}");
+
     let _ = routes.delete(&name, &DeleteParams::default()).await;
     let _ = secrets.delete(&secret_name, &DeleteParams::default()).await;
+    let _ = config_maps
+        .delete(&bundle_name, &DeleteParams::default())
+        .await;
 }
