@@ -30,6 +30,17 @@ fn tls_secret(name: &str, issued: &Issued) -> Secret {
     .unwrap()
 }
 
+/// Replaces the Secret `name` with `issued`, as a renewal does.
+async fn renew(secrets: &Api<Secret>, name: &str, issued: &Issued) {
+    let mut edited = tls_secret(name, issued);
+    let current = secrets.get(name).await.unwrap();
+    edited.metadata.resource_version = current.metadata.resource_version;
+    secrets
+        .replace(name, &PostParams::default(), &edited)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 #[ignore = "needs the test API server: run `bash ct/test-all.sh`"]
 async fn api_server_a_tls_secret_is_served_renewed_at_once_and_its_loss_or_expiry_is_said() {
@@ -103,18 +114,8 @@ async fn api_server_a_tls_secret_is_served_renewed_at_once_and_its_loss_or_expir
     // Renewed (a new key and serial, as cert-manager renews): the next
     // handshakes get it.
     let renewed = ca.server_for_days("renewed", &[&host], 90);
-    let mut edited = tls_secret(&secret_name, &renewed);
-    edited.metadata.resource_version = secrets
-        .get(&secret_name)
-        .await
-        .unwrap()
-        .metadata
-        .resource_version;
     let started = Instant::now();
-    secrets
-        .replace(&secret_name, &PostParams::default(), &edited)
-        .await
-        .unwrap();
+    renew(&secrets, &secret_name, &renewed).await;
     assert!(
         eventually(Duration::from_secs(15), serves(&renewed)).await,
         "{}",
@@ -194,17 +195,7 @@ async fn api_server_a_tls_secret_is_served_renewed_at_once_and_its_loss_or_expir
     // Replaced with one that expires in 5 days: resolved again, but a
     // CertificateExpiring warning names the Secret and what to do.
     let expiring = ca.server_for_days("expiring", &[&host], 5);
-    let mut edited = tls_secret(&secret_name, &expiring);
-    edited.metadata.resource_version = secrets
-        .get(&secret_name)
-        .await
-        .unwrap()
-        .metadata
-        .resource_version;
-    secrets
-        .replace(&secret_name, &PostParams::default(), &edited)
-        .await
-        .unwrap();
+    renew(&secrets, &secret_name, &expiring).await;
     assert!(eventually(Duration::from_secs(15), serves(&expiring)).await);
     assert!(eventually(Duration::from_secs(15), refs).await);
     assert!(

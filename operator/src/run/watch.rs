@@ -214,44 +214,16 @@ impl Watched {
     /// The Secrets `routes` name (access rules, certificates, client CAs;
     /// of their own namespace), as `compile` reads them.
     pub(super) fn secrets(&self, routes: &[Route]) -> Vec<KnownSecret> {
-        let named: std::collections::HashSet<(&str, &str)> = routes
-            .iter()
-            .flat_map(|route| {
-                let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
-                route.secret_names().map(move |name| (namespace, name))
-            })
-            .collect();
-        self.secrets
-            .state()
-            .iter()
-            .filter(|secret| {
-                let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
-                let name = secret.metadata.name.as_deref().unwrap_or_default();
-                named.contains(&(namespace, name))
-            })
-            .map(|secret| KnownSecret::from_secret(secret))
+        named(&self.secrets, routes, Route::secret_names)
+            .map(|secret| KnownSecret::from_secret(&secret))
             .collect()
     }
 
     /// The ConfigMaps `routes` name (client CA bundles, of their own
     /// namespace), read as Secrets are.
     pub(super) fn config_maps(&self, routes: &[Route]) -> Vec<KnownSecret> {
-        let named: std::collections::HashSet<(&str, &str)> = routes
-            .iter()
-            .flat_map(|route| {
-                let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
-                route.config_map_names().map(move |name| (namespace, name))
-            })
-            .collect();
-        self.config_maps
-            .state()
-            .iter()
-            .filter(|map| {
-                let namespace = map.metadata.namespace.as_deref().unwrap_or_default();
-                let name = map.metadata.name.as_deref().unwrap_or_default();
-                named.contains(&(namespace, name))
-            })
-            .map(|map| KnownSecret::from_config_map(map))
+        named(&self.config_maps, routes, Route::config_map_names)
+            .map(|map| KnownSecret::from_config_map(&map))
             .collect()
     }
 
@@ -282,6 +254,33 @@ fn keep_whole<K>(_: &mut K) {}
 /// annotations go (`kubectl.kubernetes.io/last-applied-configuration`
 /// holds the values again, in plain text for `stringData`), and so do
 /// its managed fields.
+/// The objects of `store` that `routes` name (`names` of each Route, in
+/// the Route's own namespace).
+fn named<'r, K, I>(
+    store: &Store<K>,
+    routes: &'r [Route],
+    names: fn(&'r Route) -> I,
+) -> impl Iterator<Item = Arc<K>>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+    I: Iterator<Item = &'r str>,
+{
+    let named: std::collections::HashSet<(&str, &str)> = routes
+        .iter()
+        .flat_map(|route| {
+            let namespace = route.metadata.namespace.as_deref().unwrap_or("default");
+            names(route).map(move |name| (namespace, name))
+        })
+        .collect();
+    store.state().into_iter().filter(move |object| {
+        let meta = object.meta();
+        let namespace = meta.namespace.as_deref().unwrap_or_default();
+        let name = meta.name.as_deref().unwrap_or_default();
+        named.contains(&(namespace, name))
+    })
+}
+
 /// Annotations and managed fields are not read, and may be large.
 fn strip_config_map(map: &mut ConfigMap) {
     map.metadata.annotations = None;
