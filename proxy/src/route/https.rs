@@ -7,7 +7,7 @@
 
 use gatehouse_api::config::{MatchConfig, RouteTlsConfig};
 use gatehouse_api::route::RequestRedirect;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 
 use crate::route::filters;
 use crate::server::peer::Peer;
@@ -47,13 +47,17 @@ impl Https {
     }
 
     /// Whether the certificate covers `host` (the Host, its port dropped).
+    /// Compared without a copy: it runs on each of the Route's requests.
     fn covers(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        self.exact.contains(&host)
+        let host = host.as_bytes();
+        self.exact
+            .iter()
+            .any(|name| name.as_bytes().eq_ignore_ascii_case(host))
             || self.wildcards.iter().any(|domain| {
+                let domain = domain.as_bytes();
                 host.len() > domain.len() + 1
-                    && host.ends_with(domain.as_str())
-                    && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+                    && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+                    && host[host.len() - domain.len() - 1] == b'.'
             })
     }
 
@@ -119,21 +123,18 @@ impl Https {
         None
     }
 
-    /// `Strict-Transport-Security` on an HTTPS answer for the Route's
-    /// hosts, unless the backend sent its own.
-    pub(crate) fn add_hsts(&self, client: &Peer, host: &str, headers: &mut HeaderMap) {
-        if let Some(hsts) = &self.hsts
-            && client.tls().is_some()
-            && self.covers(filters::split_port(host).0)
-            && !headers.contains_key(header::STRICT_TRANSPORT_SECURITY)
-        {
-            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
-        }
+    /// The `Strict-Transport-Security` an HTTPS answer for the Route's
+    /// hosts carries (the caller keeps a backend's own).
+    pub(crate) fn hsts_for(&self, client: &Peer, host: &str) -> Option<&HeaderValue> {
+        let hsts = self.hsts.as_ref()?;
+        (client.tls().is_some() && self.covers(filters::split_port(host).0)).then_some(hsts)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use http::header;
+
     use super::*;
 
     fn https(hosts: &[&str]) -> Https {
@@ -218,11 +219,11 @@ mod tests {
     fn hsts_goes_on_https_answers_only() {
         let https = https(&["shop.example.com"]);
         let plain = Peer::new("192.0.2.1:5000".parse().unwrap());
-        let mut headers = HeaderMap::new();
-        https.add_hsts(&plain, "shop.example.com", &mut headers);
-        assert!(headers.is_empty());
+        assert!(https.hsts_for(&plain, "shop.example.com").is_none());
         let tls = plain.with_tls(crate::server::peer::TlsFacts::default());
-        https.add_hsts(&tls, "shop.example.com", &mut headers);
-        assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=60");
+        assert_eq!(
+            https.hsts_for(&tls, "shop.example.com").unwrap(),
+            "max-age=60"
+        );
     }
 }

@@ -124,10 +124,10 @@ async fn route<B: RequestBody>(
             return answer;
         }
     }
-    let https = rule
+    let hsts = rule
         .https
-        .clone()
-        .map(|https| (https, host_text.to_owned()));
+        .as_ref()
+        .and_then(|https| https.hsts_for(client, host_text).cloned());
     let asker = Asker {
         client,
         host,
@@ -140,8 +140,12 @@ async fn route<B: RequestBody>(
     if let Some(edits) = &rule.response_headers {
         edits.apply(response.headers_mut());
     }
-    if let Some((https, host)) = https {
-        https.add_hsts(client, &host, response.headers_mut());
+    // HSTS unless the backend sent its own.
+    if let Some(hsts) = hsts {
+        response
+            .headers_mut()
+            .entry(http::header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(hsts);
     }
     rule.duration.observe(started.elapsed().as_secs_f64());
     response
