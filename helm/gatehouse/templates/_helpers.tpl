@@ -116,23 +116,26 @@ app.kubernetes.io/component: {{ .component }}
 {{ toYaml .Values.podSecurityContext }}
 {{- end -}}
 
-{{/* Probes of a proxy's admin port: HTTPS with admin TLS, a TCP connect when a client certificate is required (kubelet has none). */}}
+{{/*
+Probes of a proxy's admin port: HTTPS with admin TLS, a TCP connect when a
+client certificate is required (kubelet has none):
+(dict "path" "/readyz" "tls" BOOL "clientCa" BOOL)
+*/}}
 {{- define "gatehouse.adminProbe" -}}
-{{- $root := .root -}}
-{{- if and $root.Values.admin.tls.enabled $root.Values.admin.tls.requireClientCert -}}
+{{- if and .tls .clientCa -}}
 tcpSocket:
   port: admin
 {{- else -}}
 httpGet:
   path: {{ .path }}
   port: admin
-  scheme: {{ ternary "HTTPS" "HTTP" $root.Values.admin.tls.enabled }}
+  scheme: {{ ternary "HTTPS" "HTTP" .tls }}
 {{- end -}}
 {{- end -}}
 
 {{/*
-The proxy's flags shared by the Deployment, the depot StatefulSet and the
-sidecar: (dict "root" . "configMap" true)
+The proxy's flags shared by the Deployment and the
+depot writer: (dict "root" .)
 */}}
 {{- define "gatehouse.proxyCommonArgs" -}}
 {{- $root := .root -}}
@@ -153,9 +156,8 @@ sidecar: (dict "root" . "configMap" true)
 - --shutdown-grace={{ $root.Values.proxy.shutdownGrace }}
 {{- end -}}
 
-{{/* The volumes every proxy mounts: (dict "root" . "configMap" NAME "tokenSecret" NAME "tlsSecret" NAME) */}}
+{{/* The volumes every proxy mounts: (dict "tls" BOOL "configMap" NAME "tokenSecret" NAME "tlsSecret" NAME) */}}
 {{- define "gatehouse.proxyVolumes" -}}
-{{- $root := .root -}}
 - name: gatehouse-tmp
   emptyDir: {}
 - name: gatehouse-config
@@ -168,7 +170,7 @@ sidecar: (dict "root" . "configMap" true)
     items:
       - key: token
         path: token
-{{- if $root.Values.admin.tls.enabled }}
+{{- if .tls }}
 - name: gatehouse-admin-tls
   secret:
     secretName: {{ .tlsSecret }}
@@ -182,8 +184,8 @@ sidecar: (dict "root" . "configMap" true)
 {{- end }}
 {{- end -}}
 
+{{/* (dict "tls" BOOL) */}}
 {{- define "gatehouse.proxyVolumeMounts" -}}
-{{- $root := .root -}}
 - name: gatehouse-tmp
   mountPath: /tmp
 - name: gatehouse-config
@@ -192,7 +194,7 @@ sidecar: (dict "root" . "configMap" true)
 - name: gatehouse-admin-token
   mountPath: /etc/gatehouse/admin-token
   readOnly: true
-{{- if $root.Values.admin.tls.enabled }}
+{{- if .tls }}
 - name: gatehouse-admin-tls
   mountPath: /etc/gatehouse/admin-tls
   readOnly: true
