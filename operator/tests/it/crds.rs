@@ -185,3 +185,32 @@ fn the_mock_provision_crd_keeps_the_provision_whole_with_status_columns() {
         "has(self.provision) != has(self.provisionsDir)"
     );
 }
+
+/// The chart installs the CRDs from its own `crds/` folder (Helm's rule): those
+/// files must be the generated ones, byte for byte.
+#[test]
+fn the_charts_crds_are_the_committed_ones() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let list = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(format!("{root}/{dir}"))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let committed = list("crds");
+    assert_eq!(
+        committed,
+        list("helm/gatehouse/crds"),
+        "helm/gatehouse/crds/ must hold the files of crds/: cp crds/*.yaml helm/gatehouse/crds/"
+    );
+    for name in &committed {
+        let kept = std::fs::read(format!("{root}/crds/{name}")).unwrap();
+        let charted = std::fs::read(format!("{root}/helm/gatehouse/crds/{name}")).unwrap();
+        assert!(
+            kept == charted,
+            "helm/gatehouse/crds/{name} differs from crds/{name}: cp crds/*.yaml helm/gatehouse/crds/"
+        );
+    }
+}
