@@ -119,6 +119,18 @@ if command -v kubectl >/dev/null; then
     fi
 fi
 
+# Helm 4 applies server-side, and an API server older than 1.23 refuses a
+# server-side apply of CRDs with CEL rules (x-kubernetes-validations: "field
+# not declared in schema"); a plain create is accepted there (it drops the
+# rules, which such a server cannot check anyway).
+if [[ $reachable == 1 ]] && helm version --short 2>/dev/null | grep -q '^v4'; then
+    minor=$(kubectl version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["minor"].rstrip("+"))' 2>/dev/null || echo 99)
+    if [[ $minor =~ ^[0-9]+$ && $minor -lt 23 ]]; then
+        echo "server:    Kubernetes 1.$minor: helm --server-side=false (server-side apply of the CRDs needs 1.23+)"
+        helm_args+=(--server-side=false)
+    fi
+fi
+
 if [[ $dry_run == 1 ]]; then
     if [[ $reachable == 1 ]]; then
         echo "== dry run: helm ${helm_args[*]} --dry-run=server --hide-secret (nothing is changed)"

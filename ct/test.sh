@@ -151,13 +151,13 @@ render() { # render CLASS UPSTREAM_YAML STATIC_ROOT
     done
 }
 make_tls() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
         -subj "/CN=gatehouse ct CA" -keyout "$work/tls/ca.key" -out "$work/tls/ca.crt" 2>/dev/null
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=tls.ct.gatehouse.test" \
         -keyout "$work/tls/tls.key" -out "$work/tls/tls.csr" 2>/dev/null
     printf 'subjectAltName=DNS:tls.ct.gatehouse.test\n' >"$work/tls/ext"
     openssl x509 -req -in "$work/tls/tls.csr" -CA "$work/tls/ca.crt" -CAkey "$work/tls/ca.key" \
-        -CAcreateserial -days 2 -extfile "$work/tls/ext" -out "$work/tls/tls.crt" 2>/dev/null
+        -CAcreateserial -days 90 -extfile "$work/tls/ext" -out "$work/tls/tls.crt" 2>/dev/null
 }
 make_tls
 
