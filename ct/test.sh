@@ -237,6 +237,7 @@ else
         # address (the API server refuses loopback Endpoints), served by an
         # http.server listening there.
         host_ip=${GATEHOUSE_CT_HOST_IP:-$(hostname -I 2>/dev/null | awk '{print $1}')}
+        [[ -n $host_ip ]] || host_ip=$(ip -4 route get 1.1.1.1 2>/dev/null | grep -oE 'src [0-9.]+' | cut -d' ' -f2 || true)
         [[ -n $host_ip ]] || { echo "ct/test.sh: no address of this machine for the upstream's Endpoints: set GATEHOUSE_CT_HOST_IP or use --upstream-service" >&2; exit 2; }
         start_upstream 0.0.0.0
         cat <<EOF | "$KUBECTL" apply -n "$namespace" -f - >/dev/null

@@ -183,7 +183,11 @@ pods_exist() { [[ $(kubectl get pods -n "$ns" -l "$selector" -o name | wc -l) -g
 eventually 30 pods_exist && pass "the Deployment and StatefulSet controllers made the proxy Pods ($selector)" ||
     fail "the proxy Pods" "$(kubectl get pods -n "$ns" -l "$selector" 2>&1)"
 upstream_port=$(free_port)
-host_ip=$(hostname -I | awk '{print $1}')
+# The upstream's Endpoints need this machine's own address: the API server
+# refuses loopback ones.
+host_ip=$(hostname -I 2>/dev/null | awk '{print $1}')
+[[ -n $host_ip ]] || host_ip=$(ip -4 route get 1.1.1.1 2>/dev/null | grep -oE 'src [0-9.]+' | cut -d' ' -f2)
+[[ -n $host_ip ]] || { echo "no non-loopback address on this machine for the upstream's Endpoints" >&2; exit 2; }
 cat /etc/hosts >"$state/hosts"
 {
     echo "127.0.0.2 $release-depot.$ns.svc $release-depot.$ns.svc.cluster.local"
