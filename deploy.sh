@@ -178,13 +178,23 @@ else
     if [[ $type == LoadBalancer ]]; then
         address=$(kubectl get service "$svc" -n "$namespace" -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}')
     fi
+    # Its ports: http (80) always, https (443) when the chart serves TLS.
+    ports=$(kubectl get service "$svc" -n "$namespace" -o jsonpath='{range .spec.ports[*]}{.name}={.port} {end}')
+    forward="" urls=""
+    for p in $ports; do
+        name=${p%%=*} port=${p##*=}
+        case $name in
+        http) forward+=" 8080:$port"; urls+=" http://127.0.0.1:8080/" ;;
+        https) forward+=" 8443:$port"; urls+=" https://127.0.0.1:8443/" ;;
+        esac
+    done
     if [[ -n $address ]]; then
-        echo "URLs:      http://$address/   https://$address/"
+        echo "URLs:      http://$address/$([[ $ports == *https=* ]] && echo "   https://$address/")"
     else
         [[ $type == LoadBalancer ]] && echo "(the LoadBalancer has no address yet: kubectl -n $namespace get service $svc -w)"
         echo "URLs:      through a port-forward:"
-        echo "             kubectl -n $namespace port-forward service/$svc 8080:80 8443:443"
-        echo "           then http://127.0.0.1:8080/ and https://127.0.0.1:8443/"
+        echo "             kubectl -n $namespace port-forward service/$svc$forward"
+        echo "           then$urls"
     fi
     echo "In the cluster: http://$svc.$namespace.svc/"
 fi
@@ -198,4 +208,4 @@ else
     echo "             kubectl get routes -A -o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,CLASS:.spec.className,HOSTS:.spec.hostnames,PROGRAMMED:'.status.conditions[?(@.type==\"Programmed\")].status' | awk 'NR==1 || \$3==\"$class\"'"
 fi
 printf '             kubectl get routes -A -o jsonpath='"'"'{range .items[?(@.spec.className=="%s")]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}'"'"'\n' "$class"
-echo "Test it:   ct/test.sh --kube --release $release --namespace $namespace --url http://127.0.0.1:8080 --https-url https://127.0.0.1:8443"
+echo "Test it:   ct/test.sh --kube --release $release --namespace $namespace --url http://127.0.0.1:8080$([[ $urls == *https* ]] && echo " --https-url https://127.0.0.1:8443")  (through the port-forward; see ct/test.sh --help)"

@@ -120,7 +120,7 @@ else
     echo "== $passed passed, $failed failed"
     exit 1
 fi
-grep -q "port-forward service/$release-proxy" "$state/deploy.out" && pass "deploy.sh prints the port-forward to the traffic Service" ||
+grep -q "port-forward service/$release-proxy 8080:80 8443:443" "$state/deploy.out" && pass "deploy.sh prints the port-forward to the traffic Service" ||
     fail "deploy.sh prints the URLs" "no port-forward to service/$release-proxy in its output"
 
 # ---- 1. the objects --------------------------------------------------------
@@ -203,10 +203,14 @@ start_proxy() { # start_proxy POD WORKLOAD_KIND WORKLOAD IP: patches POD Running
     api PATCH "/api/v1/namespaces/$ns/pods/$pod/status" -H 'Content-Type: application/merge-patch+json' \
         -d "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$ip\",\"podIPs\":[{\"ip\":\"$ip\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null
     kubectl get "$kind" "$workload" -n "$ns" -o json >"$root/workload.json"
-    local tls_port
-    tls_port=$(free_port)
+    local tls_port="" tls=()
+    # HTTPS where the chart serves it (proxy.tls.enabled), on a free port.
+    if grep -q -- '--listen-tls' "$root/workload.json"; then
+        tls_port=$(free_port)
+        tls=(--set --listen-tls="$ip:$tls_port")
+    fi
     mapfile -t args < <(python3 ct/kube/pod-process.py "$root/workload.json" proxy "$root" "$bin_dir/gatehouse-proxy" \
-        --set --admin-listen="$ip:9901" --set --listen="$ip:8080" --set --listen-tls="$ip:$tls_port")
+        --set --admin-listen="$ip:9901" --set --listen="$ip:8080" "${tls[@]}")
     echo "    $pod at $ip: gatehouse-proxy ${args[*]}"
     if [[ $private_hosts == 1 ]]; then
         HOME=$root unshare -m sh -c "mount --bind '$state/hosts' /etc/hosts && exec \"\$0\" \"\$@\"" \
@@ -232,7 +236,8 @@ for pod in $(kubectl get pods -n "$ns" -l "$selector,app.kubernetes.io/component
     n_pods=$((n_pods + 1))
 done
 proxy_url=http://127.0.0.3:8080
-proxy_https=https://127.0.0.3:$(cat "$state/$proxy_pod/tls_port" 2>/dev/null || echo 0)
+proxy_https=""
+[[ -s $state/$proxy_pod/tls_port ]] && proxy_https=https://127.0.0.3:$(cat "$state/$proxy_pod/tls_port")
 
 # ---- 3. a Route applied with kubectl is served -------------------------------
 mkdir -p "$state/upstream"
@@ -284,7 +289,8 @@ eventually 30 programmed && pass "the Route is Programmed on every proxy Pod ($n
     fail "a Route of another class is not served" "GET /other/ answered $(curl -s -o /dev/null -w '%{http_code}' "$proxy_url/other/")"
 
 echo "== ct/test.sh --kube against the release"
-ct_args=(--kube --release "$release" --namespace "$ns" --url "$proxy_url" --https-url "$proxy_https")
+ct_args=(--kube --release "$release" --namespace "$ns" --url "$proxy_url")
+if [[ -n $proxy_https ]]; then ct_args+=(--https-url "$proxy_https"); else fail "the proxies serve HTTPS" "no --listen-tls in the chart's proxy Deployment (proxy.tls.enabled in ci-values.yaml)"; fi
 run_ct() { # run_ct LABEL ARGS...
     local label=$1
     shift
