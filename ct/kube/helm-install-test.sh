@@ -95,6 +95,9 @@ release=gatehouse-$branch
 class=$release
 
 # ---- deploy.sh: its dry run, then the install ------------------------------
+# A server reused from an earlier run may still be deleting its namespace.
+ns_gone() { ! kubectl get namespace "$ns" >/dev/null 2>&1; }
+eventually 120 ns_gone || { echo "namespace $ns of an earlier run is still there" >&2; exit 2; }
 echo "== ./deploy.sh --dry-run (changes nothing)"
 GATEHOUSE_CHART=$chart ./deploy.sh --branch "$branch" --namespace "$ns" --values ct/kube/ci-values.yaml --dry-run >"$state/dry-run.out" 2>&1 ||
     fail "deploy.sh --dry-run" "exit $?: $(tail -n 5 "$state/dry-run.out")"
@@ -209,8 +212,14 @@ start_proxy() { # start_proxy POD WORKLOAD_KIND WORKLOAD IP: patches POD Running
         tls_port=$(free_port)
         tls=(--set --listen-tls="$ip:$tls_port")
     fi
+    # The admin port is the container port the operator dials (9901); the
+    # depot's traffic port is its Service's (8080, in --data-writer); the
+    # Deployment's proxies take a free one (no one dials them but this test).
+    local port=8080
+    [[ $kind == statefulset ]] || port=$(free_port)
     mapfile -t args < <(python3 ct/kube/pod-process.py "$root/workload.json" proxy "$root" "$bin_dir/gatehouse-proxy" \
-        --set --admin-listen="$ip:9901" --set --listen="$ip:8080" "${tls[@]}")
+        --set --admin-listen="$ip:9901" --set --listen="$ip:$port" "${tls[@]}")
+    echo "$port" >"$root/port"
     echo "    $pod at $ip: gatehouse-proxy ${args[*]}"
     if [[ $private_hosts == 1 ]]; then
         HOME=$root unshare -m sh -c "mount --bind '$state/hosts' /etc/hosts && exec \"\$0\" \"\$@\"" \
@@ -235,7 +244,7 @@ for pod in $(kubectl get pods -n "$ns" -l "$selector,app.kubernetes.io/component
     ip_last=$((ip_last + 1))
     n_pods=$((n_pods + 1))
 done
-proxy_url=http://127.0.0.3:8080
+proxy_url=http://127.0.0.3:$(cat "$state/$proxy_pod/port")
 proxy_https=""
 [[ -s $state/$proxy_pod/tls_port ]] && proxy_https=https://127.0.0.3:$(cat "$state/$proxy_pod/tls_port")
 
