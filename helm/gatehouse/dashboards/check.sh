@@ -29,7 +29,7 @@
 # Needs python3, promtool (Debian: apt-get install prometheus), and for
 # --live prometheus, openssl, curl; wrk is used when present.
 # Binaries: $GATEHOUSE_PROXY_BIN / $GATEHOUSE_OPERATOR_BIN, else
-# target/release/, else /work/bin/, else $PATH.
+# target/release/, else $CARGO_TARGET_DIR/release/, else $PATH.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -184,7 +184,7 @@ need openssl "Debian: openssl"
 need curl "Debian: curl"
 find_bin() { # NAME ENV_VALUE
     local b
-    for b in "$2" "$repo/target/release/$1" "/work/bin/$1" "$(command -v "$1" 2>/dev/null || true)"; do
+    for b in "$2" "$repo/target/release/$1" "${CARGO_TARGET_DIR:-$repo/target}/release/$1" "$(command -v "$1" 2>/dev/null || true)"; do
         if [[ -n $b && -x $b ]]; then echo "$b"; return; fi
     done
     echo "check.sh: no $1 binary: build it (cargo build --release -p $1) or set its GATEHOUSE_*_BIN" >&2
