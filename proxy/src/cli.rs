@@ -73,6 +73,13 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
 
+    /// With --config-file: a missing file is no error. The proxy starts
+    /// with no routes, `/readyz` answers 503 (waiting for its first
+    /// config) until the operator pushes one or SIGHUP finds the file, as
+    /// in a Pod whose ConfigMap the operator has not written yet.
+    #[arg(long, env = "GATEHOUSE_AWAIT_CONFIG", requires = "config_file")]
+    pub await_config: bool,
+
     /// File holding the bearer token the admin API requires for /config.
     #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,

@@ -324,6 +324,13 @@ fn load_config_source(
     state: &Arc<State>,
 ) -> anyhow::Result<(Option<PathBuf>, Option<Reload>)> {
     match Source::of(settings) {
+        Source::ConfigFile(path) if settings.await_config && !path.exists() => {
+            tracing::info!(
+                file = %path.display(),
+                "--await-config: no config file yet; serving no routes (/readyz 503) until a config is pushed (PUT /config) or SIGHUP finds the file"
+            );
+            Ok((None, Some(Reload::ConfigFile(path.to_owned()))))
+        }
         Source::ConfigFile(path) => {
             load_config_file(path, state)?;
             Ok((None, Some(Reload::ConfigFile(path.to_owned()))))

@@ -156,10 +156,7 @@ impl Admin {
         match (path.as_str(), req.method()) {
             ("/healthz", _) if read => body::plain(StatusCode::OK, "alive"),
             ("/readyz", _) if read && self.state.is_ready() => self.ready(),
-            ("/readyz", _) if read => body::plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no config is loaded yet, or shutting down",
-            ),
+            ("/readyz", _) if read => self.not_ready(),
             ("/metrics", _) if read => {
                 let mut response = Response::new(body::full(self.state.metrics.render()));
                 response.headers_mut().insert(
@@ -243,6 +240,18 @@ impl Admin {
             response.headers_mut().insert(REVISION_HEADER, revision);
         }
         response
+    }
+
+    /// 503, saying why: the process drains, or it waits for its first
+    /// config (as a Pod started before the operator wrote its ConfigMap).
+    fn not_ready(&self) -> Response<Body> {
+        let why = match self.state.is_draining() {
+            true => "shutting down: this proxy takes no new requests",
+            false => {
+                "waiting for its first config: none is loaded yet; the operator pushes one (PUT /config), or the proxy reads --config-file at start and on SIGHUP"
+            }
+        };
+        body::plain(StatusCode::SERVICE_UNAVAILABLE, why)
     }
 
     /// None when the request may go on: no token is set, the connection

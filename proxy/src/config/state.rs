@@ -176,6 +176,11 @@ impl State {
         self.draining.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the process is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
     /// Ready when a config is loaded and the process is not shutting down.
     pub fn is_ready(&self) -> bool {
         !self.draining.load(Ordering::SeqCst) && self.active.load().is_some()
