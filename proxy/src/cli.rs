@@ -54,6 +54,15 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// The proxy that keeps the depot and git data (the one started with
+    /// --data-dir), as `http://host:port`: this proxy keeps none, and
+    /// forwards every request of a depot rule, and of a git rule without
+    /// `git.root`, to it as to an upstream (the same Route serves it
+    /// there). Not with --data-dir: a proxy either keeps the data or
+    /// forwards to the one that does.
+    #[arg(long, env = "GATEHOUSE_DATA_WRITER", conflicts_with = "data_dir", value_parser = data_writer)]
+    pub data_writer: Option<http::uri::Authority>,
+
     /// A folder of mock provisions, loaded as h1mock loads them: `initial`
     /// is active at start, then the file last copied in, written or
     /// touched (`kubectl cp`), or loaded with the admin API's `POST
@@ -203,6 +212,41 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(0) => Err("0 would serve nothing: give 1 or more".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+/// `http://host[:port][/]`, the writer's address as its Service names it;
+/// the port defaults to 80.
+fn data_writer(text: &str) -> Result<http::uri::Authority, String> {
+    let fix = "give the writer's address as `http://host:port`, e.g. `http://gatehouse-depot:8080`";
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a URL: {fix}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!(
+                "`{text}`: the writer is reached over plain HTTP, not `{other}`: {fix}"
+            ));
+        }
+        None => return Err(format!("`{text}` has no scheme: {fix}")),
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        return Err(format!(
+            "`{text}`: requests keep their own path, so the writer's URL takes none: {fix}"
+        ));
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("`{text}` names no host: {fix}"))?;
+    if authority.as_str().contains('@') {
+        return Err(format!("`{text}`: no user or password in the URL: {fix}"));
+    }
+    match authority.port_u16() {
+        Some(_) => Ok(authority.clone()),
+        None => format!("{}:80", authority.host())
+            .parse()
+            .map_err(|_| format!("`{text}`: the host is not valid: {fix}")),
     }
 }
 

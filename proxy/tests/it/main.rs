@@ -13,6 +13,7 @@ mod access_log;
 mod admin;
 mod admin_tls;
 mod cgi;
+mod data_writer;
 mod depot;
 mod depot_status;
 mod filters;

@@ -99,7 +99,10 @@ async fn await_config_reads_the_file_once_it_is_there_on_reload() {
     })
     .await;
     proxy.reload();
-    assert!(proxy.state.current().is_none(), "still no file, still waiting");
+    assert!(
+        proxy.state.current().is_none(),
+        "still no file, still waiting"
+    );
     let upstream = gatehouse_testkit::Upstream::start("from-file");
     let config = config_from_yaml(&one_backend("r", "app", &upstream.url()));
     std::fs::write(&file, serde_json::to_string(&config).unwrap()).unwrap();
