@@ -63,6 +63,12 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_DATA_WRITER", conflicts_with = "data_dir", value_parser = data_writer)]
     pub data_writer: Option<http::uri::Authority>,
 
+    /// Sidecar mode: the app beside the proxy in its Pod, as
+    /// `http://127.0.0.1:PORT`. Requests no Route matches go to it,
+    /// as to an upstream, instead of a 404; Routes still apply first.
+    #[arg(long, env = "GATEHOUSE_LOCAL_APP", value_parser = local_app)]
+    pub local_app: Option<http::uri::Authority>,
+
     /// A folder of mock provisions, loaded as h1mock loads them: `initial`
     /// is active at start, then the file last copied in, written or
     /// touched (`kubectl cp`), or loaded with the admin API's `POST
@@ -215,10 +221,25 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
-/// `http://host[:port][/]`, the writer's address as its Service names it;
-/// the port defaults to 80.
+/// `--data-writer`: the writer's address as its Service names it.
 fn data_writer(text: &str) -> Result<http::uri::Authority, String> {
-    let fix = "give the writer's address as `http://host:port`, e.g. `http://gatehouse-depot:8080`";
+    http_authority(
+        text,
+        "give the writer's address as `http://host:port`, e.g. `http://gatehouse-depot:8080`",
+    )
+}
+
+/// `--local-app`: the app's port in the Pod.
+fn local_app(text: &str) -> Result<http::uri::Authority, String> {
+    http_authority(
+        text,
+        "give the app's address as `http://127.0.0.1:PORT`, e.g. `http://127.0.0.1:3000`",
+    )
+}
+
+/// `http://host[:port][/]`, an upstream's address; the port defaults to
+/// 80. `fix` says what to give instead.
+fn http_authority(text: &str, fix: &str) -> Result<http::uri::Authority, String> {
     let uri: http::Uri = text
         .parse()
         .map_err(|_| format!("`{text}` is not a URL: {fix}"))?;
@@ -226,7 +247,7 @@ fn data_writer(text: &str) -> Result<http::uri::Authority, String> {
         Some("http") => {}
         Some(other) => {
             return Err(format!(
-                "`{text}`: the writer is reached over plain HTTP, not `{other}`: {fix}"
+                "`{text}`: it is reached over plain HTTP, not `{other}`: {fix}"
             ));
         }
         None => return Err(format!("`{text}` has no scheme: {fix}")),

@@ -202,6 +202,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         trusted_proxies: settings.trusted_proxies.clone(),
         underscores: settings.underscores(),
         https_port: settings.https_port.or(tls_addr.map(|addr| addr.port())),
+        local_app: settings.local_app.clone(),
     };
     let traffic = workers::Workers::spawn(
         listeners,

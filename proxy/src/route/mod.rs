@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     /// Where plain-HTTP requests for a Route's TLS hosts are redirected
     /// (`--https-port`, else `--listen-tls`'s); none without a TLS listener.
     pub https_port: Option<u16>,
+    /// `--local-app`: the app beside a sidecar proxy, for requests no
+    /// Route matches.
+    pub local_app: Option<http::uri::Authority>,
 }
 
 pub(crate) async fn handle<B: RequestBody>(
@@ -98,6 +101,9 @@ async fn route<B: RequestBody>(
         }
     };
     let Some(active) = shared.state.current() else {
+        if let Some(app) = &shared.local_app {
+            return to_local_app(shared, app, client, host.as_ref(), req, served).await;
+        }
         return body::plain(StatusCode::SERVICE_UNAVAILABLE, "no config is loaded yet");
     };
     let found = active.table.find(&RequestView {
@@ -108,6 +114,9 @@ async fn route<B: RequestBody>(
         headers: req.headers(),
     });
     let Some(found) = found else {
+        if let Some(app) = &shared.local_app {
+            return to_local_app(shared, app, client, host.as_ref(), req, served).await;
+        }
         shared.state.metrics.unmatched.record(StatusCode::NOT_FOUND);
         return body::plain(StatusCode::NOT_FOUND, "no route matches this host and path");
     };
@@ -306,6 +315,58 @@ async fn serve_rule<B: RequestBody>(
         }
     };
     backend.counters.record(response.status());
+    response
+}
+
+/// Sidecar mode: a request no Route matches goes to the app beside the
+/// proxy (`--local-app`), as to an upstream with the default timeouts;
+/// counted and logged under the backend `local-app` with no route.
+async fn to_local_app<B: RequestBody>(
+    shared: &Shared,
+    app: &http::uri::Authority,
+    client: &Peer,
+    host: Option<&HeaderValue>,
+    req: Request<B>,
+    served: Option<&mut Served>,
+) -> Response<Body> {
+    static LOCAL_APP: std::sync::LazyLock<Arc<str>> =
+        std::sync::LazyLock::new(|| "local-app".into());
+    if let Some(served) = served {
+        served.backend = Some(LOCAL_APP.clone());
+    }
+    let origin = Origin {
+        client,
+        host,
+        rewritten_host: None,
+    };
+    let metrics = &shared.state.metrics;
+    let response = match shared.upstreams.forward_boxed(req, app, origin, None).await {
+        Ok(response) => response,
+        Err(kind) if !kind.is_backend_fault() => error_response(kind, "local-app", None),
+        Err(kind) => {
+            metrics.upstream_error("", "local-app", kind);
+            let (status, what) = match kind {
+                UpstreamError::Timeout | UpstreamError::ConnectTimeout => {
+                    (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
+                }
+                UpstreamError::Connect | UpstreamError::NoEndpoint => {
+                    (StatusCode::BAD_GATEWAY, "refused the connection")
+                }
+                _ => (
+                    StatusCode::BAD_GATEWAY,
+                    "closed or sent an invalid response",
+                ),
+            };
+            tracing::warn!(local_app = %app, kind = kind.label(), status = status.as_u16(), "local app failed");
+            body::plain(
+                status,
+                &format!(
+                    "no route matches this host and path, and the local app at {app} (--local-app) {what}: is the app running and listening there?"
+                ),
+            )
+        }
+    };
+    metrics.local_app.record(response.status());
     response
 }
 

@@ -23,6 +23,7 @@ mod hand_back;
 mod hardening;
 mod lane;
 mod limits;
+mod local_app;
 mod mock;
 mod request_target;
 mod response_heads;
