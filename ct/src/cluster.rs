@@ -122,7 +122,19 @@ impl Drop for Operator {
 
 /// A Pod object standing for `proxy`, Running at 127.0.0.1 with its admin port.
 pub async fn register_proxy(client: &Client, name: &str, label: &str, admin_port: u16) {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    register_proxy_in(client, "default", name, label, admin_port).await
+}
+
+/// [`register_proxy`] in `namespace` (which must exist): a sidecar proxy
+/// in an app's namespace.
+pub async fn register_proxy_in(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    label: &str,
+    admin_port: u16,
+) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let _ = pods
         .delete(name, &DeleteParams::default().grace_period(0))
         .await;

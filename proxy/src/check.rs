@@ -56,6 +56,13 @@ pub fn check(settings: &Settings) -> Report {
     match Source::of(settings) {
         Source::ConfigFile(path) => {
             let mut report = Report::new(format!("--config-file {}", path.display()));
+            if settings.await_config && !path.exists() {
+                report.warnings.push(format!(
+                    "--config-file {}: no such file yet; with --await-config the proxy starts with no routes and waits for a push",
+                    path.display()
+                ));
+                return report;
+            }
             match read_config_file(path) {
                 Ok(config) => {
                     let served = config.served();

@@ -54,6 +54,21 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// The proxy that keeps the depot and git data (the one started with
+    /// --data-dir), as `http://host:port`: this proxy keeps none, and
+    /// forwards every request of a depot rule, and of a git rule without
+    /// `git.root`, to it as to an upstream (the same Route serves it
+    /// there). Not with --data-dir: a proxy either keeps the data or
+    /// forwards to the one that does.
+    #[arg(long, env = "GATEHOUSE_DATA_WRITER", conflicts_with = "data_dir", value_parser = data_writer)]
+    pub data_writer: Option<http::uri::Authority>,
+
+    /// Sidecar mode: the app beside the proxy in its Pod, as
+    /// `http://127.0.0.1:PORT`. Requests no Route matches go to it,
+    /// as to an upstream, instead of a 404; Routes still apply first.
+    #[arg(long, env = "GATEHOUSE_LOCAL_APP", value_parser = local_app)]
+    pub local_app: Option<http::uri::Authority>,
+
     /// A folder of mock provisions, loaded as h1mock loads them: `initial`
     /// is active at start, then the file last copied in, written or
     /// touched (`kubectl cp`), or loaded with the admin API's `POST
@@ -72,6 +87,13 @@ pub struct Settings {
     /// Serve this ProxyConfig JSON at start (as the operator's ConfigMap holds it).
     #[arg(long, env = "GATEHOUSE_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
+
+    /// With --config-file: a missing file is no error. The proxy starts
+    /// with no routes, `/readyz` answers 503 (waiting for its first
+    /// config) until the operator pushes one or SIGHUP finds the file, as
+    /// in a Pod whose ConfigMap the operator has not written yet.
+    #[arg(long, env = "GATEHOUSE_AWAIT_CONFIG", requires = "config_file")]
+    pub await_config: bool,
 
     /// File holding the bearer token the admin API requires for /config.
     #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN_FILE")]
@@ -196,6 +218,56 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(0) => Err("0 would serve nothing: give 1 or more".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+/// `--data-writer`: the writer's address as its Service names it.
+fn data_writer(text: &str) -> Result<http::uri::Authority, String> {
+    http_authority(
+        text,
+        "give the writer's address as `http://host:port`, e.g. `http://gatehouse-depot:8080`",
+    )
+}
+
+/// `--local-app`: the app's port in the Pod.
+fn local_app(text: &str) -> Result<http::uri::Authority, String> {
+    http_authority(
+        text,
+        "give the app's address as `http://127.0.0.1:PORT`, e.g. `http://127.0.0.1:3000`",
+    )
+}
+
+/// `http://host[:port][/]`, an upstream's address; the port defaults to
+/// 80. `fix` says what to give instead.
+fn http_authority(text: &str, fix: &str) -> Result<http::uri::Authority, String> {
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a URL: {fix}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!(
+                "`{text}`: it is reached over plain HTTP, not `{other}`: {fix}"
+            ));
+        }
+        None => return Err(format!("`{text}` has no scheme: {fix}")),
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        return Err(format!(
+            "`{text}`: requests keep their own path, so the writer's URL takes none: {fix}"
+        ));
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("`{text}` names no host: {fix}"))?;
+    if authority.as_str().contains('@') {
+        return Err(format!("`{text}`: no user or password in the URL: {fix}"));
+    }
+    match authority.port_u16() {
+        Some(_) => Ok(authority.clone()),
+        None => format!("{}:80", authority.host())
+            .parse()
+            .map_err(|_| format!("`{text}`: the host is not valid: {fix}")),
     }
 }
 

@@ -116,10 +116,16 @@ impl Running {
 /// Binds the listeners, loads the config source and starts serving.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let data_dir = data_dir(settings);
-    match &data_dir {
-        Some(dir) => tracing::info!(data_dir = %dir.display(), "DepotRepos keep their files here"),
-        None => tracing::info!(
-            "no --data-dir: depot routes answer 503 until the proxy is started with one"
+    match (&data_dir, &settings.data_writer) {
+        (Some(dir), _) => {
+            tracing::info!(data_dir = %dir.display(), "DepotRepos and git repositories keep their files here")
+        }
+        (None, Some(writer)) => tracing::info!(
+            data_writer = %writer,
+            "no data dir: depot requests, and git requests without a root, are forwarded to the data writer"
+        ),
+        (None, None) => tracing::info!(
+            "no --data-dir or --data-writer: depot routes, and git routes without a root, answer 503"
         ),
     }
     let provisions = match &settings.provisions_dir {
@@ -135,7 +141,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         }
         None => None,
     };
-    let state = State::with_dirs(data_dir, provisions);
+    let state = State::with_data(data_dir, settings.data_writer.clone(), provisions);
     let token = match &settings.admin_token_file {
         Some(path) => Some(read_token(path)?),
         None => None,
@@ -196,6 +202,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         trusted_proxies: settings.trusted_proxies.clone(),
         underscores: settings.underscores(),
         https_port: settings.https_port.or(tls_addr.map(|addr| addr.port())),
+        local_app: settings.local_app.clone(),
     };
     let traffic = workers::Workers::spawn(
         listeners,
@@ -235,10 +242,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
 /// `--data-dir`, or its default for the config source: `FOLDER.data`
 /// beside `--manifests FOLDER`, a folder inside the embedded examples'
-/// scratch folder; none for a config file or a static root.
+/// scratch folder; none for a config file or a static root, or with
+/// `--data-writer`.
 fn data_dir(settings: &Settings) -> Option<PathBuf> {
     if let Some(dir) = &settings.data_dir {
         return Some(dir.clone());
+    }
+    // A proxy that forwards its data keeps none, not even local mode's.
+    if settings.data_writer.is_some() {
+        return None;
     }
     match Source::of(settings) {
         Source::Manifests(dir) => Some(beside(dir)),
@@ -324,6 +336,13 @@ fn load_config_source(
     state: &Arc<State>,
 ) -> anyhow::Result<(Option<PathBuf>, Option<Reload>)> {
     match Source::of(settings) {
+        Source::ConfigFile(path) if settings.await_config && !path.exists() => {
+            tracing::info!(
+                file = %path.display(),
+                "--await-config: no config file yet; serving no routes (/readyz 503) until a config is pushed (PUT /config) or SIGHUP finds the file"
+            );
+            Ok((None, Some(Reload::ConfigFile(path.to_owned()))))
+        }
         Source::ConfigFile(path) => {
             load_config_file(path, state)?;
             Ok((None, Some(Reload::ConfigFile(path.to_owned()))))

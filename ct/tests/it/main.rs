@@ -21,6 +21,7 @@ mod operator_depot;
 mod operator_depot_status;
 mod operator_malformed;
 mod operator_mock;
+mod operator_sidecars;
 mod operator_tls;
 mod provisions_dir;
 mod shutdown;

@@ -101,7 +101,7 @@ fn status_for(
                 },
                 if no_data_dir && accepted {
                     format!(
-                        "no proxy keeps depot data, so its requests answer 503: start the proxy that serves DepotRepos with --data-dir DIR (or GATEHOUSE_DATA_DIR); {serving} of {proxies} proxies serve this revision"
+                        "no proxy keeps depot data, so its requests answer 503: start the proxy that serves DepotRepos with --data-dir DIR (or GATEHOUSE_DATA_DIR), and the others with --data-writer URL naming it (it must carry the proxy label too, so it gets the config and is asked for its numbers); {serving} of {proxies} proxies serve this revision"
                     )
                 } else {
                     format!("{serving} of {proxies} proxies serve this revision")

@@ -54,6 +54,12 @@ pub(crate) struct RunArgs {
         default_value = "app.kubernetes.io/name=gatehouse-proxy"
     )]
     pub proxy_selector: String,
+    /// Also find proxy Pods (by --proxy-selector) in every namespace this
+    /// operator watches (all, or --namespace), not only in
+    /// --operator-namespace: sidecar proxies beside apps get pushes too.
+    /// Needs `pods` list and watch there (cluster-wide without --namespace).
+    #[arg(long, env = "GATEHOUSE_SIDECARS")]
+    pub sidecars: bool,
     /// ConfigMap the compiled config is written to (key `config.json`).
     #[arg(long, env = "GATEHOUSE_CONFIG_MAP", default_value = "gatehouse-config")]
     pub config_map: String,

@@ -38,7 +38,8 @@ pub(super) struct Watched {
     secrets: Store<Secret>,
     /// ConfigMaps, for the client CA bundles Routes name (`config_maps()`).
     config_maps: Store<ConfigMap>,
-    pods: Store<Pod>,
+    /// Proxy Pods: one store per namespace watched ([`PodScope`]).
+    pods: Vec<Store<Pod>>,
     changed: Arc<Notify>,
 }
 
@@ -69,8 +70,14 @@ impl Watched {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let pods_api: Api<Pod> = Api::namespaced(client, &args.operator_namespace);
         let pods_config = watcher::Config::default().labels(&args.proxy_selector);
+        let pods = match PodScope::of(args) {
+            PodScope::All => vec![Api::all(client.clone())],
+            PodScope::Namespaces(namespaces) => namespaces
+                .iter()
+                .map(|ns| Api::namespaced(client.clone(), ns))
+                .collect(),
+        };
         Watched {
             // Only spec changes (generation) matter for Routes: our own status
             // writes must not wake us. Any change of a Service or Pod does.
@@ -116,13 +123,18 @@ impl Watched {
                 |m| m.resource_version.clone(),
                 strip_config_map,
             ),
-            pods: spawn_reflector(
-                pods_api,
-                pods_config,
-                changed.clone(),
-                |m| m.resource_version.clone(),
-                keep_whole,
-            ),
+            pods: pods
+                .into_iter()
+                .map(|api: Api<Pod>| {
+                    spawn_reflector(
+                        api,
+                        pods_config.clone(),
+                        changed.clone(),
+                        |m| m.resource_version.clone(),
+                        keep_whole,
+                    )
+                })
+                .collect(),
             changed,
         }
     }
@@ -130,7 +142,9 @@ impl Watched {
     pub(super) async fn wait_until_ready(&self) {
         let _ = self.routes.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
-        let _ = self.pods.wait_until_ready().await;
+        for pods in &self.pods {
+            let _ = pods.wait_until_ready().await;
+        }
         // A cluster whose CRDs predate DepotRepo cannot list them: Routes
         // are served meanwhile (a depot backend stays unresolved), and the
         // watch keeps trying, so applying the CRD later brings them in.
@@ -239,9 +253,9 @@ impl Watched {
     pub(super) fn proxy_endpoints(&self) -> Vec<Endpoint> {
         let mut endpoints: Vec<Endpoint> = self
             .pods
-            .state()
             .iter()
-            .filter_map(|pod| Endpoint::of(pod))
+            .flat_map(|pods| pods.state())
+            .filter_map(|pod| Endpoint::of(&pod))
             .collect();
         endpoints.sort_by(|a, b| a.name.cmp(&b.name));
         endpoints
@@ -294,6 +308,28 @@ fn strip_secret(secret: &mut Secret) {
 
 /// Mirrors `api` into a store; notifies `changed` when an object appears,
 /// goes, or its `version` (generation, resourceVersion…) moves.
+/// Where proxy Pods are looked for: the operator's own namespace, and with
+/// `--sidecars` every namespace Routes are watched in (sidecar proxies
+/// beside apps), all of them in one watch when that is every namespace.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PodScope {
+    All,
+    /// Each watched once.
+    Namespaces(Vec<String>),
+}
+
+impl PodScope {
+    pub(super) fn of(args: &RunArgs) -> PodScope {
+        let own = args.operator_namespace.clone();
+        match (args.sidecars, &args.namespace) {
+            (false, _) => PodScope::Namespaces(vec![own]),
+            (true, None) => PodScope::All,
+            (true, Some(watched)) if *watched == own => PodScope::Namespaces(vec![own]),
+            (true, Some(watched)) => PodScope::Namespaces(vec![own, watched.clone()]),
+        }
+    }
+}
+
 fn spawn_reflector<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -337,4 +373,64 @@ where
         }
     });
     reader
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn scope(flags: &[&str]) -> PodScope {
+        let flags = Flags::try_parse_from([&["gatehouse-operator"][..], flags].concat())
+            .expect("the flags parse");
+        PodScope::of(&flags.run)
+    }
+
+    fn namespaces(names: &[&str]) -> PodScope {
+        PodScope::Namespaces(names.iter().map(|n| n.to_string()).collect())
+    }
+
+    #[test]
+    fn proxy_pods_are_looked_for_in_the_operators_namespace_unless_sidecars() {
+        assert_eq!(scope(&["--operator-namespace", "gh"]), namespaces(&["gh"]));
+        assert_eq!(
+            scope(&["--operator-namespace", "gh", "--namespace", "apps"]),
+            namespaces(&["gh"])
+        );
+    }
+
+    #[test]
+    fn with_sidecars_every_watched_namespace_is_looked_in_too() {
+        assert_eq!(
+            scope(&["--operator-namespace", "gh", "--sidecars"]),
+            PodScope::All
+        );
+        assert_eq!(
+            scope(&[
+                "--operator-namespace",
+                "gh",
+                "--namespace",
+                "apps",
+                "--sidecars"
+            ]),
+            namespaces(&["gh", "apps"])
+        );
+        assert_eq!(
+            scope(&[
+                "--operator-namespace",
+                "gh",
+                "--namespace",
+                "gh",
+                "--sidecars"
+            ]),
+            namespaces(&["gh"])
+        );
+    }
 }

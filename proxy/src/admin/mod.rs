@@ -3,10 +3,12 @@
 //! `PUT /config`  ProxyConfig JSON → 200 {revision, generation} | 400 {errors} | 401
 //! `GET /config`  the config being served
 //! `GET /depots`  each DepotRepo served: files, bytes, last change; and
-//! whether this proxy keeps depot data (`--data-dir`)
+//! whether this proxy keeps depot data (`--data-dir`; a proxy that
+//! forwards to `--data-writer` keeps none, and says so)
 //! `GET /healthz` the process is up · `GET /readyz` a config is loaded (its
 //! revision in the `Gatehouse-Revision` header; the body says when depot
-//! routes answer 503 for want of `--data-dir`)
+//! routes answer 503 for want of `--data-dir` or `--data-writer`, or are
+//! forwarded)
 //! `GET /metrics` Prometheus text format
 //!
 //! Plain HTTP, or TLS only with `--admin-tls-cert` (`tls.rs`); `start`
@@ -51,8 +53,8 @@ const MAX_CONFIG_BYTES: usize = 64 * 1024 * 1024;
 const DEPOTS_WAIT: Duration = Duration::from_secs(2);
 
 /// What `/readyz` adds when depot routes cannot be served.
-const NO_DATA_DIR: &str = "depot routes answer 503: this proxy keeps no depot data; start it with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos";
-const NO_DATA_DIR_GIT: &str = "git routes without `git.root` answer 503: start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR), or give them a root";
+const NO_DATA_DIR: &str = "depot routes answer 503: this proxy keeps no depot data; start it with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos, or with --data-writer URL (GATEHOUSE_DATA_WRITER) to forward them to the proxy that keeps them";
+const NO_DATA_DIR_GIT: &str = "git routes without `git.root` answer 503: start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR), or with --data-writer URL (GATEHOUSE_DATA_WRITER) to forward them to the proxy that keeps the repositories, or give them a root";
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -156,10 +158,7 @@ impl Admin {
         match (path.as_str(), req.method()) {
             ("/healthz", _) if read => body::plain(StatusCode::OK, "alive"),
             ("/readyz", _) if read && self.state.is_ready() => self.ready(),
-            ("/readyz", _) if read => body::plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no config is loaded yet, or shutting down",
-            ),
+            ("/readyz", _) if read => self.not_ready(),
             ("/metrics", _) if read => {
                 let mut response = Response::new(body::full(self.state.metrics.render()));
                 response.headers_mut().insert(
@@ -221,7 +220,13 @@ impl Admin {
         // A git backend without a root keeps its repositories in the data dir.
         let git_routes = serves(|t| matches!(t, BackendTarget::Git { root: None, .. }));
         let mut text = String::from("ready");
-        if self.state.data_dir().is_none() {
+        if let (None, Some(writer)) = (self.state.data_dir(), self.state.data_writer()) {
+            if depot_routes || git_routes {
+                text = format!(
+                    "{text}; depot routes, and git routes without `git.root`, are forwarded to the data writer {writer} (--data-writer)"
+                );
+            }
+        } else if self.state.data_dir().is_none() {
             if depot_routes {
                 text = format!("{text}; {NO_DATA_DIR}");
             }
@@ -243,6 +248,18 @@ impl Admin {
             response.headers_mut().insert(REVISION_HEADER, revision);
         }
         response
+    }
+
+    /// 503, saying why: the process drains, or it waits for its first
+    /// config (as a Pod started before the operator wrote its ConfigMap).
+    fn not_ready(&self) -> Response<Body> {
+        let why = match self.state.is_draining() {
+            true => "shutting down: this proxy takes no new requests",
+            false => {
+                "waiting for its first config: none is loaded yet; the operator pushes one (PUT /config), or the proxy reads --config-file at start and on SIGHUP"
+            }
+        };
+        body::plain(StatusCode::SERVICE_UNAVAILABLE, why)
     }
 
     /// None when the request may go on: no token is set, the connection
@@ -293,10 +310,12 @@ impl Admin {
         if store.data_dir().is_none() {
             let depots: serde_json::Map<String, serde_json::Value> =
                 ids.into_iter().map(|id| (id, json!({}))).collect();
-            return body::json(
-                StatusCode::OK,
-                &json!({"dataDir": false, "revision": revision, "depots": depots}),
-            );
+            let mut answer = json!({"dataDir": false, "revision": revision, "depots": depots});
+            if let Some(writer) = self.state.data_writer() {
+                // Its numbers are the writer's to give: the operator polls it too.
+                answer["dataWriter"] = writer.to_string().into();
+            }
+            return body::json(StatusCode::OK, &answer);
         }
         if let Some((scan, mut done)) = store.refresh(&ids) {
             if let Some(scan) = scan {

@@ -69,6 +69,8 @@ pub(crate) struct Bindings<'s> {
     pub(crate) tls: &'s crate::server::tls::TlsStore,
     /// `--data-dir`: where git repositories live when a backend names no root.
     pub(crate) data_dir: Option<&'s std::path::Path>,
+    /// `--data-writer`: where a rule that needs the data dir goes without one.
+    pub(crate) data_writer: Option<&'s Authority>,
 }
 
 impl Bindings<'_> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_api::config::{FilterConfig, ProxyConfig, RuleConfig};
+use gatehouse_api::config::{BackendTarget, FilterConfig, ProxyConfig, RuleConfig};
 use gatehouse_api::route::{HeaderModifier, PathModifier, RequestRedirect};
 use gatehouse_api::table::RouteTable;
 use http::{HeaderName, HeaderValue};
@@ -36,6 +36,11 @@ pub struct RuleRuntime {
     /// Whether the rule serves git: a push is its write, whatever the
     /// method (`access::is_write`).
     pub(crate) git: bool,
+    /// `--data-writer`, on a rule that needs the data dir (a depot, or
+    /// git without a root) in a proxy that keeps none: the rule's
+    /// requests go there whole, after its `tls` and `access` checks and
+    /// before its filters, and the writer's copy of the rule serves them.
+    pub(crate) writer: Option<http::uri::Authority>,
     /// The Route's `tls`, shared by its rules.
     pub(crate) https: Option<Arc<Https>>,
     pub request_headers: Option<HeaderEdits>,
@@ -169,6 +174,12 @@ impl RuleRuntime {
             route: route.clone(),
             access: None,
             git: rule.backends.iter().any(|b| b.target.is_git()),
+            writer: match (bound.data_dir, bound.data_writer) {
+                (None, Some(writer)) if rule.backends.iter().any(|b| needs_data_dir(&b.target)) => {
+                    Some(writer.clone())
+                }
+                _ => None,
+            },
             https: None,
             request_headers: None,
             response_headers: None,
@@ -221,6 +232,14 @@ impl RuleRuntime {
         }
         runtime
     }
+}
+
+/// A backend whose files are the data dir's: a depot, or git without a root.
+pub(crate) fn needs_data_dir(target: &BackendTarget) -> bool {
+    matches!(
+        target,
+        BackendTarget::Depot { .. } | BackendTarget::Git { root: None, .. }
+    )
 }
 
 fn header_edits(m: &HeaderModifier, at: &str, errors: &mut Vec<String>) -> HeaderEdits {

@@ -38,6 +38,9 @@ pub struct State {
     /// Local mode's Secrets whose users last read (`config/local.rs`): a
     /// saved file that breaks one keeps the users it held.
     pub(crate) secret_history: Mutex<gatehouse_api::compile::SecretHistory>,
+    /// `--data-writer`: where a proxy without a data dir sends the
+    /// requests of depot rules and of git rules without a root.
+    data_writer: Option<http::uri::Authority>,
     /// Serialises applies so generations rise in the order configs land.
     apply_lock: Mutex<u64>,
     draining: AtomicBool,
@@ -70,6 +73,18 @@ impl State {
         data_dir: Option<PathBuf>,
         provisions: Option<Arc<ProvisionsDir>>,
     ) -> Arc<State> {
+        State::with_data(data_dir, None, provisions)
+    }
+
+    /// As [`State::with_dirs`], and, for a proxy without a data dir, the
+    /// proxy that keeps the data (`--data-writer`).
+    pub fn with_data(
+        data_dir: Option<PathBuf>,
+        data_writer: Option<http::uri::Authority>,
+        provisions: Option<Arc<ProvisionsDir>>,
+    ) -> Arc<State> {
+        // Whoever keeps the data serves it: a writer is for proxies without.
+        let data_writer = data_writer.filter(|_| data_dir.is_none());
         let metrics = Metrics::new();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let blocking = BlockingPool::new(cores);
@@ -89,6 +104,7 @@ impl State {
             access,
             tls,
             secret_history: Mutex::default(),
+            data_writer,
             apply_lock: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
@@ -124,6 +140,7 @@ impl State {
             access: &self.access,
             tls: &self.tls,
             data_dir: self.depots.data_dir(),
+            data_writer: self.data_writer.as_ref(),
         };
         let active = match Active::build(config, *generation + 1, &self.metrics, &bound) {
             Ok(active) => active,
@@ -164,6 +181,11 @@ impl State {
         self.depots.data_dir()
     }
 
+    /// `--data-writer`, when this proxy forwards its data requests.
+    pub fn data_writer(&self) -> Option<&http::uri::Authority> {
+        self.data_writer.as_ref()
+    }
+
     /// Which `Repo` serves the DepotRepo `namespace/name` now, as an
     /// address: equal across swaps while the very same `Repo` is kept.
     /// For tests, which cannot see the `Repo` itself.
@@ -174,6 +196,11 @@ impl State {
 
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the process is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Ready when a config is loaded and the process is not shutting down.

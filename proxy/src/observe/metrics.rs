@@ -24,6 +24,8 @@ pub struct Metrics {
     config_revision: IntGaugeVec,
     /// Requests no route matched (`route=""`).
     pub unmatched: RequestCounters,
+    /// Requests no Route matched, answered by `--local-app`.
+    pub local_app: RequestCounters,
     pub access_log_dropped: IntCounter,
 }
 
@@ -168,8 +170,10 @@ impl Metrics {
                 .expect("metric registered once");
         }
         let unmatched = counters_for(&requests, "", "");
+        let local_app = counters_for(&requests, "", "local-app");
         Metrics {
             unmatched,
+            local_app,
             access_log_dropped,
             registry,
             requests,

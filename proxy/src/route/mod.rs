@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     /// Where plain-HTTP requests for a Route's TLS hosts are redirected
     /// (`--https-port`, else `--listen-tls`'s); none without a TLS listener.
     pub https_port: Option<u16>,
+    /// `--local-app`: the app beside a sidecar proxy, for requests no
+    /// Route matches.
+    pub local_app: Option<http::uri::Authority>,
 }
 
 pub(crate) async fn handle<B: RequestBody>(
@@ -98,6 +101,9 @@ async fn route<B: RequestBody>(
         }
     };
     let Some(active) = shared.state.current() else {
+        if let Some(app) = &shared.local_app {
+            return to_local_app(shared, app, client, host.as_ref(), req, served).await;
+        }
         return body::plain(StatusCode::SERVICE_UNAVAILABLE, "no config is loaded yet");
     };
     let found = active.table.find(&RequestView {
@@ -108,6 +114,9 @@ async fn route<B: RequestBody>(
         headers: req.headers(),
     });
     let Some(found) = found else {
+        if let Some(app) = &shared.local_app {
+            return to_local_app(shared, app, client, host.as_ref(), req, served).await;
+        }
         shared.state.metrics.unmatched.record(StatusCode::NOT_FOUND);
         return body::plain(StatusCode::NOT_FOUND, "no route matches this host and path");
     };
@@ -206,6 +215,10 @@ async fn serve_rule<B: RequestBody>(
             )
             .await;
         match checked {
+            // The writer checks the request again, so it keeps its
+            // `Authorization`; refused ones stop here, counted against
+            // the client's own address.
+            Ok(_) if rule.writer.is_some() => {}
             Ok(user) => admit(access, user, req.headers_mut()),
             Err(refused) => {
                 rule.own_answers.record(refused.status());
@@ -224,6 +237,14 @@ async fn serve_rule<B: RequestBody>(
         );
         rule.own_answers.record(response.status());
         return response;
+    }
+    if let Some(writer) = &rule.writer {
+        let origin = Origin {
+            client,
+            host: host.as_ref(),
+            rewritten_host: None,
+        };
+        return to_writer(shared, rule, writer, origin, started, req, backend_served).await;
     }
     if let Some(edits) = &rule.request_headers {
         edits.apply(req.headers_mut());
@@ -291,6 +312,140 @@ async fn serve_rule<B: RequestBody>(
                 "backend failed"
             );
             response
+        }
+    };
+    backend.counters.record(response.status());
+    response
+}
+
+/// Sidecar mode: a request no Route matches goes to the app beside the
+/// proxy (`--local-app`), as to an upstream with the default timeouts;
+/// counted and logged under the backend `local-app` with no route.
+async fn to_local_app<B: RequestBody>(
+    shared: &Shared,
+    app: &http::uri::Authority,
+    client: &Peer,
+    host: Option<&HeaderValue>,
+    req: Request<B>,
+    served: Option<&mut Served>,
+) -> Response<Body> {
+    static LOCAL_APP: std::sync::LazyLock<Arc<str>> =
+        std::sync::LazyLock::new(|| "local-app".into());
+    if let Some(served) = served {
+        served.backend = Some(LOCAL_APP.clone());
+    }
+    let origin = Origin {
+        client,
+        host,
+        rewritten_host: None,
+    };
+    let metrics = &shared.state.metrics;
+    let response = match shared.upstreams.forward_boxed(req, app, origin, None).await {
+        Ok(response) => response,
+        Err(kind) if !kind.is_backend_fault() => error_response(kind, "local-app", None),
+        Err(kind) => {
+            metrics.upstream_error("", "local-app", kind);
+            let (status, what) = match kind {
+                UpstreamError::Timeout | UpstreamError::ConnectTimeout => {
+                    (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
+                }
+                UpstreamError::Connect | UpstreamError::NoEndpoint => {
+                    (StatusCode::BAD_GATEWAY, "refused the connection")
+                }
+                _ => (
+                    StatusCode::BAD_GATEWAY,
+                    "closed or sent an invalid response",
+                ),
+            };
+            tracing::warn!(local_app = %app, kind = kind.label(), status = status.as_u16(), "local app failed");
+            body::plain(
+                status,
+                &format!(
+                    "no route matches this host and path, and the local app at {app} (--local-app) {what}: is the app running and listening there?"
+                ),
+            )
+        }
+    };
+    metrics.local_app.record(response.status());
+    response
+}
+
+/// A rule whose data another proxy keeps (`--data-writer`): the request
+/// goes there as it came, path, Host and `Authorization` included, as to
+/// an upstream (timeouts, `X-Forwarded-*`, streamed bodies), and the
+/// writer's copy of the rule filters and serves it. Counted and logged
+/// under the backend a pick gives here.
+async fn to_writer<B: RequestBody>(
+    shared: &Shared,
+    rule: &RuleRuntime,
+    writer: &http::uri::Authority,
+    origin: Origin<'_>,
+    started: Instant,
+    req: Request<B>,
+    backend_served: Option<&mut Option<Arc<str>>>,
+) -> Response<Body> {
+    let index = pick_backend(&rule.config, fastrand::u64(..)).unwrap_or(0);
+    let Some(backend) = rule.backends.get(index) else {
+        return body::plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "this route has no backend to send the request to",
+        );
+    };
+    if let Some(served) = backend_served {
+        *served = Some(backend.name.clone());
+    }
+    let forward = shared
+        .upstreams
+        .forward_boxed(req, writer, origin, rule.backend_timeout);
+    let response = match crate::backends::upstream::within(rule.request_timeout, forward).await {
+        Ok(response) => {
+            match rule.request_timeout {
+                Some(limit) => {
+                    let deadline = tokio::time::Instant::from_std(started) + limit;
+                    response.map(|body| {
+                        http_body_util::BodyExt::boxed_unsync(
+                            crate::support::timer::TimedBody::new(body, None, Some(deadline)),
+                        )
+                    })
+                }
+                None => response,
+            }
+        }
+        Err(kind) if !kind.is_backend_fault() => error_response(kind, &backend.name, None),
+        Err(kind) => {
+            shared
+                .state
+                .metrics
+                .upstream_error(&rule.route, &backend.name, kind);
+            let (status, what) = match kind {
+                UpstreamError::Timeout | UpstreamError::ConnectTimeout => {
+                    (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
+                }
+                UpstreamError::Connect => (StatusCode::BAD_GATEWAY, "refused the connection"),
+                UpstreamError::NoEndpoint => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "has no reachable endpoint (its name resolves to nothing, or its Service has no ready Pod)",
+                ),
+                _ => (
+                    StatusCode::BAD_GATEWAY,
+                    "closed or sent an invalid response",
+                ),
+            };
+            tracing::warn!(
+                route = %rule.route,
+                backend = %backend.name,
+                data_writer = %writer,
+                kind = kind.label(),
+                status = status.as_u16(),
+                "data writer failed"
+            );
+            body::plain(
+                status,
+                &format!(
+                    "backend {}: this proxy keeps no data and forwards it to the data writer {writer} (--data-writer), which {what}: check that the proxy started with --data-dir runs there",
+                    backend.name
+                ),
+            )
         }
     };
     backend.counters.record(response.status());

@@ -72,6 +72,8 @@ pub(crate) struct WorkerSettings {
     pub trusted_proxies: TrustedProxies,
     pub underscores: Underscores,
     pub https_port: Option<u16>,
+    /// `--local-app`: where requests no Route matches go.
+    pub local_app: Option<http::uri::Authority>,
 }
 
 /// The running worker threads.
@@ -103,6 +105,7 @@ impl Workers {
             let trusted_proxies = settings.trusted_proxies.clone();
             let underscores = settings.underscores;
             let https_port = settings.https_port;
+            let local_app = settings.local_app.clone();
             let access_log = settings.access_log.as_ref().map(AccessLog::for_worker);
             std::thread::Builder::new()
                 .name(format!("gatehouse-worker-{index}"))
@@ -128,6 +131,7 @@ impl Workers {
                             trusted_proxies,
                             underscores,
                             https_port,
+                            local_app,
                         });
                         server::serve(listener, tls_listener, shared, limits, slots, stop, grace)
                             .await;

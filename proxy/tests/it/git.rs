@@ -14,11 +14,12 @@ use crate::support::{apply_yaml, start_proxy, url};
 
 /// Made with Apache's `htpasswd -nbB -C 5` and `-nbm`: alice writes
 /// (group `writers`), bob only reads.
-const HTPASSWD: &str = "alice:$2y$05$vpFhl.Xw11VEbvhwmTaHBeXDRhqGXgN/dem/CHRybTIPp/xq1gcCG
+pub(crate) const HTPASSWD: &str =
+    "alice:$2y$05$vpFhl.Xw11VEbvhwmTaHBeXDRhqGXgN/dem/CHRybTIPp/xq1gcCG
 bob:$apr1$5L3crQ9I$9R8MGPpPDXcor6F6PqPsp1
 ";
-const ALICE: &str = "alice:wonderland";
-const BOB: &str = "bob:builder";
+pub(crate) const ALICE: &str = "alice:wonderland";
+pub(crate) const BOB: &str = "bob:builder";
 
 fn manifests(root: &Path) -> String {
     let indented: String = HTPASSWD.lines().map(|l| format!("    {l}\n")).collect();
@@ -49,7 +50,7 @@ spec:
 }
 
 /// Runs git in `dir` with no prompt and no user or system config.
-async fn git(dir: &Path, args: &[&str]) -> Output {
+pub(crate) async fn git(dir: &Path, args: &[&str]) -> Output {
     tokio::process::Command::new("git")
         .args([
             "-c",
@@ -71,7 +72,7 @@ async fn git(dir: &Path, args: &[&str]) -> Output {
 }
 
 #[track_caller]
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "git failed: {}\n{}",
@@ -81,7 +82,7 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -118,7 +119,7 @@ fn git_url(proxy: &Running, who: Option<&str>, path: &str) -> String {
     }
 }
 
-async fn commit_and_push(dir: &Path, file: &str, remote: &str) -> Output {
+pub(crate) async fn commit_and_push(dir: &Path, file: &str, remote: &str) -> Output {
     std::fs::write(dir.join(file), "pushed\n").unwrap();
     ok(&git(dir, &["add", file]).await);
     ok(&git(dir, &["commit", "--quiet", "-m", &format!("add {file}")]).await);

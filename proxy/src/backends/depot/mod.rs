@@ -73,7 +73,7 @@ impl Mount {
             Mount::NoDataDir => {
                 return error(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "this proxy keeps no depot data: start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos",
+                    "this proxy keeps no depot data: start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR) to serve DepotRepos, or with --data-writer URL (GATEHOUSE_DATA_WRITER) to forward them to the proxy that keeps them",
                 );
             }
             Mount::Serving(serving) => serving,

@@ -114,7 +114,7 @@ impl Git {
             Git::NoDataDir => {
                 return Ok(body::plain(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "this proxy keeps no git repositories: give the backend `git.root`, or start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR)",
+                    "this proxy keeps no git repositories: give the backend `git.root`, or start the proxy with --data-dir DIR (or GATEHOUSE_DATA_DIR), or with --data-writer URL (GATEHOUSE_DATA_WRITER) to forward them to the proxy that keeps them",
                 ));
             }
             Git::Serving(repos) => repos,

@@ -559,6 +559,7 @@ mod tests {
             trusted_proxies: Default::default(),
             underscores: Underscores::default(),
             https_port: None,
+            local_app: None,
         });
         let limits = Limits {
             max_header_bytes: 8192,
