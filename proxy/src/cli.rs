@@ -77,6 +77,15 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_PROVISIONS_DIR")]
     pub provisions_dir: Option<PathBuf>,
 
+    /// A folder whose provision files are copied into --provisions-dir at
+    /// start, replacing files of the same name, before `initial` is
+    /// activated (h1mock's chart: a ConfigMap mounted read-only, copied
+    /// into the writable watched folder, so `kubectl cp` and the admin
+    /// API still add provisions). Hidden entries (a ConfigMap mount's
+    /// `..data`) and names that are no provision names are skipped.
+    #[arg(long, env = "GATEHOUSE_PROVISIONS_FROM", requires = "provisions_dir")]
+    pub provisions_from: Option<PathBuf>,
+
     /// Check the config source as the proxy loads it at start (relative
     /// static roots included), print every finding and exit: 0 when it
     /// would be served, 1 when not. Binds no port (nginx's `-t`). No

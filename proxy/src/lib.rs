@@ -129,7 +129,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ),
     }
     let provisions = match &settings.provisions_dir {
-        Some(folder) => Some(backends::mock::dir::ProvisionsDir::open(folder)?),
+        Some(folder) => Some(backends::mock::dir::ProvisionsDir::open(
+            folder,
+            settings.provisions_from.as_deref(),
+        )?),
         None => None,
     };
     let provisions_watcher = match &provisions {

@@ -110,3 +110,74 @@ async fn a_broken_initial_provision_stops_the_start_with_its_errors() {
         "{stderr}"
     );
 }
+
+/// The chart's way: a ConfigMap mounted read-only (its files are symbolic
+/// links through `..data` into a timestamped folder) is copied into the
+/// writable watched folder at start; `initial` serves, the others are
+/// there to switch to, and a file copied in afterwards still wins.
+#[tokio::test]
+async fn provisions_from_a_configmap_mount_are_copied_in_at_start() {
+    let manifests = TempDir::new("mock-manifests");
+    manifests.write("route.yaml", ROUTE);
+    let mount = TempDir::new("configmap-mount");
+    let stamped = mount.path().join("..2026_12_04_14_00_00.000000001");
+    std::fs::create_dir(&stamped).unwrap();
+    std::fs::write(stamped.join("initial"), example("healthz")).unwrap();
+    std::fs::write(stamped.join("foo-bar"), example("foo-bar")).unwrap();
+    std::os::unix::fs::symlink(stamped.file_name().unwrap(), mount.path().join("..data")).unwrap();
+    for name in ["initial", "foo-bar"] {
+        std::os::unix::fs::symlink(format!("..data/{name}"), mount.path().join(name)).unwrap();
+    }
+    let provisions = TempDir::new("provisions");
+    provisions.write("initial", "an older initial, replaced by the mount's\n");
+    let proxy = ProxyProcess::start([
+        "--manifests".as_ref(),
+        manifests.path().as_os_str(),
+        "--provisions-dir".as_ref(),
+        provisions.path().as_os_str(),
+        "--provisions-from".as_ref(),
+        mount.path().as_os_str(),
+    ])
+    .await;
+    let reply = proxy.get("/healthz").await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "ok"),
+        "the mount's `initial` serves"
+    );
+    let mut copied: Vec<String> = std::fs::read_dir(provisions.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        ["foo-bar", "initial"],
+        "plain files, no `..data`, no temp left"
+    );
+    assert!(!provisions.path().join("initial").is_symlink());
+
+    provisions.write_atomically("foo-bar", &example("foo-bar"));
+    let reply = proxy
+        .wait_status("/app/v1/foo/bar", 200, scaled(WITHIN))
+        .await;
+    assert_eq!(reply.json()["resultData"], "answering a get");
+}
+
+#[tokio::test]
+async fn provisions_from_a_missing_folder_stops_the_start_naming_it() {
+    let provisions = TempDir::new("provisions");
+    let mut proxy = ProxyProcess::builder()
+        .arg("--provisions-dir")
+        .arg(provisions.path())
+        .arg("--provisions-from")
+        .arg(provisions.path().join("no-such-folder"))
+        .spawn();
+    let status = proxy.wait_exit(scaled(Duration::from_secs(10))).await;
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    let stderr = proxy.stderr();
+    assert!(
+        stderr.contains("--provisions-from") && stderr.contains("no-such-folder"),
+        "{stderr}"
+    );
+}

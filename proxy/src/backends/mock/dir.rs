@@ -64,16 +64,21 @@ pub(crate) enum Refused {
 }
 
 impl ProvisionsDir {
-    /// Opens the folder (made when missing) and activates `initial` when
+    /// Opens the folder (made when missing), copies the provisions of
+    /// `seed` into it (`--provisions-from`), and activates `initial` when
     /// it is there. A bad `initial` is refused with its errors: the proxy
     /// does not start on a provision it cannot serve.
-    pub fn open(folder: &Path) -> anyhow::Result<Arc<ProvisionsDir>> {
+    pub fn open(folder: &Path, seed: Option<&Path>) -> anyhow::Result<Arc<ProvisionsDir>> {
         std::fs::create_dir_all(folder).map_err(|e| {
             anyhow::anyhow!(
                 "--provisions-dir {}: cannot make the folder: {e}",
                 folder.display()
             )
         })?;
+        if let Some(seed) = seed {
+            let copied = copy_provisions(seed, folder)?;
+            tracing::info!(from = %seed.display(), ?copied, "mock provisions copied in");
+        }
         let journal = Arc::new(Journal::default());
         let empty = Arc::new(Served::new(
             LABEL.into(),
@@ -234,6 +239,42 @@ pub(crate) fn check_name(name: &str) -> Result<(), Refused> {
         )));
     }
     Ok(())
+}
+
+/// Copies every provision file of `seed` (symbolic links followed, as a
+/// ConfigMap mount's names are) into `folder`, each written under a hidden
+/// name and renamed into place, so the watcher never reads half a file.
+/// Returns the names copied, sorted.
+fn copy_provisions(seed: &Path, folder: &Path) -> anyhow::Result<Vec<String>> {
+    let context = |what: &str, path: &Path, e: std::io::Error| {
+        anyhow::anyhow!(
+            "--provisions-from {}: cannot {what} {}: {e}",
+            seed.display(),
+            path.display()
+        )
+    };
+    let entries = std::fs::read_dir(seed).map_err(|e| context("read", seed, e))?;
+    let mut copied = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| context("read", seed, e))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let from = entry.path();
+        // `..data` and the timestamped folder of a ConfigMap mount, editors'
+        // temp files, and sub-folders are not provisions.
+        if name.starts_with('.') || check_name(&name).is_err() || !from.is_file() {
+            continue;
+        }
+        let text = read_provision(&from).map_err(|e| context("read", &from, e))?;
+        let temp = folder.join(format!(".{name}.copying"));
+        let to = folder.join(&name);
+        std::fs::write(&temp, text).map_err(|e| context("write", &temp, e))?;
+        std::fs::rename(&temp, &to).map_err(|e| context("write", &to, e))?;
+        copied.push(name);
+    }
+    copied.sort();
+    Ok(copied)
 }
 
 fn parse(name: &str, text: &str) -> Result<Provision, Refused> {
