@@ -77,6 +77,15 @@ Suites: $SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 CFG
+    # The suite's security and point-release fixes (debootstrap takes the
+    # release's packages only), as Debian's published image has them.
+    log "applying $SUITE-updates and $SUITE-security"
+    as_root env DEBIAN_FRONTEND=noninteractive chroot "$ROOTFS" apt-get -q update >>"$CACHE/debootstrap.log" 2>&1
+    as_root env DEBIAN_FRONTEND=noninteractive chroot "$ROOTFS" apt-get -q -y upgrade >>"$CACHE/debootstrap.log" 2>&1 || {
+        tail -n 20 "$CACHE/debootstrap.log" >&2
+        echo "build-base.sh: apt-get upgrade in the new root failed (log: $CACHE/debootstrap.log)" >&2
+        exit 1
+    }
     as_root find "$ROOTFS/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
     as_root find "$ROOTFS/usr/share/doc" -mindepth 1 -type d -empty -delete
     as_root rm -rf "$ROOTFS"/usr/share/{man,groff,info,lintian,linda}/* \
@@ -85,6 +94,7 @@ CFG
     as_root find "$ROOTFS/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
     as_root tar --numeric-owner -C "$ROOTFS" -cf "$TARBALL.new" .
     mv "$TARBALL.new" "$TARBALL"
+    podman rmi -f "$NAME" >/dev/null 2>&1 || true # imported again below
     log "base root file system: $(du -h "$TARBALL" | cut -f1) ($TARBALL)"
 fi
 
