@@ -40,6 +40,17 @@ fail() {
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 elapsed() { echo "$(($(date +%s) - $1))s"; }
 
+# What this run starts is removed at exit.
+CONTAINERS=()
+VOLUMES=()
+SCRATCH=$(mktemp -d)
+cleanup() {
+    for c in "${CONTAINERS[@]}"; do podman rm -f -t 2 "$c" >/dev/null 2>&1 || true; done
+    for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
 # --- 1. tools ------------------------------------------------------------------
 # command -> Debian package
 declare -A PACKAGE=(
@@ -104,8 +115,8 @@ if [[ ${IMAGE_FROM_SOURCE:-} == 1 ]]; then
     t=$(date +%s)
     RUST_IMAGE=$(bash ct/image/from-source.sh "$BASE" | tail -n 1)
     echo "== building $IMAGE from source in $RUST_IMAGE"
-    podman build --layers --build-arg "RUST_IMAGE=$RUST_IMAGE" --build-arg BINARIES=build \
-        "${build_args[@]}" -t "$IMAGE" .
+    podman build --layers --pull=never --build-arg "RUST_IMAGE=$RUST_IMAGE" --build-arg BINARIES=build \
+        "${build_args[@]}" --iidfile "$SCRATCH/iid" -t "$IMAGE" .
     echo "== built $IMAGE from source in $(elapsed "$t")"
 else
     BINARIES_DIR="${1:-${GATEHOUSE_IMAGE_BINARIES:-}}"
@@ -138,20 +149,14 @@ else
     done
     echo "== building $IMAGE from $BINARIES_DIR ($(du -ch dist/gatehouse-* | tail -n 1 | cut -f1) stripped)"
     t=$(date +%s)
-    podman build --layers --build-arg BINARIES=prebuilt "${build_args[@]}" -t "$IMAGE" .
+    podman build --layers --pull=never --build-arg BINARIES=prebuilt "${build_args[@]}" --iidfile "$SCRATCH/iid" -t "$IMAGE" .
     echo "== built $IMAGE in $(elapsed "$t")"
 fi
 
+# podman exits 0 when stopped by a signal: only an image ID says it built.
+[[ -s $SCRATCH/iid ]] || fail "podman build of $IMAGE did not finish"
+
 # --- 5. run it -------------------------------------------------------------------
-CONTAINERS=()
-VOLUMES=()
-SCRATCH=$(mktemp -d)
-cleanup() {
-    for c in "${CONTAINERS[@]}"; do podman rm -f -t 2 "$c" >/dev/null 2>&1 || true; done
-    for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
-    rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # The image as Kubernetes runs it with the chart: read-only root, /tmp a
 # tmpfs, numeric user 10001; on the host's network unless told otherwise.
@@ -159,7 +164,7 @@ run_proxy() { # NAME NETWORK, then podman run's options, the image and its comma
     local name=$1 network=$2
     shift 2
     CONTAINERS+=("$name")
-    podman run -d --name "$name" --read-only --tmpfs /tmp --user 10001:10001 --network "$network" "$@" >/dev/null
+    podman run -d --pull=never --name "$name" --read-only --tmpfs /tmp --user 10001:10001 --network "$network" "$@" >/dev/null
 }
 wait_ready() { # NAME URL
     for _ in $(seq 1 100); do
@@ -252,22 +257,22 @@ git_ clone -q -b main "$U/git/demo.git" "$SCRATCH/clone" 2>&1 || true
 expect "git clone of what was pushed" "pushed through the image" "$(cat "$SCRATCH/clone/file.txt" 2>/dev/null)"
 expect "PUT /depot/configs/x.txt as editor" 200 "$(status -u editor:editor -T README.md "$U/depot/configs/x.txt")"
 expect "the repository on the volume, owned by" 10001 \
-    "$(podman run --rm --read-only -v "$VOLUME:/var/lib/gatehouse" --entrypoint /usr/bin/stat "$IMAGE" \
+    "$(podman run --rm --pull=never --read-only -v "$VOLUME:/var/lib/gatehouse" --entrypoint /usr/bin/stat "$IMAGE" \
         -c %u /var/lib/gatehouse/git/demo.git 2>&1)"
 
 echo "== the operator"
 expect "gatehouse-operator --version" "gatehouse-operator $VERSION" \
-    "$(podman run --rm --read-only --user 10001:10001 "$IMAGE" gatehouse-operator --version)"
+    "$(podman run --rm --pull=never --read-only --user 10001:10001 "$IMAGE" gatehouse-operator --version)"
 
 if [[ ${IMAGE_GITWEB:-} == 1 ]]; then
     echo "== WITH_GITWEB=true"
     t=$(date +%s)
-    podman build --layers --build-arg BINARIES=prebuilt --build-arg WITH_GITWEB=true "${build_args[@]}" -t "$IMAGE-gitweb" .
+    podman build --layers --pull=never --build-arg BINARIES=prebuilt --build-arg WITH_GITWEB=true "${build_args[@]}" -t "$IMAGE-gitweb" .
     echo "built in $(elapsed "$t"), $(podman image inspect -f '{{.Size}}' "$IMAGE-gitweb" | awk '{printf "%.0f MB", $1/1e6}')"
     # gitweb.cgi as the cgi backend runs it, on the repository pushed above.
     echo '$projectroot = "/var/lib/gatehouse/git";' >"$SCRATCH/gitweb.conf"
     chmod a+r "$SCRATCH/gitweb.conf"
-    podman run --rm --read-only --tmpfs /tmp --user 10001:10001 -v "$VOLUME:/var/lib/gatehouse" \
+    podman run --rm --pull=never --read-only --tmpfs /tmp --user 10001:10001 -v "$VOLUME:/var/lib/gatehouse" \
         -v "$SCRATCH/gitweb.conf:/etc/gatehouse/gitweb.conf:ro" \
         -e GATEWAY_INTERFACE=CGI/1.1 -e REQUEST_METHOD=GET -e QUERY_STRING= -e SCRIPT_NAME=/gitweb \
         -e GITWEB_CONFIG=/etc/gatehouse/gitweb.conf --entrypoint /usr/share/gitweb/gitweb.cgi \
@@ -280,8 +285,8 @@ fi
 echo "== $IMAGE: $(podman image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1/1e6}') uncompressed"
 podman history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | grep -v '^0 B' \
     | sed -e 's:/bin/sh -c #(nop) ::' -e 's/|[0-9]* [A-Z_]*=[^ ]* .*/RUN (the user, its data dir; gitweb when asked)/' | cut -c 1-110
-echo "   binaries: $(podman run --rm --entrypoint /usr/bin/du "$IMAGE" -h /usr/local/bin/gatehouse-proxy /usr/local/bin/gatehouse-operator | tr '\t\n' ' ')"
-echo "   from Debian's packages (their records in /var/lib/dpkg/status.d): $(podman run --rm --entrypoint /usr/bin/ls "$IMAGE" /var/lib/dpkg/status.d | tr '\n' ' ')- of git only git, git-http-backend and the templates, of ca-certificates the bundle"
+echo "   binaries: $(podman run --rm --pull=never --entrypoint /usr/bin/du "$IMAGE" -h /usr/local/bin/gatehouse-proxy /usr/local/bin/gatehouse-operator | tr '\t\n' ' ')"
+echo "   from Debian's packages (their records in /var/lib/dpkg/status.d): $(podman run --rm --pull=never --entrypoint /usr/bin/ls "$IMAGE" /var/lib/dpkg/status.d | tr '\n' ' ')- of git only git, git-http-backend and the templates, of ca-certificates the bundle"
 echo "   labels: $(podman image inspect -f '{{range $k, $v := .Labels}}{{$k}}={{$v}} {{end}}' "$IMAGE" | tr ' ' '\n' | grep -c opencontainers) org.opencontainers.image.*; user $(podman image inspect -f '{{.Config.User}}' "$IMAGE"); entrypoint $(podman image inspect -f '{{.Config.Entrypoint}} {{.Config.Cmd}}' "$IMAGE")"
 
 echo "== image check: $failures failure(s), $(elapsed "$started") in all"
