@@ -45,7 +45,7 @@ CONTAINERS=()
 VOLUMES=()
 SCRATCH=$(mktemp -d)
 cleanup() {
-    for c in "${CONTAINERS[@]}"; do podman rm -f -t 2 "$c" >/dev/null 2>&1 || true; done
+    for c in "${CONTAINERS[@]}"; do podman rm -f -v -t 2 "$c" >/dev/null 2>&1 || true; done
     for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
     rm -rf "$SCRATCH"
 }
@@ -111,6 +111,7 @@ build_args=(
     --build-arg "REVISION=$REVISION"
     --build-arg "CREATED=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)" # the commit's: a rebuild of one commit is all cached
 )
+OLD_ID=$(podman image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 if [[ ${IMAGE_FROM_SOURCE:-} == 1 ]]; then
     t=$(date +%s)
     RUST_IMAGE=$(bash ct/image/from-source.sh "$BASE" | tail -n 1)
@@ -155,6 +156,11 @@ fi
 
 # podman exits 0 when stopped by a signal: only an image ID says it built.
 [[ -s $SCRATCH/iid ]] || fail "podman build of $IMAGE did not finish"
+# The image this tag named before (another commit's) goes, so a CI machine
+# that keeps its storage does not gather one a commit.
+if [[ -n $OLD_ID && $OLD_ID != "$(cat "$SCRATCH/iid")" ]]; then
+    podman rmi "$OLD_ID" >/dev/null 2>&1 || true
+fi
 
 # --- 5. run it -------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
