@@ -73,7 +73,6 @@ FROM ${BASE} AS packages
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates git tini \
     && rm -rf /var/lib/apt/lists/*
-# hadolint ignore=SC2016
 RUN set -eu; x=/extra; \
     mkdir -p $x/usr/bin $x/usr/lib/git-core $x/usr/share/git-core $x/etc/ssl/certs $x/var/lib/dpkg/status.d; \
     cp -a /usr/lib/git-core/git /usr/lib/git-core/git-http-backend $x/usr/lib/git-core/; \

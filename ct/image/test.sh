@@ -27,7 +27,6 @@
 # to compile inside the build (ct/image/from-source.sh) instead of step 4.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-REPO=$PWD
 started=$(date +%s)
 
 CACHE="${GATEHOUSE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/image}"
@@ -64,10 +63,11 @@ for tool in "${!PACKAGE[@]}"; do
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
     log "installing ${missing[*]} (apt)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >&2 \
+    if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >&2 \
         && as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
-            install -y -q "${missing[@]}" >&2 \
-        || fail "could not install ${missing[*]}: run as root (or with sudo) 'apt-get install -y ${missing[*]}'"
+            install -y -q "${missing[@]}" >&2; }; then
+        fail "could not install ${missing[*]}: run as root (or with sudo) 'apt-get install -y ${missing[*]}'"
+    fi
 fi
 for tool in "${!PACKAGE[@]}"; do
     command -v "$tool" >/dev/null || fail "'$tool' is still missing: apt-get install -y ${PACKAGE[$tool]}"
@@ -158,7 +158,8 @@ fi
 [[ -s $SCRATCH/iid ]] || fail "podman build of $IMAGE did not finish"
 # The image this tag named before (another commit's) goes, so a CI machine
 # that keeps its storage does not gather one a commit.
-if [[ -n $OLD_ID && $OLD_ID != "$(cat "$SCRATCH/iid")" ]]; then
+NEW_ID=$(cat "$SCRATCH/iid")
+if [[ -n $OLD_ID && $OLD_ID != "${NEW_ID#sha256:}" ]]; then
     podman rmi "$OLD_ID" >/dev/null 2>&1 || true
 fi
 
@@ -276,6 +277,7 @@ if [[ ${IMAGE_GITWEB:-} == 1 ]]; then
     podman build --layers --pull=never --build-arg BINARIES=prebuilt --build-arg WITH_GITWEB=true "${build_args[@]}" -t "$IMAGE-gitweb" .
     echo "built in $(elapsed "$t"), $(podman image inspect -f '{{.Size}}' "$IMAGE-gitweb" | awk '{printf "%.0f MB", $1/1e6}')"
     # gitweb.cgi as the cgi backend runs it, on the repository pushed above.
+    # shellcheck disable=SC2016 # Perl's variable, not the shell's
     echo '$projectroot = "/var/lib/gatehouse/git";' >"$SCRATCH/gitweb.conf"
     chmod a+r "$SCRATCH/gitweb.conf"
     podman run --rm --pull=never --read-only --tmpfs /tmp --user 10001:10001 -v "$VOLUME:/var/lib/gatehouse" \
