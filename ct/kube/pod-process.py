@@ -82,17 +82,25 @@ def main():
             with open(dest, "wb") as f:
                 f.write(data[key])
 
-    known = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
-    if container.get("command") and "operator" in container["command"][-1] and container.get("args", [""])[0] == "run":
-        known = subprocess.run([binary, "run", "--help"], capture_output=True, text=True).stdout
-    args = []
+    # The chart sets no command, so the image's entrypoint (tini) runs
+    # args: the program's name first, then (the operator's) subcommand.
+    given = list(container.get("args", []))
+    if container.get("command"):
+        program = container["command"][-1]
+    else:
+        program = given.pop(0) if given else ""
+    subcommand = []
+    if "operator" in program and given and given[0] == "run":
+        subcommand = [given.pop(0)]
+    known = subprocess.run([binary, *subcommand, "--help"], capture_output=True, text=True).stdout
+    args = list(subcommand)
     seen = set()
     mounts.sort(key=lambda m: -len(m[0]))
-    for arg in container.get("args", []):
+    for arg in given:
         flag = arg.split("=", 1)[0]
         if flag.startswith("--") and flag not in known:
-            print(f"pod-process.py: {container_name}: {arg} dropped: {binary} does not know {flag}", file=sys.stderr)
-            continue
+            sys.exit(f"pod-process.py: {container_name}: the chart passes {arg}, which {binary} does not know: "
+                     "the chart and the binary disagree")
         if flag in sets:
             args.append(f"{flag}={sets[flag]}")
             seen.add(flag)

@@ -97,8 +97,9 @@ gatehouse.dev/proxy: {{ $d.name }}
 - name: gatehouse
   image: {{ $d.image }}
   imagePullPolicy: {{ .imagePullPolicy | default "IfNotPresent" }}
-  command: [/usr/local/bin/gatehouse-proxy]
+  # No command: the image's entrypoint (tini) stays pid 1 and reaps git's children.
   args:
+    - gatehouse-proxy
     - --listen=0.0.0.0:{{ $port }}
     # Requests no Route matches go to the app.
     - --local-app=http://127.0.0.1:{{ $appPort }}
