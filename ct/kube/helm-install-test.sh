@@ -278,6 +278,15 @@ spec:
 ---
 apiVersion: gatehouse.dev/v1alpha1
 kind: Route
+metadata: {name: chart-mock}
+spec:
+  className: $class
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /ci-mock}}]
+      backends: [{name: mock, mock: {provisionsDir: true}}]
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Route
 metadata: {name: other-class}
 spec:
   className: gatehouse-some-other-branch
@@ -291,6 +300,9 @@ if eventually 30 served; then
 else
     fail "a Route applied with kubectl is served" "$(curl -s "$proxy_url/ci/" | head -c 300); operator: $(grep -iE 'warn|error' "$state/operator.log" | tail -n 3); proxy: $(tail -n 3 "$state/$proxy_pod/proxy.log" 2>/dev/null)"
 fi
+mocked() { curl -sf "$proxy_url/ci-mock/hello" | grep -q "hello from the chart's mock"; }
+eventually 30 mocked && pass "the chart's mock (mock.provisions, copied in at start) answers through a Route" ||
+    fail "the chart's mock answers" "GET /ci-mock/hello: $(curl -s "$proxy_url/ci-mock/hello" | head -c 300)"
 programmed() { kubectl get route ci -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Programmed")].status} {.status.proxies}' | grep -q "^True $n_pods/$n_pods"; }
 eventually 30 programmed && pass "the Route is Programmed on every proxy Pod ($n_pods/$n_pods)" ||
     fail "the Route is Programmed $n_pods/$n_pods" "$(kubectl get route ci -n "$ns" -o jsonpath='{.status}')"
@@ -310,22 +322,35 @@ run_ct() { # run_ct LABEL ARGS...
     fi
 }
 if [[ $private_hosts == 1 ]]; then
-    if "$bin_dir/gatehouse-proxy" --help | grep -q -- --data-writer; then
-        run_ct "(through a Deployment proxy)" "${ct_args[@]}"
-    else
-        # A proxy older than --data-writer cannot hand depot and git requests
-        # to the one writer: those are checked on the writer itself.
-        echo "    ($bin_dir/gatehouse-proxy has no --data-writer: depot and git are checked on the depot Pod's process)"
-        run_ct "(through a Deployment proxy)" "${ct_args[@]}" --skip depot,git
-        run_ct "(depot and git, on the depot's writer)" --kube --release "$release" --namespace "$ns" \
-            --url http://127.0.0.2:8080 --only depot,git
-    fi
+    run_ct "(through a Deployment proxy)" "${ct_args[@]}"
 else
     echo "    skipped: without a private /etc/hosts the proxies cannot resolve Service names"
 fi
-kubectl delete -n "$ns" route/ci route/other-class service/ci-upstream >/dev/null
+kubectl delete -n "$ns" route/ci route/chart-mock route/other-class service/ci-upstream >/dev/null
 
-# ---- 4. helm uninstall leaves nothing ----------------------------------------
+# ---- 4. an upgrade keeps what was generated and what the operator wrote ----
+echo "== ./deploy.sh again (helm upgrade): generated Secrets and the operator's config kept"
+secret_data() { kubectl get secret "$1" -n "$ns" -o jsonpath='{.data}' | sha256sum; }
+token_before=$(secret_data "$release-admin-token")
+tls_before=$(secret_data "$release-admin-tls")
+config_before=$(kubectl get configmap "$config_map" -n "$ns" -o jsonpath='{.data.config\.json}' | sha256sum)
+if GATEHOUSE_CHART=$chart ./deploy.sh --branch "$branch" --namespace "$ns" --values ct/kube/ci-values.yaml --no-wait \
+    -- --set proxy.shutdownGrace=20s >"$state/upgrade.out" 2>&1; then
+    pass "deploy.sh: helm upgrade of the release"
+else
+    fail "deploy.sh: helm upgrade" "$(tail -n 20 "$state/upgrade.out")"
+fi
+[[ $(secret_data "$release-admin-token") == "$token_before" ]] && pass "the admin token is the same after the upgrade (lookup)" ||
+    fail "the admin token is kept across upgrades" "it changed: every proxy and the operator would disagree until restarted"
+[[ $(secret_data "$release-admin-tls") == "$tls_before" ]] && pass "the admin CA and certificates are the same after the upgrade" ||
+    fail "the admin certificates are kept across upgrades" "they changed"
+[[ $(kubectl get configmap "$config_map" -n "$ns" -o jsonpath='{.data.config\.json}' | sha256sum) == "$config_before" ]] &&
+    pass "the config the operator wrote survives the upgrade (the chart's ConfigMap has no data of its own)" ||
+    fail "the operator's config survives an upgrade" "helm changed or emptied $config_map"
+kubectl get deployment "$release-proxy" -n "$ns" -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--shutdown-grace=20s' &&
+    pass "the upgrade's value reached the proxy Deployment" || fail "the upgrade's value reached the proxy Deployment" "no --shutdown-grace=20s"
+
+# ---- 5. helm uninstall leaves nothing ----------------------------------------
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 echo "== helm uninstall $release"
 helm uninstall "$release" -n "$ns" --wait --timeout 60s >/dev/null && pass "helm uninstall" || fail "helm uninstall" "exit $?"
