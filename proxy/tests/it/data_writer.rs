@@ -8,23 +8,14 @@ use gatehouse_proxy::{Running, Settings};
 use gatehouse_testkit::{TempDir, client};
 use reqwest::StatusCode;
 
-use crate::git::{ALICE, HTPASSWD, commit_and_push, git, ok};
+use crate::git::{ALICE, commit_and_push, git, ok, users_secret};
 use crate::support::{apply_yaml, start_proxy, url};
 
 /// A depot at `/depot` (anyone reads, `writers` write) and git
 /// repositories at `/git` in the data dir (no root), the same users.
 fn manifests() -> String {
-    let indented: String = HTPASSWD.lines().map(|l| format!("    {l}\n")).collect();
     format!(
-        "apiVersion: v1
-kind: Secret
-metadata: {{name: users}}
-type: Opaque
-stringData:
-  htpasswd: |
-{indented}  groups: |
-    writers: alice
----
+        "{users}---
 apiVersion: gatehouse.dev/v1alpha1
 kind: DepotRepo
 metadata: {{name: configs}}
@@ -41,7 +32,8 @@ spec:
   - matches: [{{path: {{type: PathPrefix, value: /git}}}}]
     access: {{secret: users, realm: Git, read: {{anonymous: true}}, write: {{groups: [writers]}}}}
     backends: [{{name: repos, git: {{createOnPush: true}}}}]
-"
+",
+        users = users_secret()
     )
 }
 

@@ -21,7 +21,8 @@ bob:$apr1$5L3crQ9I$9R8MGPpPDXcor6F6PqPsp1
 pub(crate) const ALICE: &str = "alice:wonderland";
 pub(crate) const BOB: &str = "bob:builder";
 
-fn manifests(root: &Path) -> String {
+/// The Secret `users`: [`HTPASSWD`]'s users, alice in group `writers`.
+pub(crate) fn users_secret() -> String {
     let indented: String = HTPASSWD.lines().map(|l| format!("    {l}\n")).collect();
     format!(
         "apiVersion: v1
@@ -32,7 +33,13 @@ stringData:
   htpasswd: |
 {indented}  groups: |
     writers: alice
----
+"
+    )
+}
+
+fn manifests(root: &Path) -> String {
+    format!(
+        "{users}---
 apiVersion: gatehouse.dev/v1alpha1
 kind: Route
 metadata: {{name: git}}
@@ -45,6 +52,7 @@ spec:
     access: {{secret: users, read: {{users: [bob, alice]}}, write: {{groups: [writers]}}}}
     backends: [{{git: {{root: '{root}'}}}}]
 ",
+        users = users_secret(),
         root = root.display()
     )
 }
