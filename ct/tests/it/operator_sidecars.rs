@@ -42,8 +42,13 @@ async fn api_server_sidecar_proxies_in_app_namespaces_get_the_config() {
         std::ffi::OsStr::new(&app_url),
     ])
     .await;
-    // Before any config: unready, and the app answers everything.
-    assert_eq!(sidecar.get("/anything").await.body, "app");
+    // Before any config: unready, and closed, the app included (its
+    // Routes may guard it with `access`).
+    let before = sidecar.get("/anything").await;
+    assert_eq!(
+        (before.status, before.body.as_str()),
+        (503, "503 Service Unavailable: no config is loaded yet\n")
+    );
     let sidecar_pod = format!("app-{id}");
     register_proxy_in(
         &cluster.client,

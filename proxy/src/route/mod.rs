@@ -101,9 +101,9 @@ async fn route<B: RequestBody>(
         }
     };
     let Some(active) = shared.state.current() else {
-        if let Some(app) = &shared.local_app {
-            return to_local_app(shared, app, client, host.as_ref(), req, served).await;
-        }
+        // Not even a sidecar's app is reached before a first config: its
+        // Routes may put `access` in front of the app, so passing requests
+        // on now would open it (fail closed; readiness keeps Services away).
         return body::plain(StatusCode::SERVICE_UNAVAILABLE, "no config is loaded yet");
     };
     let found = active.table.find(&RequestView {

@@ -96,3 +96,30 @@ fn local_app_takes_a_plain_http_address() {
         assert!(err.contains(says), "{value}: {err}");
     }
 }
+
+/// A sidecar waiting for its first config serves nothing, not even its
+/// app: the Routes it will get may guard the app with `access`. Once a
+/// config is pushed, unmatched requests reach the app.
+#[tokio::test]
+async fn before_a_first_config_a_sidecar_passes_nothing_to_its_app() {
+    let app = Upstream::start("app");
+    let tmp = gatehouse_testkit::TempDir::new("sidecar-await");
+    let missing = tmp.join("config.json");
+    let at = app.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = start_proxy(|s| {
+        s.config_file = Some(missing.clone());
+        s.await_config = true;
+        s.local_app = Some(at);
+    })
+    .await;
+    let before = client().get(url(&proxy, "/private")).send().await.unwrap();
+    assert_eq!(before.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        before.text().await.unwrap(),
+        "503 Service Unavailable: no config is loaded yet\n"
+    );
+
+    let routed = Upstream::start("routed");
+    apply_yaml(&proxy, &api_route(&routed));
+    assert_eq!(get_text(&url(&proxy, "/private")).await, "app");
+}
