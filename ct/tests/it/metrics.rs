@@ -184,3 +184,31 @@ async fn config_applies_are_counted_by_source_and_result() {
         m.text
     );
 }
+
+/// Every config source's `success` and `rejected` series exist from the
+/// start at 0: a counter born at 1 is invisible to `increase()`, so the
+/// first rejected config would never show on the dashboard.
+#[tokio::test]
+async fn config_apply_counters_exist_at_zero_before_any_rejection() {
+    let dir = TempDir::new("metrics-zero");
+    dir.write(
+        "app.yaml",
+        &route_yaml("app", "/app", "main", "http://127.0.0.1:9"),
+    );
+    let proxy = ProxyProcess::start(["--manifests".as_ref(), dir.path().as_os_str()]).await;
+    let metrics = proxy.metrics().await;
+    for source in ["admin", "file", "manifests"] {
+        assert_eq!(
+            metrics.get(APPLIES, &[("source", source), ("result", "rejected")]),
+            Some(0.0),
+            "{source}: {}",
+            metrics.text
+        );
+    }
+    assert_eq!(
+        metrics.get(APPLIES, &[("source", "manifests"), ("result", "success")]),
+        Some(1.0),
+        "{}",
+        metrics.text
+    );
+}

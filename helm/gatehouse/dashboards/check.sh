@@ -3,6 +3,8 @@
 #
 #   bash helm/gatehouse/dashboards/check.sh           # static checks (CI)
 #   bash helm/gatehouse/dashboards/check.sh --live    # and against a real Prometheus
+#   bash helm/gatehouse/dashboards/check.sh --render dashboard.png  # --live, then every
+#       panel drawn from that Prometheus where its gridPos puts it (render.py)
 #
 # Static, always:
 #   (c) JSON sanity: every panel (rows' nested panels too) has a unique id, a
@@ -38,13 +40,21 @@ dashboard="$here/gatehouse.json"
 live=false
 operator=auto
 load_seconds="${LOAD_SECONDS:-20}"
-for arg in "$@"; do
-    case "$arg" in
+render=""
+while (($#)); do
+    case "$1" in
     --live) live=true ;;
     --no-operator) operator=false ;;
+    --render)
+        [[ $# -ge 2 ]] || { echo "--render needs a file (a .png)" >&2; exit 2; }
+        render=$(realpath -m "$2")
+        live=true
+        shift
+        ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "unknown argument: $arg (use --live, --no-operator)" >&2; exit 2 ;;
+    *) echo "unknown argument: $1 (use --live, --no-operator, --render FILE.png)" >&2; exit 2 ;;
     esac
+    shift
 done
 log() { echo "==> $*" >&2; }
 need() { command -v "$1" >/dev/null || { echo "check.sh: $1 is missing ($2)" >&2; exit 1; }; }
@@ -421,6 +431,9 @@ if not operator:
     for t in ("Leaders", "Proxies in sync", "Pushes", "Push failures by proxy", "Push duration",
               "Reconciles by result", "Leader by replica"):
         reasons[t] = "no operator ran (--no-operator, or no cached test API server)"
+# Panels the load must move above 0, and what in it does.
+positive = {"Rejected configs in range": "a broken manifest written mid-load"}
+zero = []
 failed, empty, data, nan = [], [], [], []
 for line in open(tsv):
     label, expr = line.rstrip("\n").split("\t")
@@ -430,7 +443,9 @@ for line in open(tsv):
     values = [float(v) for s in r["data"]["result"] for _, v in s["values"]]
     real = [v for v in values if v == v]  # not NaN
     title = label.split(" ", 2)[-1].rsplit(" [", 1)[0] if label.startswith("panel") else label
-    if real:
+    if real and title in positive and max(real) <= 0:
+        zero.append(label); print(f"  ZERO   {label}: expected above 0 after {positive[title]}")
+    elif real:
         data.append(label); print(f"  data   {label}: {len(r['data']['result'])} series")
     elif values:
         nan.append(label); print(f"  NaN    {label}: series, but every value NaN (no observation in a window)")
@@ -445,11 +460,19 @@ missing = []
 for name in metrics:
     r = api("query", query=f'count({{__name__="{name}"}})', time=stop)
     if not r["data"]["result"]: missing.append(name)
-print(f"live: {len(data)} queries returned data, {len(nan)} only NaN, {len(empty)} unexpectedly empty, "
+print(f"live: {len(data)} queries returned data, {len(zero)} stayed 0 where the load moves them, {len(nan)} only NaN, {len(empty)} unexpectedly empty, "
       f"{len(failed)} errors; {len(metrics) - len(missing)}/{len(metrics)} metrics the dashboard names were scraped"
       + ("" if operator else " (the operator's not counted: none ran)"))
 for label, e in failed: print(f"  ERROR {label}: {e}")
 for name in missing: print(f"  never scraped: {name}")
-sys.exit(1 if failed or empty or missing or nan else 0)
+sys.exit(1 if failed or empty or missing or nan or zero else 0)
 PY
 log "live check passed"
+
+if [[ -n $render ]]; then
+    # matplotlib in the tools' virtualenv (ct/kube/fetch-helm.sh makes it).
+    tools=$(bash "$repo/ct/kube/fetch-helm.sh" | tail -n 1)
+    py="$(dirname "$tools")/venv/bin/python3"
+    "$py" -c 'import matplotlib' 2>/dev/null || "$(dirname "$tools")/venv/bin/pip" install -q matplotlib >&2
+    "$py" "$here/render.py" "$dashboard" "$work/live.tsv" "http://127.0.0.1:$PROM" "$start" "$stop" "$render"
+fi

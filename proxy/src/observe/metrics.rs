@@ -11,6 +11,9 @@ pub(crate) const LATENCY_BUCKETS: [f64; 15] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Where a config comes from (`gatehouse_config_applies_total{source}`).
+pub const CONFIG_SOURCES: [&str; 5] = ["admin", "file", "manifests", "embedded", "static-root"];
+
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -169,6 +172,14 @@ impl Metrics {
                 .register(collector)
                 .expect("metric registered once");
         }
+        // Every source and result exists from the start at 0: a counter
+        // whose series is born at 1 is not seen by `increase()`, so a
+        // first rejected config would never show on a dashboard.
+        for source in CONFIG_SOURCES {
+            for result in ["success", "rejected"] {
+                config_applies.with_label_values(&[source, result]);
+            }
+        }
         let unmatched = counters_for(&requests, "", "");
         let local_app = counters_for(&requests, "", "local-app");
         Metrics {
@@ -209,6 +220,8 @@ impl Metrics {
             .inc();
     }
 
+    /// `source` is one of [`CONFIG_SOURCES`] (others are counted too, from
+    /// their first apply on).
     pub fn config_applied(&self, source: &str, ok: bool) {
         let result = if ok { "success" } else { "rejected" };
         self.config_applies
