@@ -12,7 +12,8 @@ pub(crate) const LATENCY_BUCKETS: [f64; 15] = [
 ];
 
 /// Where a config comes from (`gatehouse_config_applies_total{source}`).
-pub const CONFIG_SOURCES: [&str; 5] = ["admin", "file", "manifests", "embedded", "static-root"];
+pub(crate) const CONFIG_SOURCES: [&str; 5] =
+    ["admin", "file", "manifests", "embedded", "static-root"];
 
 pub struct Metrics {
     registry: Registry,
