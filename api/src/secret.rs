@@ -144,6 +144,9 @@ pub struct KnownSecret {
     pub kind: String,
     pub data: std::collections::BTreeMap<String, SecretValue>,
     pub not_text: Vec<String>,
+    /// Keys whose file could not be read (local mode's Secret folders: a
+    /// file without read permission), with the error.
+    pub unreadable: std::collections::BTreeMap<String, String>,
     /// Set by `compile::SecretHistory` when these are the last good
     /// values, kept because the Secret's newer ones were refused: why.
     pub refused_edit: Option<String>,
@@ -213,6 +216,18 @@ impl KnownSecret {
     }
 
     /// A reference to one of its keys.
+    /// Why `key`'s value cannot be used as text, if it cannot: a value
+    /// that is not UTF-8, or a file that could not be read.
+    pub fn not_readable(&self, key: &str) -> Option<String> {
+        if let Some(error) = self.unreadable.get(key) {
+            return Some(format!("{} cannot be read: {error}", self.key(key)));
+        }
+        self.not_text
+            .iter()
+            .any(|k| k == key)
+            .then(|| format!("{} is not UTF-8 text", self.key(key)))
+    }
+
     pub fn key(&self, key: &str) -> SecretRef {
         SecretRef {
             namespace: self.namespace.clone(),

@@ -128,8 +128,8 @@ fn resolve(
 fn users_of(secret: &KnownSecret) -> Result<(UsersConfig, Users), String> {
     let (namespace, name) = (&secret.namespace, &secret.name);
     let text = |key: &str| -> Result<Option<&str>, String> {
-        if secret.not_text.iter().any(|k| k == key) {
-            return Err(format!("{} is not UTF-8 text", secret.key(key)));
+        if let Some(why) = secret.not_readable(key) {
+            return Err(why);
         }
         Ok(secret.data.get(key).map(|v| v.expose()))
     };

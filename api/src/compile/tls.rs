@@ -132,8 +132,12 @@ fn find<'a>(secrets: &'a [KnownSecret], namespace: &str, name: &str) -> Option<&
 
 /// A key's text, or why it cannot be had.
 fn text<'a>(secret: &'a KnownSecret, key: &str) -> Result<&'a str, String> {
-    if secret.not_text.iter().any(|k| k == key) {
-        return Err(format!("{} is not UTF-8 text: PEM is", secret.key(key)));
+    if let Some(why) = secret.not_readable(key) {
+        return Err(if secret.unreadable.contains_key(key) {
+            why
+        } else {
+            format!("{why}: PEM is")
+        });
     }
     secret.data.get(key).map(|v| v.expose()).ok_or_else(|| match secret.kind.as_str() {
         "ConfigMap" => format!(

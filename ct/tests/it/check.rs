@@ -136,3 +136,24 @@ fn operator_check_of_the_example_folder_says_one_thing_and_points_at_the_proxys_
         "{stdout}"
     );
 }
+
+/// A local-mode Secret folder whose key cannot be read (here a folder
+/// where `tls.key` should be) is said with the read error, not as a value
+/// that is not UTF-8 nor as a missing Secret.
+#[tokio::test]
+async fn check_says_a_secret_folders_file_cannot_be_read() {
+    let dir = TempDir::new("check-unreadable-key");
+    dir.write(
+        "shop.yaml",
+        "apiVersion: gatehouse.dev/v1alpha1\nkind: Route\nmetadata: {name: shop}\nspec:\n  hostnames: [shop.test]\n  tls: {secretName: shop-tls}\n  rules:\n  - backends: [{url: 'http://127.0.0.1:9'}]\n",
+    );
+    let secret = dir.path().join("shop-tls");
+    std::fs::create_dir_all(secret.join("tls.key")).unwrap();
+    std::fs::write(secret.join("tls.crt"), "not yet\n").unwrap();
+    let (code, out) = proxy_check(dir.path(), &["--manifests", ".", "--check"]).await;
+    assert!(
+        out.contains("Secret default/shop-tls key `tls.key` cannot be read"),
+        "exit {code}: {out}"
+    );
+    assert!(!out.contains("not UTF-8"), "{out}");
+}

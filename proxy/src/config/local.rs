@@ -106,9 +106,11 @@ fn read_secret_folders(manifests: &mut Manifests, wanted: Vec<((String, String),
                     Err(_) => secret.not_text.push(key.into()),
                 },
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                // Unreadable (permissions): said as a key that is not text
-                // would be, rather than as a missing Secret.
-                Err(_) => secret.not_text.push(key.into()),
+                // Unreadable (permissions): said with its error, rather
+                // than as a missing Secret.
+                Err(err) => {
+                    secret.unreadable.insert(key.into(), err.to_string());
+                }
             }
         }
         manifests.secrets.push(gatehouse_api::manifest::Sourced {
