@@ -88,6 +88,7 @@ RUN set -eu; x=/extra; \
 
 # --- the runtime ---------------------------------------------------------------
 FROM ${BASE}
+ARG BASE
 ARG WITH_GITWEB=false
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -115,7 +116,7 @@ LABEL org.opencontainers.image.title="gatehouse" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="debian:bookworm-slim"
+      org.opencontainers.image.base.name="${BASE}"
 
 # Any proxy started in the image listens on every interface (a container's
 # loopback is its own); the admin API stays on loopback unless given a

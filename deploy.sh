@@ -88,7 +88,9 @@ if [[ -z $branch ]]; then
     [[ -n $branch && $branch != HEAD ]] || die "no current git branch (a detached HEAD, or not a checkout): give --branch NAME"
 fi
 label=$(printf '%s' "$branch" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+//; s/-+$//')
-if [[ ${#label} -gt 30 ]]; then
+# A name that had to change (case, `/`, length) gets its branch's hash, so
+# `feature/foo`, `feature-foo` and `Feature_Foo` stay three releases.
+if [[ $label != "$branch" || ${#label} -gt 30 ]]; then
     hash=$(printf '%s' "$branch" | sha256sum | cut -c1-6)
     label="$(printf '%s' "${label:0:23}" | sed -E 's/-+$//')-$hash"
 fi
@@ -170,6 +172,7 @@ traffic=$(kubectl get services -n "$namespace" -l "$selector,app.kubernetes.io/c
     -o jsonpath='{range .items[?(@.spec.clusterIP!="None")]}{.metadata.name} {.spec.type}{"\n"}{end}' | head -n 1)
 svc=${traffic%% *}
 type=${traffic##* }
+forward="" urls=""
 echo
 if [[ -z $svc ]]; then
     say "found no traffic Service of the proxies (label app.kubernetes.io/component=proxy)"
@@ -180,7 +183,6 @@ else
     fi
     # Its ports: http (80) always, https (443) when the chart serves TLS.
     ports=$(kubectl get service "$svc" -n "$namespace" -o jsonpath='{range .spec.ports[*]}{.name}={.port} {end}')
-    forward="" urls=""
     for p in $ports; do
         name=${p%%=*} port=${p##*=}
         case $name in

@@ -34,8 +34,11 @@ run bad --frobnicate
 [[ $status == 2 ]] && has bad "unknown argument" && pass "an unknown argument: exit 2, named" || fail "an unknown argument" "exit $status: $(cat "$state/bad")"
 
 # Branch names -> release and class.
-for case in "main|gatehouse" "master|gatehouse" "Feature/Login_Page|gatehouse-feature-login-page" \
-    "fix--double__dash.|gatehouse-fix-double-dash" "release/2026.12|gatehouse-release-2026-12"; do
+# A name that had to change gets the branch's hash (sha256, 6 digits), so
+# branches that read alike never share a release; one that did not, none.
+for case in "main|gatehouse" "master|gatehouse" "login-page|gatehouse-login-page" \
+    "Feature/Login_Page|gatehouse-feature-login-page-12ff04" \
+    "fix--double__dash.|gatehouse-fix-double-dash-2d6151" "release/2026.12|gatehouse-release-2026-12-8d440c"; do
     branch=${case%%|*} want=${case##*|}
     run names --branch "$branch" --dry-run
     if [[ $status == 0 ]] && has names "release:   $want " && has names "className: $want " && has names "--class=$want"; then
@@ -52,6 +55,10 @@ if [[ $status == 0 && ${#release} -le 40 && $release =~ ^gatehouse-[a-z0-9-]+-[0
 else
     fail "a long branch is cut" "release '$release', exit $status"
 fi
+run slash --branch feature/foo --dry-run
+run dash --branch feature-foo --dry-run
+a=$(awk '/^release:/ { print $2 }' "$state/slash") b=$(awk '/^release:/ { print $2 }' "$state/dash")
+[[ $a != "$b" ]] && pass "feature/foo and feature-foo get two releases ($a, $b)" || fail "feature/foo and feature-foo" "both $a"
 run other --branch "$long-2" --dry-run
 other=$(awk '/^release:/ { print $2 }' "$state/other")
 [[ $other != "$release" ]] && pass "two long branches with one prefix get two releases" || fail "two long branches" "both $release"

@@ -340,6 +340,28 @@ if GATEHOUSE_CHART=$chart ./deploy.sh --branch "$branch" --namespace "$ns" --val
 else
     fail "deploy.sh: helm upgrade" "$(tail -n 20 "$state/upgrade.out")"
 fi
+# The operator's apply of the ConfigMap must own none of the chart's
+# fields (its labels): on 1.23+ Helm 4 applies server-side, and an
+# upgrade would conflict with them.
+owned=$(kubectl get configmap "$config_map" -n "$ns" -o json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["metadata"].get("managedFields", []):
+    if m.get("manager") == "gatehouse-operator":
+        print(" ".join(sorted(m.get("fieldsV1", {}).get("f:metadata", {}).get("f:labels", {}))))
+    print("#", m.get("manager"), m.get("operation"), json.dumps(m.get("fieldsV1")), file=sys.stderr)' 2>"$state/managed-fields.txt")
+if [[ $owned == *managed-by* ]]; then
+    fail "the operator owns none of the chart's labels on its ConfigMap" "it owns: $owned (helm upgrade --server-side would conflict); $(cat "$state/managed-fields.txt")"
+else
+    pass "the operator owns none of the chart's labels on its ConfigMap (${owned:-none})"
+fi
+# Helm 4 applies server-side on 1.23+ (deploy.sh turns that off before):
+# the operator's own apply of the config ConfigMap must leave helm's fields
+# alone, or this upgrade conflicts.
+if helm upgrade "$release" "$chart" -n "$ns" --reuse-values --skip-crds --server-side=true >"$state/upgrade-ssa.out" 2>&1; then
+    pass "helm upgrade --server-side=true after the operator wrote its ConfigMap (no field conflict)"
+else
+    fail "helm upgrade --server-side=true" "$(tail -n 5 "$state/upgrade-ssa.out")"
+fi
 [[ $(secret_data "$release-admin-token") == "$token_before" ]] && pass "the admin token is the same after the upgrade (lookup)" ||
     fail "the admin token is kept across upgrades" "it changed: every proxy and the operator would disagree until restarted"
 [[ $(secret_data "$release-admin-tls") == "$tls_before" ]] && pass "the admin CA and certificates are the same after the upgrade" ||

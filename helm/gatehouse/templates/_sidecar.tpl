@@ -36,7 +36,7 @@ Parameters (a dict):
   tokenSecret   default <name>-admin-token
   tlsSecret     default <name>-admin-tls
   configMap     default <name>-config (optional: the sidecar waits for a push)
-  dataWriter    a depot writer URL (--data-writer), default none
+  dataWriter    a depot writer URL (--data-writer); default the release's depot writer when depot.enabled
   logLevel      default info
   resources     default requests 50m/32Mi, limit 256Mi
   extraArgs     more proxy flags
@@ -53,8 +53,12 @@ Parameters (a dict):
 {{- if not $name -}}
 {{- if $self -}}{{- $name = include "gatehouse.fullname" $root -}}
 {{- else if $v.fullnameOverride -}}{{- $name = $v.fullnameOverride -}}
-{{- else if contains "gatehouse" $root.Release.Name -}}{{- $name = $root.Release.Name -}}
-{{- else -}}{{- $name = printf "%s-gatehouse" $root.Release.Name -}}
+{{- else -}}
+{{- /* As gatehouse.fullname computes it inside the subchart. */ -}}
+{{- $short := $v.nameOverride | default "gatehouse" -}}
+{{- if contains $short $root.Release.Name -}}{{- $name = $root.Release.Name -}}
+{{- else -}}{{- $name = printf "%s-%s" $root.Release.Name $short -}}
+{{- end -}}
 {{- end -}}
 {{- $name = $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -76,9 +80,10 @@ Parameters (a dict):
   "tls" $tlsOn
   "clientCa" $clientCa
   "image" $image
-  "tokenSecret" (.tokenSecret | default (printf "%s-admin-token" $name))
+  "tokenSecret" (.tokenSecret | default ((($admin.token | default dict).existingSecret) | default (printf "%s-admin-token" $name)))
   "tlsSecret" (.tlsSecret | default (printf "%s-admin-tls" $name))
   "configMap" (.configMap | default (printf "%s-config" $name))
+  "dataWriter" (ternary (printf "http://%s-depot.%s.svc:8080" $name $root.Release.Namespace) "" (($v.depot | default dict).enabled | default false))
 ) -}}
 {{- end -}}
 
@@ -114,7 +119,7 @@ gatehouse.dev/proxy: {{ $d.name }}
     {{- end }}
     - --config-file=/etc/gatehouse/config/config.json
     - --await-config
-    {{- with .dataWriter }}
+    {{- with (.dataWriter | default $d.dataWriter) }}
     - --data-writer={{ . }}
     {{- end }}
     - --log={{ .logLevel | default "info" }}

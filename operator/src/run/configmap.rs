@@ -34,7 +34,10 @@ pub(super) async fn write(
         "kind": "ConfigMap",
         "metadata": {
             "name": name,
-            "labels": {"app.kubernetes.io/managed-by": "gatehouse-operator"},
+            // Not `app.kubernetes.io/managed-by`: the chart makes this
+            // ConfigMap and sets that label itself (Helm); taking it with a
+            // forced apply would make helm's next server-side apply conflict.
+            "labels": {"gatehouse.dev/written-by": "gatehouse-operator"},
             "annotations": {"gatehouse.dev/revision": config.revision},
         },
         "data": {"config.json": json},

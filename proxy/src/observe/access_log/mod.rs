@@ -55,6 +55,11 @@ impl Destination {
             "" => Err("give `off`, `stdout` or a file's path".into()),
             "off" => Ok(Destination::Off),
             "stdout" | "-" => Ok(Destination::Stdout),
+            // A file named `stderr` in the working folder is never what
+            // was meant.
+            "stderr" => Err(
+                "`stderr` is not a destination: give `stdout` (the proxy's own log goes to stderr), `off` or a file's path".into(),
+            ),
             path => Ok(Destination::File(PathBuf::from(path))),
         }
     }
@@ -328,6 +333,11 @@ mod tests {
     fn off_stdout_or_a_path() {
         assert_eq!(Destination::parse("off"), Ok(Destination::Off));
         assert_eq!(Destination::parse("stdout"), Ok(Destination::Stdout));
+        assert!(
+            Destination::parse("stderr")
+                .unwrap_err()
+                .contains("give `stdout`")
+        );
         assert_eq!(
             Destination::parse("/var/log/gh.log"),
             Ok(Destination::File("/var/log/gh.log".into()))
