@@ -26,7 +26,9 @@
 #   goes first; the verdict is the median of the rounds' ratios.
 #   Target: PUT/s at c=1 >= 0.80 x the ceiling. For information, a third
 #   loop does what HouseDepot's layout makes every check-in do (see
-#   durable_loop), so the gap splits into the layout's and the proxy's.
+#   durable_loop), so the gap splits into the layout's and the proxy's;
+#   and eight writers of the ceiling's loop at once (one file each) are
+#   set beside the eight clients on eight files.
 #   Every PUT run writes into its own new DepotRepo (`put-<round>-<kind>`), so each starts from an
 #   empty folder: a check-in reads its file's folder, and a folder grows
 #   by a revision per PUT (DEPTH=N bounds it, as a DepotRepo's `depth`).
@@ -214,7 +216,31 @@ join = lambda name: os.path.join(folder, name)
 pad = b"x" * 1024
 took = []
 start = time.perf_counter()
-while True:
+if mode == "ceiling8":
+    # Eight writers at once, each its own file in the one folder: what the
+    # disk gives durable writes when they come together (fsyncs batch).
+    import threading
+    def writer(i):
+        n = 0
+        while True:
+            t0 = time.perf_counter()
+            if t0 - start >= seconds:
+                return
+            n += 1
+            temp = join(".f%d.tmp-%d" % (i, n))
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            os.write(fd, (b"%d-%d-" % (i, n) + pad)[:1024])
+            os.fsync(fd)
+            os.close(fd)
+            os.rename(temp, join("f%d" % i))
+            os.fsync(dirfd)
+            took.append(time.perf_counter() - t0)
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+while mode != "ceiling8":
     t0 = time.perf_counter()
     if t0 - start >= seconds:
         break
@@ -278,8 +304,8 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 for round in $(seq 1 "$ROUNDS"); do
     if ((round % 2)); then order=(ceiling c1 layout); else order=(layout c1 ceiling); fi
-    for kind in "${order[@]}" c8 c8files; do
-        if [[ $kind == ceiling || $kind == layout ]]; then
+    for kind in "${order[@]}" c8 ceiling8 c8files; do
+        if [[ $kind == ceiling || $kind == layout || $kind == ceiling8 ]]; then
             read -r rate p99 < <(durable_loop "$round" "$kind")
             RESULTS+=("put-$kind $round $rate $p99 0 0 0")
         else
@@ -368,6 +394,15 @@ for r in rounds:
 layout_ratio = med(runs["put-layout"][r][0] / max(runs["put-ceiling"][r][0], 0.001) for r in rounds)
 vs_layout = med(runs["put-c1"][r][0] / max(runs["put-layout"][r][0], 0.001) for r in rounds)
 print(f"{'median':>6}{'':>11}{'':>10}{layout_ratio:>7.2f}{'':>11}{vs_layout:>11.2f}")
+
+print()
+print("for information: eight at once, against eight writers of the ceiling's loop (one file each, one folder)")
+print(f"{'round':>6}{'ceiling x8/s':>14}{'c=8 files':>11}{'ratio':>7}{'c=1 ceiling':>13}{'x8 gain':>9}")
+for r in rounds:
+    c8, files, c = (runs[k][r][0] for k in ("put-ceiling8", "put-c8files", "put-ceiling"))
+    print(f"{r:>6}{c8:>14.1f}{files:>11.1f}{files / max(c8, 0.001):>7.2f}{c:>13.1f}{c8 / max(c, 0.001):>9.2f}")
+print(f"{'median':>6}{'':>14}{'':>11}"
+      f"{med(runs['put-c8files'][r][0] / max(runs['put-ceiling8'][r][0], 0.001) for r in rounds):>7.2f}")
 
 print()
 print(f"{load_start} (at start)")
