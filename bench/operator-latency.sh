@@ -49,36 +49,14 @@ BENCH_PIDS+=($!)
 wait_http_ok "http://127.0.0.1:$ADMIN_PORT/healthz"
 
 "$OPERATOR_BIN" crds >"$BENCH_TMP/crds.yaml"
-python3 - "$KUBECONFIG" "$ADMIN_PORT" "$BENCH_TMP/crds.yaml" setup <<'EOF'
-import json, ssl, sys, time, urllib.request
-kubeconfig, admin_port, crds, _ = sys.argv[1:5]
-text = open(kubeconfig).read()
-server = text.split("server: ")[1].split()[0]
-ca = text.split("certificate-authority: ")[1].split()[0]
-context = ssl.create_default_context(cafile=ca)
-def call(method, path, body, content="application/json"):
-    req = urllib.request.Request(server + path, method=method, data=body,
-        headers={"Authorization": "Bearer test-token", "Content-Type": content})
-    try:
-        return urllib.request.urlopen(req, context=context).status
-    except urllib.error.HTTPError as e:
-        return e.code
-for crd in open(crds).read().split("---\n")[1:]:
-    assert call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.encode(), "application/yaml") in (201, 409)
-pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-proxy", "labels": {"app": "bench-proxy"}},
-       "spec": {"containers": [{"name": "proxy", "image": "gatehouse-proxy",
-                "ports": [{"name": "admin", "containerPort": int(admin_port)}]}]}}
-for _ in range(100):
-    if call("POST", "/api/v1/namespaces/default/pods", json.dumps(pod).encode()) in (201, 409):
-        break
-    time.sleep(0.1)
-status = {"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}}
-assert call("PATCH", "/api/v1/namespaces/default/pods/bench-proxy/status", json.dumps(status).encode(),
-            "application/merge-patch+json") == 200
-for _ in range(100):
-    if call("GET", "/apis/gatehouse.dev/v1alpha1/routes", None) == 200:
-        break
-    time.sleep(0.1)
+PYTHONPATH="$(dirname "${BASH_SOURCE[0]}")/../ct/kube" python3 - "$KUBECONFIG" "$ADMIN_PORT" "$BENCH_TMP/crds.yaml" <<'EOF'
+import sys
+import testapi
+kubeconfig, admin_port, crds = sys.argv[1:4]
+call = testapi.client(kubeconfig)
+testapi.install_crds(call, crds)
+testapi.running_proxy_pod(call, "bench-proxy", {"app": "bench-proxy"}, admin_port)
+testapi.wait_for_routes(call)
 EOF
 
 "$OPERATOR_BIN" run --class bench --proxy-selector app=bench-proxy --operator-namespace default \

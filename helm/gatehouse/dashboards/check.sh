@@ -292,37 +292,15 @@ if [[ $operator == true ]]; then
     kube_env=$(bash "$repo/ct/kube/start-apiserver.sh" | tail -n 1)
     export KUBECONFIG="${kube_env#export KUBECONFIG=}"
     "$operator_bin" crds >"$work/crds.yaml"
-    python3 - "$KUBECONFIG" "$work/crds.yaml" "$A2" "$DEAD" <<'PY'
-import json, ssl, sys, time, urllib.request
+    PYTHONPATH="$repo/ct/kube" python3 - "$KUBECONFIG" "$work/crds.yaml" "$A2" "$DEAD" <<'PY'
+import json, sys
+import testapi
 kubeconfig, crds, live_port, dead_port = sys.argv[1:5]
-text = open(kubeconfig).read()
-server = text.split("server: ")[1].split()[0]
-ca = text.split("certificate-authority: ")[1].split()[0]
-context = ssl.create_default_context(cafile=ca)
-def call(method, path, body, content="application/json"):
-    req = urllib.request.Request(server + path, method=method, data=body,
-        headers={"Authorization": "Bearer test-token", "Content-Type": content})
-    try:
-        return urllib.request.urlopen(req, context=context).status
-    except urllib.error.HTTPError as e:
-        return e.code
-for crd in open(crds).read().split("---\n")[1:]:
-    assert call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.encode(), "application/yaml") in (201, 409)
+call = testapi.client(kubeconfig)
+testapi.install_crds(call, crds)
 for name, port in (("proxy-live", live_port), ("proxy-dead", dead_port)):
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"gatehouse.dev/proxy": "check"}},
-           "spec": {"containers": [{"name": "proxy", "image": "gatehouse",
-                    "ports": [{"name": "admin", "containerPort": int(port)}]}]}}
-    for _ in range(100):
-        if call("POST", "/api/v1/namespaces/default/pods", json.dumps(pod).encode()) in (201, 409):
-            break
-        time.sleep(0.1)
-    status = {"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}}
-    assert call("PATCH", f"/api/v1/namespaces/default/pods/{name}/status", json.dumps(status).encode(),
-                "application/merge-patch+json") == 200
-for _ in range(100):
-    if call("GET", "/apis/gatehouse.dev/v1alpha1/routes", None) == 200:
-        break
-    time.sleep(0.1)
+    testapi.running_proxy_pod(call, name, {"gatehouse.dev/proxy": "check"}, port)
+testapi.wait_for_routes(call)
 route = {"apiVersion": "gatehouse.dev/v1alpha1", "kind": "Route", "metadata": {"name": "moved"},
          "spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
                   "filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 301,

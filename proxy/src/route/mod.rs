@@ -345,18 +345,7 @@ async fn to_local_app<B: RequestBody>(
         Err(kind) if !kind.is_backend_fault() => error_response(kind, "local-app", None),
         Err(kind) => {
             metrics.upstream_error("", "local-app", kind);
-            let (status, what) = match kind {
-                UpstreamError::Timeout | UpstreamError::ConnectTimeout => {
-                    (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
-                }
-                UpstreamError::Connect | UpstreamError::NoEndpoint => {
-                    (StatusCode::BAD_GATEWAY, "refused the connection")
-                }
-                _ => (
-                    StatusCode::BAD_GATEWAY,
-                    "closed or sent an invalid response",
-                ),
-            };
+            let (status, what) = peer_failure(kind);
             tracing::warn!(local_app = %app, kind = kind.label(), status = status.as_u16(), "local app failed");
             body::plain(
                 status,
@@ -368,6 +357,25 @@ async fn to_local_app<B: RequestBody>(
     };
     metrics.local_app.record(response.status());
     response
+}
+
+/// How a fixed peer (`--local-app`, `--data-writer`) failed, as a status
+/// and the words that finish "… which …" in its answer.
+fn peer_failure(kind: UpstreamError) -> (StatusCode, &'static str) {
+    match kind {
+        UpstreamError::Timeout | UpstreamError::ConnectTimeout => {
+            (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
+        }
+        UpstreamError::Connect => (StatusCode::BAD_GATEWAY, "refused the connection"),
+        UpstreamError::NoEndpoint => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "has no reachable endpoint (its name resolves to nothing, or its Service has no ready Pod)",
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "closed or sent an invalid response",
+        ),
+    }
 }
 
 /// A rule whose data another proxy keeps (`--data-writer`): the request
@@ -417,20 +425,7 @@ async fn to_writer<B: RequestBody>(
                 .state
                 .metrics
                 .upstream_error(&rule.route, &backend.name, kind);
-            let (status, what) = match kind {
-                UpstreamError::Timeout | UpstreamError::ConnectTimeout => {
-                    (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
-                }
-                UpstreamError::Connect => (StatusCode::BAD_GATEWAY, "refused the connection"),
-                UpstreamError::NoEndpoint => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "has no reachable endpoint (its name resolves to nothing, or its Service has no ready Pod)",
-                ),
-                _ => (
-                    StatusCode::BAD_GATEWAY,
-                    "closed or sent an invalid response",
-                ),
-            };
+            let (status, what) = peer_failure(kind);
             tracing::warn!(
                 route = %rule.route,
                 backend = %backend.name,
