@@ -11,6 +11,8 @@
 //! - [`store`](crate::store) and [`upload`](crate::upload) — operations on one
 //!   repository folder: durable, atomic, safe under concurrent writers.
 //! - [`names`](crate::names) — what a file, group or tag may be called.
+//! - [`wal`](crate::wal) — the write-ahead log: a small check-in durable
+//!   after one flush of the disk, replayed after a crash.
 //! - [`journal`](crate::journal) — the `updated` stamp and the audit events.
 //! - [`summary`](crate::summary) — files, bytes and last change of a
 //!   repository, for its status.
@@ -26,6 +28,7 @@ mod rest;
 mod store;
 mod summary;
 mod upload;
+mod wal;
 
 pub use error::DepotError;
 pub use journal::{Action, Event, Journal};
@@ -37,3 +40,4 @@ pub use store::{
 };
 pub use summary::Summary;
 pub use upload::{CommitOptions, Committed, Upload};
+pub use wal::{LOG_BYTES, LOG_NAME, MAX_LOGGED_BODY, Replayed, Wal};

@@ -25,6 +25,7 @@ use crate::layout::{self, CURRENT, LATEST};
 use crate::names::{self, FileName};
 use crate::summary::{self, Summary};
 use crate::upload::Upload;
+use crate::wal::Wal;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -213,6 +214,9 @@ pub struct Repo {
     /// When this `Repo` last recorded a change (unix seconds; `i64::MIN`
     /// before any): what a delete leaves no trace of on disk.
     recorded: AtomicI64,
+    /// The data dir's log, when check-ins go through it, with this
+    /// folder's path relative to the data dir.
+    wal: Option<(Arc<Wal>, String)>,
 }
 
 impl Repo {
@@ -224,9 +228,58 @@ impl Repo {
         options: RepoOptions,
         journal: Arc<Journal>,
     ) -> Result<Arc<Repo>, DepotError> {
-        let root = root.into();
+        Repo::open_with(name, root.into(), options, journal, None)
+    }
+
+    /// As [`Repo::open`], for a folder under `wal`'s data dir: small
+    /// check-ins are made durable through the log (see [`crate::wal`]).
+    pub fn open_logged(
+        name: &str,
+        root: impl Into<PathBuf>,
+        options: RepoOptions,
+        journal: Arc<Journal>,
+        wal: Arc<Wal>,
+    ) -> Result<Arc<Repo>, DepotError> {
+        Repo::open_with(name, root.into(), options, journal, Some(wal))
+    }
+
+    fn open_with(
+        name: &str,
+        root: PathBuf,
+        options: RepoOptions,
+        journal: Arc<Journal>,
+        wal: Option<Arc<Wal>>,
+    ) -> Result<Arc<Repo>, DepotError> {
         fs::create_dir_all(&root)?;
         layout::clean_temps(&root)?;
+        // A checkpoint syncs the data dir's file system: a folder mounted
+        // from another one fsyncs its own check-ins instead.
+        let same_disk = |wal: &Wal| {
+            use std::os::unix::fs::MetadataExt;
+            match (fs::metadata(&root), fs::metadata(wal.data_dir())) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev(),
+                _ => false,
+            }
+        };
+        let wal = match wal.filter(|wal| same_disk(wal)) {
+            None => None,
+            Some(wal) => {
+                let rel = root
+                    .strip_prefix(wal.data_dir())
+                    .ok()
+                    .and_then(|rel| rel.to_str())
+                    .filter(|rel| !rel.is_empty())
+                    .ok_or_else(|| {
+                        DepotError::Io(std::io::Error::other(format!(
+                            "{} is not under the log's data dir {}",
+                            root.display(),
+                            wal.data_dir().display()
+                        )))
+                    })?
+                    .to_string();
+                Some((wal, rel))
+            }
+        };
         Ok(Arc::new(Repo {
             name: name.to_string(),
             root,
@@ -235,7 +288,29 @@ impl Repo {
             journal,
             changes: AtomicU64::new(0),
             recorded: AtomicI64::new(i64::MIN),
+            wal,
         }))
+    }
+
+    /// The log and `file`'s folder relative to its data dir, when check-ins
+    /// go through a log.
+    pub(crate) fn logged_folder(&self, file: &FileName) -> Option<(&Arc<Wal>, String)> {
+        let (wal, rel) = self.wal.as_ref()?;
+        Some(match file.group() {
+            Some(g) => (wal, format!("{rel}/{g}")),
+            None => (wal, rel.clone()),
+        })
+    }
+
+    /// Before a change that is not a check-in: replay moves links only
+    /// forward, so no record may be left behind a rollback or a delete.
+    fn settle_log(&self) -> Result<(), DepotError> {
+        if let Some((wal, _)) = &self.wal
+            && wal.has_pending()
+        {
+            wal.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// The repository's name (its path segment under the mount).
@@ -465,6 +540,7 @@ impl Repo {
     ) -> Result<u64, DepotError> {
         let lock = self.file_lock(file);
         let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.settle_log()?;
         let dir = self.dir(file);
         Self::check_if_match(&dir, file, change.if_match)?;
         let rev = self.resolve(file, selector)?;
@@ -512,6 +588,7 @@ impl Repo {
     ) -> Result<(), DepotError> {
         let lock = self.file_lock(file);
         let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.settle_log()?;
         let dir = self.dir(file);
         let name = file.name();
         Self::check_if_match(&dir, file, change.if_match)?;

@@ -93,7 +93,7 @@ pub fn check(settings: &Settings) -> Report {
         }
         Source::Embedded => {
             let mut report = Report::new("the embedded example Routes".into());
-            match embedded::write_examples() {
+            match embedded::write_examples(embedded::scratch_dir()) {
                 Ok(dir) => {
                     folder(&mut report, &state, &dir);
                     let _ = std::fs::remove_dir_all(dir);

@@ -107,6 +107,7 @@ impl Running {
         }
         let _ = self.admin_stop.send(true);
         let _ = self.admin.await;
+        self.state.depots.checkpoint();
         if let Some(scratch) = self.scratch {
             let _ = std::fs::remove_dir_all(scratch);
         }
@@ -115,7 +116,9 @@ impl Running {
 
 /// Binds the listeners, loads the config source and starts serving.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
-    let data_dir = data_dir(settings);
+    // The embedded examples' own folder, when they are the config source.
+    let scratch = matches!(Source::of(settings), Source::Embedded).then(embedded::scratch_dir);
+    let data_dir = data_dir(settings, scratch.as_deref());
     match (&data_dir, &settings.data_writer) {
         (Some(dir), _) => {
             tracing::info!(data_dir = %dir.display(), "DepotRepos and git repositories keep their files here")
@@ -145,6 +148,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         None => None,
     };
     let state = State::with_data(data_dir, settings.data_writer.clone(), provisions);
+    // Before anything is served: what a crash left in the depot log is
+    // put in place, and a second proxy on the same data dir stops here.
+    if let Some(Err(why)) = state.depots.log() {
+        anyhow::bail!("--data-dir: {why}");
+    }
     let token = match &settings.admin_token_file {
         Some(path) => Some(read_token(path)?),
         None => None,
@@ -158,7 +166,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         _ => None,
     };
     admin::guarded(settings.admin_listen, token.is_some(), admin_tls.as_ref())?;
-    let (scratch, reload) = load_config_source(settings, &state)?;
+    let (scratch, reload) = load_config_source(settings, &state, scratch)?;
 
     let workers = settings
         .workers
@@ -247,7 +255,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 /// beside `--manifests FOLDER`, a folder inside the embedded examples'
 /// scratch folder; none for a config file or a static root, or with
 /// `--data-writer`.
-fn data_dir(settings: &Settings) -> Option<PathBuf> {
+fn data_dir(settings: &Settings, scratch: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = &settings.data_dir {
         return Some(dir.clone());
     }
@@ -257,7 +265,7 @@ fn data_dir(settings: &Settings) -> Option<PathBuf> {
     }
     match Source::of(settings) {
         Source::Manifests(dir) => Some(beside(dir)),
-        Source::Embedded => Some(embedded::data_dir()),
+        Source::Embedded => scratch.map(embedded::data_dir),
         Source::ConfigFile(_) | Source::StaticRoot(_) => None,
     }
 }
@@ -337,6 +345,7 @@ fn load_static_root(root: &Path, state: &State) -> Result<(), Vec<String>> {
 fn load_config_source(
     settings: &Settings,
     state: &Arc<State>,
+    scratch: Option<PathBuf>,
 ) -> anyhow::Result<(Option<PathBuf>, Option<Reload>)> {
     match Source::of(settings) {
         Source::ConfigFile(path) if settings.await_config && !path.exists() => {
@@ -361,7 +370,7 @@ fn load_config_source(
             Ok((None, Some(Reload::Manifests(reload))))
         }
         Source::Embedded => {
-            let dir = embedded::write_examples()
+            let dir = embedded::write_examples(scratch.unwrap_or_else(embedded::scratch_dir))
                 .context("cannot write the embedded examples to a temporary folder")?;
             tracing::info!(folder = %dir.display(), "no config source given: serving the embedded example Routes");
             if !local::apply(state, local::read_folder(&dir), "embedded") {

@@ -102,8 +102,12 @@ async fn acknowledged_revisions_survive_kill_9() {
     let acked: Acked = Arc::default();
     let started = Instant::now();
     let mut seq = 0u64;
+    let mut replays = 0;
     for kill in 0..KILLS {
         let proxy = start(&manifests, &data).await;
+        if proxy.stderr().contains("depot log replayed") {
+            replays += 1;
+        }
         verify(&proxy, &acked).await;
         let base = proxy.url("/depot/durable");
         let writer = {
@@ -152,6 +156,10 @@ async fn acknowledged_revisions_survive_kill_9() {
     }
     let proxy = start(&manifests, &data).await;
     verify(&proxy, &acked).await;
+    // Kills land between a check-in's log record and the next checkpoint:
+    // the restarts found records to replay (small bodies go by the log).
+    assert!(replays > 0, "no restart replayed the depot log");
+    eprintln!("{replays} of {KILLS} restarts replayed the depot log");
     let count = acked.lock().unwrap().len();
     assert!(
         count >= KILLS,
@@ -179,4 +187,48 @@ async fn acknowledged_revisions_survive_kill_9() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn one_proxy_writes_a_data_dir_and_a_clean_stop_leaves_nothing_to_replay() {
+    let manifests = TempDir::new("depot-one-writer-manifests");
+    manifests.write("depot.yaml", &depot_yaml("durable"));
+    let data = TempDir::new("depot-one-writer-data");
+    let mut first = start(&manifests, &data).await;
+    let put = client()
+        .put(first.url("/depot/durable/a.txt"))
+        .body("one")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+
+    let mut second = ProxyProcess::builder()
+        .arg("--manifests")
+        .arg(manifests.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .spawn();
+    let status = second
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| second.fail("a second proxy on the same data dir kept running"));
+    assert!(!status.success());
+    let said = second.stderr();
+    assert!(
+        said.contains("another process keeps depot data in"),
+        "{said}"
+    );
+    assert!(said.contains("--data-writer"), "{said}");
+    assert_eq!(first.get("/depot/durable/a.txt").await.body, "one");
+
+    first.signal("TERM");
+    first
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| first.fail("did not stop on SIGTERM"));
+    let again = start(&manifests, &data).await;
+    assert_eq!(again.get("/depot/durable/a.txt").await.body, "one");
+    let said = again.stderr();
+    assert!(!said.contains("depot log replayed"), "{said}");
 }

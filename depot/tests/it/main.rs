@@ -6,6 +6,7 @@ mod api;
 mod concurrency;
 mod cors;
 mod disk;
+mod log;
 mod refusals;
 mod staging;
 mod summary;

@@ -32,21 +32,24 @@ const FILES: [(&str, &str); 6] = [
     ),
 ];
 
-/// The temporary folder the examples are written to, removed at exit.
+/// A temporary folder of its own for one start's examples, removed at
+/// exit: each start gets another, so proxies started side by side (tests)
+/// never share their examples nor their depot data (and its lock).
 pub(crate) fn scratch_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("gatehouse-examples-{}", std::process::id()))
+    static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("gatehouse-examples-{}-{n}", std::process::id()))
 }
 
 /// Where the examples' DepotRepos keep their files: inside the scratch
 /// folder (hidden, so it is never read as manifests), gone with it.
-pub(crate) fn data_dir() -> PathBuf {
-    scratch_dir().join(".data")
+pub(crate) fn data_dir(scratch: &std::path::Path) -> PathBuf {
+    scratch.join(".data")
 }
 
-/// Writes the examples to a fresh temporary folder and returns it, so they
-/// load exactly as `--manifests examples/local` would.
-pub(crate) fn write_examples() -> std::io::Result<PathBuf> {
-    let dir = scratch_dir();
+/// Writes the examples to `dir` and returns it, so they load exactly as
+/// `--manifests examples/local` would.
+pub(crate) fn write_examples(dir: PathBuf) -> std::io::Result<PathBuf> {
     for (name, text) in FILES {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().expect("files sit in a folder"))?;

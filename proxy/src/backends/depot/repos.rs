@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse_api::config::{DepotConfig, GroupFilter};
 use gatehouse_api::{Kind, ResourceId};
-use gatehouse_depot::{Depot, Journal, Repo, RepoOptions, Summary, Visibility};
+use gatehouse_depot::{Depot, Journal, Repo, RepoOptions, Summary, Visibility, Wal};
 use tokio::sync::watch;
 
 use super::Mount;
@@ -50,6 +50,10 @@ use crate::support::locks::lock;
 /// The depot state of one proxy; lives in `State`.
 pub(crate) struct DepotStore {
     data_dir: Option<PathBuf>,
+    /// The data dir's write-ahead log, opened (and replayed) before the
+    /// first repository: `Ok(None)` when its file system has no room for
+    /// one (check-ins then fsync where they lie), `Err` why it could not be.
+    wal: std::sync::OnceLock<Result<Option<Arc<Wal>>, String>>,
     journal: Arc<Journal>,
     registry: Registry<Repo>,
     /// The `host` of the depot's JSON answers: this machine's name.
@@ -65,6 +69,7 @@ impl DepotStore {
     pub(crate) fn new(data_dir: Option<PathBuf>, metrics: &Metrics) -> DepotStore {
         DepotStore {
             data_dir,
+            wal: std::sync::OnceLock::new(),
             journal: Arc::new(Journal::new()),
             registry: Registry::default(),
             host: hostname(),
@@ -76,6 +81,24 @@ impl DepotStore {
 
     pub(crate) fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
+    }
+
+    /// The data dir's log: opened, and what the last run left in it
+    /// replayed, on the first call (the proxy's start, before any
+    /// repository is served). `None` without a data dir.
+    pub(crate) fn log(&self) -> Option<Result<Option<Arc<Wal>>, String>> {
+        let data_dir = self.data_dir.as_deref()?;
+        Some(self.wal.get_or_init(|| open_log(data_dir)).clone())
+    }
+
+    /// Makes every logged check-in durable where it lies and empties the
+    /// log (a clean stop leaves a folder HouseDepot can serve as it is).
+    pub(crate) fn checkpoint(&self) {
+        if let Some(Ok(Some(wal))) = self.wal.get()
+            && let Err(e) = wal.checkpoint()
+        {
+            tracing::error!(data_dir = %wal.data_dir().display(), "depot log checkpoint failed, the next start replays it: {e}");
+        }
     }
 
     /// The repositories of `ids` (`namespace/name`) whose summary is
@@ -150,7 +173,7 @@ impl DepotStore {
     /// The repositories of `depots`, opened or kept; call under the apply
     /// lock, then `commit` once the config is accepted (or drop it).
     pub(crate) fn bind(&self, depots: &[DepotConfig]) -> Bound<'_> {
-        let Some(data_dir) = &self.data_dir else {
+        let (Some(data_dir), Some(wal)) = (&self.data_dir, self.log()) else {
             return Bound {
                 store: self,
                 binding: None,
@@ -168,12 +191,11 @@ impl DepotStore {
             |id, held| wanted.get(id) == Some(held.options()),
             |id| {
                 let folder = folder(data_dir, id)?;
-                let opened = Repo::open(
-                    &id.name,
-                    &folder,
-                    wanted[id].clone(),
-                    self.journal.clone(),
-                )
+                let (options, journal) = (wanted[id].clone(), self.journal.clone());
+                let opened = match wal.clone()? {
+                    Some(wal) => Repo::open_logged(&id.name, &folder, options, journal, wal),
+                    None => Repo::open(&id.name, &folder, options, journal),
+                }
                 .map_err(|e| format!("cannot open its folder {}: {e}", folder.display()))?;
                 tracing::info!(repo = %id.key(), folder = %folder.display(), "depot repository opened");
                 Ok(opened)
@@ -191,6 +213,36 @@ impl DepotStore {
             binding: Some(binding),
             failed,
         }
+    }
+}
+
+fn open_log(data_dir: &Path) -> Result<Option<Arc<Wal>>, String> {
+    match Wal::open(data_dir) {
+        Ok((wal, replayed)) => {
+            if replayed.records > 0 {
+                tracing::warn!(
+                    data_dir = %data_dir.display(),
+                    records = replayed.records,
+                    rewritten = replayed.rewritten,
+                    links_moved = replayed.links_moved,
+                    skipped = replayed.skipped,
+                    "depot log replayed: the last run stopped without a checkpoint"
+                );
+            }
+            Ok(Some(wal))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            tracing::warn!(
+                data_dir = %data_dir.display(),
+                "no room for the depot's write-ahead log ({} MiB): check-ins fsync their file and folder instead, two flushes each; free some space and restart to get it",
+                gatehouse_depot::LOG_BYTES >> 20
+            );
+            Ok(None)
+        }
+        Err(e) => Err(format!(
+            "the depot log in {} cannot be opened: {e}",
+            data_dir.display()
+        )),
     }
 }
 
