@@ -5,6 +5,7 @@
 //! again. The test sees the proxy's tmpfs through `/proc/<pid>/root`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use gatehouse_ct::{ProxyProcess, depot_yaml};
 use gatehouse_testkit::TempDir;
@@ -41,6 +42,15 @@ async fn a_full_disk_answers_507_keeps_the_last_revision_and_leaves_no_temp_file
         .arg(&data)
         .start()
         .await;
+    // 512 KiB leave no room for the 16 MiB write-ahead log: the proxy says
+    // so and fsyncs each check-in where it lies.
+    let said = proxy
+        .wait_for_log_line(
+            &["no room for the depot's write-ahead log"],
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(said.contains("free some space and restart"), "{said}");
     // The repository's folder as the proxy sees it.
     let folder: PathBuf =
         format!("/proc/{}/root{}/default/small", proxy.pid(), data.display()).into();
