@@ -40,4 +40,4 @@ pub use store::{
 };
 pub use summary::Summary;
 pub use upload::{CommitOptions, Committed, Upload};
-pub use wal::{LOG_BYTES, LOG_NAME, MAX_LOGGED_BODY, Replayed, Wal};
+pub use wal::{LOG_BYTES, LOG_NAME, MAX_LOGGED_BODY, Replayed, Wal, lock_data_dir};

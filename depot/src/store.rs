@@ -200,13 +200,32 @@ pub(crate) struct FileState {
     pub(crate) highest: Option<u64>,
 }
 
+/// The per-file locks of the repositories that share them: a `Repo`'s
+/// own, or, for folders under a log, the log's, so two `Repo`s on one
+/// folder (one opened again with new options while the other finishes
+/// its requests) take the same lock and the same remembered numbers.
+#[derive(Debug, Default)]
+pub(crate) struct FileLocks(Mutex<HashMap<PathBuf, Arc<Mutex<FileState>>>>);
+
+impl FileLocks {
+    fn get(&self, file: PathBuf) -> Arc<Mutex<FileState>> {
+        let mut locks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if locks.len() >= LOCKS_KEPT {
+            // Forget the locks nobody holds, so the map stays bounded by
+            // the files being changed at once, not every file ever written.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks.entry(file).or_default().clone()
+    }
+}
+
 /// One repository folder, shared by `Arc` between every request on it.
 #[derive(Debug)]
 pub struct Repo {
     name: String,
     root: PathBuf,
     options: RepoOptions,
-    locks: Mutex<HashMap<String, Arc<Mutex<FileState>>>>,
+    locks: Arc<FileLocks>,
     journal: Arc<Journal>,
     /// Changes recorded through this `Repo`: a summary taken at one count
     /// still holds while the count is the same.
@@ -250,7 +269,7 @@ impl Repo {
         journal: Arc<Journal>,
         wal: Option<Arc<Wal>>,
     ) -> Result<Arc<Repo>, DepotError> {
-        fs::create_dir_all(&root)?;
+        make_durable_dir(&root)?;
         layout::clean_temps(&root)?;
         // A checkpoint syncs the data dir's file system: a folder mounted
         // from another one fsyncs its own check-ins instead.
@@ -277,14 +296,23 @@ impl Repo {
                         )))
                     })?
                     .to_string();
+                // Records of this folder written under other options
+                // (a depth that prunes) are made durable before they change.
+                if wal.has_pending() {
+                    wal.checkpoint()?;
+                }
                 Some((wal, rel))
             }
+        };
+        let locks = match &wal {
+            Some((wal, _)) => wal.file_locks().clone(),
+            None => Arc::default(),
         };
         Ok(Arc::new(Repo {
             name: name.to_string(),
             root,
             options,
-            locks: Mutex::default(),
+            locks,
             journal,
             changes: AtomicU64::new(0),
             recorded: AtomicI64::new(i64::MIN),
@@ -343,13 +371,7 @@ impl Repo {
     /// The lock that serialises changes to `file` in this process, and
     /// what it remembers of the file between changes.
     pub(crate) fn file_lock(&self, file: &FileName) -> Arc<Mutex<FileState>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        if locks.len() >= LOCKS_KEPT {
-            // Forget the locks nobody holds, so the map stays bounded by
-            // the files being changed at once, not every file ever written.
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        locks.entry(file.path()).or_default().clone()
+        self.locks.get(self.root.join(file.path()))
     }
 
     pub(crate) fn record(
@@ -692,9 +714,35 @@ impl Repo {
     }
 }
 
+/// `create_dir_all`, and each folder it made is made durable in its
+/// parent: a check-in through the log fsyncs nothing, and replay skips
+/// a folder that is not there.
+fn make_durable_dir(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at
+        && !d.exists()
+    {
+        missing.push(d);
+        at = d.parent();
+    }
+    fs::create_dir_all(dir)?;
+    for made in missing.iter().rev() {
+        if let Some(parent) = made.parent() {
+            layout::sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
 /// Remove revision `n` and the user tags on it (tags first: a tag never
 /// points at nothing).
-fn remove_revision(dir: &Path, name: &str, n: u64, scan: &layout::Scan) -> Result<(), DepotError> {
+pub(crate) fn remove_revision(
+    dir: &Path,
+    name: &str,
+    n: u64,
+    scan: &layout::Scan,
+) -> Result<(), DepotError> {
     for (tag, rev) in &scan.links {
         if *rev == n && tag != CURRENT && tag != LATEST {
             layout::remove_if_present(&dir.join(layout::tag_link(name, tag)))?;

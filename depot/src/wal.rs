@@ -26,20 +26,26 @@
 //!   what was dirtied meanwhile: everything the records describe is now
 //!   durable where it lies), then starts the log over with a new random
 //!   key. It runs once a second while records come, when
-//!   the log is three quarters full, when the proxy stops, and before any
-//!   change that is not a check-in (moving `current`, tags, deletes): replay
-//!   only ever moves links forward, so a rollback must never find older
-//!   records behind it.
+//!   the log is three quarters full, when the proxy stops, when a
+//!   repository is opened (again, with new options), and before moving
+//!   `current` or deleting: replay only ever moves links forward, so a
+//!   rollback must never find older records behind it. (Tags need none:
+//!   replay leaves them alone.)
+//! - **Errors.** After a failed write or sync of the log or a failed
+//!   `syncfs`, the log takes no more check-ins and never starts over
+//!   (Linux reports a failed writeback once): the next start replays.
 //! - **Depth.** Pruning after a check-in is not logged; a record carries
-//!   its repository's depth, and replay does not bring back a revision
-//!   that depth would have pruned.
+//!   its repository's depth, and replay removes rather than brings back a
+//!   revision that depth pruned.
 //! - **A key per lap.** Each record carries the key the header had when it
 //!   was written; the header gets a new random key at every checkpoint. A
 //!   record of an earlier lap, or a body that happens to look like a
 //!   record (a client could upload one), never has the current key, so
 //!   replay stops there.
-//! - **One writer.** The log is locked (`flock`) while a process has it: a
-//!   second proxy on the same data dir refuses to start and says so.
+//! - **One writer.** The data dir is locked (`flock`) while a process has
+//!   it: a second proxy on the same data dir refuses to start and says so.
+//! - **Made whole or not at all.** A new log is filled and fsynced under a
+//!   temp name, then renamed into place.
 //!
 //! Bodies larger than [`MAX_LOGGED_BODY`] and check-ins in a repository
 //! opened without a log take the two-flush path. Either way a check-in is
@@ -57,6 +63,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::layout::{self, CURRENT, LATEST};
+use crate::store::{FileLocks, remove_revision};
 
 /// The log's name in the data dir (a namespace can never start with `.`).
 pub const LOG_NAME: &str = ".gatehouse-depot.wal";
@@ -128,7 +135,7 @@ struct Tail {
 pub struct Wal {
     data_dir: PathBuf,
     file: File,
-    /// The data dir, for `syncfs`.
+    /// The data dir, `flock`ed while the log is open, and for `syncfs`.
     dir: File,
     size: u64,
     tail: Mutex<Tail>,
@@ -141,6 +148,9 @@ pub struct Wal {
     /// Off: only the checkpoints a full log or a change needs run (tests
     /// leave records behind, as a crash would).
     timed: std::sync::atomic::AtomicBool,
+    /// Why the log stopped taking check-ins (see `fail_on`).
+    broken: Mutex<Option<String>>,
+    locks: Arc<FileLocks>,
 }
 
 impl std::fmt::Debug for Wal {
@@ -164,39 +174,45 @@ impl Wal {
     /// left behind): check-ins can go without one.
     pub fn open(data_dir: &Path) -> io::Result<(Arc<Wal>, Replayed)> {
         fs::create_dir_all(data_dir)?;
+        let dir = lock_data_dir(data_dir)?;
         let path = data_dir.join(LOG_NAME);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        lock_exclusively(&file, &path, data_dir)?;
-        let dir = File::open(data_dir)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        // A log made larger by another version is kept as it is.
-        let size = LOG_BYTES.max(bytes.len() as u64);
-        let found = if bytes.is_empty() {
-            None
+        let (file, bytes) = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(mut file) => {
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes)?;
+                (file, bytes)
+            }
+            // Only here is a full disk `StorageFull`: no log yet, nothing
+            // to replay, so going without one loses nothing.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                (make_log(data_dir, &dir)?, Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        // From here on every error stops the start: what the log holds
+        // must be replayed before anything is served.
+        let fatal =
+            |what: &str, e: io::Error| io::Error::other(format!("{what} {}: {e}", path.display()));
+        let replayed = if bytes.is_empty() {
+            Replayed::default()
         } else {
-            Some(read_header(&bytes).ok_or_else(|| {
+            let key = read_header(&bytes).ok_or_else(|| {
                 io::Error::other(format!(
                     "{} is not a Gatehouse depot log or its header is damaged; \
                      move it away to start (check-ins since the last checkpoint \
                      would not be replayed)",
                     path.display()
                 ))
-            })?)
-        };
-        let (records, replayed) = match found {
-            Some(key) => {
-                let records = read_records(&bytes, key);
-                let replayed = replay(data_dir, &records)?;
-                (records.len(), replayed)
+            })?;
+            let records = read_records(&bytes, key);
+            let replayed = replay(data_dir, &records).map_err(|e| fatal("replaying", e))?;
+            if replayed.records > 0 {
+                syncfs(&dir).map_err(|e| fatal("making the replay of", e))?;
             }
-            None => (0, Replayed::default()),
+            replayed
         };
+        // A log made larger by another version is kept as it is.
+        let size = LOG_BYTES.max(bytes.len() as u64);
         let wal = Arc::new(Wal {
             data_dir: data_dir.to_path_buf(),
             file,
@@ -212,25 +228,14 @@ impl Wal {
             gate: RwLock::new(()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             timed: std::sync::atomic::AtomicBool::new(true),
+            broken: Mutex::new(None),
+            locks: Arc::default(),
         });
-        if bytes.len() as u64 != size
-            && let Err(e) = wal.fill(bytes.len() as u64)
-        {
-            if bytes.is_empty() {
-                // A file system too small for the log: nothing was logged
-                // yet, so nothing is lost by going without.
-                let _ = fs::remove_file(&path);
-            }
-            return Err(e);
+        if !bytes.is_empty() && (bytes.len() as u64) < size {
+            fill(&wal.file, bytes.len() as u64, size).map_err(|e| fatal("extending", e))?;
         }
-        // What replay wrote is made durable, then the log starts over.
-        if records > 0 {
-            syncfs(&wal.dir)?;
-        }
-        wal.start_over(&mut lock(&wal.tail))?;
-        if found.is_none() {
-            wal.dir.sync_all()?;
-        }
+        wal.start_over(&mut lock(&wal.tail))
+            .map_err(|e| fatal("starting over", e))?;
         spawn_checkpointer(&wal);
         Ok((wal, replayed))
     }
@@ -252,36 +257,42 @@ impl Wal {
         &self.data_dir
     }
 
-    /// Zeroes from `from` to the log's size, durably: later records are
-    /// overwrites of allocated blocks, which `fdatasync` flushes without
-    /// touching the file system's metadata.
-    fn fill(&self, from: u64) -> io::Result<()> {
-        let zeros = vec![0u8; 1 << 20];
-        let mut at = from;
-        while at < self.size {
-            let n = (self.size - at).min(zeros.len() as u64) as usize;
-            self.file.write_all_at(&zeros[..n], at)?;
-            at += n as u64;
-        }
-        self.file.sync_all()
-    }
-
     /// A new key in the header, durably: every record written before is
     /// from now on not replayed.
     fn start_over(&self, tail: &mut Tail) -> io::Result<()> {
         let key = new_key(tail.key);
-        let mut header = [0u8; 512];
-        header[..8].copy_from_slice(HEADER_MAGIC);
-        header[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        header[12..20].copy_from_slice(&key.to_le_bytes());
-        let crc = crc32(&header[..20]);
-        header[20..24].copy_from_slice(&crc.to_le_bytes());
-        self.file.write_all_at(&header, 0)?;
-        self.file.sync_data()?;
+        self.fail_on(write_header(&self.file, key))?;
         tail.key = key;
         tail.offset = HEADER_BYTES;
         tail.pending = 0;
         Ok(())
+    }
+
+    /// After an error writing the log or syncing the data, nothing it
+    /// says can be trusted to be on disk (Linux reports a failed
+    /// writeback once, then calls the pages clean): no more check-ins
+    /// through it and no more starting over; the next start replays.
+    fn fail_on<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &result {
+            lock(&self.broken).get_or_insert_with(|| e.to_string());
+        }
+        result
+    }
+
+    fn working(&self) -> io::Result<()> {
+        match &*lock(&self.broken) {
+            None => Ok(()),
+            Some(why) => Err(io::Error::other(format!(
+                "the depot log {} failed earlier ({why}): check the disk, then restart \
+                 the proxy, which replays it",
+                self.data_dir.join(LOG_NAME).display()
+            ))),
+        }
+    }
+
+    /// The per-file locks of every repository under this log.
+    pub(crate) fn file_locks(&self) -> &Arc<FileLocks> {
+        &self.locks
     }
 
     /// Hold the log for one check-in (after its file's lock is taken);
@@ -292,6 +303,7 @@ impl Wal {
         // for the check-ins that passed this test at the same time.
         let room = (self.size - HEADER_BYTES) * 3 / 4;
         loop {
+            self.working()?;
             let held = self.gate.read().unwrap_or_else(|e| e.into_inner());
             if lock(&self.tail).offset - HEADER_BYTES + need <= room {
                 return Ok(Entry {
@@ -310,16 +322,17 @@ impl Wal {
         if !self.has_pending() {
             return Ok(());
         }
+        self.working()?;
         // Most of the writing first, while check-ins go on; then, with
         // them held, only what they dirtied meanwhile: a pause of a
         // fraction of the whole.
-        syncfs(&self.dir)?;
+        self.fail_on(syncfs(&self.dir))?;
         let _all = self.gate.write().unwrap_or_else(|e| e.into_inner());
         let mut tail = lock(&self.tail);
         if tail.pending == 0 {
             return Ok(());
         }
-        syncfs(&self.dir)?;
+        self.fail_on(syncfs(&self.dir))?;
         self.start_over(&mut tail)
     }
 
@@ -335,7 +348,7 @@ impl Wal {
         if tail.offset + bytes.len() as u64 > self.size {
             return Err(io::Error::other("the depot log is full"));
         }
-        self.file.write_all_at(&bytes, tail.offset)?;
+        self.fail_on(self.file.write_all_at(&bytes, tail.offset))?;
         tail.offset += bytes.len() as u64;
         tail.next_seq += 1;
         tail.pending += 1;
@@ -350,7 +363,8 @@ impl Wal {
             return Ok(());
         }
         let written = lock(&self.tail).next_seq - 1;
-        self.file.sync_data()?;
+        self.working()?;
+        self.fail_on(self.file.sync_data())?;
         *synced = written;
         Ok(())
     }
@@ -387,6 +401,54 @@ impl Drop for Wal {
             );
         }
     }
+}
+
+/// A new log, zero-filled and fsynced under a temp name, then renamed into
+/// place: a crash while it is made leaves no log without a header.
+fn make_log(data_dir: &Path, dir: &File) -> io::Result<File> {
+    let temp = data_dir.join(format!("{LOG_NAME}.new"));
+    let made = (|| {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)?;
+        fill(&file, 0, LOG_BYTES)?;
+        write_header(&file, new_key(0))?;
+        fs::rename(&temp, data_dir.join(LOG_NAME))?;
+        dir.sync_all()?;
+        Ok(file)
+    })();
+    if made.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    made
+}
+
+/// Zeroes from `from` to `size`, durably: later records are overwrites of
+/// allocated blocks, which `fdatasync` flushes without touching the file
+/// system's metadata.
+fn fill(file: &File, from: u64, size: u64) -> io::Result<()> {
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = from;
+    while at < size {
+        let n = (size - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_all()
+}
+
+fn write_header(file: &File, key: u64) -> io::Result<()> {
+    let mut header = [0u8; 512];
+    header[..8].copy_from_slice(HEADER_MAGIC);
+    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    header[12..20].copy_from_slice(&key.to_le_bytes());
+    let crc = crc32(&header[..20]);
+    header[20..24].copy_from_slice(&crc.to_le_bytes());
+    file.write_all_at(&header, 0)?;
+    file.sync_data()
 }
 
 /// Checkpoints once a second while records come; ends with the log.
@@ -434,17 +496,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn lock_exclusively(file: &File, path: &Path, data_dir: &Path) -> io::Result<()> {
-    match file.try_lock() {
-        Ok(()) => Ok(()),
+/// The data dir's lock: one process at a time keeps depot data in it.
+/// Held while the returned handle lives.
+pub fn lock_data_dir(data_dir: &Path) -> io::Result<File> {
+    let dir = File::open(data_dir)?;
+    match dir.try_lock() {
+        Ok(()) => Ok(dir),
         Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
             io::ErrorKind::WouldBlock,
             format!(
-                "another process keeps depot data in {} (its log {} is locked): \
-                 give each proxy its own --data-dir, or let the others forward \
-                 with --data-writer",
-                data_dir.display(),
-                path.display()
+                "another process keeps depot data in {}: give each proxy its own \
+                 --data-dir, or let the others forward with --data-writer",
+                data_dir.display()
             ),
         )),
         Err(fs::TryLockError::Error(e)) => Err(e),
@@ -653,11 +716,17 @@ fn replay(data_dir: &Path, records: &[(u64, Record)]) -> io::Result<Replayed> {
             continue;
         };
         let (latest, current) = last[&(r.folder.as_str(), r.name.as_str())];
+        let target = layout::revision_file(&r.name, r.revision);
         if r.depth > 0 && r.revision + u64::from(r.depth) <= latest && current != Some(r.revision) {
+            // Depth pruned it, or would have: finish the prune a crash may
+            // have cut short (its file was never fsynced).
+            if fs::symlink_metadata(dir.join(&target)).is_ok() {
+                let scan = layout::scan(&dir, &r.name)?;
+                remove_revision(&dir, &r.name, r.revision, &scan).map_err(io::Error::other)?;
+            }
             done.skipped += 1;
             continue;
         }
-        let target = layout::revision_file(&r.name, r.revision);
         if !holds(&dir.join(&target), &r.body) {
             rewrite(&dir, &r.name, &target, r)?;
             done.rewritten += 1;

@@ -52,6 +52,48 @@ fn point(dir: &Path, name: &str, target: &str) {
     std::os::unix::fs::symlink(target, dir.join(name)).unwrap();
 }
 
+/// Eight threads, each `each` check-ins of its own bodies to `f`, taking
+/// turns over `repos`: (revision, body) of every acknowledged one.
+fn eight_writers(repos: &[Arc<Repo>], each: usize) -> Vec<(u64, String)> {
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let repo = repos[t % repos.len()].clone();
+            std::thread::spawn(move || {
+                (0..each)
+                    .map(|i| {
+                        let body = format!("writer {t} write {i}");
+                        (check_in(&repo, "f", body.as_bytes(), true), body)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect()
+}
+
+fn remove_revision_files(dir: &Path, acked: &[(u64, String)]) {
+    for (rev, _) in acked {
+        fs::remove_file(dir.join(format!("f~{rev}"))).unwrap();
+    }
+}
+
+fn assert_each_acknowledged_once(dir: &Path, acked: &[(u64, String)], count: usize) {
+    let mut revisions: Vec<u64> = acked.iter().map(|(r, _)| *r).collect();
+    revisions.sort();
+    revisions.dedup();
+    assert_eq!(revisions.len(), count, "each acknowledged once");
+    for (rev, body) in acked {
+        assert_eq!(
+            fs::read_to_string(dir.join(format!("f~{rev}"))).unwrap(),
+            *body,
+            "revision {rev}"
+        );
+    }
+}
+
 #[test]
 fn a_logged_check_in_is_in_place_at_once_and_a_checkpoint_empties_the_log() {
     let tmp = TempDir::new();
@@ -148,9 +190,72 @@ fn replay_does_not_bring_back_what_depth_pruned() {
         names
     };
     assert_eq!(kept(&dir), ["f~4", "f~5"]);
+    // The crash cut the last prune short: revision 3's file is back,
+    // empty (its bytes were never fsynced), with a tag on it.
+    fs::write(dir.join("f~3"), b"").unwrap();
+    point(&dir, "f~old", "f~3");
     let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
     assert_eq!(replayed.skipped, 3, "{replayed:?}");
     assert_eq!(kept(&dir), ["f~4", "f~5"]);
+    assert!(link(&dir, "f~old").is_none(), "the tag went with it");
+}
+
+#[test]
+fn reopening_a_repository_with_new_options_checkpoints_what_it_logged() {
+    let tmp = TempDir::new();
+    let (wal, repo) = open(tmp.path(), RepoOptions::default());
+    check_in(&repo, "f", b"one", true);
+    let depth = RepoOptions {
+        depth: Some(1),
+        ..RepoOptions::default()
+    };
+    let again = Repo::open_logged(
+        "r",
+        tmp.path().join("ns/r"),
+        depth,
+        Arc::new(Journal::new()),
+        wal.clone(),
+    )
+    .unwrap();
+    drop((repo, again, wal));
+    let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
+    assert_eq!(replayed.records, 0, "{replayed:?}");
+}
+
+#[test]
+fn two_repository_handles_on_one_folder_through_the_log_lose_no_revision() {
+    let tmp = TempDir::new();
+    let (wal, first) = open(tmp.path(), RepoOptions::default());
+    let second = Repo::open_logged(
+        "r",
+        tmp.path().join("ns/r"),
+        RepoOptions::default(),
+        Arc::new(Journal::new()),
+        wal.clone(),
+    )
+    .unwrap();
+    let acked = eight_writers(&[first.clone(), second.clone()], 20);
+    drop((first, second, wal));
+    let dir = tmp.path().join("ns/r");
+    remove_revision_files(&dir, &acked);
+    let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
+    assert_eq!(replayed.rewritten, 160, "{replayed:?}");
+    assert_each_acknowledged_once(&dir, &acked, 160);
+}
+
+#[test]
+fn a_log_cut_short_while_it_was_made_is_made_again() {
+    let tmp = TempDir::new();
+    fs::write(tmp.path().join(format!("{LOG_NAME}.new")), vec![0u8; 4096]).unwrap();
+    let (wal, replayed) = Wal::open(tmp.path()).unwrap();
+    assert_eq!(replayed.records, 0);
+    assert_eq!(
+        fs::metadata(tmp.path().join(LOG_NAME)).unwrap().len(),
+        gatehouse_depot::LOG_BYTES
+    );
+    assert!(!tmp.path().join(format!("{LOG_NAME}.new")).exists());
+    drop(wal);
+    Wal::open(tmp.path()).unwrap();
 }
 
 #[test]
@@ -239,40 +344,13 @@ fn a_full_log_checkpoints_and_goes_on() {
 fn eight_writers_on_one_file_through_the_log_each_get_their_own_revision() {
     let tmp = TempDir::new();
     let (wal, repo) = open(tmp.path(), RepoOptions::default());
-    let handles: Vec<_> = (0..8)
-        .map(|t| {
-            let repo = repo.clone();
-            std::thread::spawn(move || {
-                (0..25)
-                    .map(|i| {
-                        let body = format!("writer {t} write {i}");
-                        (check_in(&repo, "f", body.as_bytes(), true), body)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let acked: Vec<(u64, String)> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
+    let acked = eight_writers(std::slice::from_ref(&repo), 25);
     drop((repo, wal));
     let dir = tmp.path().join("ns/r");
     // A power cut takes every revision file: the log has them all.
-    for (rev, _) in &acked {
-        fs::remove_file(dir.join(format!("f~{rev}"))).unwrap();
-    }
+    remove_revision_files(&dir, &acked);
     let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
     assert_eq!(replayed.rewritten, 200);
-    let mut revisions: Vec<u64> = acked.iter().map(|(r, _)| *r).collect();
-    revisions.sort();
-    revisions.dedup();
-    assert_eq!(revisions.len(), 200, "each acknowledged once");
-    for (rev, body) in &acked {
-        assert_eq!(
-            fs::read_to_string(dir.join(format!("f~{rev}"))).unwrap(),
-            *body
-        );
-    }
+    assert_each_acknowledged_once(&dir, &acked, 200);
     assert_eq!(link(&dir, "f~latest").as_deref(), Some("f~200"));
 }

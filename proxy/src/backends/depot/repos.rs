@@ -54,6 +54,9 @@ pub(crate) struct DepotStore {
     /// first repository: `Ok(None)` when its file system has no room for
     /// one (check-ins then fsync where they lie), `Err` why it could not be.
     wal: std::sync::OnceLock<Result<Option<Arc<Wal>>, String>>,
+    /// Without a log, the data dir's lock is held here (with one, the log
+    /// holds it): one process a data dir either way.
+    data_dir_lock: Mutex<Option<std::fs::File>>,
     journal: Arc<Journal>,
     registry: Registry<Repo>,
     /// The `host` of the depot's JSON answers: this machine's name.
@@ -70,6 +73,7 @@ impl DepotStore {
         DepotStore {
             data_dir,
             wal: std::sync::OnceLock::new(),
+            data_dir_lock: Mutex::new(None),
             journal: Arc::new(Journal::new()),
             registry: Registry::default(),
             host: hostname(),
@@ -88,7 +92,40 @@ impl DepotStore {
     /// repository is served). `None` without a data dir.
     pub(crate) fn log(&self) -> Option<Result<Option<Arc<Wal>>, String>> {
         let data_dir = self.data_dir.as_deref()?;
-        Some(self.wal.get_or_init(|| open_log(data_dir)).clone())
+        Some(self.wal.get_or_init(|| self.open_log(data_dir)).clone())
+    }
+
+    fn open_log(&self, data_dir: &Path) -> Result<Option<Arc<Wal>>, String> {
+        match Wal::open(data_dir) {
+            Ok((wal, replayed)) => {
+                if replayed.records > 0 {
+                    tracing::warn!(
+                        data_dir = %data_dir.display(),
+                        records = replayed.records,
+                        rewritten = replayed.rewritten,
+                        links_moved = replayed.links_moved,
+                        skipped = replayed.skipped,
+                        "depot log replayed: the last run stopped without a checkpoint"
+                    );
+                }
+                Ok(Some(wal))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                tracing::warn!(
+                    data_dir = %data_dir.display(),
+                    "no room for the depot's write-ahead log ({} MiB): check-ins fsync their file and folder instead, two flushes each; free some space and restart to get it",
+                    gatehouse_depot::LOG_BYTES >> 20
+                );
+                let held = gatehouse_depot::lock_data_dir(data_dir)
+                    .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+                *lock(&self.data_dir_lock) = Some(held);
+                Ok(None)
+            }
+            Err(e) => Err(format!(
+                "the depot log in {} cannot be opened: {e}",
+                data_dir.display()
+            )),
+        }
     }
 
     /// Makes every logged check-in durable where it lies and empties the
@@ -213,36 +250,6 @@ impl DepotStore {
             binding: Some(binding),
             failed,
         }
-    }
-}
-
-fn open_log(data_dir: &Path) -> Result<Option<Arc<Wal>>, String> {
-    match Wal::open(data_dir) {
-        Ok((wal, replayed)) => {
-            if replayed.records > 0 {
-                tracing::warn!(
-                    data_dir = %data_dir.display(),
-                    records = replayed.records,
-                    rewritten = replayed.rewritten,
-                    links_moved = replayed.links_moved,
-                    skipped = replayed.skipped,
-                    "depot log replayed: the last run stopped without a checkpoint"
-                );
-            }
-            Ok(Some(wal))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
-            tracing::warn!(
-                data_dir = %data_dir.display(),
-                "no room for the depot's write-ahead log ({} MiB): check-ins fsync their file and folder instead, two flushes each; free some space and restart to get it",
-                gatehouse_depot::LOG_BYTES >> 20
-            );
-            Ok(None)
-        }
-        Err(e) => Err(format!(
-            "the depot log in {} cannot be opened: {e}",
-            data_dir.display()
-        )),
     }
 }
 
