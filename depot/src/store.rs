@@ -3,11 +3,13 @@
 //!
 //! Every change is durable when it returns: new entries are made under
 //! hidden names, put in place by rename (links) or by a no-overwrite
-//! hard link (revisions), and the folder is fsynced.
+//! hard link (revisions), and the folder is fsynced (or, for a small
+//! check-in in a folder under a log, its record is: see [`crate::wal`]).
 //!
 //! Concurrency: changes to one file are serialised by an in-process lock
-//! per file (a `Mutex` in a map keyed by `g/f`, inside the `Repo` that is
-//! shared by `Arc`), and a revision is put in place with `link(2)`, which
+//! per file (a `Mutex` in a map keyed by the file's path, [`FileLocks`],
+//! the `Repo`'s own or, under a log, the log's, so every `Repo` on a folder
+//! shares it), and a revision is put in place with `link(2)`, which
 //! fails rather than overwrite, so even two processes writing one folder
 //! never clobber each other's revision (the loser takes the next number).
 //! Reads take no lock: links are replaced atomically, so a reader sees the
@@ -296,11 +298,6 @@ impl Repo {
                         )))
                     })?
                     .to_string();
-                // Records of this folder written under other options
-                // (a depth that prunes) are made durable before they change.
-                if wal.has_pending() {
-                    wal.checkpoint()?;
-                }
                 Some((wal, rel))
             }
         };

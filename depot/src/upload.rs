@@ -250,7 +250,6 @@ impl Upload {
                     name: name.clone(),
                     revision,
                     make_current: options.make_current,
-                    depth: repo.options().depth.unwrap_or(0),
                     mtime,
                     body: body.clone(),
                 })?);

@@ -26,17 +26,18 @@
 //!   what was dirtied meanwhile: everything the records describe is now
 //!   durable where it lies), then starts the log over with a new random
 //!   key. It runs once a second while records come, when
-//!   the log is three quarters full, when the proxy stops, when a
-//!   repository is opened (again, with new options), and before moving
-//!   `current` or deleting: replay only ever moves links forward, so a
-//!   rollback must never find older records behind it. (Tags need none:
-//!   replay leaves them alone.)
+//!   the log is three quarters full, when the proxy stops, and before
+//!   moving `current` or deleting: replay only ever moves links forward,
+//!   so a rollback must never find older records behind it. (Tags need
+//!   none: replay leaves them alone.)
 //! - **Errors.** After a failed write or sync of the log or a failed
-//!   `syncfs`, the log takes no more check-ins and never starts over
+//!   `syncfs` (which Linux reports from 5.8 on), the log takes no more
+//!   check-ins, moves of `current` nor deletes, and never starts over
 //!   (Linux reports a failed writeback once): the next start replays.
-//! - **Depth.** Pruning after a check-in is not logged; a record carries
-//!   its repository's depth, and replay removes rather than brings back a
-//!   revision that depth pruned.
+//!   Reads go on.
+//! - **Depth.** Pruning after a check-in is not logged: replay brings a
+//!   pruned revision back, whole, and the file's next check-in prunes it
+//!   again. Replay never removes anything.
 //! - **A key per lap.** Each record carries the key the header had when it
 //!   was written; the header gets a new random key at every checkpoint. A
 //!   record of an earlier lap, or a body that happens to look like a
@@ -53,7 +54,7 @@
 //! soon as the check-in is answered (the log only repairs what a crash
 //! lost), and a proxy stopped cleanly leaves the log empty.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -63,7 +64,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::layout::{self, CURRENT, LATEST};
-use crate::store::{FileLocks, remove_revision};
+use crate::store::FileLocks;
 
 /// The log's name in the data dir (a namespace can never start with `.`).
 pub const LOG_NAME: &str = ".gatehouse-depot.wal";
@@ -96,8 +97,6 @@ pub(crate) struct Revision {
     pub(crate) name: String,
     pub(crate) revision: u64,
     pub(crate) make_current: bool,
-    /// The repository's depth (0: keeps everything).
-    pub(crate) depth: u32,
     /// The revision's mtime, unix seconds.
     pub(crate) mtime: i64,
     pub(crate) body: Vec<u8>,
@@ -119,7 +118,7 @@ pub struct Replayed {
     pub rewritten: usize,
     /// Links moved forward (`latest`, `current`, `F`).
     pub links_moved: usize,
-    /// Records skipped: their folder is gone, or depth pruned them.
+    /// Records skipped: their repository's folder is gone.
     pub skipped: usize,
 }
 
@@ -180,7 +179,12 @@ impl Wal {
             Ok(mut file) => {
                 let mut bytes = Vec::new();
                 file.read_to_end(&mut bytes)?;
-                (file, bytes)
+                if bytes.is_empty() {
+                    // Emptied by hand: nothing to replay, a whole new log.
+                    (make_log(data_dir, &dir)?, bytes)
+                } else {
+                    (file, bytes)
+                }
             }
             // Only here is a full disk `StorageFull`: no log yet, nothing
             // to replay, so going without one loses nothing.
@@ -274,7 +278,15 @@ impl Wal {
     /// through it and no more starting over; the next start replays.
     fn fail_on<T>(&self, result: io::Result<T>) -> io::Result<T> {
         if let Err(e) = &result {
-            lock(&self.broken).get_or_insert_with(|| e.to_string());
+            let mut broken = lock(&self.broken);
+            if broken.is_none() {
+                eprintln!(
+                    "gatehouse-depot: the log {} failed ({e}): check-ins, moves of current and \
+                     deletes are refused until a restart replays it",
+                    self.data_dir.join(LOG_NAME).display()
+                );
+                *broken = Some(e.to_string());
+            }
         }
         result
     }
@@ -332,6 +344,7 @@ impl Wal {
         if tail.pending == 0 {
             return Ok(());
         }
+        self.working()?;
         self.fail_on(syncfs(&self.dir))?;
         self.start_over(&mut tail)
     }
@@ -471,6 +484,7 @@ fn spawn_checkpointer(wal: &Arc<Wal>) {
                 let Some(wal) = weak.upgrade() else { return };
                 if wal.timed()
                     && wal.has_pending()
+                    && wal.working().is_ok()
                     && let Err(e) = wal.checkpoint()
                 {
                     warn_checkpoint_failed(&wal, &e);
@@ -567,7 +581,6 @@ fn encode(record: &Record, seq: u64, key: u64) -> Vec<u8> {
         Record::Revision(r) => {
             p.push(KIND_REVISION);
             p.push(u8::from(r.make_current));
-            p.extend_from_slice(&r.depth.to_le_bytes());
             p.extend_from_slice(&r.revision.to_le_bytes());
             p.extend_from_slice(&r.mtime.to_le_bytes());
             p.extend_from_slice(&(r.folder.len() as u32).to_le_bytes());
@@ -625,7 +638,6 @@ fn decode(p: &[u8]) -> Option<(u64, u64, Record)> {
         KIND_VOID => Record::Void(r.u64()?),
         KIND_REVISION => {
             let make_current = r.u8()? == 1;
-            let depth = r.u32()?;
             let revision = r.u64()?;
             let mtime = r.u64()? as i64;
             let (folder_len, name_len, body_len) = (r.u32()?, r.u32()?, r.u32()?);
@@ -637,7 +649,6 @@ fn decode(p: &[u8]) -> Option<(u64, u64, Record)> {
                 name,
                 revision,
                 make_current,
-                depth,
                 mtime,
                 body,
             })
@@ -690,43 +701,17 @@ fn replay(data_dir: &Path, records: &[(u64, Record)]) -> io::Result<Replayed> {
             Record::Void(_) => None,
         })
         .collect();
-    // Where each file's links end up: depth prunes against the final latest.
-    let mut last: HashMap<(&str, &str), (u64, Option<u64>)> = HashMap::new();
+    let mut touched: HashSet<(&str, &str)> = HashSet::new();
     for r in &revisions {
-        let Some(dir) = folder_of(data_dir, r) else {
-            continue;
-        };
-        let entry = last.entry((&r.folder, &r.name)).or_insert_with(|| {
-            (
-                layout::read_tag(&dir, &r.name, LATEST)
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0),
-                layout::read_tag(&dir, &r.name, CURRENT).ok().flatten(),
-            )
-        });
-        entry.0 = entry.0.max(r.revision);
-        if r.make_current && entry.1.is_none_or(|c| c < r.revision) {
-            entry.1 = Some(r.revision);
-        }
-    }
-    for r in &revisions {
-        let Some(dir) = folder_of(data_dir, r) else {
+        let Some(dir) = folder_of(data_dir, r)? else {
             done.skipped += 1;
             continue;
         };
-        let (latest, current) = last[&(r.folder.as_str(), r.name.as_str())];
+        touched.insert((&r.folder, &r.name));
+        // Every record is applied, also one whose revision `depth` pruned
+        // since: it comes back whole (never as the empty file a prune cut
+        // short could leave), and the file's next check-in prunes it again.
         let target = layout::revision_file(&r.name, r.revision);
-        if r.depth > 0 && r.revision + u64::from(r.depth) <= latest && current != Some(r.revision) {
-            // Depth pruned it, or would have: finish the prune a crash may
-            // have cut short (its file was never fsynced).
-            if fs::symlink_metadata(dir.join(&target)).is_ok() {
-                let scan = layout::scan(&dir, &r.name)?;
-                remove_revision(&dir, &r.name, r.revision, &scan).map_err(io::Error::other)?;
-            }
-            done.skipped += 1;
-            continue;
-        }
         if !holds(&dir.join(&target), &r.body) {
             rewrite(&dir, &r.name, &target, r)?;
             done.rewritten += 1;
@@ -744,7 +729,7 @@ fn replay(data_dir: &Path, records: &[(u64, Record)]) -> io::Result<Replayed> {
         }
     }
     // `F` follows `current`, whichever of the two a crash kept.
-    for (folder, name) in last.keys() {
+    for (folder, name) in touched {
         let dir = data_dir.join(folder);
         if let Some(current) = layout::read_tag(&dir, name, CURRENT)? {
             let plain = fs::read_link(dir.join(name)).ok();
@@ -757,17 +742,33 @@ fn replay(data_dir: &Path, records: &[(u64, Record)]) -> io::Result<Replayed> {
     Ok(done)
 }
 
-/// The record's folder, if it is a plain path under the data dir that
-/// still exists (a repository removed by hand is not brought back).
-fn folder_of(data_dir: &Path, r: &Revision) -> Option<PathBuf> {
+/// The record's folder, if it is a plain path under the data dir and its
+/// repository's folder is there (a repository removed by hand is not
+/// brought back). A group folder a crash lost is made again: the check-in
+/// that made it may have been answered before its folder was durable.
+fn folder_of(data_dir: &Path, r: &Revision) -> io::Result<Option<PathBuf>> {
     let rel = Path::new(&r.folder);
-    let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+    let parts: Vec<Component<'_>> = rel.components().collect();
+    let plain = parts.iter().all(|c| matches!(c, Component::Normal(_)));
     let name_ok = !r.name.is_empty()
         && !r.name.starts_with('.')
         && !r.name.contains('/')
         && !r.name.contains('\0');
+    if !plain || !name_ok || !(2..=3).contains(&parts.len()) {
+        return Ok(None);
+    }
     let dir = data_dir.join(rel);
-    (plain && name_ok && !r.folder.is_empty() && dir.is_dir()).then_some(dir)
+    if dir.is_dir() {
+        return Ok(Some(dir));
+    }
+    match dir.parent() {
+        Some(repo) if parts.len() == 3 && repo.is_dir() => {
+            fs::create_dir(&dir)?;
+            layout::sync_dir(repo)?;
+            Ok(Some(dir))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Whether `path` is a regular file holding exactly `body`.

@@ -146,6 +146,28 @@ fn replay_puts_back_the_bytes_and_links_a_crash_lost() {
 }
 
 #[test]
+fn a_group_folder_a_crash_lost_is_made_again() {
+    let tmp = TempDir::new();
+    let (wal, repo) = open(tmp.path(), RepoOptions::default());
+    check_in(&repo, "g/h", b"in a group", true);
+    drop((repo, wal));
+    let dir = tmp.path().join("ns/r");
+    fs::remove_dir_all(dir.join("g")).unwrap();
+    let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
+    assert_eq!(replayed.rewritten, 1, "{replayed:?}");
+    assert_eq!(fs::read(dir.join("g/h")).unwrap(), b"in a group");
+    // A repository removed by hand is not brought back.
+    drop(_wal);
+    let (wal, repo) = open(tmp.path(), RepoOptions::default());
+    check_in(&repo, "f", b"one", true);
+    drop((repo, wal));
+    fs::remove_dir_all(&dir).unwrap();
+    let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
+    assert_eq!(replayed.skipped, 1, "{replayed:?}");
+    assert!(!dir.exists());
+}
+
+#[test]
 fn replay_never_undoes_a_rollback_nor_makes_a_staged_revision_current() {
     let tmp = TempDir::new();
     let (wal, repo) = open(tmp.path(), RepoOptions::default());
@@ -168,13 +190,13 @@ fn replay_never_undoes_a_rollback_nor_makes_a_staged_revision_current() {
 }
 
 #[test]
-fn replay_does_not_bring_back_what_depth_pruned() {
+fn a_revision_depth_pruned_comes_back_whole_and_the_next_check_in_prunes_it() {
     let tmp = TempDir::new();
     let options = RepoOptions {
         depth: Some(2),
         ..RepoOptions::default()
     };
-    let (wal, repo) = open(tmp.path(), options);
+    let (wal, repo) = open(tmp.path(), options.clone());
     for i in 1..=5 {
         check_in(&repo, "f", format!("body {i}").as_bytes(), true);
     }
@@ -191,35 +213,18 @@ fn replay_does_not_bring_back_what_depth_pruned() {
     };
     assert_eq!(kept(&dir), ["f~4", "f~5"]);
     // The crash cut the last prune short: revision 3's file is back,
-    // empty (its bytes were never fsynced), with a tag on it.
+    // empty (its bytes were never fsynced).
     fs::write(dir.join("f~3"), b"").unwrap();
-    point(&dir, "f~old", "f~3");
-    let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
-    assert_eq!(replayed.skipped, 3, "{replayed:?}");
-    assert_eq!(kept(&dir), ["f~4", "f~5"]);
-    assert!(link(&dir, "f~old").is_none(), "the tag went with it");
-}
-
-#[test]
-fn reopening_a_repository_with_new_options_checkpoints_what_it_logged() {
-    let tmp = TempDir::new();
-    let (wal, repo) = open(tmp.path(), RepoOptions::default());
-    check_in(&repo, "f", b"one", true);
-    let depth = RepoOptions {
-        depth: Some(1),
-        ..RepoOptions::default()
-    };
-    let again = Repo::open_logged(
-        "r",
-        tmp.path().join("ns/r"),
-        depth,
-        Arc::new(Journal::new()),
-        wal.clone(),
-    )
-    .unwrap();
-    drop((repo, again, wal));
-    let (_wal, replayed) = Wal::open(tmp.path()).unwrap();
-    assert_eq!(replayed.records, 0, "{replayed:?}");
+    let (wal, replayed) = Wal::open(tmp.path()).unwrap();
+    assert_eq!(replayed.rewritten, 3, "{replayed:?}");
+    assert_eq!(kept(&dir), ["f~1", "f~2", "f~3", "f~4", "f~5"]);
+    for i in 1..=5 {
+        let body = fs::read_to_string(dir.join(format!("f~{i}"))).unwrap();
+        assert_eq!(body, format!("body {i}"));
+    }
+    let repo = Repo::open_logged("r", &dir, options, Arc::new(Journal::new()), wal).unwrap();
+    check_in(&repo, "f", b"body 6", true);
+    assert_eq!(kept(&dir), ["f~5", "f~6"]);
 }
 
 #[test]
