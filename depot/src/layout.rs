@@ -260,6 +260,30 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
+/// `create_dir_all`, and each folder it made is made durable in its
+/// parent: a check-in through the log fsyncs nothing, and neither replay
+/// nor the log itself is found in a folder a power cut lost.
+pub(crate) fn create_dirs_durably(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at
+        && !d.exists()
+    {
+        missing.push(d);
+        at = d.parent();
+    }
+    fs::create_dir_all(dir)?;
+    for made in missing.iter().rev() {
+        match made.parent() {
+            // `data` (relative): its parent is the working folder.
+            Some(parent) if parent.as_os_str().is_empty() => sync_dir(Path::new("."))?,
+            Some(parent) => sync_dir(parent)?,
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 /// A listed file: its name, current revision and that revision's time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {

@@ -271,7 +271,7 @@ impl Repo {
         journal: Arc<Journal>,
         wal: Option<Arc<Wal>>,
     ) -> Result<Arc<Repo>, DepotError> {
-        make_durable_dir(&root)?;
+        layout::create_dirs_durably(&root)?;
         layout::clean_temps(&root)?;
         // A checkpoint syncs the data dir's file system: a folder mounted
         // from another one fsyncs its own check-ins instead.
@@ -709,27 +709,6 @@ impl Repo {
         }
         Ok(())
     }
-}
-
-/// `create_dir_all`, and each folder it made is made durable in its
-/// parent: a check-in through the log fsyncs nothing, and replay skips
-/// a folder that is not there.
-fn make_durable_dir(dir: &Path) -> std::io::Result<()> {
-    let mut missing = Vec::new();
-    let mut at = Some(dir);
-    while let Some(d) = at
-        && !d.exists()
-    {
-        missing.push(d);
-        at = d.parent();
-    }
-    fs::create_dir_all(dir)?;
-    for made in missing.iter().rev() {
-        if let Some(parent) = made.parent() {
-            layout::sync_dir(parent)?;
-        }
-    }
-    Ok(())
 }
 
 /// Remove revision `n` and the user tags on it (tags first: a tag never

@@ -172,7 +172,7 @@ impl Wal {
     /// no room for a new log is `ErrorKind::StorageFull` (and no log is
     /// left behind): check-ins can go without one.
     pub fn open(data_dir: &Path) -> io::Result<(Arc<Wal>, Replayed)> {
-        fs::create_dir_all(data_dir)?;
+        layout::create_dirs_durably(data_dir)?;
         let dir = lock_data_dir(data_dir)?;
         let path = data_dir.join(LOG_NAME);
         let (file, bytes) = match OpenOptions::new().read(true).write(true).open(&path) {

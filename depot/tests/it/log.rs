@@ -249,6 +249,34 @@ fn two_repository_handles_on_one_folder_through_the_log_lose_no_revision() {
 }
 
 #[test]
+fn a_data_dir_that_is_not_there_yet_is_made_also_when_named_relatively() {
+    let tmp = TempDir::new();
+    let nested = tmp.path().join("a/b/data");
+    let (wal, _) = Wal::open(&nested).unwrap();
+    assert!(nested.join(LOG_NAME).is_file());
+    drop(wal);
+    // `--data-dir data` from the folder the proxy runs in.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "log::made_relative_in_the_working_folder",
+            "--ignored",
+        ])
+        .current_dir(tmp.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(tmp.path().join("relative-data").join(LOG_NAME).is_file());
+}
+
+/// Run by the test above, in a temp folder of its own.
+#[test]
+#[ignore = "run by a_data_dir_that_is_not_there_yet_is_made_also_when_named_relatively"]
+fn made_relative_in_the_working_folder() {
+    Wal::open(Path::new("relative-data")).unwrap();
+}
+
+#[test]
 fn a_log_cut_short_while_it_was_made_is_made_again() {
     let tmp = TempDir::new();
     fs::write(tmp.path().join(format!("{LOG_NAME}.new")), vec![0u8; 4096]).unwrap();
