@@ -58,12 +58,14 @@ async fn api_server_sidecar_proxies_in_app_namespaces_get_the_config() {
         sidecar.admin_addr.port(),
     )
     .await;
-    let gateway_pod = format!("gh-proxy-{id}");
+    // Names of its own: other tests of this process use `gh-proxy-{id}`
+    // and `shop-{id}` in the same namespace at the same time.
+    let gateway_pod = format!("gh-sidecars-gateway-{id}");
     let gateway = running_proxy(&cluster.client, &gateway_pod, &label).await;
     let operator = Operator::start_with(&cluster, &class, &label, &config_map, &["--sidecars"]);
 
     let routes: Api<Route> = Api::namespaced(cluster.client.clone(), "default");
-    let name = format!("shop-{id}");
+    let name = format!("sidecars-shop-{id}");
     let _ = routes.delete(&name, &DeleteParams::default()).await;
     let backend = format!("{{name: shop, url: 'http://{}'}}", shop.authority());
     routes

@@ -53,7 +53,9 @@ async fn api_server_a_tls_secret_is_served_renewed_at_once_and_its_loss_or_expir
     let upstream = Upstream::reporting("shop");
     let ca = TestCa::new("operator-tls");
     let host = format!("shop-{id}.example.test");
-    let name = format!("shop-{id}");
+    // Not `shop-{id}`: the operator and sidecar tests of this process
+    // create Routes in the same namespace at the same time.
+    let name = format!("tls-shop-{id}");
     let secret_name = format!("shop-tls-{id}");
 
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), "default");
