@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -282,6 +282,20 @@ pub(crate) fn create_dirs_durably(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether file `path` holds exactly `body`; a missing file holds none.
+/// One byte more than `body` is read, so a longer file is told apart
+/// without reading it whole.
+pub(crate) fn holds_bytes(path: &Path, body: &[u8]) -> io::Result<bool> {
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut read = Vec::with_capacity(body.len() + 1);
+    file.take(body.len() as u64 + 1).read_to_end(&mut read)?;
+    Ok(read == body)
 }
 
 /// A listed file: its name, current revision and that revision's time.

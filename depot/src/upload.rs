@@ -215,7 +215,7 @@ impl Upload {
         if let Some(latest) = latest {
             let latest_file = dir.join(layout::revision_file(&name, latest));
             let same = match &logged {
-                Some((_, _, body)) => holds_bytes(&latest_file, body)?,
+                Some((_, _, body)) => layout::holds_bytes(&latest_file, body)?,
                 None => same_bytes(&self.temp, &latest_file)?,
             };
             if same {
@@ -332,20 +332,6 @@ impl Drop for Upload {
             let _ = fs::remove_file(&self.temp);
         }
     }
-}
-
-/// Whether file `path` holds exactly `body`; a missing file holds none.
-fn holds_bytes(path: &std::path::Path, body: &[u8]) -> io::Result<bool> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    // One byte more than `body`: a longer file is told apart without
-    // reading it whole.
-    let mut buf = vec![0u8; body.len() + 1];
-    let n = read_full(&mut f, &mut buf)?;
-    Ok(n == body.len() && buf[..n] == *body)
 }
 
 /// Whether two files hold the same bytes; a missing `b` holds none.

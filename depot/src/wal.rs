@@ -712,7 +712,10 @@ fn replay(data_dir: &Path, records: &[(u64, Record)]) -> io::Result<Replayed> {
         // since: it comes back whole (never as the empty file a prune cut
         // short could leave), and the file's next check-in prunes it again.
         let target = layout::revision_file(&r.name, r.revision);
-        if !holds(&dir.join(&target), &r.body) {
+        let path = dir.join(&target);
+        let whole = fs::symlink_metadata(&path).is_ok_and(|md| md.is_file())
+            && layout::holds_bytes(&path, &r.body).unwrap_or(false);
+        if !whole {
             rewrite(&dir, &r.name, &target, r)?;
             done.rewritten += 1;
         }
@@ -768,16 +771,6 @@ fn folder_of(data_dir: &Path, r: &Revision) -> io::Result<Option<PathBuf>> {
             Ok(Some(dir))
         }
         _ => Ok(None),
-    }
-}
-
-/// Whether `path` is a regular file holding exactly `body`.
-fn holds(path: &Path, body: &[u8]) -> bool {
-    match fs::symlink_metadata(path) {
-        Ok(md) if md.is_file() && md.len() == body.len() as u64 => {
-            fs::read(path).is_ok_and(|b| b == body)
-        }
-        _ => false,
     }
 }
 
